@@ -1,0 +1,41 @@
+# The two commands of the README, and a few more for developers.
+#   make run    install what is missing, build, start aigw on the built-in config
+#   make test   install what is missing, build, run every test (plain and ASan+UBSan)
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+ARGS       ?=
+MESON_OPTS ?=
+
+.PHONY: all deps build run test test-plain test-asan bench fuzz clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/build.ninja: | deps
+	meson setup $(BUILD) $(MESON_OPTS)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+run: build
+	./$(BUILD)/src/aigw serve $(ARGS)
+
+test: deps
+	@scripts/run-tests $(BUILD) $(ASAN_BUILD)
+
+test-plain: deps
+	@scripts/run-tests $(BUILD)
+
+bench: build
+	@scripts/install-deps --bench
+	bench/run-health.sh
+
+fuzz:
+	@scripts/install-deps --fuzz
+	CC=clang CXX=clang++ meson setup build-fuzz -Dfuzzers=true -Dsanitizers=address,undefined -Dbenchmarks=false || true
+	ninja -C build-fuzz
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

@@ -1,0 +1,516 @@
+// TOML loading and validation.
+//
+// The loader never stops at the first problem: a user fixing a config file
+// wants every mistake in one run. Each table of the schema is read through a
+// TableReader, which records the keys the schema asked for, reports type and
+// range problems at the value's position, and finally reports whatever keys
+// nobody asked for. Adding a section means adding one read_* function.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include <toml++/toml.h>
+
+#include "config/config.h"
+
+namespace aigw::config {
+namespace {
+
+constexpr std::string_view kDefaultConfig =
+    "# aigw built-in configuration, used when aigw runs without -c.\n"
+    "[server]\n"
+    "listen = \"127.0.0.1:8080\"\n"
+    "\n"
+    "# A later version adds the demo model here, so that a fresh install\n"
+    "# answers requests without any provider account.\n";
+
+constexpr std::string_view kDefaultListen = "127.0.0.1:8080";
+
+std::string_view with_article(toml::node_type type) {
+  switch (type) {
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::table: return "a table";
+    case toml::node_type::date:
+    case toml::node_type::time:
+    case toml::node_type::date_time: return "a date/time";
+    case toml::node_type::none: break;
+  }
+  return "nothing";
+}
+
+std::string type_error(std::string_view expected, const toml::node& got) {
+  return "expected " + std::string(expected) + ", got " + std::string(with_article(got.type()));
+}
+
+// Built by appending: `"literal" + std::string` trips a GCC 12 -Wrestrict
+// false positive at -O3, and release builds use -Werror.
+std::string quoted(std::string_view s) {
+  std::string q;
+  q.reserve(s.size() + 2);
+  q += '"';
+  q += s;
+  q += '"';
+  return q;
+}
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      const size_t substitute = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
+      row[j] = std::min({above + 1, row[j - 1] + 1, substitute});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// All problems of one load, kept in file order so the output reads top to bottom.
+class Problems {
+ public:
+  explicit Problems(std::string_view source) : source_(source) {}
+
+  void add(const toml::source_region& where, std::string_view key, std::string_view message) {
+    std::string text = source_ + ":" + std::to_string(where.begin.line) + ":" +
+                       std::to_string(where.begin.column) + ": ";
+    if (!key.empty()) {
+      text += key;
+      text += ": ";
+    }
+    text += message;
+    list_.push_back({where.begin.line, where.begin.column, std::move(text)});
+  }
+
+  bool empty() const { return list_.empty(); }
+
+  std::vector<std::string> take_sorted() {
+    std::stable_sort(list_.begin(), list_.end(), [](const Problem& a, const Problem& b) {
+      return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+    });
+    std::vector<std::string> out;
+    out.reserve(list_.size());
+    for (Problem& p : list_) out.push_back(std::move(p.text));
+    return out;
+  }
+
+ private:
+  struct Problem {
+    toml::source_index line;
+    toml::source_index column;
+    std::string text;
+  };
+  std::string source_;
+  std::vector<Problem> list_;
+};
+
+struct IntRange {
+  uint64_t min;
+  uint64_t max;
+};
+
+struct DurationRange {
+  Duration min;
+  Duration max;
+};
+
+// Reads one TOML table of the schema. Every getter marks its key as known
+// (present or not), so report_unknown_keys() can name the rest. Getters store
+// into `out` and return the node only when the value is present and valid;
+// otherwise `out` keeps its default and a problem has been recorded if the
+// value was present but wrong.
+class TableReader {
+ public:
+  // `table` may be null: a section that is absent reads as empty, and
+  // `where` is then the enclosing table's position.
+  TableReader(const toml::table* table, std::string path, toml::source_region where,
+              Problems& problems)
+      : table_(table), path_(std::move(path)), where_(std::move(where)), problems_(problems) {}
+
+  static TableReader root(const toml::table& table, Problems& problems) {
+    return TableReader(&table, "", table.source(), problems);
+  }
+
+  // The dotted name of `key` in this table, as used in messages.
+  std::string path_of(std::string_view key) const {
+    return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+  }
+
+  void error(const toml::node& node, std::string_view dotted_key, std::string_view message) {
+    problems_.add(node.source(), dotted_key, message);
+  }
+
+  // A problem about a value that is absent: reported at the table.
+  void error_here(std::string_view dotted_key, std::string_view message) {
+    problems_.add(where_, dotted_key, message);
+  }
+
+  // The node under `key`, for values with a shape of their own (see read_listen).
+  const toml::node* get_node(std::string_view key) {
+    known_.emplace_back(key);
+    return table_ ? table_->get(key) : nullptr;
+  }
+
+  TableReader table(std::string_view key) {
+    const toml::node* node = get_node(key);
+    if (node != nullptr && !node->is_table()) {
+      error(*node, path_of(key), type_error("a table", *node));
+      node = nullptr;
+    }
+    const toml::table* sub = node ? node->as_table() : nullptr;
+    return TableReader(sub, path_of(key), sub ? sub->source() : where_, problems_);
+  }
+
+  const toml::node* get_bool(std::string_view key, bool& out) {
+    const toml::node* node = get_node(key);
+    if (node == nullptr) return nullptr;
+    if (!node->is_boolean()) return wrong_type(key, "a boolean", *node);
+    out = node->as_boolean()->get();
+    return node;
+  }
+
+  const toml::node* get_string(std::string_view key, std::string& out) {
+    const toml::node* node = get_node(key);
+    if (node == nullptr) return nullptr;
+    if (!node->is_string()) return wrong_type(key, "a string", *node);
+    out = node->as_string()->get();
+    return node;
+  }
+
+  const toml::node* get_integer(std::string_view key, IntRange range, uint64_t& out) {
+    const toml::node* node = get_node(key);
+    if (node == nullptr) return nullptr;
+    if (!node->is_integer()) return wrong_type(key, "an integer", *node);
+    const int64_t value = node->as_integer()->get();
+    if (value < 0 || static_cast<uint64_t>(value) < range.min ||
+        static_cast<uint64_t>(value) > range.max) {
+      return out_of_range(key, *node, std::to_string(range.min), std::to_string(range.max),
+                          std::to_string(value));
+    }
+    out = static_cast<uint64_t>(value);
+    return node;
+  }
+
+  // A byte size: an integer (bytes) or a size string such as "32KiB".
+  const toml::node* get_size(std::string_view key, IntRange range, uint64_t& out) {
+    const toml::node* node = get_node(key);
+    if (node == nullptr) return nullptr;
+    uint64_t value = 0;
+    std::string as_written;
+    if (node->is_integer()) {
+      const int64_t n = node->as_integer()->get();
+      as_written = std::to_string(n);
+      if (n < 0) {
+        return out_of_range(key, *node, format_size(range.min), format_size(range.max),
+                            as_written);
+      }
+      value = static_cast<uint64_t>(n);
+    } else if (node->is_string()) {
+      as_written = node->as_string()->get();
+      std::string why;
+      if (!parse_size(as_written, value, why)) {
+        error(*node, path_of(key), "invalid size " + quoted(as_written) + ": " + why);
+        return nullptr;
+      }
+    } else {
+      return wrong_type(key, "an integer or a size string such as \"32KiB\"", *node);
+    }
+    if (value < range.min || value > range.max) {
+      return out_of_range(key, *node, format_size(range.min), format_size(range.max),
+                          as_written);
+    }
+    out = value;
+    return node;
+  }
+
+  const toml::node* get_duration(std::string_view key, DurationRange range, Duration& out) {
+    const toml::node* node = get_node(key);
+    if (node == nullptr) return nullptr;
+    if (node->is_integer()) {
+      // A bare number has no unit; name both likely meanings instead of guessing.
+      const std::string n = std::to_string(node->as_integer()->get());
+      error(*node, path_of(key),
+            type_error("a duration string", *node) + " (write \"" + n + "s\" or \"" + n + "ms\")");
+      return nullptr;
+    }
+    if (!node->is_string()) return wrong_type(key, "a duration string such as \"10s\"", *node);
+    const std::string& text = node->as_string()->get();
+    Duration value{};
+    std::string why;
+    if (!parse_duration(text, value, why)) {
+      error(*node, path_of(key), "invalid duration " + quoted(text) + ": " + why);
+      return nullptr;
+    }
+    if (value < range.min || value > range.max) {
+      return out_of_range(key, *node, format_duration(range.min), format_duration(range.max),
+                          text);
+    }
+    out = value;
+    return node;
+  }
+
+  // Call last: every key present that no getter asked for is a mistake.
+  void report_unknown_keys() {
+    if (table_ == nullptr) return;
+    for (auto&& [key, node] : *table_) {
+      if (is_known(key.str())) continue;
+      std::string message = "unknown key " + quoted(path_of(key.str()));
+      if (const std::string* near = closest_known(key.str())) {
+        message += " (did you mean " + quoted(path_of(*near)) + "?)";
+      }
+      // The key's own position is where the typo is; a table's node would
+      // point at its header instead.
+      const toml::source_region& where = key.source().begin.line ? key.source() : node.source();
+      problems_.add(where, path_of(key.str()), message);
+    }
+  }
+
+ private:
+  const toml::node* wrong_type(std::string_view key, std::string_view expected,
+                               const toml::node& node) {
+    error(node, path_of(key), type_error(expected, node));
+    return nullptr;
+  }
+
+  const toml::node* out_of_range(std::string_view key, const toml::node& node,
+                                 const std::string& min, const std::string& max,
+                                 const std::string& got) {
+    error(node, path_of(key), "must be between " + min + " and " + max + ", got " + got);
+    return nullptr;
+  }
+
+  bool is_known(std::string_view key) const {
+    return std::find(known_.begin(), known_.end(), key) != known_.end();
+  }
+
+  const std::string* closest_known(std::string_view key) const {
+    const std::string* best = nullptr;
+    size_t best_distance = 3;  // suggest only within two edits
+    for (const std::string& known : known_) {
+      const size_t d = edit_distance(key, known);
+      // A suggestion that rewrites most of the word is noise, not help.
+      if (d < best_distance && d < known.size()) {
+        best = &known;
+        best_distance = d;
+      }
+    }
+    return best;
+  }
+
+  const toml::table* table_;
+  std::string path_;
+  toml::source_region where_;
+  Problems& problems_;
+  std::vector<std::string> known_;
+};
+
+bool is_power_of_two(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+void require_power_of_two(TableReader& r, std::string_view key, const toml::node* node,
+                          uint64_t value) {
+  if (node != nullptr && !is_power_of_two(value)) {
+    r.error(*node, r.path_of(key), "must be a power of two, got " + std::to_string(value));
+  }
+}
+
+// One element of server.listen; `dotted` names it in messages.
+void read_listen_entry(TableReader& r, const toml::node& node, const std::string& dotted,
+                       std::vector<ListenAddr>& out) {
+  if (!node.is_string()) {
+    r.error(node, dotted, type_error("a string", node));
+    return;
+  }
+  const std::string& text = node.as_string()->get();
+  ListenAddr addr;
+  std::string why;
+  if (!parse_listen_addr(text, addr, why)) {
+    r.error(node, dotted, "invalid address " + quoted(text) + ": " + why);
+    return;
+  }
+  for (const ListenAddr& seen : out) {
+    if (seen.text == addr.text) {
+      r.error(node, dotted, "duplicate address " + quoted(addr.text));
+      return;
+    }
+  }
+  out.push_back(std::move(addr));
+}
+
+void read_listen(TableReader& r, std::vector<ListenAddr>& out) {
+  const std::string key = r.path_of("listen");
+  const toml::node* node = r.get_node("listen");
+  if (node == nullptr) {
+    std::string why;
+    ListenAddr addr;
+    parse_listen_addr(kDefaultListen, addr, why);
+    out.push_back(std::move(addr));
+    return;
+  }
+  if (node->is_string()) {
+    read_listen_entry(r, *node, key, out);
+    return;
+  }
+  const toml::array* list = node->as_array();
+  if (list == nullptr) {
+    r.error(*node, key, type_error("a string or an array of strings", *node));
+    return;
+  }
+  if (list->empty()) {
+    r.error(*node, key, "must list at least one address");
+    return;
+  }
+  for (size_t i = 0; i < list->size(); ++i) {
+    read_listen_entry(r, *list->get(i), key + "[" + std::to_string(i) + "]", out);
+  }
+}
+
+void read_limits(TableReader r, ServerLimits& out) {
+  constexpr uint64_t KiB = 1024, MiB = 1024 * KiB, GiB = 1024 * MiB;
+  const toml::node* header = r.get_size("max_header_bytes", {1 * KiB, 1 * MiB}, out.max_header_bytes);
+  r.get_integer("max_header_count", {1, 10'000}, out.max_header_count);
+  const toml::node* uri = r.get_size("max_uri_bytes", {256, 1 * MiB}, out.max_uri_bytes);
+  r.get_size("max_body_bytes", {0, 4 * GiB}, out.max_body_bytes);
+  r.get_integer("max_requests_per_connection", {1, 1'000'000'000}, out.max_requests_per_connection);
+  r.get_integer("max_connections_per_worker", {1, 1'048'576}, out.max_connections_per_worker);
+
+  // The request line is part of the head, so a URI limit above the head limit
+  // could never be reached. Blame whichever of the two the user wrote.
+  if (out.max_uri_bytes > out.max_header_bytes) {
+    if (uri != nullptr) {
+      r.error(*uri, r.path_of("max_uri_bytes"),
+              "must not exceed " + r.path_of("max_header_bytes") + " (" +
+                  format_size(out.max_header_bytes) + "), got " + format_size(out.max_uri_bytes));
+    } else if (header != nullptr) {
+      r.error(*header, r.path_of("max_header_bytes"),
+              "must be at least " + r.path_of("max_uri_bytes") + " (" +
+                  format_size(out.max_uri_bytes) + "), got " + format_size(out.max_header_bytes));
+    }
+  }
+  r.report_unknown_keys();
+}
+
+void read_timeouts(TableReader r, ServerTimeouts& out) {
+  using std::chrono::hours;
+  const DurationRange positive{Duration{100}, hours{1}};
+  r.get_duration("header_read", positive, out.header_read);
+  r.get_duration("body_read_gap", positive, out.body_read_gap);
+  r.get_duration("keepalive_idle", {Duration{0}, hours{1}}, out.keepalive_idle);
+  r.get_duration("send", positive, out.send);
+  r.report_unknown_keys();
+}
+
+void read_io(TableReader r, ServerIo& out) {
+  const toml::node* ring = r.get_integer("ring_entries", {64, 32768}, out.ring_entries);
+  require_power_of_two(r, "ring_entries", ring, out.ring_entries);
+  r.get_size("buffer_size", {4 * 1024, 1024 * 1024}, out.buffer_size);
+  const toml::node* count = r.get_integer("buffer_count", {16, 32768}, out.buffer_count);
+  require_power_of_two(r, "buffer_count", count, out.buffer_count);
+  r.report_unknown_keys();
+}
+
+void read_server(TableReader r, ServerConfig& out) {
+  read_listen(r, out.listen);
+  r.get_integer("workers", {0, 1024}, out.workers);
+  r.get_bool("pin_workers", out.pin_workers);
+  r.get_duration("shutdown_grace", {Duration{0}, std::chrono::hours{1}}, out.shutdown_grace);
+  read_limits(r.table("limits"), out.limits);
+  read_timeouts(r.table("timeouts"), out.timeouts);
+  read_io(r.table("io"), out.io);
+  r.report_unknown_keys();
+}
+
+void read_log(TableReader r, LogConfig& out) {
+  std::string text;
+  if (const toml::node* node = r.get_string("level", text)) {
+    std::string why;
+    if (!parse_log_level(text, out.level, why)) r.error(*node, r.path_of("level"), why);
+  }
+  r.report_unknown_keys();
+}
+
+LoadResult build(const toml::table& root, std::string_view source_name) {
+  Problems problems(source_name);
+  auto config = std::make_shared<Config>();
+  config->source = std::string(source_name);
+
+  TableReader top = TableReader::root(root, problems);
+  read_server(top.table("server"), config->server);
+  read_log(top.table("log"), config->log);
+  top.report_unknown_keys();
+
+  LoadResult result;
+  if (problems.empty()) {
+    result.config = std::move(config);
+  } else {
+    result.errors = problems.take_sorted();
+  }
+  return result;
+}
+
+LoadResult single_error(std::string message) {
+  LoadResult result;
+  result.errors.push_back(std::move(message));
+  return result;
+}
+
+// Reads the whole file; on failure returns false with errno set.
+bool read_file(const std::string& path, std::string& out) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[16384];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0) {
+      out.append(buf, static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    const int saved = errno;
+    ::close(fd);
+    errno = saved;
+    return n == 0;
+  }
+}
+
+}  // namespace
+
+LoadResult load_string(std::string_view toml_text, std::string_view source_name) {
+  try {
+    const toml::table root = toml::parse(toml_text, std::string(source_name));
+    return build(root, source_name);
+  } catch (const toml::parse_error& e) {
+    const toml::source_position& at = e.source().begin;
+    return single_error(std::string(source_name) + ":" + std::to_string(at.line) + ":" +
+                        std::to_string(at.column) + ": syntax error: " +
+                        std::string(e.description()));
+  } catch (const std::exception& e) {
+    // Out of memory and the like: still an answer, not an exception.
+    return single_error(std::string(source_name) + ": cannot load config: " + e.what());
+  }
+}
+
+LoadResult load_file(const std::string& path) {
+  std::string text;
+  if (!read_file(path, text)) {
+    return single_error(path + ": cannot read config file: " + std::strerror(errno));
+  }
+  return load_string(text, path);
+}
+
+std::string_view default_config_toml() { return kDefaultConfig; }
+
+}  // namespace aigw::config

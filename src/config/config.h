@@ -1,0 +1,114 @@
+// The configuration model: what `aigw serve -c file.toml` runs with.
+//
+// A Config is built once on the control thread, validated completely, and then
+// never changed: workers receive it as std::shared_ptr<const Config> and a
+// reload builds a new one. Nothing here is touched on the request path except
+// through that immutable snapshot.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace aigw::config {
+
+using Duration = std::chrono::milliseconds;
+
+struct ListenAddr {
+  std::string text;           // as written, normalised: "127.0.0.1:8080", "[::1]:8080"
+  sockaddr_storage addr{};    // resolved numeric address (no DNS: listen takes IP literals)
+  socklen_t addr_len = 0;
+};
+
+struct ServerLimits {
+  uint64_t max_header_bytes = 32 * 1024;
+  uint64_t max_header_count = 100;
+  uint64_t max_uri_bytes = 8 * 1024;
+  uint64_t max_body_bytes = 32ull << 20;
+  uint64_t max_requests_per_connection = 10000;
+  uint64_t max_connections_per_worker = 16384;
+};
+
+struct ServerTimeouts {
+  Duration header_read{10'000};     // whole request head must arrive within this -> 408
+  Duration body_read_gap{60'000};   // longest pause between body bytes -> 408
+  Duration keepalive_idle{75'000};  // idle keep-alive connection is closed after this
+  Duration send{60'000};            // a client that does not read our response for this long is dropped
+};
+
+struct ServerIo {
+  uint64_t ring_entries = 1024;     // submission queue size per worker
+  uint64_t buffer_size = 16 * 1024; // one provided receive buffer
+  uint64_t buffer_count = 1024;     // provided receive buffers per worker (power of two)
+};
+
+struct ServerConfig {
+  std::vector<ListenAddr> listen;   // default: 127.0.0.1:8080
+  uint64_t workers = 0;             // 0 = one per online CPU
+  bool pin_workers = false;         // pin worker i to the i-th allowed CPU
+  Duration shutdown_grace{30'000};
+  ServerLimits limits;
+  ServerTimeouts timeouts;
+  ServerIo io;
+};
+
+enum class LogLevel : uint8_t { debug, info, warn, error };
+
+struct LogConfig {
+  LogLevel level = LogLevel::info;
+};
+
+struct Config {
+  std::string source;  // file path, or "<built-in>"
+  ServerConfig server;
+  LogConfig log;
+};
+
+// Result of loading: either a config or one message per problem found, each
+// naming file, line, column and key, e.g.
+//   "aigw.toml:3:11: server.workers: expected an integer, got a string"
+struct LoadResult {
+  std::shared_ptr<const Config> config;  // null when errors is not empty
+  std::vector<std::string> errors;
+};
+
+LoadResult load_file(const std::string& path);
+LoadResult load_string(std::string_view toml_text, std::string_view source_name);
+
+// The built-in default configuration used when aigw runs without -c.
+std::string_view default_config_toml();
+
+// "10s", "250ms", "1m30s", "2h", "0s": Go-style sequences of <integer><unit>,
+// units ms, s, m, h. Returns false (with a reason) on anything else.
+bool parse_duration(std::string_view text, Duration& out, std::string& why);
+
+// "32MiB", "8KiB", "1GiB", "512B", "10MB", "4KB", or a plain integer string:
+// byte sizes. Returns false (with a reason) on anything else or on overflow.
+bool parse_size(std::string_view text, uint64_t& out, std::string& why);
+
+// Secret values may be written "env:NAME": the value is read from the
+// environment variable NAME. Anything else is returned unchanged. Fails when
+// the variable is unset or empty. Never put the resolved value in a message.
+bool resolve_secret(std::string_view value, std::string& out, std::string& why);
+
+// "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:0". Port 0 asks the kernel for one.
+bool parse_listen_addr(std::string_view text, ListenAddr& out, std::string& why);
+
+std::string_view log_level_name(LogLevel l);
+
+// "debug", "info", "warn", "error" (exactly, lower case): the inverse of
+// log_level_name. Returns false (with a reason) on anything else.
+bool parse_log_level(std::string_view text, LogLevel& out, std::string& why);
+
+// Render values in the syntax parse_duration / parse_size accept, using the
+// largest unit that is exact: 90000ms -> "1m30s", 0 -> "0s", 1536 -> "1536B",
+// 32768 -> "32KiB". Used in messages and when printing a config.
+std::string format_duration(Duration d);
+std::string format_size(uint64_t bytes);
+
+}  // namespace aigw::config

@@ -1,0 +1,125 @@
+#include "http/response.h"
+
+#include <ctime>
+
+#include "log/log.h"
+
+namespace aigw::http {
+
+std::string_view status_reason(int status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 417: return "Expectation Failed";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+  }
+}
+
+namespace {
+
+void append_uint(std::string& out, uint64_t v) {
+  char buf[24];
+  char* p = buf + sizeof buf;
+  do {
+    *--p = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  out.append(p, static_cast<size_t>(buf + sizeof buf - p));
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  out.push_back('"');
+  size_t at = out.size();
+  out.resize(at + s.size() * 6);  // worst case \u00XX for every byte
+  size_t n = log::json_escape(s, out.data() + at, s.size() * 6);
+  out.resize(at + n);
+  out.push_back('"');
+}
+
+}  // namespace
+
+void write_response(std::string& out, int status, const ResponseMeta& meta,
+                    std::string_view content_type, std::string_view body,
+                    std::initializer_list<ResponseHeader> extra) {
+  out.append("HTTP/1.1 ");
+  append_uint(out, static_cast<uint64_t>(status));
+  out.push_back(' ');
+  out.append(status_reason(status));
+  out.append("\r\nServer: aigw\r\n");
+  if (!meta.date.empty()) {
+    out.append("Date: ");
+    out.append(meta.date);
+    out.append("\r\n");
+  }
+  if (!content_type.empty()) {
+    out.append("Content-Type: ");
+    out.append(content_type);
+    out.append("\r\n");
+  }
+  out.append("Content-Length: ");
+  append_uint(out, body.size());
+  out.append("\r\n");
+  for (const auto& h : extra) {
+    out.append(h.name);
+    out.append(": ");
+    out.append(h.value);
+    out.append("\r\n");
+  }
+  if (!meta.keep_alive) {
+    out.append("Connection: close\r\n");
+  } else if (meta.version_minor == 0) {
+    out.append("Connection: keep-alive\r\n");
+  }
+  out.append("\r\n");
+  if (!meta.head_only) out.append(body);
+}
+
+std::string error_body(int status, std::string_view code, std::string_view message) {
+  std::string body;
+  body.reserve(64 + message.size() + code.size());
+  body.append("{\"error\":{\"message\":");
+  append_json_string(body, message);
+  body.append(",\"type\":");
+  append_json_string(body, status >= 500 ? "server_error" : "invalid_request_error");
+  body.append(",\"code\":");
+  append_json_string(body, code);
+  body.append("}}");
+  return body;
+}
+
+void write_error(std::string& out, int status, const ResponseMeta& meta, std::string_view code,
+                 std::string_view message, std::initializer_list<ResponseHeader> extra) {
+  write_response(out, status, meta, "application/json", error_body(status, code, message), extra);
+}
+
+size_t format_http_date(long t, char (&buf)[32]) {
+  time_t tt = t;
+  tm g;
+  gmtime_r(&tt, &g);
+  return strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &g);
+}
+
+}  // namespace aigw::http

@@ -1,0 +1,45 @@
+// Writing HTTP/1.1 responses into a connection's output buffer.
+//
+// Responses are appended to a std::string the connection owns; the bytes are
+// handed to the kernel by one send per event-loop turn, so pipelined responses
+// coalesce into one write.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace aigw::http {
+
+struct ResponseHeader {
+  std::string_view name;
+  std::string_view value;
+};
+
+struct ResponseMeta {
+  int version_minor = 1;     // HTTP/1.0 clients get HTTP/1.1 responses but keep-alive rules of 1.0
+  bool keep_alive = true;    // false adds "Connection: close"
+  bool head_only = false;    // HEAD: headers with the Content-Length a GET would get, no body
+  std::string_view date;     // preformatted IMF-fixdate, cached per second by the worker
+};
+
+std::string_view status_reason(int status);
+
+// A complete response with a Content-Length body.
+void write_response(std::string& out, int status, const ResponseMeta& meta,
+                    std::string_view content_type, std::string_view body,
+                    std::initializer_list<ResponseHeader> extra = {});
+
+// The OpenAI error shape: {"error":{"message":...,"type":...,"code":...}}.
+// `type` defaults by status: invalid_request_error for 4xx, server_error for 5xx.
+void write_error(std::string& out, int status, const ResponseMeta& meta, std::string_view code,
+                 std::string_view message, std::initializer_list<ResponseHeader> extra = {});
+
+// Just the JSON body of an error, for callers that frame it themselves (e.g.
+// an SSE error event).
+std::string error_body(int status, std::string_view code, std::string_view message);
+
+// Formats `t` (seconds since the epoch) as an IMF-fixdate for the Date header.
+// Returns the number of bytes written into `buf` (29).
+size_t format_http_date(long t, char (&buf)[32]);
+
+}  // namespace aigw::http

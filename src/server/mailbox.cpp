@@ -1,0 +1,43 @@
+#include "server/mailbox.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <stdexcept>
+
+namespace aigw::server {
+
+Mailbox::Mailbox(uint32_t capacity) {
+  uint32_t cap = 1;
+  while (cap < capacity) cap <<= 1;
+  slots_.resize(cap);
+  mask_ = cap - 1;
+  efd_ = eventfd(0, EFD_CLOEXEC);
+  if (efd_ < 0) throw std::runtime_error("eventfd failed");
+}
+
+Mailbox::~Mailbox() {
+  if (efd_ >= 0) close(efd_);
+}
+
+bool Mailbox::post(Message m) {
+  uint64_t tail = tail_.load(std::memory_order_relaxed);
+  if (tail - head_.load(std::memory_order_acquire) > mask_) return false;
+  slots_[tail & mask_] = std::move(m);
+  tail_.store(tail + 1, std::memory_order_release);
+  uint64_t one = 1;
+  // The counter only wakes the worker; a failed write (counter saturated) is
+  // harmless because the worker drains the whole queue on every wake-up.
+  [[maybe_unused]] ssize_t rc = write(efd_, &one, sizeof one);
+  return true;
+}
+
+bool Mailbox::pop(Message& out) {
+  uint64_t head = head_.load(std::memory_order_relaxed);
+  if (head == tail_.load(std::memory_order_acquire)) return false;
+  out = std::move(slots_[head & mask_]);
+  head_.store(head + 1, std::memory_order_release);
+  return true;
+}
+
+}  // namespace aigw::server

@@ -1,0 +1,51 @@
+// How the control thread talks to a worker: a bounded single-producer,
+// single-consumer queue plus an eventfd the worker keeps a read armed on in
+// its ring. Nothing else is shared between them.
+//
+// Messages are control-plane traffic (lifecycle, later config snapshots and
+// plugin generations), never per-request data, so a queue of small structs
+// with a shared_ptr payload is cheap enough.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace aigw::server {
+
+struct Message {
+  enum class Kind : uint8_t {
+    all_ready,  // every worker is accepting: /ready may answer 200
+    drain,      // stop accepting, finish what is in flight, then exit
+    stop,       // grace is over: close everything now and exit
+  };
+  Kind kind;
+  std::shared_ptr<const void> payload;
+};
+
+class Mailbox {
+ public:
+  explicit Mailbox(uint32_t capacity = 64);
+  ~Mailbox();
+  Mailbox(const Mailbox&) = delete;
+  Mailbox& operator=(const Mailbox&) = delete;
+
+  // Producer side (the control thread). Returns false when the queue is full;
+  // the producer retries later rather than block a worker.
+  bool post(Message m);
+
+  // Consumer side (the owning worker).
+  bool pop(Message& out);
+  int event_fd() const { return efd_; }
+
+ private:
+  std::vector<Message> slots_;
+  uint32_t mask_;
+  // Producer and consumer indices on separate cache lines: no false sharing.
+  alignas(64) std::atomic<uint64_t> head_{0};  // next to pop (consumer)
+  alignas(64) std::atomic<uint64_t> tail_{0};  // next to push (producer)
+  int efd_ = -1;
+};
+
+}  // namespace aigw::server

@@ -1,0 +1,417 @@
+#include "server/worker.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include "log/log.h"
+#include "server/routes.h"
+
+namespace aigw::server {
+
+namespace {
+
+int64_t monotonic_ms() {
+  timespec ts;
+  // COARSE: a vDSO read of the last tick; millisecond timeouts need no more.
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+// The linger after a final response: long enough for a client to read it and
+// close, short enough that a client that never closes cannot hold the slot.
+constexpr int64_t kLingerMs = 2000;
+
+}  // namespace
+
+Worker::Worker(unsigned index, std::shared_ptr<const config::Config> cfg,
+               std::vector<int> listen_fds, WorkerReports& reports)
+    : index_(index), cfg_(std::move(cfg)), listen_fds_(std::move(listen_fds)), reports_(reports) {
+  const auto& s = cfg_->server;
+  limits_.max_header_bytes = s.limits.max_header_bytes;
+  limits_.max_header_count = s.limits.max_header_count;
+  limits_.max_uri_bytes = s.limits.max_uri_bytes;
+  limits_.max_body_bytes = s.limits.max_body_bytes;
+  accept_armed_.assign(listen_fds_.size(), false);
+
+  auto set = [&](TimerKind k, config::Duration d) {
+    timers_[static_cast<size_t>(k)].duration_ms = d.count();
+  };
+  set(TimerKind::header, s.timeouts.header_read);
+  set(TimerKind::body, s.timeouts.body_read_gap);
+  set(TimerKind::idle, s.timeouts.keepalive_idle);
+  set(TimerKind::send, s.timeouts.send);
+  set(TimerKind::linger, config::Duration(kLingerMs));
+
+  // Tick often enough that the shortest timeout fires within a quarter of its
+  // length, and no more often than every 10 ms.
+  int64_t shortest = kLingerMs;
+  for (const auto& t : timers_) {
+    if (t.duration_ms > 0 && t.duration_ms < shortest) shortest = t.duration_ms;
+  }
+  tick_ms_ = std::clamp<int64_t>(shortest / 4, 10, 250);
+
+  install_core_routes(router_);
+}
+
+Worker::~Worker() {
+  for (auto& c : conns_) {
+    if (c && c->fd >= 0) ::close(c->fd);
+  }
+  for (int fd : listen_fds_) {
+    if (fd >= 0) ::close(fd);
+  }
+}
+
+bool Worker::setup(std::string& why) {
+  std::string dropped;
+  if (!ring_.init(static_cast<unsigned>(cfg_->server.io.ring_entries), dropped, why)) return false;
+  if (!dropped.empty()) {
+    log::warn("io_uring setup flags refused by the kernel, continuing without them",
+              {{"worker", index_}, {"dropped", dropped}});
+  }
+  if (!buffers_.init(ring_.raw(), 0, static_cast<uint32_t>(cfg_->server.io.buffer_count),
+                     static_cast<uint32_t>(cfg_->server.io.buffer_size), why)) {
+    return false;
+  }
+  now_ms_ = monotonic_ms();
+  next_tick_ms_ = now_ms_ + tick_ms_;
+  refresh_date();
+  arm_mailbox();
+  for (size_t i = 0; i < listen_fds_.size(); ++i) arm_accept(i);
+  return true;
+}
+
+void Worker::run() {
+  std::string why;
+  if (!setup(why)) {
+    log::error("worker failed to start", {{"worker", index_}, {"error", why}});
+    reports_.accepting.release();
+    reports_.exited.fetch_add(1);
+    return;
+  }
+  io_uring_submit(ring_.raw());
+  reports_.accepting.release();
+
+  io_uring* ring = ring_.raw();
+  while (!exit_) {
+    int64_t wait_ms = std::max<int64_t>(1, next_tick_ms_ - now_ms_);
+    __kernel_timespec ts{wait_ms / 1000, (wait_ms % 1000) * 1000000};
+    io_uring_cqe* first = nullptr;
+    int rc = io_uring_submit_and_wait_timeout(ring, &first, 1, &ts, nullptr);
+    if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY) {
+      log::error("io_uring wait failed", {{"worker", index_}, {"error", std::strerror(-rc)}});
+      break;
+    }
+    now_ms_ = monotonic_ms();
+
+    unsigned head;
+    unsigned seen = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(ring, head, cqe) {
+      handle(cqe);
+      ++seen;
+    }
+    io_uring_cq_advance(ring, seen);
+    buffers_.flush();
+
+    if (!rearm_recv_.empty()) {
+      // Swap first: arm_recv may queue a slot again.
+      std::vector<uint32_t> again;
+      again.swap(rearm_recv_);
+      for (uint32_t i : again) {
+        Connection& c = *conns_[i];
+        if (c.fd >= 0 && !c.recv_armed && !c.read_paused && c.phase != Phase::closing) {
+          arm_recv(c);
+        }
+      }
+    }
+    if (now_ms_ >= next_tick_ms_) tick();
+    if (draining_ && active_ == 0) exit_ = true;
+  }
+  log::debug("worker exiting", {{"worker", index_}});
+  reports_.exited.fetch_add(1);
+}
+
+void Worker::handle(const io_uring_cqe* cqe) {
+  io::UserData ud = io::unpack(cqe->user_data);
+  switch (ud.op) {
+    case io::Op::accept:
+      on_accept(ud.index, cqe);
+      break;
+    case io::Op::recv:
+      if (Connection* c = slot(ud.index, ud.generation)) on_recv(*c, cqe);
+      break;
+    case io::Op::send:
+      if (Connection* c = slot(ud.index, ud.generation)) on_send(*c, cqe);
+      break;
+    case io::Op::mailbox:
+      on_mailbox();
+      break;
+    case io::Op::cancel:
+    case io::Op::close:
+    case io::Op::none:
+      break;
+  }
+}
+
+Connection* Worker::slot(uint32_t index, uint32_t generation) {
+  if (index >= conns_.size() || !conns_[index]) return nullptr;
+  Connection* c = conns_[index].get();
+  // A completion for a previous tenant of this slot would be a bug (we wait
+  // for every operation before reuse); refuse to apply it all the same.
+  return c->generation == generation ? c : nullptr;
+}
+
+// ---- accept -----------------------------------------------------------------
+
+void Worker::arm_accept(size_t listener) {
+  io_uring_sqe* sqe = ring_.sqe();
+  io_uring_prep_multishot_accept(sqe, listen_fds_[listener], nullptr, nullptr, SOCK_CLOEXEC);
+  io_uring_sqe_set_data64(sqe, io::pack(io::Op::accept, static_cast<uint32_t>(listener), 0));
+  accept_armed_[listener] = true;
+}
+
+void Worker::on_accept(size_t listener, const io_uring_cqe* cqe) {
+  if (!(cqe->flags & IORING_CQE_F_MORE)) accept_armed_[listener] = false;
+  int res = cqe->res;
+  if (res >= 0) {
+    if (draining_) {
+      ::close(res);
+    } else if (active_ >= cfg_->server.limits.max_connections_per_worker) {
+      // Refuse cleanly: a short 503 the client can read, then close. The
+      // socket is fresh, so the non-blocking send fits its buffer.
+      std::string out;
+      http::ResponseMeta meta;
+      meta.keep_alive = false;
+      meta.date = {date_, date_len_};
+      http::write_error(out, 503, meta, "server_busy",
+                        "This server has reached its connection limit; retry shortly.");
+      [[maybe_unused]] ssize_t w = ::send(res, out.data(), out.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      ::close(res);
+    } else {
+      Connection& c = alloc_connection(res);
+      timer_arm(c, TimerKind::header);
+      arm_recv(c);
+    }
+  } else if (res == -EMFILE || res == -ENFILE || res == -ENOMEM || res == -ENOBUFS) {
+    log::warn("accept failed, retrying shortly",
+              {{"worker", index_}, {"error", std::strerror(-res)}});
+    accept_retry_ms_ = now_ms_ + 100;
+  } else if (res != -ECANCELED) {
+    log::warn("accept failed", {{"worker", index_}, {"error", std::strerror(-res)}});
+  }
+  if (!accept_armed_[listener] && !draining_ && listen_fds_[listener] >= 0 &&
+      now_ms_ >= accept_retry_ms_) {
+    arm_accept(listener);
+  }
+}
+
+// ---- mailbox ----------------------------------------------------------------
+
+void Worker::arm_mailbox() {
+  io_uring_sqe* sqe = ring_.sqe();
+  io_uring_prep_read(sqe, mailbox_.event_fd(), &mailbox_value_, sizeof mailbox_value_, 0);
+  io_uring_sqe_set_data64(sqe, io::pack(io::Op::mailbox, 0, 0));
+}
+
+void Worker::on_mailbox() {
+  Message m;
+  while (mailbox_.pop(m)) {
+    switch (m.kind) {
+      case Message::Kind::all_ready:
+        all_ready_ = true;
+        break;
+      case Message::Kind::drain:
+        start_drain();
+        break;
+      case Message::Kind::stop:
+        stop_now();
+        break;
+    }
+  }
+  if (!exit_) arm_mailbox();
+}
+
+void Worker::start_drain() {
+  if (draining_) return;
+  draining_ = true;
+  for (size_t i = 0; i < listen_fds_.size(); ++i) {
+    if (accept_armed_[i]) {
+      io_uring_sqe* sqe = ring_.sqe();
+      io_uring_prep_cancel64(sqe, io::pack(io::Op::accept, static_cast<uint32_t>(i), 0), 0);
+      io_uring_sqe_set_data64(sqe, io::pack(io::Op::cancel, 0, 0));
+    }
+    // Closing our SO_REUSEPORT socket makes the kernel send new connections
+    // to workers that still listen (none, during a whole-process drain).
+    ::close(listen_fds_[i]);
+    listen_fds_[i] = -1;
+  }
+  // Idle keep-alive connections have nothing in flight: close them now.
+  // Busy ones close after their current response (dispatch sees draining_).
+  for (auto& p : conns_) {
+    if (!p || p->fd < 0) continue;
+    Connection& c = *p;
+    if (c.phase == Phase::idle && !c.send_inflight && c.out.empty()) close_now(c);
+  }
+}
+
+void Worker::stop_now() {
+  uint64_t cut = 0;
+  for (auto& p : conns_) {
+    if (p && p->fd >= 0 && p->phase != Phase::closing && p->phase != Phase::lingering) ++cut;
+  }
+  reports_.dropped_at_stop.fetch_add(cut);
+  // Operations still in flight are cancelled when the ring is torn down; the
+  // connection memory outlives the ring because conns_ is destroyed after it.
+  exit_ = true;
+}
+
+// ---- connections ------------------------------------------------------------
+
+Connection& Worker::alloc_connection(int fd) {
+  uint32_t i;
+  if (!free_slots_.empty()) {
+    i = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    i = static_cast<uint32_t>(conns_.size());
+    conns_.push_back(std::make_unique<Connection>());
+    conns_[i]->index = i;
+  }
+  Connection& c = *conns_[i];
+  c.fd = fd;
+  c.phase = Phase::idle;
+  ++active_;
+  return c;
+}
+
+void Worker::release(Connection& c) {
+  timer_disarm(c);
+  ::close(c.fd);
+  // Reset everything but the identity; give string memory back so a slot
+  // that served a large request does not keep it.
+  uint32_t index = c.index;
+  uint32_t generation = c.generation + 1;
+  c = Connection{};
+  c.index = index;
+  c.generation = generation;
+  free_slots_.push_back(index);
+  --active_;
+}
+
+void Worker::close_now(Connection& c) {
+  if (c.phase == Phase::closing) return;
+  c.phase = Phase::closing;
+  timer_disarm(c);
+  if (c.ops == 0) {
+    release(c);
+    return;
+  }
+  // Cancel whatever is in flight on this fd (the armed receive, a send to a
+  // client that stopped reading). The buffers stay owned by those operations
+  // until their completions arrive; release() runs on the last one.
+  io_uring_sqe* sqe = ring_.sqe();
+  io_uring_prep_cancel_fd(sqe, c.fd, IORING_ASYNC_CANCEL_ALL);
+  io_uring_sqe_set_data64(sqe, io::pack(io::Op::cancel, c.index, c.generation));
+}
+
+void Worker::start_linger(Connection& c) {
+  // Half-close and read until the client closes: closing with unread input
+  // would send a reset that can destroy the response we just sent.
+  ::shutdown(c.fd, SHUT_WR);
+  c.phase = Phase::lingering;
+  c.in.clear();
+  std::string().swap(c.in);
+  c.read_paused = false;
+  if (!c.recv_armed) arm_recv(c);
+  timer_arm(c, TimerKind::linger);
+}
+
+// ---- timers -----------------------------------------------------------------
+// One list per timeout kind. Every entry of a list has the same duration, so
+// appending at the tail keeps each list sorted by deadline: arming, disarming
+// and expiring are O(1) per connection, with no heap.
+
+void Worker::timer_arm(Connection& c, TimerKind kind) {
+  timer_disarm(c);
+  TimerList& l = timers_[static_cast<size_t>(kind)];
+  c.timer = kind;
+  c.deadline_ms = now_ms_ + l.duration_ms;
+  c.timer_prev = l.tail;
+  c.timer_next = kNoSlot;
+  if (l.tail != kNoSlot) {
+    conns_[l.tail]->timer_next = c.index;
+  } else {
+    l.head = c.index;
+  }
+  l.tail = c.index;
+}
+
+void Worker::timer_disarm(Connection& c) {
+  if (c.timer == TimerKind::none) return;
+  TimerList& l = timers_[static_cast<size_t>(c.timer)];
+  if (c.timer_prev != kNoSlot) {
+    conns_[c.timer_prev]->timer_next = c.timer_next;
+  } else {
+    l.head = c.timer_next;
+  }
+  if (c.timer_next != kNoSlot) {
+    conns_[c.timer_next]->timer_prev = c.timer_prev;
+  } else {
+    l.tail = c.timer_prev;
+  }
+  c.timer = TimerKind::none;
+  c.timer_prev = c.timer_next = kNoSlot;
+}
+
+void Worker::tick() {
+  next_tick_ms_ = now_ms_ + tick_ms_;
+  refresh_date();
+  for (auto& l : timers_) {
+    while (l.head != kNoSlot && conns_[l.head]->deadline_ms <= now_ms_) {
+      Connection& c = *conns_[l.head];
+      TimerKind kind = c.timer;
+      timer_disarm(c);
+      on_timeout(c, kind);
+    }
+  }
+  if (!draining_ && now_ms_ >= accept_retry_ms_) {
+    for (size_t i = 0; i < listen_fds_.size(); ++i) {
+      if (!accept_armed_[i] && listen_fds_[i] >= 0) arm_accept(i);
+    }
+  }
+}
+
+void Worker::on_timeout(Connection& c, TimerKind kind) {
+  switch (kind) {
+    case TimerKind::header:
+      if (c.phase == Phase::head) {
+        fail(c, 408, "request_timeout", "The request head was not received in time.");
+        return;
+      }
+      break;  // connected but never sent a byte: nothing to answer
+    case TimerKind::body:
+      fail(c, 408, "request_timeout", "The request body stalled for too long.");
+      return;
+    default:
+      break;
+  }
+  // Idle keep-alive, a client that never sent a byte, a client that does not
+  // read what we send, or one that never closes after our final response.
+  close_now(c);
+}
+
+void Worker::refresh_date() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  if (ts.tv_sec == date_second_ && date_len_ != 0) return;
+  date_second_ = ts.tv_sec;
+  date_len_ = http::format_http_date(ts.tv_sec, date_);
+}
+
+}  // namespace aigw::server

@@ -1,0 +1,159 @@
+// A worker: one thread, one io_uring, its own listening sockets, its own
+// connections. Nothing here is shared with another worker; the control thread
+// reaches a worker only through its Mailbox.
+//
+// Poll order of one loop turn (the only place it is decided):
+//   1. submit what was queued and wait for at least one completion or a tick;
+//   2. handle every completion in the batch (accept, receive, send, mailbox);
+//   3. advance the CQ once, give receive buffers back to the kernel in one store;
+//   4. re-arm receives that stopped for lack of buffers;
+//   5. on a tick: expire timers, refresh the cached Date header.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <semaphore>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "http/response.h"
+#include "io/buffer_ring.h"
+#include "io/ring.h"
+#include "server/connection.h"
+#include "server/mailbox.h"
+#include "server/router.h"
+
+namespace aigw::server {
+
+// What workers report to the control thread during start-up and shutdown.
+// Lifecycle only: never read or written on the request path.
+struct WorkerReports {
+  std::counting_semaphore<1024> accepting{0};  // released once per worker when accepting
+  std::atomic<unsigned> exited{0};
+  std::atomic<uint64_t> dropped_at_stop{0};    // connections cut when the grace ran out
+};
+
+class Worker;
+
+// What a route handler gets: the request and a way to answer it.
+class Exchange {
+ public:
+  Exchange(Worker& w, Connection& c, const http::RequestHead& head, std::string_view body,
+           const http::ResponseMeta& meta)
+      : worker_(w), conn_(c), head_(head), body_(body), meta_(meta) {}
+
+  const http::RequestHead& head() const { return head_; }
+  std::string_view body() const { return body_; }
+  Worker& worker() { return worker_; }
+
+  void respond(int status, std::string_view content_type, std::string_view body,
+               std::initializer_list<http::ResponseHeader> extra = {});
+  void error(int status, std::string_view code, std::string_view message,
+             std::initializer_list<http::ResponseHeader> extra = {});
+
+ private:
+  Worker& worker_;
+  Connection& conn_;
+  const http::RequestHead& head_;
+  std::string_view body_;
+  const http::ResponseMeta& meta_;
+};
+
+class Worker {
+ public:
+  Worker(unsigned index, std::shared_ptr<const config::Config> cfg, std::vector<int> listen_fds,
+         WorkerReports& reports);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Thread body. Returns when drained or stopped.
+  void run();
+
+  Mailbox& mailbox() { return mailbox_; }
+  unsigned index() const { return index_; }
+  bool ready() const { return all_ready_ && !draining_; }
+  bool draining() const { return draining_; }
+
+ private:
+  friend class Exchange;
+
+  // worker.cpp: the loop, accept, mailbox, timers, closing.
+  bool setup(std::string& why);
+  void handle(const io_uring_cqe* cqe);
+  void arm_accept(size_t listener);
+  void on_accept(size_t listener, const io_uring_cqe* cqe);
+  void arm_mailbox();
+  void on_mailbox();
+  void start_drain();
+  void stop_now();
+  void tick();
+  void refresh_date();
+
+  Connection* slot(uint32_t index, uint32_t generation);
+  Connection& alloc_connection(int fd);
+  void release(Connection& c);
+  void close_now(Connection& c);
+  void start_linger(Connection& c);
+
+  void timer_arm(Connection& c, TimerKind kind);
+  void timer_disarm(Connection& c);
+  void on_timeout(Connection& c, TimerKind kind);
+
+  // connection.cpp: bytes in, requests out.
+  void arm_recv(Connection& c);
+  void on_recv(Connection& c, const io_uring_cqe* cqe);
+  void on_data(Connection& c, std::string_view data);
+  size_t process(Connection& c, std::string_view buf);
+  bool parse_head_ready(Connection& c, std::string_view view) const;
+  void dispatch(Connection& c, const http::RequestHead& head, std::string_view body);
+  void fail(Connection& c, int status, std::string_view code, std::string_view message,
+            int version_minor = 1);
+  void flush(Connection& c);
+  void on_send(Connection& c, const io_uring_cqe* cqe);
+  void after_output_drained(Connection& c);
+  void settle_timer(Connection& c, bool progress);
+  void pause_reading(Connection& c);
+  void resume_reading(Connection& c);
+
+  unsigned index_;
+  std::shared_ptr<const config::Config> cfg_;
+  http::Limits limits_;
+  std::vector<int> listen_fds_;
+  std::vector<bool> accept_armed_;
+  WorkerReports& reports_;
+  Mailbox mailbox_;
+  uint64_t mailbox_value_ = 0;  // target of the eventfd read; owned by that operation
+
+  io::Ring ring_;
+  io::BufferRing buffers_;
+  Router router_;
+
+  std::vector<std::unique_ptr<Connection>> conns_;
+  std::vector<uint32_t> free_slots_;
+  std::vector<uint32_t> rearm_recv_;
+  size_t active_ = 0;
+
+  struct TimerList {
+    uint32_t head = kNoSlot;
+    uint32_t tail = kNoSlot;
+    int64_t duration_ms = 0;
+  };
+  TimerList timers_[static_cast<size_t>(TimerKind::count_)];
+
+  http::RequestHead scratch_head_;  // reused by every parse on this worker
+  int64_t now_ms_ = 0;
+  int64_t next_tick_ms_ = 0;
+  int64_t tick_ms_ = 100;
+  int64_t accept_retry_ms_ = 0;  // after EMFILE: re-arm accept no sooner than this
+  long date_second_ = 0;
+  char date_[32] = {0};
+  size_t date_len_ = 0;
+
+  bool all_ready_ = false;
+  bool draining_ = false;
+  bool exit_ = false;
+};
+
+}  // namespace aigw::server

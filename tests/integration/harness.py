@@ -1,0 +1,203 @@
+"""Test harness: start the real aigw binary on 127.0.0.1 port 0 and talk to it
+over real sockets. Used by every integration test in this folder."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+import warnings
+
+AIGW = os.environ.get("AIGW_BIN", "build/src/aigw")
+SOURCE_ROOT = os.environ.get("AIGW_SOURCE_ROOT", ".")
+
+
+class Server:
+    """One aigw process with a config written to a temp file."""
+
+    def __init__(self, config="", workers=1, extra_server="", start=True):
+        self.dir = tempfile.TemporaryDirectory(prefix="aigw-test-")
+        self.config_path = os.path.join(self.dir.name, "aigw.toml")
+        text = '[server]\nlisten = "127.0.0.1:0"\nworkers = %d\n%s\n%s' % (workers, extra_server, config)
+        with open(self.config_path, "w") as f:
+            f.write(text)
+        self.proc = None
+        self.lines = []
+        self.port = None
+        self._lock = threading.Lock()
+        self._listening = threading.Event()
+        if start:
+            self.start()
+
+    def start(self, timeout=20):
+        self.proc = subprocess.Popen(
+            [AIGW, "serve", "-c", self.config_path],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+        if not self._listening.wait(timeout):
+            self.kill()
+            raise AssertionError("aigw did not start listening:\n" + "\n".join(self.lines))
+        # "listening" is logged after every worker accepts.
+
+    def _read_stderr(self):
+        for raw in self.proc.stderr:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            with self._lock:
+                self.lines.append(line)
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            if obj.get("msg") == "listening" and self.port is None:
+                self.port = int(obj["addr"].rsplit(":", 1)[1])
+                self._listening.set()
+
+    def log_records(self):
+        with self._lock:
+            out = []
+            for line in self.lines:
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    out.append({"unparsed": line})
+            return out
+
+    def connect(self, timeout=10):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return s
+
+    def signal(self, sig=signal.SIGTERM):
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout=30):
+        return self.proc.wait(timeout)
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.dir.cleanup()
+
+    def stop(self):
+        """Graceful stop; asserts a clean exit so leaks and crashes fail the test."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError("aigw did not exit after SIGTERM")
+        time.sleep(0.05)
+        if rc != 0:
+            raise AssertionError("aigw exited with %d:\n%s" % (rc, "\n".join(self.lines[-40:])))
+        self.dir.cleanup()
+
+
+class Response:
+    def __init__(self, status, reason, headers, body, version):
+        self.status, self.reason, self.headers, self.body, self.version = status, reason, headers, body, version
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class Reader:
+    """Reads HTTP/1.1 responses (Content-Length framed) from a socket."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError("connection closed by server")
+        self.buf += chunk
+
+    def read_response(self, head_only=False):
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        version, status, reason = (lines[0].split(" ", 2) + [""])[:3]
+        headers = [tuple(x.split(": ", 1)) for x in lines[1:]]
+        resp = Response(int(status), reason, headers, b"", version)
+        if int(status) == 100:
+            return resp
+        n = 0 if head_only else int(resp.header("Content-Length") or 0)
+        while len(self.buf) < n:
+            self._fill()
+        resp.body, self.buf = self.buf[:n], self.buf[n:]
+        return resp
+
+    def at_eof(self, timeout=5):
+        """True if the server closes the connection (after any buffered bytes)."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+                self.buf += chunk
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+
+
+def request(method, path, headers=None, body=b"", version="HTTP/1.1"):
+    hs = [("Host", "localhost")] if version == "HTTP/1.1" else []
+    hs += list((headers or {}).items())
+    if body and not any(k.lower() in ("content-length", "transfer-encoding") for k, _ in hs):
+        hs.append(("Content-Length", str(len(body))))
+    out = "%s %s %s\r\n" % (method, path, version)
+    out += "".join("%s: %s\r\n" % kv for kv in hs) + "\r\n"
+    return out.encode("latin-1") + body
+
+
+def roundtrip(server, raw, head_only=False):
+    with server.connect() as s:
+        s.sendall(raw)
+        return Reader(s).read_response(head_only)
+
+
+class ServerTest(unittest.TestCase):
+    """Starts one server per test class; subclasses set CONFIG / WORKERS."""
+    CONFIG = ""
+    WORKERS = 1
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(cls.CONFIG, workers=cls.WORKERS)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def assertErrorShape(self, resp, status, code=None):
+        self.assertEqual(resp.status, status, resp.body)
+        self.assertEqual(resp.header("Content-Type"), "application/json")
+        err = resp.json()["error"]
+        self.assertIsInstance(err["message"], str)
+        self.assertTrue(err["message"])
+        self.assertIn(err["type"], ("invalid_request_error", "server_error"))
+        if code is not None:
+            self.assertEqual(err["code"], code)
+
+
+def main():
+    # Tests deliberately leave client sockets to the server's mercy (timeouts,
+    # drains); Python's reminders about them are noise here.
+    warnings.simplefilter("ignore", ResourceWarning)
+    unittest.main(verbosity=2)

@@ -1,0 +1,359 @@
+// Loading and validating TOML configuration: defaults, the shipped example,
+// and the exact shape of error messages (file:line:column: key: message).
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+
+namespace aigw::config {
+namespace {
+
+using namespace std::chrono_literals;
+using Errors = std::vector<std::string>;
+
+const char kExamplePath[] = AIGW_FIXTURES_DIR "/../../examples/aigw.toml";
+
+std::shared_ptr<const Config> load_ok(std::string_view text) {
+  LoadResult r = load_string(text, "test.toml");
+  EXPECT_TRUE(r.errors.empty()) << ::testing::PrintToString(r.errors);
+  return r.config;
+}
+
+Errors load_errors(std::string_view text) {
+  LoadResult r = load_string(text, "test.toml");
+  EXPECT_EQ(r.config, nullptr);
+  return r.errors;
+}
+
+// The one error a snippet produces.
+std::string load_error(std::string_view text) {
+  Errors e = load_errors(text);
+  EXPECT_EQ(e.size(), 1u) << ::testing::PrintToString(e);
+  return e.empty() ? std::string() : e.front();
+}
+
+void expect_defaults(const Config& c) {
+  ASSERT_EQ(c.server.listen.size(), 1u);
+  EXPECT_EQ(c.server.listen[0].text, "127.0.0.1:8080");
+  EXPECT_EQ(c.server.listen[0].addr.ss_family, AF_INET);
+  EXPECT_EQ(c.server.workers, 0u);
+  EXPECT_FALSE(c.server.pin_workers);
+  EXPECT_EQ(c.server.shutdown_grace, 30s);
+
+  const ServerLimits& l = c.server.limits;
+  EXPECT_EQ(l.max_header_bytes, 32u * 1024);
+  EXPECT_EQ(l.max_header_count, 100u);
+  EXPECT_EQ(l.max_uri_bytes, 8u * 1024);
+  EXPECT_EQ(l.max_body_bytes, 32ull << 20);
+  EXPECT_EQ(l.max_requests_per_connection, 10000u);
+  EXPECT_EQ(l.max_connections_per_worker, 16384u);
+
+  const ServerTimeouts& t = c.server.timeouts;
+  EXPECT_EQ(t.header_read, 10s);
+  EXPECT_EQ(t.body_read_gap, 60s);
+  EXPECT_EQ(t.keepalive_idle, 75s);
+  EXPECT_EQ(t.send, 60s);
+
+  EXPECT_EQ(c.server.io.ring_entries, 1024u);
+  EXPECT_EQ(c.server.io.buffer_size, 16u * 1024);
+  EXPECT_EQ(c.server.io.buffer_count, 1024u);
+
+  EXPECT_EQ(c.log.level, LogLevel::info);
+}
+
+// --- what loads ------------------------------------------------------------------
+
+TEST(ConfigLoad, BuiltInDefaultLoadsWithDocumentedDefaults) {
+  EXPECT_TRUE(default_config_toml().starts_with("#"));
+  EXPECT_NE(default_config_toml().find("[server]\nlisten = \"127.0.0.1:8080\"\n"),
+            std::string_view::npos);
+  LoadResult r = load_string(default_config_toml(), "<built-in>");
+  ASSERT_TRUE(r.errors.empty()) << ::testing::PrintToString(r.errors);
+  ASSERT_NE(r.config, nullptr);
+  EXPECT_EQ(r.config->source, "<built-in>");
+  expect_defaults(*r.config);
+}
+
+TEST(ConfigLoad, EmptyFileMeansDefaults) {
+  auto c = load_ok("");
+  ASSERT_NE(c, nullptr);
+  expect_defaults(*c);
+  EXPECT_EQ(c->source, "test.toml");
+}
+
+TEST(ConfigLoad, ExampleFileLoadsAndMatchesDefaults) {
+  LoadResult r = load_file(kExamplePath);
+  ASSERT_TRUE(r.errors.empty()) << ::testing::PrintToString(r.errors);
+  ASSERT_NE(r.config, nullptr);
+  EXPECT_EQ(r.config->source, kExamplePath);
+  expect_defaults(*r.config);
+}
+
+TEST(ConfigLoad, ReadsEveryKey) {
+  auto c = load_ok(R"(
+[server]
+listen = ["0.0.0.0:9000", "[::1]:9001"]
+workers = 8
+pin_workers = true
+shutdown_grace = "1m30s"
+
+[server.limits]
+max_header_bytes = 65536
+max_header_count = 50
+max_uri_bytes = "4KiB"
+max_body_bytes = "0B"
+max_requests_per_connection = 1
+max_connections_per_worker = 1048576
+
+[server.timeouts]
+header_read = "100ms"
+body_read_gap = "1h"
+keepalive_idle = "0s"
+send = "5s"
+
+[server.io]
+ring_entries = 64
+buffer_size = "1MiB"
+buffer_count = 32768
+
+[log]
+level = "debug"
+)");
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(c->server.listen.size(), 2u);
+  EXPECT_EQ(c->server.listen[0].text, "0.0.0.0:9000");
+  EXPECT_EQ(c->server.listen[1].text, "[::1]:9001");
+  EXPECT_EQ(c->server.listen[1].addr.ss_family, AF_INET6);
+  EXPECT_EQ(c->server.workers, 8u);
+  EXPECT_TRUE(c->server.pin_workers);
+  EXPECT_EQ(c->server.shutdown_grace, 90s);
+  EXPECT_EQ(c->server.limits.max_header_bytes, 65536u);
+  EXPECT_EQ(c->server.limits.max_header_count, 50u);
+  EXPECT_EQ(c->server.limits.max_uri_bytes, 4096u);
+  EXPECT_EQ(c->server.limits.max_body_bytes, 0u);
+  EXPECT_EQ(c->server.limits.max_requests_per_connection, 1u);
+  EXPECT_EQ(c->server.limits.max_connections_per_worker, 1048576u);
+  EXPECT_EQ(c->server.timeouts.header_read, 100ms);
+  EXPECT_EQ(c->server.timeouts.body_read_gap, 1h);
+  EXPECT_EQ(c->server.timeouts.keepalive_idle, 0ms);
+  EXPECT_EQ(c->server.timeouts.send, 5s);
+  EXPECT_EQ(c->server.io.ring_entries, 64u);
+  EXPECT_EQ(c->server.io.buffer_size, 1u << 20);
+  EXPECT_EQ(c->server.io.buffer_count, 32768u);
+  EXPECT_EQ(c->log.level, LogLevel::debug);
+}
+
+TEST(ConfigLoad, ListenMayBeOneString) {
+  auto c = load_ok("[server]\nlisten = \"[::]:0\"\n");
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(c->server.listen.size(), 1u);
+  EXPECT_EQ(c->server.listen[0].text, "[::]:0");
+}
+
+TEST(ConfigLoad, DottedKeysAndInlineTablesAreOrdinaryTOML) {
+  auto c = load_ok("server.workers = 2\nserver.io = { ring_entries = 128 }\nlog = { level = \"warn\" }\n");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->server.workers, 2u);
+  EXPECT_EQ(c->server.io.ring_entries, 128u);
+  EXPECT_EQ(c->log.level, LogLevel::warn);
+}
+
+TEST(ConfigLoad, RangeBoundsAreInclusive) {
+  EXPECT_NE(load_ok("[server]\nworkers = 1024\nshutdown_grace = \"1h\"\n"), nullptr);
+  EXPECT_NE(load_ok("[server.limits]\nmax_header_bytes = \"1MiB\"\nmax_uri_bytes = \"1MiB\"\n"
+                    "max_body_bytes = \"4GiB\"\nmax_header_count = 10000\n"),
+            nullptr);
+  EXPECT_NE(load_ok("[server.limits]\nmax_header_bytes = \"1KiB\"\nmax_uri_bytes = 256\n"), nullptr);
+  EXPECT_NE(load_ok("[server.limits]\nmax_requests_per_connection = 1000000000\n"), nullptr);
+  EXPECT_NE(load_ok("[server.io]\nbuffer_size = \"4KiB\"\nbuffer_count = 16\nring_entries = 32768\n"),
+            nullptr);
+}
+
+// --- error messages --------------------------------------------------------------
+
+TEST(ConfigErrors, WrongTypeNamesBothTypes) {
+  EXPECT_EQ(load_error("[server]\nworkers = \"4\"\n"),
+            "test.toml:2:11: server.workers: expected an integer, got a string");
+  EXPECT_EQ(load_error("[server]\npin_workers = 1\n"),
+            "test.toml:2:15: server.pin_workers: expected a boolean, got an integer");
+  EXPECT_EQ(load_error("[server]\nworkers = 1.5\n"),
+            "test.toml:2:11: server.workers: expected an integer, got a float");
+  EXPECT_EQ(load_error("[log]\nlevel = [\"info\"]\n"),
+            "test.toml:2:9: log.level: expected a string, got an array");
+  EXPECT_EQ(load_error("[server]\nworkers = 1979-05-27\n"),
+            "test.toml:2:11: server.workers: expected an integer, got a date/time");
+  EXPECT_EQ(load_error("server = 5\n"), "test.toml:1:10: server: expected a table, got an integer");
+  EXPECT_EQ(load_error("[[server]]\n"), "test.toml:1:1: server: expected a table, got an array");
+  EXPECT_EQ(load_error("[server]\nlisten = 8080\n"),
+            "test.toml:2:10: server.listen: expected a string or an array of strings, got an integer");
+  EXPECT_EQ(load_error("[server.limits]\nmax_body_bytes = true\n"),
+            "test.toml:2:18: server.limits.max_body_bytes: expected an integer or a size string "
+            "such as \"32KiB\", got a boolean");
+}
+
+TEST(ConfigErrors, IntegerDurationGetsAHint) {
+  EXPECT_EQ(load_error("[server.timeouts]\nheader_read = 10\n"),
+            "test.toml:2:15: server.timeouts.header_read: expected a duration string, got an "
+            "integer (write \"10s\" or \"10ms\")");
+}
+
+TEST(ConfigErrors, OutOfRange) {
+  EXPECT_EQ(load_error("[server.limits]\nmax_header_count = 0\n"),
+            "test.toml:2:20: server.limits.max_header_count: must be between 1 and 10000, got 0");
+  EXPECT_EQ(load_error("[server]\nworkers = -1\n"),
+            "test.toml:2:11: server.workers: must be between 0 and 1024, got -1");
+  EXPECT_EQ(load_error("[server]\nworkers = 1025\n"),
+            "test.toml:2:11: server.workers: must be between 0 and 1024, got 1025");
+  EXPECT_EQ(load_error("[server.limits]\nmax_body_bytes = \"5GiB\"\n"),
+            "test.toml:2:18: server.limits.max_body_bytes: must be between 0B and 4GiB, got 5GiB");
+  EXPECT_EQ(load_error("[server.io]\nbuffer_size = 1024\n"),
+            "test.toml:2:15: server.io.buffer_size: must be between 4KiB and 1MiB, got 1024");
+  EXPECT_EQ(load_error("[server.timeouts]\nsend = \"50ms\"\n"),
+            "test.toml:2:8: server.timeouts.send: must be between 100ms and 1h, got 50ms");
+  EXPECT_EQ(load_error("[server]\nshutdown_grace = \"61m\"\n"),
+            "test.toml:2:18: server.shutdown_grace: must be between 0s and 1h, got 61m");
+  EXPECT_EQ(load_error("[server.limits]\nmax_uri_bytes = 255\n"),
+            "test.toml:2:17: server.limits.max_uri_bytes: must be between 256B and 1MiB, got 255");
+}
+
+TEST(ConfigErrors, PowerOfTwo) {
+  EXPECT_EQ(load_error("[server.io]\nring_entries = 1000\n"),
+            "test.toml:2:16: server.io.ring_entries: must be a power of two, got 1000");
+  EXPECT_EQ(load_error("[server.io]\nbuffer_count = 100\n"),
+            "test.toml:2:16: server.io.buffer_count: must be a power of two, got 100");
+}
+
+TEST(ConfigErrors, BadValueSyntax) {
+  EXPECT_EQ(load_error("[server.timeouts]\nsend = \"10x\"\n"),
+            "test.toml:2:8: server.timeouts.send: invalid duration \"10x\": unknown unit \"x\" "
+            "(use ms, s, m or h)");
+  EXPECT_EQ(load_error("[server.io]\nbuffer_size = \"-4KiB\"\n"),
+            "test.toml:2:15: server.io.buffer_size: invalid size \"-4KiB\": negative sizes are not "
+            "allowed");
+  EXPECT_EQ(load_error("[log]\nlevel = \"verbose\"\n"),
+            "test.toml:2:9: log.level: expected one of \"debug\", \"info\", \"warn\", \"error\", "
+            "got \"verbose\"");
+}
+
+TEST(ConfigErrors, ListenProblems) {
+  EXPECT_EQ(load_error("[server]\nlisten = []\n"),
+            "test.toml:2:10: server.listen: must list at least one address");
+  EXPECT_EQ(load_error("[server]\nlisten = \"127.0.0.1\"\n"),
+            "test.toml:2:10: server.listen: invalid address \"127.0.0.1\": missing port (write "
+            "e.g. \"127.0.0.1:8080\")");
+  EXPECT_EQ(load_error("[server]\nlisten = [\"127.0.0.1:80\", \"127.0.0.1:080\"]\n"),
+            "test.toml:2:27: server.listen[1]: duplicate address \"127.0.0.1:80\"");
+  EXPECT_EQ(load_error("[server]\nlisten = [\"[::1]:80\", 80]\n"),
+            "test.toml:2:23: server.listen[1]: expected a string, got an integer");
+  const std::string host = load_error("[server]\nlisten = \"localhost:8080\"\n");
+  EXPECT_TRUE(host.starts_with("test.toml:2:10: server.listen: invalid address \"localhost:8080\": "
+                               "\"localhost\" is not an IP address"))
+      << host;
+}
+
+TEST(ConfigErrors, UriLimitMustFitInHeaderLimit) {
+  EXPECT_EQ(load_error("[server.limits]\nmax_header_bytes = \"16KiB\"\nmax_uri_bytes = \"32KiB\"\n"),
+            "test.toml:3:17: server.limits.max_uri_bytes: must not exceed "
+            "server.limits.max_header_bytes (16KiB), got 32KiB");
+  // Only the header limit written: the default URI limit no longer fits, and
+  // the message points at what the user wrote.
+  EXPECT_EQ(load_error("[server.limits]\nmax_header_bytes = \"4KiB\"\n"),
+            "test.toml:2:20: server.limits.max_header_bytes: must be at least "
+            "server.limits.max_uri_bytes (8KiB), got 4KiB");
+}
+
+TEST(ConfigErrors, UnknownKeysWithSuggestion) {
+  EXPECT_EQ(load_error("[server]\nwrokers = 4\n"),
+            "test.toml:2:1: server.wrokers: unknown key \"server.wrokers\" (did you mean "
+            "\"server.workers\"?)");
+  EXPECT_EQ(load_error("[server]\nthreads = 4\n"),
+            "test.toml:2:1: server.threads: unknown key \"server.threads\"");
+  EXPECT_EQ(load_error("[sever]\n"),
+            "test.toml:1:2: sever: unknown key \"sever\" (did you mean \"server\"?)");
+  EXPECT_EQ(load_error("[server.limit]\n"),
+            "test.toml:1:9: server.limit: unknown key \"server.limit\" (did you mean "
+            "\"server.limits\"?)");
+  EXPECT_EQ(load_error("[server.timeouts]\n  header-read = \"1s\"\n"),
+            "test.toml:2:3: server.timeouts.header-read: unknown key "
+            "\"server.timeouts.header-read\" (did you mean \"server.timeouts.header_read\"?)");
+  // Sections that later work adds are unknown until then.
+  EXPECT_EQ(load_error("[[provider]]\nname = \"x\"\n"),
+            "test.toml:1:3: provider: unknown key \"provider\"");
+}
+
+TEST(ConfigErrors, AllProblemsReportedInFileOrder) {
+  const Errors e = load_errors(R"([server]
+workers = "many"
+listen = ["1.2.3.4:1", "nope:2"]
+pin_workers = "yes"
+
+[server.limits]
+max_header_count = 0
+max_uri_bytes = 1
+
+[server.timeouts]
+send = 5
+
+[log]
+levl = "info"
+level = "loud"
+)");
+  const Errors want = {
+      "test.toml:2:11: server.workers: expected an integer, got a string",
+      "test.toml:3:24: server.listen[1]: invalid address \"nope:2\": \"nope\" is not an IP address "
+      "(listen takes IP literals such as 127.0.0.1 or [::1]; host names are not resolved)",
+      "test.toml:4:15: server.pin_workers: expected a boolean, got a string",
+      "test.toml:7:20: server.limits.max_header_count: must be between 1 and 10000, got 0",
+      "test.toml:8:17: server.limits.max_uri_bytes: must be between 256B and 1MiB, got 1",
+      "test.toml:11:8: server.timeouts.send: expected a duration string, got an integer (write "
+      "\"5s\" or \"5ms\")",
+      "test.toml:14:1: log.levl: unknown key \"log.levl\" (did you mean \"log.level\"?)",
+      "test.toml:15:9: log.level: expected one of \"debug\", \"info\", \"warn\", \"error\", got "
+      "\"loud\"",
+  };
+  EXPECT_EQ(e, want);
+}
+
+TEST(ConfigErrors, SyntaxErrorStopsWithItsPosition) {
+  const std::string e = load_error("[server]\nworkers = 4\nlisten = \n");
+  EXPECT_TRUE(e.starts_with("test.toml:3:10: syntax error: ")) << e;
+
+  const std::string dup = load_error("[server]\nworkers = 1\nworkers = 2\n");
+  EXPECT_TRUE(dup.starts_with("test.toml:3:")) << dup;
+  EXPECT_NE(dup.find("syntax error: "), std::string::npos) << dup;
+}
+
+TEST(ConfigErrors, MissingFile) {
+  LoadResult r = load_file("/nonexistent/aigw.toml");
+  EXPECT_EQ(r.config, nullptr);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0], "/nonexistent/aigw.toml: cannot read config file: No such file or directory");
+}
+
+TEST(ConfigErrors, DirectoryIsNotAFile) {
+  LoadResult r = load_file(AIGW_FIXTURES_DIR);
+  EXPECT_EQ(r.config, nullptr);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0], std::string(AIGW_FIXTURES_DIR) + ": cannot read config file: Is a directory");
+}
+
+TEST(ConfigErrors, FileErrorsNameThePath) {
+  char path[] = "/tmp/aigw_config_test_XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  const std::string text = "[server]\nworkers = \"x\"\n";
+  ASSERT_EQ(write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  close(fd);
+  LoadResult r = load_file(path);
+  unlink(path);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0], std::string(path) + ":2:11: server.workers: expected an integer, got a string");
+}
+
+}  // namespace
+}  // namespace aigw::config
