@@ -9,7 +9,10 @@
 
 #include "aigw_build_config.h"
 #include "config/config.h"
+#include "aigw_plugin.h"
 #include "log/log.h"
+#include "plugin/generation.h"
+#include "plugin/loader.h"
 #include "server/server.h"
 
 namespace {
@@ -17,6 +20,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: aigw [serve] [-c FILE]      run the gateway (built-in default config without -c)\n"
     "       aigw check-config -c FILE   validate a config file and exit (0 valid, 1 invalid)\n"
+    "       aigw plugins [-c FILE]      list the plugins the config would load, with ABI versions\n"
     "       aigw version                print version and build options\n"
     "       aigw help                   this text\n";
 
@@ -32,6 +36,62 @@ aigw::config::LoadResult load(const std::string& path) {
 
 void print_errors(const aigw::config::LoadResult& r) {
   for (const auto& e : r.errors) std::fprintf(stderr, "%s\n", e.c_str());
+}
+
+const char* mode_name(const aigw_plugin_def* def) {
+  if (!def->hooks) return "?";
+  return def->hooks->mode == AIGW_MODE_HTTP ? "http" : def->hooks->mode == AIGW_MODE_DIRECT ? "direct" : "?";
+}
+
+// Lists what `serve` would load, loading each plugin (from a private copy)
+// to read its definition; nothing is configured or started.
+int list_plugins(const aigw::config::Config& cfg) {
+  namespace plugin = aigw::plugin;
+  std::vector<std::string> names;
+  for (const auto& p : cfg.plugins) names.push_back(p.name);
+  for (const auto& p : cfg.providers) {
+    bool seen = false;
+    for (const auto& n : names) seen |= n == p.plugin;
+    if (!seen) names.push_back(p.plugin);
+  }
+  std::string dir, why;
+  if (!plugin::create_runtime_dir(dir, why)) {
+    std::fprintf(stderr, "aigw: %s\n", why.c_str());
+    return 1;
+  }
+  std::printf("host plugin ABI %d.%d (%s)\n", AIGW_ABI_MAJOR, AIGW_ABI_MINOR, AIGW_ABI_SIGNATURE);
+  int failed = 0;
+  for (const std::string& name : names) {
+    std::string path;
+    for (const auto& p : cfg.plugins) {
+      if (p.name == name) path = p.path;
+    }
+    std::vector<std::string> tried;
+    if (path.empty()) path = plugin::find_plugin_file(name, tried);
+    if (path.empty() && name == "local") {
+      const aigw_plugin_def* def = plugin::builtin_local_plugin();
+      std::printf("%-12s ok    ABI %u.%u  version %s  mode %s  (built in)\n", name.c_str(),
+                  def->abi_major, def->abi_minor, def->version, mode_name(def));
+      continue;
+    }
+    if (path.empty()) {
+      std::printf("%-12s FAIL  no file found (looked for", name.c_str());
+      for (const auto& t : tried) std::printf(" %s", t.c_str());
+      std::printf(")\n");
+      ++failed;
+      continue;
+    }
+    plugin::LoadedPlugin lp;
+    if (!plugin::load(path, dir, lp, why)) {
+      std::printf("%-12s FAIL  %s\n", name.c_str(), why.c_str());
+      ++failed;
+      continue;
+    }
+    std::printf("%-12s ok    ABI %u.%u  version %s  mode %s  %s\n", name.c_str(), lp.def->abi_major,
+                lp.def->abi_minor, lp.def->version, mode_name(lp.def), path.c_str());
+  }
+  plugin::remove_runtime_dir();
+  return failed == 0 ? 0 : 1;
 }
 
 }  // namespace
@@ -61,8 +121,17 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "version") {
-    std::printf("aigw %s\nbuild: %s\n", AIGW_VERSION, AIGW_BUILD_OPTIONS);
+    std::printf("aigw %s\nplugin ABI: %d.%d (%s)\nbuild: %s\n", AIGW_VERSION, AIGW_ABI_MAJOR,
+                AIGW_ABI_MINOR, AIGW_ABI_SIGNATURE, AIGW_BUILD_OPTIONS);
     return 0;
+  }
+  if (cmd == "plugins") {
+    auto r = load(config_path);
+    if (!r.config) {
+      print_errors(r);
+      return 1;
+    }
+    return list_plugins(*r.config);
   }
   if (cmd == "check-config") {
     if (config_path.empty()) return usage_error("check-config needs -c FILE");
@@ -71,6 +140,22 @@ int main(int argc, char** argv) {
       print_errors(r);
       std::fprintf(stderr, "%s: %zu error%s\n", config_path.c_str(), r.errors.size(),
                    r.errors.size() == 1 ? "" : "s");
+      return 1;
+    }
+    // Provider tables are also the plugins' to judge: configure every
+    // provider as serve would, then throw the result away.
+    std::string dir, why;
+    if (!aigw::plugin::create_runtime_dir(dir, why)) {
+      std::fprintf(stderr, "aigw: %s\n", why.c_str());
+      return 1;
+    }
+    std::vector<std::string> errors;
+    bool ok = aigw::plugin::build_generation(r.config, 1, dir, errors) != nullptr;
+    aigw::plugin::remove_runtime_dir();
+    if (!ok) {
+      for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
+      std::fprintf(stderr, "%s: %zu error%s\n", config_path.c_str(), errors.size(),
+                   errors.size() == 1 ? "" : "s");
       return 1;
     }
     std::printf("%s: OK\n", config_path.c_str());

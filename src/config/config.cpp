@@ -19,6 +19,7 @@
 #include <toml++/toml.h>
 
 #include "config/config.h"
+#include "config/provider_table.h"
 
 namespace aigw::config {
 namespace {
@@ -28,8 +29,12 @@ constexpr std::string_view kDefaultConfig =
     "[server]\n"
     "listen = \"127.0.0.1:8080\"\n"
     "\n"
-    "# A later version adds the demo model here, so that a fresh install\n"
-    "# answers requests without any provider account.\n";
+    "# The demo model of the built-in local plugin: a fresh install answers\n"
+    "# requests without any provider account.\n"
+    "[[provider]]\n"
+    "name = \"demo\"\n"
+    "plugin = \"local\"\n"
+    "models = [\"aigw-demo\"]\n";
 
 constexpr std::string_view kDefaultListen = "127.0.0.1:8080";
 
@@ -149,6 +154,8 @@ class TableReader {
   std::string path_of(std::string_view key) const {
     return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
   }
+
+  Problems& problems() { return problems_; }
 
   void error(const toml::node& node, std::string_view dotted_key, std::string_view message) {
     problems_.add(node.source(), dotted_key, message);
@@ -442,7 +449,156 @@ void read_log(TableReader r, LogConfig& out) {
   r.report_unknown_keys();
 }
 
-LoadResult build(const toml::table& root, std::string_view source_name) {
+void read_admin(TableReader r, AdminConfig& out) {
+  if (const toml::node* node = r.get_node("listen")) {
+    auto one = [&](const toml::node& n, const std::string& dotted) {
+      read_listen_entry(r, n, dotted, out.listen);
+    };
+    if (const toml::array* list = node->as_array()) {
+      for (size_t i = 0; i < list->size(); ++i) {
+        one(*list->get(i), r.path_of("listen") + "[" + std::to_string(i) + "]");
+      }
+    } else {
+      one(*node, r.path_of("listen"));
+    }
+  }
+  std::string key;
+  if (const toml::node* node = r.get_string("api_key", key)) {
+    std::string why;
+    if (!resolve_secret(key, out.api_key, why)) r.error(*node, r.path_of("api_key"), why);
+  }
+  r.report_unknown_keys();
+}
+
+bool valid_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) return false;
+  }
+  return true;
+}
+
+// Arrays of tables ([[plugin]], [[provider]]): each entry read by `each`.
+template <typename Fn>
+void read_table_array(TableReader& top, std::string_view key, Fn each) {
+  const toml::node* node = top.get_node(key);
+  if (node == nullptr) return;
+  const toml::array* list = node->as_array();
+  if (list == nullptr || !list->is_array_of_tables()) {
+    top.error(*node, key, type_error("an array of tables ([[" + std::string(key) + "]])", *node));
+    return;
+  }
+  for (size_t i = 0; i < list->size(); ++i) {
+    const toml::table* t = list->get(i)->as_table();
+    each(TableReader(t, std::string(key) + "[" + std::to_string(i) + "]", t->source(),
+                     top.problems()),
+         *t, i);
+  }
+}
+
+void require_name(TableReader& r, const toml::table& t, std::string& out) {
+  if (const toml::node* node = r.get_string("name", out)) {
+    if (!valid_name(out)) {
+      r.error(*node, r.path_of("name"),
+              "must be 1 to 64 characters of a-z, 0-9, '-' and '_', got " + quoted(out));
+    }
+  } else if (!t.contains("name")) {
+    r.error_here(r.path_of("name"), "is required");
+  }
+}
+
+void read_plugins(TableReader& top, std::vector<PluginConfig>& out) {
+  read_table_array(top, "plugin", [&](TableReader r, const toml::table& t, size_t) {
+    PluginConfig p;
+    require_name(r, t, p.name);
+    r.get_string("path", p.path);
+    for (const PluginConfig& seen : out) {
+      if (!p.name.empty() && seen.name == p.name) {
+        r.error(*t.get("name"), r.path_of("name"), "plugin " + quoted(p.name) + " is declared twice");
+      }
+    }
+    r.report_unknown_keys();
+    out.push_back(std::move(p));
+  });
+}
+
+void read_providers(TableReader& top, const std::shared_ptr<const toml::table>& root,
+                    std::string_view source, Config& config) {
+  read_table_array(top, "provider", [&](TableReader r, const toml::table& t, size_t i) {
+    ProviderConfig p;
+    require_name(r, t, p.name);
+    if (!r.get_string("plugin", p.plugin) && !t.contains("plugin")) {
+      r.error_here(r.path_of("plugin"), "is required (the plugin that serves this provider)");
+    } else if (!p.plugin.empty() && p.plugin != "local") {
+      bool declared = false;
+      for (const PluginConfig& pl : config.plugins) declared |= pl.name == p.plugin;
+      if (!declared) {
+        r.error(*t.get("plugin"), r.path_of("plugin"),
+                "no [[plugin]] named " + quoted(p.plugin) + " is declared");
+      }
+    }
+    if (const toml::node* node = r.get_node("models")) {
+      const toml::array* list = node->as_array();
+      if (list == nullptr || list->empty()) {
+        r.error(*node, r.path_of("models"), "expected a non-empty array of model names");
+      } else {
+        for (size_t m = 0; m < list->size(); ++m) {
+          const toml::node& item = *list->get(m);
+          std::string dotted = r.path_of("models") + "[" + std::to_string(m) + "]";
+          if (!item.is_string() || item.as_string()->get().empty()) {
+            r.error(item, dotted, "expected a non-empty model name");
+            continue;
+          }
+          const std::string& model = item.as_string()->get();
+          if (const ProviderConfig* other = config.provider_for_model(model)) {
+            r.error(item, dotted,
+                    "model " + quoted(model) + " is already served by provider " +
+                        quoted(other->name) + "; several providers per model need [[route]]");
+            continue;
+          }
+          p.models.push_back(model);
+        }
+      }
+    } else {
+      r.error_here(r.path_of("models"), "is required (the model names this provider serves)");
+    }
+    if (const toml::node* node = r.get_node("model_map")) {
+      const toml::table* map = node->as_table();
+      if (map == nullptr) {
+        r.error(*node, r.path_of("model_map"), type_error("a table of names", *node));
+      } else {
+        for (auto&& [k, v] : *map) {
+          std::string dotted = r.path_of("model_map") + "." + std::string(k.str());
+          if (!v.is_string() || v.as_string()->get().empty()) {
+            r.error(v, dotted, "expected a non-empty upstream model name");
+          } else if (std::find(p.models.begin(), p.models.end(), k.str()) == p.models.end()) {
+            r.error(v, dotted, "maps " + quoted(k.str()) + ", which is not in models");
+          } else {
+            p.model_map.emplace_back(std::string(k.str()), v.as_string()->get());
+          }
+        }
+      }
+    }
+    for (const ProviderConfig& seen : config.providers) {
+      if (!p.name.empty() && seen.name == p.name) {
+        r.error(*t.get("name"), r.path_of("name"), "provider " + quoted(p.name) + " is declared twice");
+      }
+    }
+    // The other keys are the plugin's: it reads and validates them when it
+    // is configured (src/plugin), which also reports the ones nobody read.
+    auto table = std::make_shared<ProviderTable>();
+    table->root = root;
+    table->table = &t;
+    table->source = std::string(source);
+    table->path = "provider[" + std::to_string(i) + "]";
+    table->host_keys = {"name", "plugin", "models", "model_map"};
+    p.table = std::move(table);
+    config.providers.push_back(std::move(p));
+  });
+}
+
+LoadResult build(const std::shared_ptr<const toml::table>& root_ptr, std::string_view source_name) {
+  const toml::table& root = *root_ptr;
   Problems problems(source_name);
   auto config = std::make_shared<Config>();
   config->source = std::string(source_name);
@@ -450,6 +606,9 @@ LoadResult build(const toml::table& root, std::string_view source_name) {
   TableReader top = TableReader::root(root, problems);
   read_server(top.table("server"), config->server);
   read_log(top.table("log"), config->log);
+  read_admin(top.table("admin"), config->admin);
+  read_plugins(top, config->plugins);
+  read_providers(top, root_ptr, source_name, *config);
   top.report_unknown_keys();
 
   LoadResult result;
@@ -490,7 +649,7 @@ bool read_file(const std::string& path, std::string& out) {
 
 LoadResult load_string(std::string_view toml_text, std::string_view source_name) {
   try {
-    const toml::table root = toml::parse(toml_text, std::string(source_name));
+    auto root = std::make_shared<toml::table>(toml::parse(toml_text, std::string(source_name)));
     return build(root, source_name);
   } catch (const toml::parse_error& e) {
     const toml::source_position& at = e.source().begin;
@@ -512,5 +671,35 @@ LoadResult load_file(const std::string& path) {
 }
 
 std::string_view default_config_toml() { return kDefaultConfig; }
+
+const ProviderConfig* Config::provider_for_model(std::string_view model) const {
+  for (const ProviderConfig& p : providers) {
+    for (const std::string& m : p.models) {
+      if (m == model) return &p;
+    }
+  }
+  return nullptr;
+}
+
+std::string ProviderTable::dotted(std::string_view key) const {
+  std::string d = path;
+  d += '.';
+  d += key;
+  return d;
+}
+
+std::string ProviderTable::format(const toml::source_region& where, std::string_view key,
+                                  std::string_view message) const {
+  std::string text = source;
+  text += ':';
+  text += std::to_string(where.begin.line);
+  text += ':';
+  text += std::to_string(where.begin.column);
+  text += ": ";
+  text += dotted(key);
+  text += ": ";
+  text += message;
+  return text;
+}
 
 }  // namespace aigw::config

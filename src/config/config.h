@@ -63,10 +63,42 @@ struct LogConfig {
   LogLevel level = LogLevel::info;
 };
 
+// A [[plugin]] entry: which shared object provides a plugin name.
+struct PluginConfig {
+  std::string name;
+  std::string path;  // empty: searched in AIGW_PLUGIN_PATH, the build and install dirs
+};
+
+// The raw TOML table of one [[provider]], kept so that the provider's plugin
+// can read its own keys (through the ABI's config callbacks) and problems are
+// still reported as file:line:column. Defined in config/provider_table.h.
+struct ProviderTable;
+
+// A [[provider]] entry. The host reads the keys below; every other key of
+// the table belongs to the provider's plugin.
+struct ProviderConfig {
+  std::string name;
+  std::string plugin;
+  std::vector<std::string> models;  // public model names served
+  std::vector<std::pair<std::string, std::string>> model_map;  // public -> upstream name
+  std::shared_ptr<const ProviderTable> table;
+};
+
+// [admin]: a separate listener for operator endpoints, never the public port.
+struct AdminConfig {
+  std::vector<ListenAddr> listen;  // empty: no admin listener
+  std::string api_key;             // resolved secret; empty: no key required (loopback only)
+};
+
 struct Config {
   std::string source;  // file path, or "<built-in>"
   ServerConfig server;
   LogConfig log;
+  AdminConfig admin;
+  std::vector<PluginConfig> plugins;
+  std::vector<ProviderConfig> providers;
+
+  const ProviderConfig* provider_for_model(std::string_view model) const;
 };
 
 // Result of loading: either a config or one message per problem found, each

@@ -64,6 +64,12 @@ void append_json_string(std::string& out, std::string_view s) {
 void write_response(std::string& out, int status, const ResponseMeta& meta,
                     std::string_view content_type, std::string_view body,
                     std::initializer_list<ResponseHeader> extra) {
+  write_response(out, status, meta, content_type, body, extra.begin(), extra.size());
+}
+
+namespace {
+
+void write_status_and_common(std::string& out, int status, const ResponseMeta& meta) {
   out.append("HTTP/1.1 ");
   append_uint(out, static_cast<uint64_t>(status));
   out.push_back(' ');
@@ -74,6 +80,54 @@ void write_response(std::string& out, int status, const ResponseMeta& meta,
     out.append(meta.date);
     out.append("\r\n");
   }
+}
+
+void write_extra(std::string& out, const ResponseHeader* extra, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    out.append(extra[i].name);
+    out.append(": ");
+    out.append(extra[i].value);
+    out.append("\r\n");
+  }
+}
+
+}  // namespace
+
+void write_stream_head(std::string& out, int status, const ResponseMeta& meta,
+                       const ResponseHeader* extra, size_t extra_count) {
+  write_status_and_common(out, status, meta);
+  write_extra(out, extra, extra_count);
+  if (meta.version_minor == 0) {
+    out.append("Connection: close\r\n\r\n");  // HTTP/1.0: the close ends the body
+    return;
+  }
+  out.append("Transfer-Encoding: chunked\r\n");
+  if (!meta.keep_alive) out.append("Connection: close\r\n");
+  out.append("\r\n");
+}
+
+void write_chunk(std::string& out, std::string_view data) {
+  if (data.empty()) return;
+  static const char hex[] = "0123456789abcdef";
+  char buf[20];
+  char* p = buf + sizeof buf;
+  size_t n = data.size();
+  do {
+    *--p = hex[n & 15];
+    n >>= 4;
+  } while (n != 0);
+  out.append(p, static_cast<size_t>(buf + sizeof buf - p));
+  out.append("\r\n");
+  out.append(data);
+  out.append("\r\n");
+}
+
+void write_last_chunk(std::string& out) { out.append("0\r\n\r\n"); }
+
+void write_response(std::string& out, int status, const ResponseMeta& meta,
+                    std::string_view content_type, std::string_view body,
+                    const ResponseHeader* extra_list, size_t extra_count) {
+  write_status_and_common(out, status, meta);
   if (!content_type.empty()) {
     out.append("Content-Type: ");
     out.append(content_type);
@@ -82,12 +136,7 @@ void write_response(std::string& out, int status, const ResponseMeta& meta,
   out.append("Content-Length: ");
   append_uint(out, body.size());
   out.append("\r\n");
-  for (const auto& h : extra) {
-    out.append(h.name);
-    out.append(": ");
-    out.append(h.value);
-    out.append("\r\n");
-  }
+  write_extra(out, extra_list, extra_count);
   if (!meta.keep_alive) {
     out.append("Connection: close\r\n");
   } else if (meta.version_minor == 0) {

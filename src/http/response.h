@@ -29,6 +29,21 @@ void write_response(std::string& out, int status, const ResponseMeta& meta,
                     std::string_view content_type, std::string_view body,
                     std::initializer_list<ResponseHeader> extra = {});
 
+// The same with headers from a runtime list (plugins choose their own).
+void write_response(std::string& out, int status, const ResponseMeta& meta,
+                    std::string_view content_type, std::string_view body,
+                    const ResponseHeader* extra, size_t extra_count);
+
+// The head of a response whose body follows in chunks (Transfer-Encoding:
+// chunked), or, for an HTTP/1.0 client, until the connection closes.
+void write_stream_head(std::string& out, int status, const ResponseMeta& meta,
+                       const ResponseHeader* extra, size_t extra_count);
+
+// One chunk of a chunked body; an empty `data` writes nothing (the last
+// chunk is written by write_last_chunk).
+void write_chunk(std::string& out, std::string_view data);
+void write_last_chunk(std::string& out);
+
 // The OpenAI error shape: {"error":{"message":...,"type":...,"code":...}}.
 // `type` defaults by status: invalid_request_error for 4xx, server_error for 5xx.
 void write_error(std::string& out, int status, const ResponseMeta& meta, std::string_view code,

@@ -33,6 +33,9 @@ enum class Op : uint8_t {
   mailbox = 4,
   cancel = 5,
   close = 6,
+  process_read = 7,   // a plugin child's stdout
+  process_write = 8,  // a plugin child's stdin
+  process_exit = 9,   // poll on a plugin child's pidfd
 };
 
 struct UserData {

@@ -119,6 +119,13 @@ void Worker::on_data(Connection& c, std::string_view data) {
     c.in.append(data);  // arrived before the cancel took effect
     return;
   }
+  if (c.phase == Phase::responding) {
+    // A pipelined request behind one still being answered: keep it for
+    // later, but stop reading if the client sends too much meanwhile.
+    c.in.append(data);
+    if (c.in.size() > limits_.max_header_bytes) pause_reading(c);
+    return;
+  }
   if (c.in.empty()) {
     // The common case: parse in place in the kernel's buffer, copy nothing
     // unless a partial request is left over.
@@ -241,6 +248,8 @@ size_t Worker::process(Connection& c, std::string_view buf) {
         trim_capacity(c.body);
         continue;
       }
+      case Phase::responding:
+        return pos;  // the rest waits until this response is complete
       case Phase::lingering:
       case Phase::closing:
         return buf.size();
@@ -258,7 +267,7 @@ void Worker::dispatch(Connection& c, const http::RequestHead& head, std::string_
   meta.head_only = head.method == http::Method::head;
   meta.date = {date_, date_len_};
 
-  Router::Result r = router_.find(route_path(head.path), head.method);
+  Router::Result r = (c.admin ? admin_router_ : router_).find(route_path(head.path), head.method);
   switch (r.match) {
     case Router::Match::found: {
       Exchange ex(*this, c, head, body, meta);
@@ -282,7 +291,46 @@ void Worker::dispatch(Connection& c, const http::RequestHead& head, std::string_
       break;
     }
   }
-  if (!meta.keep_alive) c.close_after_write = true;
+  // An exchange that goes on asynchronously decides about closing when it
+  // ends (exchange_output); only a response complete now closes now.
+  if (!meta.keep_alive && c.phase != Phase::responding) c.close_after_write = true;
+}
+
+void Worker::start_plugin_request(Exchange& ex, aigw_endpoint endpoint) {
+  Connection& c = ex.connection();
+  c.phase = Phase::responding;
+  c.exchange = kAdminExchange;  // placeholder until start() returns a slot
+  uint32_t slot = plugins_->start(c.index, c.generation, ex.head(), ex.body(), endpoint, ex.meta(),
+                                  c.out);
+  if (slot == PluginRuntime::kNone) {
+    // Answered at once with an error: the connection goes on.
+    c.phase = Phase::idle;
+    c.exchange = kNoSlot;
+  } else if (c.phase == Phase::responding) {
+    c.exchange = slot;
+  }
+}
+
+void Worker::forward_admin(Exchange& ex, AdminRequest::Kind kind) {
+  Connection& c = ex.connection();
+  c.phase = Phase::responding;
+  c.exchange = kAdminExchange;
+  reports_.inbox.post(AdminRequest{kind, index_, c.index, c.generation});
+}
+
+void Worker::exchange_output(uint32_t conn_index, uint32_t conn_generation,
+                             std::string_view bytes, bool done, bool close) {
+  Connection* c = slot(conn_index, conn_generation);
+  if (c == nullptr || gone(*c)) return;
+  c->out.append(bytes);
+  if (done) {
+    c->phase = Phase::idle;
+    c->exchange = kNoSlot;
+    if (close || draining_) c->close_after_write = true;
+    if (!c->close_after_write && (!c->in.empty() || c->read_paused)) resume_.push_back(c->index);
+  }
+  flush(*c);
+  if (done && !c->send_inflight) after_output_drained(*c);
 }
 
 void Worker::fail(Connection& c, int status, std::string_view code, std::string_view message,
@@ -344,7 +392,7 @@ void Worker::on_send(Connection& c, const io_uring_cqe* cqe) {
 }
 
 void Worker::after_output_drained(Connection& c) {
-  if (c.close_after_write) {
+  if (c.close_after_write && c.phase != Phase::responding) {
     if (c.peer_eof) {
       close_now(c);
     } else {
@@ -361,6 +409,12 @@ void Worker::after_output_drained(Connection& c) {
 
 void Worker::settle_timer(Connection& c, bool progress) {
   if (c.phase == Phase::closing || c.phase == Phase::lingering) return;
+  if (c.phase == Phase::responding && !c.send_inflight) {
+    // The producer (plugin, control thread) owns the pace of the response
+    // and its own timeouts; an idle stream is not an idle connection.
+    timer_disarm(c);
+    return;
+  }
   TimerKind want;
   if (c.send_inflight) {
     want = TimerKind::send;

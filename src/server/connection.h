@@ -20,11 +20,13 @@ enum class Phase : uint8_t {
   head,          // part of a request head received
   body_length,   // head complete, waiting for Content-Length bytes
   body_chunked,  // head complete, decoding a chunked body
+  responding,    // a plugin or the control thread is producing the response
   lingering,     // final response sent, write side shut, draining input until EOF
   closing,       // cancel issued; waiting for in-flight operations to complete
 };
 
 constexpr uint32_t kNoSlot = 0xFFFFFFFFu;
+constexpr uint32_t kAdminExchange = 0xFFFFFFFEu;  // waiting on the control thread
 
 struct Connection {
   int fd = -1;
@@ -40,6 +42,8 @@ struct Connection {
   uint8_t ops = 0;                 // operations in flight; the slot is freed only at 0
 
   uint32_t served = 0;  // requests answered on this connection
+  uint32_t exchange = 0xFFFFFFFFu;  // the plugin request in flight (phase responding)
+  bool admin = false;               // accepted on the admin listener
 
   // Input not yet consumed: a partial request (head, or head plus part of its
   // body). Empty most of the time: a request that arrives whole is parsed in

@@ -41,3 +41,38 @@ bool Mailbox::pop(Message& out) {
 }
 
 }  // namespace aigw::server
+
+// ---- ControlInbox (declared in worker.h) ----
+#include <mutex>
+
+#include "server/worker.h"
+
+namespace aigw::server {
+
+ControlInbox::ControlInbox() {
+  efd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (efd_ < 0) throw std::runtime_error("eventfd failed");
+}
+
+ControlInbox::~ControlInbox() {
+  if (efd_ >= 0) close(efd_);
+}
+
+void ControlInbox::post(const AdminRequest& r) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    q_.push_back(r);
+  }
+  uint64_t one = 1;
+  [[maybe_unused]] ssize_t rc = write(efd_, &one, sizeof one);
+}
+
+bool ControlInbox::pop(AdminRequest& out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (q_.empty()) return false;
+  out = q_.front();
+  q_.pop_front();
+  return true;
+}
+
+}  // namespace aigw::server

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace aigw::server {
@@ -19,9 +20,19 @@ struct Message {
     all_ready,  // every worker is accepting: /ready may answer 200
     drain,      // stop accepting, finish what is in flight, then exit
     stop,       // grace is over: close everything now and exit
+    plugins,    // payload: a plugin::Generation to serve new requests with
+    admin_reply,  // payload: an AdminReply for a connection waiting on the control thread
   };
   Kind kind;
   std::shared_ptr<const void> payload;
+};
+
+// The control thread's answer to an admin request that a worker forwarded.
+struct AdminReply {
+  uint32_t conn_index;
+  uint32_t conn_generation;
+  int status;
+  std::string body;  // JSON
 };
 
 class Mailbox {

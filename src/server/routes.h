@@ -6,5 +6,6 @@
 namespace aigw::server {
 
 void install_core_routes(Router& router);
+void install_admin_routes(Router& router);
 
 }  // namespace aigw::server

@@ -1,8 +1,11 @@
 #include "server/server.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/inotify.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,6 +16,7 @@
 
 #include "io/ring.h"
 #include "log/log.h"
+#include "plugin/generation.h"
 #include "server/listener.h"
 #include "server/worker.h"
 
@@ -43,17 +47,140 @@ void raise_fd_limit() {
   }
 }
 
-void post(Worker& w, Message::Kind kind) {
-  // The queue holds 64 control messages and only the control thread posts:
-  // it is full only if a worker is stuck, and then waiting is right.
-  while (!w.mailbox().post(Message{kind, nullptr})) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-}
-
 int64_t now_ms() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
+
+void post(Worker& w, Message::Kind kind, std::shared_ptr<const void> payload = nullptr) {
+  // The queue holds 64 control messages and only the control thread posts:
+  // it is full only if a worker is stuck, and then waiting is right.
+  while (!w.mailbox().post(Message{kind, payload})) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+// The control thread's plugin state: the generation being served, the
+// retired ones still held by some worker, and the file watch for hot swap.
+class PluginControl {
+ public:
+  PluginControl(std::shared_ptr<const config::Config> cfg, std::string runtime_dir)
+      : cfg_(std::move(cfg)), runtime_dir_(std::move(runtime_dir)) {}
+
+  bool build_initial(std::vector<std::string>& errors) {
+    current_ = plugin::build_generation(cfg_, ++next_id_, runtime_dir_, errors);
+    if (current_) watch_files();
+    return current_ != nullptr;
+  }
+  std::shared_ptr<plugin::Generation> current() const { return current_; }
+
+  // Loads every plugin again (a changed file gets a new content-hash copy),
+  // publishes the new generation to every worker and waits for them to
+  // switch. On failure the old generation keeps serving.
+  bool reload(std::vector<std::unique_ptr<Worker>>& workers, WorkerReports& reports,
+              std::string& result) {
+    std::vector<std::string> errors;
+    auto gen = plugin::build_generation(cfg_, next_id_ + 1, runtime_dir_, errors);
+    if (!gen) {
+      result = "plugin reload failed, the previous plugins keep serving:";
+      for (const auto& e : errors) result += " " + e + ";";
+      log::error("plugin reload failed; previous plugins keep serving",
+                 {{"errors", static_cast<unsigned long long>(errors.size())},
+                  {"first", errors.empty() ? "" : errors[0]}});
+      return false;
+    }
+    ++next_id_;
+    reports.plugin_acks.store(0);
+    reports.plugin_failures.store(0);
+    for (auto& w : workers) post(*w, Message::Kind::plugins, gen);
+    unsigned n = static_cast<unsigned>(workers.size());
+    int64_t deadline = now_ms() + 10000;
+    while (reports.plugin_acks.load() + reports.plugin_failures.load() < n && now_ms() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (current_) retired_.push_back(std::move(current_));
+    current_ = std::move(gen);
+    unsigned failed = reports.plugin_failures.load();
+    result = "plugins reloaded: generation " + std::to_string(current_->id);
+    if (failed != 0) result += " (" + std::to_string(failed) + " workers kept the previous one)";
+    log::info("plugins reloaded", {{"generation", static_cast<unsigned long long>(current_->id)},
+                                   {"workers_failed", failed}});
+    watch_files();
+    return failed == 0;
+  }
+
+  // Destroys retired generations no worker holds any more: configs are
+  // destroyed and shared objects unloaded here, on the control thread.
+  void collect() {
+    for (size_t i = 0; i < retired_.size();) {
+      if (retired_[i].use_count() == 1) {
+        log::debug("plugin generation unloaded",
+                   {{"generation", static_cast<unsigned long long>(retired_[i]->id)}});
+        retired_.erase(retired_.begin() + static_cast<long>(i));
+      } else {
+        ++i;
+      }
+    }
+  }
+
+  int inotify_fd() const { return inotify_fd_; }
+
+  // True when an inotify event names one of the loaded plugin files.
+  bool plugin_file_changed() {
+    alignas(inotify_event) char buf[4096];
+    bool hit = false;
+    for (;;) {
+      ssize_t n = read(inotify_fd_, buf, sizeof buf);
+      if (n <= 0) break;
+      for (char* p = buf; p < buf + n;) {
+        auto* ev = reinterpret_cast<inotify_event*>(p);
+        if (ev->len > 0) {
+          for (const auto& [wd, name] : watched_) {
+            if (wd == ev->wd && name == ev->name) hit = true;
+          }
+        }
+        p += sizeof(inotify_event) + ev->len;
+      }
+    }
+    return hit;
+  }
+
+  void release_all() {
+    current_.reset();
+    retired_.clear();
+    if (inotify_fd_ >= 0) close(inotify_fd_);
+    inotify_fd_ = -1;
+  }
+
+ private:
+  // Watches the directories of the loaded plugin files: an editor or a
+  // deploy replaces a file by rename, which a watch on the file itself
+  // would miss.
+  void watch_files() {
+    if (inotify_fd_ < 0) inotify_fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (inotify_fd_ < 0) return;
+    for (const auto& obj : current_->objects) {
+      const std::string& path = obj->source_path;
+      size_t slash = path.rfind('/');
+      std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+      std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+      int wd = inotify_add_watch(inotify_fd_, dir.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO);
+      if (wd < 0) continue;
+      bool seen = false;
+      for (const auto& [w, n] : watched_) seen |= (w == wd && n == base);
+      if (!seen) watched_.emplace_back(wd, base);
+    }
+  }
+
+  std::shared_ptr<const config::Config> cfg_;
+  std::string runtime_dir_;
+  uint64_t next_id_ = 0;
+  std::shared_ptr<plugin::Generation> current_;
+  std::vector<std::shared_ptr<plugin::Generation>> retired_;
+  int inotify_fd_ = -1;
+  std::vector<std::pair<int, std::string>> watched_;
+};
 
 }  // namespace
 
@@ -65,13 +192,35 @@ int serve(std::shared_ptr<const config::Config> cfg) {
   }
   raise_fd_limit();
 
+  std::string runtime_dir;
+  if (!plugin::create_runtime_dir(runtime_dir, why)) {
+    log::error("cannot create the plugin runtime directory", {{"error", why}});
+    return 1;
+  }
+  struct RuntimeDirGuard {
+    ~RuntimeDirGuard() { plugin::remove_runtime_dir(); }
+  } runtime_dir_guard;
+  PluginControl plugins(cfg, runtime_dir);
+  {
+    std::vector<std::string> errors;
+    if (!plugins.build_initial(errors)) {
+      for (const auto& e : errors) log::error("plugin configuration failed", {{"error", e}});
+      return 1;
+    }
+  }
+
   std::vector<int> cpus = allowed_cpus();
   unsigned n = cfg->server.workers != 0 ? static_cast<unsigned>(cfg->server.workers)
                                          : static_cast<unsigned>(cpus.size());
 
+  // Public addresses first, then the admin ones: a worker tells them apart
+  // by index.
+  std::vector<config::ListenAddr> addrs = cfg->server.listen;
+  addrs.insert(addrs.end(), cfg->admin.listen.begin(), cfg->admin.listen.end());
   ListenerSet listeners;
-  if (!open_listeners(cfg->server.listen, n, listeners, why)) {
+  if (!open_listeners(addrs, n, listeners, why)) {
     log::error(why);
+    plugins.release_all();
     return 1;
   }
 
@@ -84,12 +233,16 @@ int serve(std::shared_ptr<const config::Config> cfg) {
   sigaddset(&sigs, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  int sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 
   WorkerReports reports;
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::thread> threads;
   for (unsigned i = 0; i < n; ++i) {
-    workers.push_back(std::make_unique<Worker>(i, cfg, std::move(listeners.fds[i]), reports));
+    workers.push_back(std::make_unique<Worker>(i, n, cfg, std::move(listeners.fds[i]),
+                                               cfg->server.listen.size(), reports));
+    // Installed by the worker itself before it accepts anything.
+    post(*workers.back(), Message::Kind::plugins, plugins.current());
   }
   listeners.fds.clear();  // the workers own their sockets now
   for (unsigned i = 0; i < n; ++i) {
@@ -116,45 +269,98 @@ int serve(std::shared_ptr<const config::Config> cfg) {
     log::error("a worker failed to start; shutting down");
     for (auto& w : workers) post(*w, Message::Kind::stop);
     join_all();
+    workers.clear();
+    plugins.release_all();
+    close(sfd);
+    return 1;
+  }
+  if (reports.plugin_failures.load() != 0) {
+    log::error("a worker could not start its plugin instances; shutting down");
+    for (auto& w : workers) post(*w, Message::Kind::stop);
+    join_all();
+    workers.clear();
+    plugins.release_all();
+    close(sfd);
     return 1;
   }
   for (auto& w : workers) post(*w, Message::Kind::all_ready);
-  for (const auto& addr : listeners.bound) {
-    log::info("listening", {{"addr", addr}, {"workers", n}});
+  for (size_t a = 0; a < listeners.bound.size(); ++a) {
+    bool admin = a >= cfg->server.listen.size();
+    log::info(admin ? "admin listening" : "listening", {{"addr", listeners.bound[a]}, {"workers", n}});
   }
   log::info("ready", {{"workers", n}, {"config", cfg->source}});
 
   bool draining = false;
   int64_t deadline = 0;
+  auto reload = [&](std::string& result) { return plugins.reload(workers, reports, result); };
   for (;;) {
-    timespec wait{0, 100 * 1000 * 1000};
-    siginfo_t info;
-    int sig = sigtimedwait(&sigs, &info, &wait);
-    if (sig == SIGINT || sig == SIGTERM) {
-      if (draining) {
-        log::warn("second signal: exiting now", {{"signal", strsignal(sig)}});
-        std::_Exit(1);
+    pollfd fds[3] = {{sfd, POLLIN, 0}, {reports.inbox.event_fd(), POLLIN, 0},
+                     {plugins.inotify_fd(), POLLIN, 0}};
+    poll(fds, plugins.inotify_fd() >= 0 ? 3 : 2, 100);
+
+    signalfd_siginfo si;
+    while (read(sfd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+      int sig = static_cast<int>(si.ssi_signo);
+      if (sig == SIGINT || sig == SIGTERM) {
+        if (draining) {
+          log::warn("second signal: exiting now", {{"signal", strsignal(sig)}});
+          std::_Exit(1);
+        }
+        draining = true;
+        deadline = now_ms() + cfg->server.shutdown_grace.count();
+        log::info("shutting down: draining connections",
+                  {{"signal", strsignal(sig)},
+                   {"grace_ms", static_cast<long long>(cfg->server.shutdown_grace.count())}});
+        for (auto& w : workers) post(*w, Message::Kind::drain);
+      } else if (sig == SIGHUP && !draining) {
+        log::info("SIGHUP: reloading plugins");
+        std::string result;
+        reload(result);
       }
-      draining = true;
-      deadline = now_ms() + cfg->server.shutdown_grace.count();
-      log::info("shutting down: draining connections",
-                {{"signal", strsignal(sig)},
-                 {"grace_ms", static_cast<long long>(cfg->server.shutdown_grace.count())}});
-      for (auto& w : workers) post(*w, Message::Kind::drain);
-    } else if (sig == SIGHUP) {
-      log::info("SIGHUP received: this version has nothing to reload");
     }
+    uint64_t ev;
+    while (read(reports.inbox.event_fd(), &ev, sizeof ev) == static_cast<ssize_t>(sizeof ev)) {
+    }
+    AdminRequest req;
+    while (reports.inbox.pop(req)) {
+      auto reply = std::make_shared<AdminReply>();
+      reply->conn_index = req.conn_index;
+      reply->conn_generation = req.conn_generation;
+      std::string result;
+      bool ok = !draining && reload(result);
+      if (draining) result = "shutting down";
+      reply->status = ok ? 200 : 500;
+      reply->body = ok ? "{\"status\":\"reloaded\",\"message\":" : "{\"error\":{\"message\":";
+      std::string esc(result.size() * 6, '\0');
+      esc.resize(log::json_escape(result, esc.data(), esc.size()));
+      reply->body += "\"" + esc + "\"";
+      reply->body += ok ? "}" : ",\"type\":\"server_error\",\"code\":\"reload_failed\"}}";
+      post(*workers[req.worker], Message::Kind::admin_reply, reply);
+    }
+    if (plugins.inotify_fd() >= 0 && plugins.plugin_file_changed() && !draining) {
+      log::info("plugin file changed: reloading plugins");
+      std::string result;
+      reload(result);
+    }
+    plugins.collect();
+
     if (reports.exited.load() == n) break;
     if (draining && now_ms() >= deadline) {
       log::warn("shutdown grace period over: closing remaining connections");
       for (auto& w : workers) post(*w, Message::Kind::stop);
       join_all();
+      workers.clear();
+      plugins.release_all();
+      close(sfd);
       log::info("stopped", {{"connections_cut", static_cast<unsigned long long>(
                                                     reports.dropped_at_stop.load())}});
       return 0;
     }
   }
   join_all();
+  workers.clear();
+  plugins.release_all();
+  close(sfd);
   if (!draining) {
     log::error("all workers exited unexpectedly");
     return 1;

@@ -15,6 +15,12 @@ namespace aigw::server {
 
 namespace {
 
+uint64_t monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
 int64_t monotonic_ms() {
   timespec ts;
   // COARSE: a vDSO read of the last tick; millisecond timeouts need no more.
@@ -28,9 +34,15 @@ constexpr int64_t kLingerMs = 2000;
 
 }  // namespace
 
-Worker::Worker(unsigned index, std::shared_ptr<const config::Config> cfg,
-               std::vector<int> listen_fds, WorkerReports& reports)
-    : index_(index), cfg_(std::move(cfg)), listen_fds_(std::move(listen_fds)), reports_(reports) {
+Worker::Worker(unsigned index, unsigned count, std::shared_ptr<const config::Config> cfg,
+               std::vector<int> listen_fds, size_t public_listeners, WorkerReports& reports)
+    : index_(index),
+      count_(count),
+      public_listeners_(public_listeners),
+      cfg_(std::move(cfg)),
+      listen_fds_(std::move(listen_fds)),
+      reports_(reports),
+      plugins_(std::make_unique<PluginRuntime>(*this)) {
   const auto& s = cfg_->server;
   limits_.max_header_bytes = s.limits.max_header_bytes;
   limits_.max_header_count = s.limits.max_header_count;
@@ -56,6 +68,7 @@ Worker::Worker(unsigned index, std::shared_ptr<const config::Config> cfg,
   tick_ms_ = std::clamp<int64_t>(shortest / 4, 10, 250);
 
   install_core_routes(router_);
+  install_admin_routes(admin_router_);
 }
 
 Worker::~Worker() {
@@ -81,6 +94,9 @@ bool Worker::setup(std::string& why) {
   now_ms_ = monotonic_ms();
   next_tick_ms_ = now_ms_ + tick_ms_;
   refresh_date();
+  // The first plugin generation is already waiting: install it before the
+  // first connection can arrive.
+  drain_mailbox();
   arm_mailbox();
   for (size_t i = 0; i < listen_fds_.size(); ++i) arm_accept(i);
   return true;
@@ -99,8 +115,12 @@ void Worker::run() {
 
   io_uring* ring = ring_.raw();
   while (!exit_) {
-    int64_t wait_ms = std::max<int64_t>(1, next_tick_ms_ - now_ms_);
-    __kernel_timespec ts{wait_ms / 1000, (wait_ms % 1000) * 1000000};
+    int64_t wait_ns = std::max<int64_t>(1, next_tick_ms_ - now_ms_) * 1000000;
+    if (uint64_t t = plugins_->next_timer_ns()) {
+      int64_t until = static_cast<int64_t>(t) - static_cast<int64_t>(monotonic_ns());
+      wait_ns = std::clamp<int64_t>(until, 1000, wait_ns);
+    }
+    __kernel_timespec ts{wait_ns / 1000000000, wait_ns % 1000000000};
     io_uring_cqe* first = nullptr;
     int rc = io_uring_submit_and_wait_timeout(ring, &first, 1, &ts, nullptr);
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY) {
@@ -130,9 +150,19 @@ void Worker::run() {
         }
       }
     }
+    if (!resume_.empty()) {
+      std::vector<uint32_t> again;
+      again.swap(resume_);
+      for (uint32_t i : again) {
+        Connection& c = *conns_[i];
+        if (c.fd >= 0 && c.phase == Phase::idle && !c.close_after_write) resume_reading(c);
+      }
+    }
+    if (plugins_->next_timer_ns() != 0) plugins_->run_timers(monotonic_ns());
     if (now_ms_ >= next_tick_ms_) tick();
     if (draining_ && active_ == 0) exit_ = true;
   }
+  plugins_->shutdown();
   log::debug("worker exiting", {{"worker", index_}});
   reports_.exited.fetch_add(1);
 }
@@ -151,6 +181,11 @@ void Worker::handle(const io_uring_cqe* cqe) {
       break;
     case io::Op::mailbox:
       on_mailbox();
+      break;
+    case io::Op::process_read:
+    case io::Op::process_write:
+    case io::Op::process_exit:
+      plugins_->on_process_cqe(static_cast<uint8_t>(ud.op), ud.index, ud.generation, cqe->res);
       break;
     case io::Op::cancel:
     case io::Op::close:
@@ -195,6 +230,7 @@ void Worker::on_accept(size_t listener, const io_uring_cqe* cqe) {
       ::close(res);
     } else {
       Connection& c = alloc_connection(res);
+      c.admin = listener >= public_listeners_;
       timer_arm(c, TimerKind::header);
       arm_recv(c);
     }
@@ -220,6 +256,11 @@ void Worker::arm_mailbox() {
 }
 
 void Worker::on_mailbox() {
+  drain_mailbox();
+  if (!exit_) arm_mailbox();
+}
+
+void Worker::drain_mailbox() {
   Message m;
   while (mailbox_.pop(m)) {
     switch (m.kind) {
@@ -232,9 +273,34 @@ void Worker::on_mailbox() {
       case Message::Kind::stop:
         stop_now();
         break;
+      case Message::Kind::plugins: {
+        auto gen = std::static_pointer_cast<plugin::Generation>(
+            std::const_pointer_cast<void>(m.payload));
+        std::string why;
+        if (plugins_->install(std::move(gen), why)) {
+          reports_.plugin_acks.fetch_add(1);
+        } else {
+          log::error("worker kept its plugins: the new generation failed",
+                     {{"worker", index_}, {"error", why}});
+          reports_.plugin_failures.fetch_add(1);
+        }
+        break;
+      }
+      case Message::Kind::admin_reply: {
+        auto reply = std::static_pointer_cast<const AdminReply>(m.payload);
+        Connection* c = slot(reply->conn_index, reply->conn_generation);
+        if (c && c->phase == Phase::responding && c->exchange == kAdminExchange) {
+          http::ResponseMeta meta;
+          meta.keep_alive = !draining_;
+          meta.date = {date_, date_len_};
+          std::string out;
+          http::write_response(out, reply->status, meta, "application/json", reply->body);
+          exchange_output(reply->conn_index, reply->conn_generation, out, true, draining_);
+        }
+        break;
+      }
     }
   }
-  if (!exit_) arm_mailbox();
 }
 
 void Worker::start_drain() {
@@ -306,6 +372,11 @@ void Worker::release(Connection& c) {
 
 void Worker::close_now(Connection& c) {
   if (c.phase == Phase::closing) return;
+  if (c.exchange != kNoSlot) {
+    uint32_t ex = c.exchange;
+    c.exchange = kNoSlot;
+    if (ex != kAdminExchange) plugins_->client_gone(ex);
+  }
   c.phase = Phase::closing;
   timer_disarm(c);
   if (c.ops == 0) {

@@ -11,7 +11,9 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <semaphore>
 #include <string>
 #include <vector>
@@ -22,16 +24,46 @@
 #include "io/ring.h"
 #include "server/connection.h"
 #include "server/mailbox.h"
+#include "server/plugin_exchange.h"
 #include "server/router.h"
 
 namespace aigw::server {
 
-// What workers report to the control thread during start-up and shutdown.
-// Lifecycle only: never read or written on the request path.
+// An operator request a worker hands to the control thread (admin
+// endpoints that act on the whole process, such as a plugin reload).
+struct AdminRequest {
+  enum class Kind : uint8_t { reload_plugins };
+  Kind kind;
+  unsigned worker;
+  uint32_t conn_index;
+  uint32_t conn_generation;
+};
+
+// The control thread's inbox. Admin requests are rare and off the request
+// path, so a mutex is fine here; the eventfd wakes the control thread.
+class ControlInbox {
+ public:
+  ControlInbox();
+  ~ControlInbox();
+  void post(const AdminRequest& r);
+  bool pop(AdminRequest& out);
+  int event_fd() const { return efd_; }
+
+ private:
+  std::mutex mu_;
+  std::deque<AdminRequest> q_;
+  int efd_ = -1;
+};
+
+// What workers report to the control thread. Lifecycle and control plane
+// only: never read or written on the request path.
 struct WorkerReports {
   std::counting_semaphore<1024> accepting{0};  // released once per worker when accepting
   std::atomic<unsigned> exited{0};
   std::atomic<uint64_t> dropped_at_stop{0};    // connections cut when the grace ran out
+  std::atomic<unsigned> plugin_acks{0};        // workers that switched to the newest generation
+  std::atomic<unsigned> plugin_failures{0};    // workers that could not (kept the old one)
+  ControlInbox inbox;
 };
 
 class Worker;
@@ -39,6 +71,8 @@ class Worker;
 // What a route handler gets: the request and a way to answer it.
 class Exchange {
  public:
+  Connection& connection() { return conn_; }
+  const http::ResponseMeta& meta() const { return meta_; }
   Exchange(Worker& w, Connection& c, const http::RequestHead& head, std::string_view body,
            const http::ResponseMeta& meta)
       : worker_(w), conn_(c), head_(head), body_(body), meta_(meta) {}
@@ -62,8 +96,8 @@ class Exchange {
 
 class Worker {
  public:
-  Worker(unsigned index, std::shared_ptr<const config::Config> cfg, std::vector<int> listen_fds,
-         WorkerReports& reports);
+  Worker(unsigned index, unsigned count, std::shared_ptr<const config::Config> cfg,
+         std::vector<int> listen_fds, size_t public_listeners, WorkerReports& reports);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -75,7 +109,20 @@ class Worker {
   unsigned index() const { return index_; }
   bool ready() const { return all_ready_ && !draining_; }
   bool draining() const { return draining_; }
+  unsigned worker_count() const { return count_; }
+  std::string_view date() const { return {date_, date_len_}; }
+  io_uring_sqe* sqe() { return ring_.sqe(); }
+  PluginRuntime& plugins() { return *plugins_; }
+  const config::Config& config() const { return *cfg_; }
 
+  // A plugin request or admin request writes its response bytes here.
+  // `done`: the response is complete; `close`: close the connection after it.
+  void exchange_output(uint32_t conn_index, uint32_t conn_generation, std::string_view bytes,
+                       bool done, bool close);
+  // Hands the rest of the exchange to a plugin (POST /v1/...).
+  void start_plugin_request(Exchange& ex, aigw_endpoint endpoint);
+  // Forwards an admin request to the control thread; the reply arrives by mailbox.
+  void forward_admin(Exchange& ex, AdminRequest::Kind kind);
  private:
   friend class Exchange;
 
@@ -86,6 +133,7 @@ class Worker {
   void on_accept(size_t listener, const io_uring_cqe* cqe);
   void arm_mailbox();
   void on_mailbox();
+  void drain_mailbox();
   void start_drain();
   void stop_now();
   void tick();
@@ -118,6 +166,8 @@ class Worker {
   void resume_reading(Connection& c);
 
   unsigned index_;
+  unsigned count_;
+  size_t public_listeners_;  // listen_fds_[0..public_listeners_) are public, the rest admin
   std::shared_ptr<const config::Config> cfg_;
   http::Limits limits_;
   std::vector<int> listen_fds_;
@@ -129,6 +179,9 @@ class Worker {
   io::Ring ring_;
   io::BufferRing buffers_;
   Router router_;
+  Router admin_router_;
+  std::unique_ptr<PluginRuntime> plugins_;
+  std::vector<uint32_t> resume_;  // connections whose exchange ended: continue their input
 
   std::vector<std::unique_ptr<Connection>> conns_;
   std::vector<uint32_t> free_slots_;

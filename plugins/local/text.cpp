@@ -1,0 +1,154 @@
+#include "text.h"
+
+namespace aigw::local_plugin {
+namespace {
+
+bool is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
+constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+
+enum class SeqKind { complete, incomplete, invalid };
+
+struct Seq {
+  SeqKind kind;
+  size_t len;  // complete: sequence length; invalid: bytes to replace
+};
+
+// Classifies the sequence at p[0] following RFC 3629 (no overlongs, no
+// surrogates, nothing above U+10FFFF). An invalid sequence is replaced as
+// its longest valid prefix (the "maximal subpart" rule), so one bad byte
+// never swallows the good character after it.
+Seq classify(const unsigned char* p, size_t n) {
+  unsigned char c = p[0];
+  if (c < 0x80) return {SeqKind::complete, 1};
+  size_t need;
+  unsigned char lo = 0x80, hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) {
+    need = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    need = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    need = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return {SeqKind::invalid, 1};
+  }
+  for (size_t i = 1; i < need; ++i) {
+    if (i >= n) return {SeqKind::incomplete, i};
+    unsigned char b = p[i];
+    bool ok = i == 1 ? (b >= lo && b <= hi) : (b >= 0x80 && b <= 0xBF);
+    if (!ok) return {SeqKind::invalid, i};
+  }
+  return {SeqKind::complete, need};
+}
+
+// Appends the valid UTF-8 of s to out and returns how many bytes it used;
+// the rest (at most 3 bytes) is an incomplete sequence at the very end.
+size_t scan(std::string_view s, std::string& out) {
+  auto p = reinterpret_cast<const unsigned char*>(s.data());
+  size_t n = s.size();
+  size_t i = 0;
+  size_t run = 0;  // start of the pending run of valid bytes
+  while (i < n) {
+    if (p[i] < 0x80) {
+      ++i;
+      continue;
+    }
+    Seq seq = classify(p + i, n - i);
+    if (seq.kind == SeqKind::complete) {
+      i += seq.len;
+      continue;
+    }
+    out.append(s.data() + run, i - run);
+    if (seq.kind == SeqKind::incomplete) return i;
+    out.append(kReplacement);
+    i += seq.len;
+    run = i;
+  }
+  out.append(s.data() + run, n - run);
+  return n;
+}
+
+}  // namespace
+
+uint64_t count_tokens(std::string_view text) {
+  TokenCounter counter;
+  counter.feed(text);
+  return counter.tokens();
+}
+
+size_t advance_words(std::string_view text, size_t pos, uint32_t words) {
+  auto at = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
+  for (uint32_t w = 0; w < words && pos < text.size(); ++w) {
+    while (pos < text.size() && is_space(at(pos))) ++pos;
+    while (pos < text.size() && !is_space(at(pos))) ++pos;
+  }
+  size_t rest = pos;
+  while (rest < text.size() && is_space(at(rest))) ++rest;
+  return rest == text.size() ? rest : pos;
+}
+
+void TokenCounter::feed(std::string_view piece) {
+  if (!piece.empty()) any_ = true;
+  for (char ch : piece) {
+    bool space = is_space(static_cast<unsigned char>(ch));
+    if (!space && !in_word_) ++words_;
+    in_word_ = !space;
+  }
+}
+
+uint64_t TokenCounter::tokens() const {
+  if (!any_) return 0;
+  return words_ == 0 ? 1 : words_;
+}
+
+void Utf8Carry::feed(std::string_view piece, std::string& out) {
+  if (tail_len_ == 0) {
+    size_t used = scan(piece, out);
+    tail_len_ = piece.size() - used;
+    for (size_t i = 0; i < tail_len_; ++i) tail_[i] = piece[used + i];
+    return;
+  }
+  // Only the split sequence needs the copy; the rest is scanned in place.
+  std::string joined(tail_, tail_len_);
+  size_t take = piece.size() < 4 ? piece.size() : 4;
+  joined.append(piece.data(), take);
+  auto p = reinterpret_cast<const unsigned char*>(joined.data());
+  Seq seq = classify(p, joined.size());
+  if (seq.kind == SeqKind::incomplete) {
+    // Still short: the whole piece (fewer than 4 bytes) joins the tail.
+    for (size_t i = 0; i < take; ++i) tail_[tail_len_ + i] = piece[i];
+    tail_len_ += take;
+    return;
+  }
+  // The tail was a valid prefix, so a failure lies inside the piece: seq.len
+  // never ends before the tail does.
+  if (seq.kind == SeqKind::complete) {
+    out.append(joined.data(), seq.len);
+  } else {
+    out.append(kReplacement);
+  }
+  size_t from_piece = seq.len - tail_len_;
+  tail_len_ = 0;
+  feed(piece.substr(from_piece), out);
+}
+
+void Utf8Carry::flush(std::string& out) {
+  if (tail_len_ > 0) out.append(kReplacement);
+  tail_len_ = 0;
+}
+
+bool is_valid_utf8(std::string_view s) {
+  auto p = reinterpret_cast<const unsigned char*>(s.data());
+  for (size_t i = 0; i < s.size();) {
+    Seq seq = classify(p + i, s.size() - i);
+    if (seq.kind != SeqKind::complete) return false;
+    i += seq.len;
+  }
+  return true;
+}
+
+}  // namespace aigw::local_plugin

@@ -1,0 +1,310 @@
+// Transfer-Encoding: chunked decoder (RFC 9112 7.1), see request.h.
+//
+// Unlike the head parser this one is a resumable state machine: a body can be
+// far larger than what is buffered at once, and the payload is moved out as
+// it arrives. Every byte outside chunk data goes through the switch below, so
+// the outcome cannot depend on where the input was split.
+#include <algorithm>
+#include <array>
+
+#include "http/request.h"
+
+namespace aigw::http {
+namespace {
+
+// A size line is hex digits plus extensions we never use; bounding it keeps a
+// client from streaming an endless extension at us.
+constexpr size_t kMaxChunkLine = 4096;
+
+enum : uint8_t { kToken = 1, kValue = 2, kQdtext = 4 };
+
+constexpr std::array<uint8_t, 256> make_char_classes() {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    uint8_t v = 0;
+    const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    constexpr std::string_view kTcharPunct = "!#$%&'*+-.^_`|~";
+    if (alnum || kTcharPunct.find(static_cast<char>(c)) != std::string_view::npos) v |= kToken;
+    // field-value bytes; also what may follow a backslash in a quoted-string
+    if ((c >= 0x21 && c <= 0x7e) || c >= 0x80 || c == ' ' || c == '\t') v |= kValue;
+    // qdtext (RFC 9110 5.6.4): a value byte other than DQUOTE and backslash
+    if ((v & kValue) && c != '"' && c != '\\') v |= kQdtext;
+    t[static_cast<size_t>(c)] = v;
+  }
+  return t;
+}
+
+constexpr std::array<uint8_t, 256> kClass = make_char_classes();
+
+inline bool has_class(char c, uint8_t cls) {
+  return (kClass[static_cast<unsigned char>(c)] & cls) != 0;
+}
+
+inline int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Position inside `;name[=value]` (ext_state_).
+enum ExtState : uint8_t {
+  ext_name_start,     // just after ';'
+  ext_name,
+  ext_value_start,    // just after '='
+  ext_token_value,
+  ext_quoted,         // inside "..."
+  ext_quoted_escape,  // after a backslash inside "..."
+  ext_after_quoted,   // after the closing quote
+};
+
+}  // namespace
+
+ChunkedDecoder::Result ChunkedDecoder::feed(std::string_view in, size_t& consumed, std::string& body,
+                                            const Limits& limits, ParseError& err) {
+  const char* const begin = in.data();
+  const char* const end = begin + in.size();
+  const char* p = begin;
+
+  if (state_ == State::failed) {
+    err = error_;
+    consumed = 0;
+    return Result::error;
+  }
+  if (state_ == State::done) {
+    consumed = 0;
+    return Result::done;
+  }
+
+  auto fail = [&](int status, const char* code, const char* message) {
+    error_.status = status;
+    error_.code = code;
+    error_.message = message;
+    err = error_;
+    state_ = State::failed;
+    consumed = static_cast<size_t>(p - begin);
+    return Result::error;
+  };
+  auto bad = [&](const char* message) { return fail(400, "bad_request", message); };
+  constexpr const char* kBareLf = "Lines must end with CRLF, not a bare LF";
+
+  while (p < end) {
+    const char c = *p;
+    switch (state_) {
+      case State::size: {
+        const int d = hex_digit(c);
+        if (d >= 0) {
+          // 16 digits fill 64 bits exactly, so this cap is also the overflow check.
+          if (size_digits_ == 16) return bad("Chunk size has more than 16 hex digits");
+          chunk_left_ = (chunk_left_ << 4) | static_cast<uint64_t>(d);
+          ++size_digits_;
+          ++size_line_len_;
+          // total_ never exceeds the limit, so the subtraction cannot wrap.
+          if (chunk_left_ > limits.max_body_bytes - total_) {
+            return fail(413, "request_too_large", "Request body is too large");
+          }
+          ++p;
+          break;
+        }
+        if (size_digits_ == 0) {
+          if (c == '\n') return bad(kBareLf);
+          return bad("Chunk size must start with a hex digit");
+        }
+        if (c == ';') {
+          state_ = State::size_ext;
+          ext_state_ = ext_name_start;
+          ++size_line_len_;
+          ++p;
+          break;
+        }
+        if (c == '\r') {
+          state_ = State::size_lf;
+          ++p;
+          break;
+        }
+        if (c == '\n') return bad(kBareLf);
+        if (c == ' ' || c == '\t') return bad("Whitespace after the chunk size is not allowed");
+        return bad("Invalid character in chunk size");
+      }
+
+      case State::size_ext: {
+        // Extensions are parsed only to find where they end; their content is
+        // ignored. No whitespace is allowed around ';' and '=' (strict).
+        if (++size_line_len_ > kMaxChunkLine) return bad("Chunk extensions are too long");
+        bool end_of_line = false;
+        switch (ext_state_) {
+          case ext_name_start:
+            if (!has_class(c, kToken)) return bad("Chunk extension name is missing or invalid");
+            ext_state_ = ext_name;
+            break;
+          case ext_name:
+            if (has_class(c, kToken)) break;
+            if (c == '=') {
+              ext_state_ = ext_value_start;
+            } else if (c == ';') {
+              ext_state_ = ext_name_start;
+            } else if (c == '\r') {
+              end_of_line = true;
+            } else {
+              return bad("Invalid character in chunk extension");
+            }
+            break;
+          case ext_value_start:
+            if (c == '"') {
+              ext_state_ = ext_quoted;
+            } else if (has_class(c, kToken)) {
+              ext_state_ = ext_token_value;
+            } else {
+              return bad("Chunk extension value is missing or invalid");
+            }
+            break;
+          case ext_token_value:
+            if (has_class(c, kToken)) break;
+            if (c == ';') {
+              ext_state_ = ext_name_start;
+            } else if (c == '\r') {
+              end_of_line = true;
+            } else {
+              return bad("Invalid character in chunk extension value");
+            }
+            break;
+          case ext_quoted:
+            if (c == '"') {
+              ext_state_ = ext_after_quoted;
+            } else if (c == '\\') {
+              ext_state_ = ext_quoted_escape;
+            } else if (!has_class(c, kQdtext)) {
+              return bad("Invalid character in quoted chunk extension value");
+            }
+            break;
+          case ext_quoted_escape:
+            if (!has_class(c, kValue)) return bad("Invalid escaped character in chunk extension");
+            ext_state_ = ext_quoted;
+            break;
+          case ext_after_quoted:
+            if (c == ';') {
+              ext_state_ = ext_name_start;
+            } else if (c == '\r') {
+              end_of_line = true;
+            } else {
+              return bad("Invalid character after quoted chunk extension value");
+            }
+            break;
+          default:
+            return bad("Invalid chunk extension");
+        }
+        if (end_of_line) state_ = State::size_lf;
+        ++p;
+        break;
+      }
+
+      case State::size_lf:
+        if (c != '\n') return bad("Chunk size line must end with CRLF");
+        ++p;
+        size_digits_ = 0;
+        size_line_len_ = 0;
+        if (chunk_left_ == 0) {
+          state_ = State::trailer_line;
+          trailer_line_len_ = 0;
+          trailer_in_value_ = false;
+        } else {
+          state_ = State::data;
+        }
+        break;
+
+      case State::data: {
+        const auto avail = static_cast<uint64_t>(end - p);
+        const auto n = static_cast<size_t>(std::min(chunk_left_, avail));
+        body.append(p, n);
+        p += n;
+        chunk_left_ -= n;
+        total_ += n;
+        if (chunk_left_ == 0) state_ = State::data_cr;
+        break;
+      }
+
+      case State::data_cr:
+        if (c != '\r') return bad("Chunk data must be followed by CRLF");
+        state_ = State::data_lf;
+        ++p;
+        break;
+
+      case State::data_lf:
+        if (c != '\n') return bad("Chunk data must be followed by CRLF");
+        state_ = State::size;
+        ++p;
+        break;
+
+      case State::trailer_line:
+        // Trailers get the same strictness as header lines, then are dropped:
+        // nothing downstream consumes them.
+        if (++trailer_bytes_ > limits.max_header_bytes) {
+          return fail(431, "request_header_fields_too_large", "Trailer section is too large");
+        }
+        if (trailer_line_len_ == 0) {
+          if (c == '\r') {
+            state_ = State::trailer_lf;
+            ++p;
+            break;
+          }
+          if (c == ' ' || c == '\t') return bad("Trailer line folding (obs-fold) is not allowed");
+          if (c == ':') return bad("Trailer name is empty");
+        }
+        if (!trailer_in_value_) {
+          if (has_class(c, kToken)) {
+            ++trailer_line_len_;
+            ++p;
+            break;
+          }
+          if (c == ':') {
+            trailer_in_value_ = true;
+            ++trailer_line_len_;
+            ++p;
+            break;
+          }
+          if (c == ' ' || c == '\t') {
+            return bad("Whitespace between a trailer name and the colon is not allowed");
+          }
+          if (c == '\n') return bad(kBareLf);
+          return bad("Invalid character in trailer name");
+        }
+        if (has_class(c, kValue)) {
+          ++trailer_line_len_;
+          ++p;
+          break;
+        }
+        if (c == '\r') {
+          state_ = State::trailer_lf;
+          ++p;
+          break;
+        }
+        if (c == '\n') return bad(kBareLf);
+        return bad("Invalid character in trailer value");
+
+      case State::trailer_lf:
+        if (++trailer_bytes_ > limits.max_header_bytes) {
+          return fail(431, "request_header_fields_too_large", "Trailer section is too large");
+        }
+        if (c != '\n') return bad("CR must be followed by LF");
+        ++p;
+        if (trailer_line_len_ == 0) {
+          state_ = State::done;
+          consumed = static_cast<size_t>(p - begin);
+          return Result::done;
+        }
+        trailer_line_len_ = 0;
+        trailer_in_value_ = false;
+        state_ = State::trailer_line;
+        break;
+
+      case State::done:
+      case State::failed:
+        // Both return before the loop; here only to keep the switch complete.
+        return bad("Chunked decoder in an impossible state");
+    }
+  }
+  consumed = in.size();
+  return Result::need_more;
+}
+
+}  // namespace aigw::http

@@ -1,0 +1,130 @@
+#include "plugin/generation.h"
+
+#include <cstring>
+
+#include "config/provider_table.h"
+#include "log/log.h"
+#include "plugin/config_source.h"
+
+extern "C" const aigw_plugin_def* aigw_local_plugin_entry(void);
+
+namespace aigw::plugin {
+
+const aigw_plugin_def* builtin_local_plugin() { return aigw_local_plugin_entry(); }
+
+Generation::~Generation() {
+  // Instances are gone by now (workers destroy theirs before dropping the
+  // generation); configs go before the code that made them is unloaded.
+  for (Provider& p : providers) {
+    if (p.plugin_config && p.hooks && p.hooks->config_destroy) p.hooks->config_destroy(p.plugin_config);
+    p.plugin_config = nullptr;
+  }
+  providers.clear();
+  objects.clear();
+}
+
+int Generation::provider_for_model(std::string_view model) const {
+  for (size_t i = 0; i < providers.size(); ++i) {
+    for (const std::string& m : providers[i].config->models) {
+      if (m == model) return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
+namespace {
+
+struct Resolved {
+  const aigw_plugin_def* def = nullptr;
+  LoadedPlugin* object = nullptr;  // null for the built-in
+};
+
+bool resolve_plugin(Generation& gen, const std::string& name, const std::string& runtime_dir,
+                    std::vector<std::pair<std::string, Resolved>>& cache,
+                    std::vector<std::string>& errors, Resolved& out) {
+  for (auto& [n, r] : cache) {
+    if (n == name) {
+      out = r;
+      return out.def != nullptr;
+    }
+  }
+  std::string path;
+  for (const config::PluginConfig& p : gen.config->plugins) {
+    if (p.name == name) path = p.path;
+  }
+  std::vector<std::string> tried;
+  if (path.empty()) path = find_plugin_file(name, tried);
+  Resolved r;
+  if (path.empty()) {
+    if (name == "local") {
+      r.def = builtin_local_plugin();
+    } else {
+      std::string msg = "plugin \"" + name + "\": no file found; looked for";
+      for (const std::string& t : tried) msg += " " + t;
+      errors.push_back(msg);
+    }
+  } else {
+    auto obj = std::make_unique<LoadedPlugin>();
+    std::string why;
+    if (load(path, runtime_dir, *obj, why)) {
+      if (std::string_view(obj->def->name) != name) {
+        errors.push_back("plugin \"" + name + "\": " + path + " is the plugin \"" +
+                         obj->def->name + "\"");
+      } else {
+        r.def = obj->def;
+        r.object = obj.get();
+        gen.objects.push_back(std::move(obj));
+      }
+    } else {
+      errors.push_back("plugin \"" + name + "\": " + why);
+    }
+  }
+  cache.emplace_back(name, r);
+  out = r;
+  return r.def != nullptr;
+}
+
+}  // namespace
+
+std::shared_ptr<Generation> build_generation(std::shared_ptr<const config::Config> config,
+                                             uint64_t id, const std::string& runtime_dir,
+                                             std::vector<std::string>& errors) {
+  auto gen = std::make_shared<Generation>();
+  gen->id = id;
+  gen->config = std::move(config);
+  std::vector<std::pair<std::string, Resolved>> cache;
+  size_t errors_before = errors.size();
+
+  gen->providers.reserve(gen->config->providers.size());
+  for (const config::ProviderConfig& pc : gen->config->providers) {
+    Resolved r;
+    if (!resolve_plugin(*gen, pc.plugin, runtime_dir, cache, errors, r)) continue;
+    Provider& p = gen->providers.emplace_back();
+    p.config = &pc;
+    p.def = r.def;
+    p.hooks = r.def->hooks;
+    p.host_plugin.name = r.def->name;
+
+    aigw_config_source src;
+    src.table = pc.table.get();
+    char msg[1024] = {0};
+    aigw_errbuf err{msg, sizeof msg};
+    aigw_status st = p.hooks->config_new(host_table(), &p.host_plugin, &src, &p.plugin_config, &err);
+    msg[sizeof msg - 1] = 0;
+    if (st == AIGW_OK) src.report_unknown(p.host_plugin.name);
+    for (std::string& e : src.errors) errors.push_back(std::move(e));
+    if (st != AIGW_OK) {
+      p.plugin_config = nullptr;
+      if (src.errors.empty() || msg[0] != 0) {
+        const toml::table& t = *pc.table->table;
+        errors.push_back(pc.table->format(t.source(), "plugin", "plugin \"" + p.host_plugin.name +
+                                                                    "\" rejected the provider: " +
+                                                                    (msg[0] ? msg : "no reason given")));
+      }
+    }
+  }
+  if (errors.size() != errors_before) return nullptr;  // the destructor undoes what was built
+  return gen;
+}
+
+}  // namespace aigw::plugin

@@ -1,0 +1,64 @@
+// A plugin generation: every configured plugin loaded and every provider
+// configured, as one immutable unit that workers switch to atomically.
+//
+// Built and destroyed on the control thread only. Workers hold a
+// shared_ptr while they have instances of it; the control thread keeps the
+// retired ones and destroys each (config_destroy, then dlclose) once it
+// holds the last reference, so no plugin code is unloaded while a worker
+// can still run it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "aigw_plugin.h"
+#include "config/config.h"
+#include "plugin/loader.h"
+
+struct aigw_host_plugin {
+  std::string name;  // for log lines
+};
+
+namespace aigw::plugin {
+
+struct Provider {
+  const config::ProviderConfig* config = nullptr;  // lives in Generation::config
+  const aigw_plugin_def* def = nullptr;
+  const aigw_hooks* hooks = nullptr;
+  aigw_host_plugin host_plugin;
+  void* plugin_config = nullptr;  // from config_new
+};
+
+class Generation {
+ public:
+  Generation() = default;
+  Generation(const Generation&) = delete;
+  Generation& operator=(const Generation&) = delete;
+  ~Generation();  // config_destroy for every provider, then the objects unload
+
+  uint64_t id = 0;
+  std::shared_ptr<const config::Config> config;
+  std::vector<std::unique_ptr<LoadedPlugin>> objects;  // dlopen'ed plugins
+  std::vector<Provider> providers;                     // same order as config->providers
+
+  // Index into providers for a public model name, or -1.
+  int provider_for_model(std::string_view model) const;
+};
+
+// Loads every plugin the config uses and configures every provider. On any
+// failure returns null and fills `errors` (one line each); nothing of the
+// half-built generation survives.
+std::shared_ptr<Generation> build_generation(std::shared_ptr<const config::Config> config,
+                                             uint64_t id, const std::string& runtime_dir,
+                                             std::vector<std::string>& errors);
+
+// The table of host callbacks handed to every plugin.
+const aigw_host* host_table();
+
+// The built-in local plugin (linked into aigw), used when [[plugin]] name
+// "local" has no path and no libaigw_local.so is found.
+const aigw_plugin_def* builtin_local_plugin();
+
+}  // namespace aigw::plugin

@@ -1,0 +1,154 @@
+// The aigw_host table: the callbacks every plugin gets. The configuration
+// callbacks are implemented here; the per-request ones belong to the worker
+// and live in src/server/plugin_exchange.cpp.
+#include <time.h>
+
+#include <string>
+
+#include "config/provider_table.h"
+#include "log/log.h"
+#include "plugin/config_source.h"
+#include "plugin/generation.h"
+#include "server/plugin_exchange.h"
+
+namespace aigw::plugin {
+namespace {
+
+std::string_view view(aigw_plugin_str s) { return {s.ptr ? s.ptr : "", s.ptr ? s.len : 0}; }
+
+aigw_host_str host_str(const std::string& s) { return {s.data(), s.size()}; }
+
+void host_log(aigw_host_plugin* plugin, aigw_log_level level, aigw_plugin_str msg) {
+  log::Level l = level <= AIGW_LOG_DEBUG ? log::Level::debug
+                 : level == AIGW_LOG_INFO ? log::Level::info
+                 : level == AIGW_LOG_WARN ? log::Level::warn
+                                          : log::Level::error;
+  log::write(l, view(msg), {{"plugin", plugin ? std::string_view(plugin->name) : "?"}});
+}
+
+uint64_t host_now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+aigw_status cfg_string(aigw_config_source* src, aigw_plugin_str key, aigw_host_str* out) {
+  if (!src || !out) return AIGW_ERR_INVALID;
+  const toml::node* n = src->get(view(key));
+  if (!n) return AIGW_ERR_NOT_FOUND;
+  if (!n->is_string()) return src->type_error(view(key), *n, "a string");
+  *out = host_str(n->as_string()->get());
+  return AIGW_OK;
+}
+
+aigw_status cfg_int(aigw_config_source* src, aigw_plugin_str key, int64_t* out) {
+  if (!src || !out) return AIGW_ERR_INVALID;
+  const toml::node* n = src->get(view(key));
+  if (!n) return AIGW_ERR_NOT_FOUND;
+  if (!n->is_integer()) return src->type_error(view(key), *n, "an integer");
+  *out = n->as_integer()->get();
+  return AIGW_OK;
+}
+
+aigw_status cfg_bool(aigw_config_source* src, aigw_plugin_str key, int32_t* out) {
+  if (!src || !out) return AIGW_ERR_INVALID;
+  const toml::node* n = src->get(view(key));
+  if (!n) return AIGW_ERR_NOT_FOUND;
+  if (!n->is_boolean()) return src->type_error(view(key), *n, "a boolean");
+  *out = n->as_boolean()->get() ? 1 : 0;
+  return AIGW_OK;
+}
+
+aigw_status cfg_duration(aigw_config_source* src, aigw_plugin_str key, uint64_t* out) {
+  if (!src || !out) return AIGW_ERR_INVALID;
+  const toml::node* n = src->get(view(key));
+  if (!n) return AIGW_ERR_NOT_FOUND;
+  if (!n->is_string()) return src->type_error(view(key), *n, "a duration string such as \"10s\"");
+  config::Duration d{};
+  std::string why;
+  if (!config::parse_duration(n->as_string()->get(), d, why)) {
+    return src->value_error(view(key), *n, "invalid duration: " + why);
+  }
+  *out = static_cast<uint64_t>(d.count());
+  return AIGW_OK;
+}
+
+aigw_status cfg_array_len(aigw_config_source* src, aigw_plugin_str key, size_t* out) {
+  if (!src || !out) return AIGW_ERR_INVALID;
+  const toml::node* n = src->get(view(key));
+  if (!n) return AIGW_ERR_NOT_FOUND;
+  if (!n->is_array()) return src->type_error(view(key), *n, "an array");
+  *out = n->as_array()->size();
+  return AIGW_OK;
+}
+
+aigw_status cfg_array_string(aigw_config_source* src, aigw_plugin_str key, size_t index,
+                             aigw_host_str* out) {
+  if (!src || !out) return AIGW_ERR_INVALID;
+  const toml::node* n = src->get(view(key));
+  if (!n) return AIGW_ERR_NOT_FOUND;
+  if (!n->is_array()) return src->type_error(view(key), *n, "an array");
+  const toml::node* item = n->as_array()->get(index);
+  if (!item) return AIGW_ERR_NOT_FOUND;
+  if (!item->is_string()) {
+    return src->type_error(std::string(view(key)) + "[" + std::to_string(index) + "]", *item,
+                           "a string");
+  }
+  *out = host_str(item->as_string()->get());
+  return AIGW_OK;
+}
+
+aigw_status cfg_secret(aigw_config_source* src, aigw_plugin_str key, size_t index,
+                       aigw_host_str* out) {
+  if (!src || !out) return AIGW_ERR_INVALID;
+  const toml::node* n = src->get(view(key));
+  if (!n) return AIGW_ERR_NOT_FOUND;
+  std::string dotted(view(key));
+  if (n->is_array()) {
+    dotted += "[" + std::to_string(index) + "]";
+    n = n->as_array()->get(index);
+    if (!n) return AIGW_ERR_NOT_FOUND;
+  } else if (index != 0) {
+    return AIGW_ERR_NOT_FOUND;
+  }
+  if (!n->is_string()) return src->type_error(dotted, *n, "a string");
+  std::string why;
+  std::string& slot = src->keep_secret();
+  if (!config::resolve_secret(n->as_string()->get(), slot, why)) {
+    return src->value_error(dotted, *n, why);
+  }
+  *out = host_str(slot);
+  return AIGW_OK;
+}
+
+const aigw_host kHost = {
+    sizeof(aigw_host),
+    AIGW_ABI_MAJOR,
+    AIGW_ABI_MINOR,
+    host_log,
+    host_now_ns,
+    cfg_string,
+    cfg_int,
+    cfg_bool,
+    cfg_duration,
+    cfg_array_len,
+    cfg_array_string,
+    cfg_secret,
+    server::abi::arena_alloc,
+    server::abi::respond_start,
+    server::abi::emit,
+    server::abi::finish,
+    server::abi::report_usage,
+    server::abi::report_finish_reason,
+    server::abi::timer_start,
+    server::abi::spawn,
+    server::abi::process_write,
+    server::abi::process_close_stdin,
+    server::abi::process_kill,
+};
+
+}  // namespace
+
+const aigw_host* host_table() { return &kHost; }
+
+}  // namespace aigw::plugin

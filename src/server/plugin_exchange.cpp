@@ -1,0 +1,525 @@
+#include "server/plugin_exchange.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "log/log.h"
+#include "server/worker.h"
+
+extern char** environ;
+
+namespace aigw::server {
+
+namespace {
+
+uint64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+int status_for(aigw_status st) {
+  switch (st) {
+    case AIGW_ERR_INVALID: return 400;
+    case AIGW_ERR_NOT_FOUND: return 404;
+    case AIGW_ERR_UNSUPPORTED: return 501;
+    case AIGW_ERR_LIMIT: return 429;
+    case AIGW_ERR_NO_MEMORY: return 503;
+    default: return 502;  // the provider failed to produce an answer
+  }
+}
+
+std::string_view code_for(aigw_status st) {
+  switch (st) {
+    case AIGW_ERR_INVALID: return "invalid_request";
+    case AIGW_ERR_NOT_FOUND: return "not_found";
+    case AIGW_ERR_UNSUPPORTED: return "unsupported";
+    case AIGW_ERR_LIMIT: return "provider_busy";
+    default: return "provider_error";
+  }
+}
+
+// Headers a client sends that a provider must never see: hop-by-hop ones and
+// the client's own credentials for aigw.
+bool forwardable(std::string_view name) {
+  static constexpr std::string_view kDrop[] = {
+      "authorization", "x-api-key", "api-key", "connection", "keep-alive", "transfer-encoding",
+      "te", "upgrade", "proxy-authorization", "proxy-connection", "host", "content-length",
+      "expect", "trailer", "cookie"};
+  for (std::string_view d : kDrop) {
+    if (http::iequals(name, d)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+PluginRuntime::PluginRuntime(Worker& w) : worker_(w) {}
+
+PluginRuntime::~PluginRuntime() { shutdown(); }
+
+bool PluginRuntime::install(std::shared_ptr<plugin::Generation> gen, std::string& why) {
+  auto wg = std::make_unique<WorkerGeneration>();
+  wg->gen = std::move(gen);
+  aigw_worker_info info{sizeof(aigw_worker_info), worker_.index(), worker_.worker_count(), 0};
+  for (const plugin::Provider& p : wg->gen->providers) {
+    void* inst = nullptr;
+    char msg[512] = {0};
+    aigw_errbuf err{msg, sizeof msg};
+    aigw_status st = p.hooks->instance_new(p.plugin_config, &info, &inst, &err);
+    if (st != AIGW_OK) {
+      msg[sizeof msg - 1] = 0;
+      why = "provider \"" + p.config->name + "\": instance_new failed: " + (msg[0] ? msg : "no reason");
+      for (size_t i = 0; i < wg->instances.size(); ++i) {
+        wg->gen->providers[i].hooks->instance_destroy(wg->instances[i]);
+      }
+      return false;
+    }
+    wg->instances.push_back(inst);
+  }
+  if (current_) retired_.push_back(std::move(current_));
+  current_ = std::move(wg);
+  retire_unused();
+  return true;
+}
+
+void PluginRuntime::retire_unused() {
+  for (size_t i = 0; i < retired_.size();) {
+    WorkerGeneration& wg = *retired_[i];
+    if (wg.active != 0) {
+      ++i;
+      continue;
+    }
+    for (size_t p = 0; p < wg.instances.size(); ++p) {
+      wg.gen->providers[p].hooks->instance_destroy(wg.instances[p]);
+    }
+    // Dropping our reference lets the control thread destroy the
+    // generation (configs, then the shared objects) once all workers did.
+    retired_.erase(retired_.begin() + static_cast<long>(i));
+  }
+}
+
+aigw_request* PluginRuntime::request(uint32_t index, uint32_t generation) {
+  if (index >= requests_.size()) return nullptr;
+  aigw_request* r = requests_[index].get();
+  return r->generation == generation && r->wgen != nullptr ? r : nullptr;
+}
+
+aigw_request& PluginRuntime::alloc_request() {
+  uint32_t i;
+  if (!free_requests_.empty()) {
+    i = free_requests_.back();
+    free_requests_.pop_back();
+  } else {
+    i = static_cast<uint32_t>(requests_.size());
+    requests_.push_back(std::make_unique<aigw_request>());
+    requests_[i]->index = i;
+  }
+  ++live_;
+  return *requests_[i];
+}
+
+uint32_t PluginRuntime::start(uint32_t conn_index, uint32_t conn_generation,
+                              const http::RequestHead& head, std::string_view body,
+                              aigw_endpoint endpoint, const http::ResponseMeta& meta,
+                              std::string& out) {
+  auto fail = [&](int status, std::string_view code, std::string_view message) {
+    http::write_error(out, status, meta, code, message);
+    return kNone;
+  };
+
+  // Only what routing needs is read from the body: "model" (with its byte
+  // offsets, so an adapter can splice a new name) and "stream". The copy is
+  // the padded buffer simdjson needs, and it is also the request's own copy
+  // of its bytes, which the ABI keeps alive until request_destroy.
+  simdjson::padded_string json(body);
+  simdjson::ondemand::document doc;
+  simdjson::ondemand::object obj;
+  if (parser_.iterate(json).get(doc) || doc.get_object().get(obj)) {
+    return fail(400, "invalid_json", "The request body must be a JSON object.");
+  }
+  std::string model;
+  uint64_t model_off = 0, model_len = 0;
+  bool stream = false;
+  for (auto field : obj) {
+    std::string_view key;
+    if (field.unescaped_key().get(key)) return fail(400, "invalid_json", "The request body is not valid JSON.");
+    if (key == "model") {
+      std::string_view raw = field.value().raw_json_token();
+      std::string_view m;
+      if (field.value().get_string().get(m)) {
+        return fail(400, "invalid_model", "The 'model' field must be a string.");
+      }
+      model.assign(m);
+      while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' ||
+                              raw.back() == '\t')) {
+        raw.remove_suffix(1);
+      }
+      if (raw.size() >= 2) {
+        model_off = static_cast<uint64_t>(raw.data() + 1 - json.data());
+        model_len = raw.size() - 2;
+      }
+    } else if (key == "stream") {
+      bool b = false;
+      if (field.value().get_bool().get(b)) {
+        return fail(400, "invalid_stream", "The 'stream' field must be true or false.");
+      }
+      stream = b;
+    }
+  }
+  if (model.empty()) return fail(400, "missing_model", "You must provide a model parameter.");
+  if (!current_) return fail(503, "no_providers", "No providers are configured.");
+  int pi = current_->gen->provider_for_model(model);
+  if (pi < 0) {
+    return fail(404, "model_not_found",
+                "The model '" + model.substr(0, 200) + "' does not exist on this gateway.");
+  }
+  const plugin::Provider& prov = current_->gen->providers[static_cast<size_t>(pi)];
+  if (prov.hooks->mode != AIGW_MODE_DIRECT) {
+    return fail(501, "unsupported",
+                "Provider '" + prov.config->name +
+                    "' needs the upstream HTTP client, which this build does not have yet.");
+  }
+
+  aigw_request& r = alloc_request();
+  r.rt = this;
+  r.conn_index = conn_index;
+  r.conn_generation = conn_generation;
+  r.wgen = current_.get();
+  ++r.wgen->active;
+  r.hooks = prov.hooks;
+  r.body = std::move(json);
+  r.model = std::move(model);
+  r.upstream_model = r.model;
+  for (const auto& [pub, up] : prov.config->model_map) {
+    if (pub == r.model) r.upstream_model = up;
+  }
+  // Reserved up front: the views below point into these strings, so the
+  // vector must never reallocate.
+  r.header_store.reserve(head.headers.size() * 2 + 2);
+  r.header_store.emplace_back(head.method_text);
+  r.header_store.emplace_back(head.path);
+  for (const http::Header& h : head.headers) {
+    if (!forwardable(h.name)) continue;
+    r.header_store.emplace_back(h.name);
+    r.header_store.emplace_back(h.value);
+  }
+  for (size_t i = 2; i + 1 < r.header_store.size(); i += 2) {
+    r.headers.push_back({{r.header_store[i].data(), r.header_store[i].size()},
+                         {r.header_store[i + 1].data(), r.header_store[i + 1].size()}});
+  }
+  r.stream = stream;
+  r.version_minor = head.version_minor;
+  r.keep_alive = meta.keep_alive;
+  r.body_chunk = {reinterpret_cast<const uint8_t*>(r.body.data()), r.body.size()};
+
+  aigw_client_request& c = r.client;
+  c.struct_size = sizeof c;
+  c.endpoint = endpoint;
+  c.stream = stream ? 1 : 0;
+  c.model = {r.model.data(), r.model.size()};
+  c.upstream_model = {r.upstream_model.data(), r.upstream_model.size()};
+  c.method = {r.header_store[0].data(), r.header_store[0].size()};
+  c.path = {r.header_store[1].data(), r.header_store[1].size()};
+  c.headers = r.headers.data();
+  c.header_count = r.headers.size();
+  c.body = &r.body_chunk;
+  c.body_count = 1;
+  c.model_value_offset = model_off;
+  c.model_value_len = model_len;
+  void* inst = current_->instances[static_cast<size_t>(pi)];
+  char msg[512] = {0};
+  aigw_errbuf err{msg, sizeof msg};
+  enter(&r);
+  aigw_status st = r.hooks->request_new(inst, &r, &r.client, &r.ctx, &err);
+  if (st != AIGW_OK) {
+    msg[sizeof msg - 1] = 0;
+    r.finished = true;  // nothing owed to the plugin: request_new failed
+    leave(&r);
+    return fail(status_for(st), code_for(st), msg[0] ? msg : "The provider refused the request.");
+  }
+  r.ctx_live = true;
+  uint32_t slot = r.index;
+  st = r.hooks->request_start(r.ctx);
+  if (st != AIGW_OK && !r.finished) finish(&r, st, "The provider could not start the request.");
+  // A request answered synchronously has already written its bytes through
+  // write_out, which told the connection it is done.
+  leave(&r);
+  return slot;
+}
+
+void PluginRuntime::leave(aigw_request* r) {
+  if (--r->depth == 0 && r->finished) destroy(r);
+}
+
+void PluginRuntime::destroy(aigw_request* r) {
+  for (aigw_process* p : r->procs) {
+    p->req = nullptr;
+    if (!p->exited && p->pid > 0) kill(p->pid, SIGKILL);
+  }
+  r->procs.clear();
+  if (r->ctx_live) {
+    r->ctx_live = false;
+    r->hooks->request_destroy(r->ctx);
+  }
+  WorkerGeneration* wg = r->wgen;
+  uint32_t index = r->index;
+  uint32_t generation = r->generation + 1;
+  requests_[index] = std::make_unique<aigw_request>();  // r is gone from here on
+  requests_[index]->index = index;
+  requests_[index]->generation = generation;
+  free_requests_.push_back(index);
+  --live_;
+  if (wg) {
+    --wg->active;
+    if (wg != current_.get() && wg->active == 0) retire_unused();
+  }
+}
+
+void PluginRuntime::client_gone(uint32_t slot) {
+  if (slot >= requests_.size()) return;
+  aigw_request* r = requests_[slot].get();
+  if (r->wgen == nullptr) return;
+  r->client_gone = true;
+  if (!r->finished) {
+    r->finished = true;
+    if (r->ctx_live && r->hooks->on_client_gone) {
+      enter(r);
+      r->hooks->on_client_gone(r->ctx);
+      --r->depth;
+    }
+  }
+  if (r->depth == 0) destroy(r);
+}
+
+void PluginRuntime::shutdown() {
+  for (auto& r : requests_) {
+    if (r->wgen != nullptr) client_gone(r->index);
+  }
+  if (current_) {
+    retired_.push_back(std::move(current_));
+  }
+  retire_unused();
+  for (auto& p : procs_) {
+    if (p->pid > 0 && !p->exited) {
+      kill(p->pid, SIGKILL);
+      int st;
+      waitpid(p->pid, &st, 0);
+      p->exited = true;
+    }
+    if (p->pidfd >= 0) close(p->pidfd);
+    if (p->stdin_fd >= 0) close(p->stdin_fd);
+    if (p->stdout_fd >= 0) close(p->stdout_fd);
+    p->pidfd = p->stdin_fd = p->stdout_fd = -1;
+  }
+}
+
+// ---- response framing ---------------------------------------------------------
+
+void PluginRuntime::write_out(aigw_request* r, std::string_view bytes, bool done) {
+  if (r->client_gone) return;
+  worker_.exchange_output(r->conn_index, r->conn_generation, bytes, done,
+                          done && (!r->keep_alive || (r->stream && r->version_minor == 0)));
+}
+
+void* PluginRuntime::arena_alloc(aigw_request* r, size_t size, size_t align) {
+  if (size == 0) return nullptr;
+  if (align == 0 || (align & (align - 1)) != 0 || align > 4096) return nullptr;
+  // One block per allocation keeps this simple; plugins allocate a handful
+  // per request at most.
+  r->arena.push_back(std::unique_ptr<char[]>(new (std::nothrow) char[size + align]));
+  char* p = r->arena.back().get();
+  if (!p) return nullptr;
+  auto v = reinterpret_cast<uintptr_t>(p);
+  v = (v + align - 1) & ~(static_cast<uintptr_t>(align) - 1);
+  return reinterpret_cast<void*>(v);
+}
+
+aigw_status PluginRuntime::respond_start(aigw_request* r, int32_t status,
+                                         const aigw_plugin_header* h, size_t n) {
+  if (r->finished || r->client_gone) return AIGW_ERR_CLOSED;
+  if (r->started) return AIGW_ERR_INVALID;
+  if (status < 200 || status > 599 || (n > 0 && h == nullptr)) return AIGW_ERR_INVALID;
+  r->started = true;
+  r->status = status;
+  for (size_t i = 0; i < n; ++i) {
+    std::string_view name{h[i].name.ptr ? h[i].name.ptr : "", h[i].name.len};
+    std::string_view value{h[i].value.ptr ? h[i].value.ptr : "", h[i].value.len};
+    // The host owns framing headers; a plugin cannot smuggle a second
+    // response through a header value either.
+    if (http::iequals(name, "content-length") || http::iequals(name, "transfer-encoding") ||
+        http::iequals(name, "connection") || name.empty() ||
+        name.find_first_of(":\r\n ") != std::string_view::npos ||
+        value.find_first_of("\r\n") != std::string_view::npos) {
+      continue;
+    }
+    r->resp_headers.emplace_back(name, value);
+  }
+  if (r->stream) {
+    std::vector<http::ResponseHeader> hs;
+    for (auto& [k, v] : r->resp_headers) hs.push_back({k, v});
+    http::ResponseMeta meta;
+    meta.version_minor = r->version_minor;
+    meta.keep_alive = r->keep_alive;
+    meta.date = worker_.date();
+    std::string head;
+    http::write_stream_head(head, status, meta, hs.data(), hs.size());
+    write_out(r, head, false);
+  }
+  return AIGW_OK;
+}
+
+aigw_status PluginRuntime::emit(aigw_request* r, const aigw_plugin_bytes* chunks, size_t n) {
+  if (r->finished || r->client_gone) return AIGW_ERR_CLOSED;
+  if (!r->started || (n > 0 && chunks == nullptr)) return AIGW_ERR_INVALID;
+  if (!r->stream) {
+    for (size_t i = 0; i < n; ++i) {
+      r->buffered.append(reinterpret_cast<const char*>(chunks[i].ptr), chunks[i].len);
+    }
+    return AIGW_OK;
+  }
+  size_t total = 0;
+  for (size_t i = 0; i < n; ++i) total += chunks[i].len;
+  if (total == 0) return AIGW_OK;
+  std::string frame;
+  std::string joined;
+  for (size_t i = 0; i < n; ++i) joined.append(reinterpret_cast<const char*>(chunks[i].ptr), chunks[i].len);
+  if (r->version_minor == 0) {
+    frame = std::move(joined);
+  } else {
+    http::write_chunk(frame, joined);
+  }
+  write_out(r, frame, false);
+  return AIGW_OK;
+}
+
+aigw_status PluginRuntime::finish(aigw_request* r, aigw_status status, std::string_view message) {
+  if (r->finished || r->client_gone) return AIGW_ERR_CLOSED;
+  r->finished = true;
+  http::ResponseMeta meta;
+  meta.version_minor = r->version_minor;
+  meta.keep_alive = r->keep_alive;
+  meta.date = worker_.date();
+  std::string out;
+  if (status == AIGW_OK && r->started && !r->stream) {
+    std::vector<http::ResponseHeader> hs;
+    std::string_view content_type;
+    for (auto& [k, v] : r->resp_headers) {
+      if (http::iequals(k, "content-type")) {
+        content_type = v;
+      } else {
+        hs.push_back({k, v});
+      }
+    }
+    http::write_response(out, r->status, meta, content_type, r->buffered, hs.data(), hs.size());
+  } else if (status == AIGW_OK && r->started) {
+    if (r->version_minor != 0) http::write_last_chunk(out);
+  } else if (status == AIGW_OK) {
+    http::write_error(out, 502, meta, "provider_error", "The provider finished without a response.");
+  } else {
+    std::string msg(message.empty() ? std::string_view("The provider failed.") : message);
+    if (r->started && r->stream) {
+      // Bytes are already on the wire: end the stream with an error event,
+      // never a silent cut.
+      std::string ev = "data: " + http::error_body(status_for(status), code_for(status), msg) + "\n\n";
+      if (r->version_minor == 0) {
+        out = ev;
+      } else {
+        http::write_chunk(out, ev);
+        http::write_last_chunk(out);
+      }
+    } else {
+      http::write_error(out, status_for(status), meta, code_for(status), msg);
+    }
+  }
+  r->buffered.clear();
+  write_out(r, out, true);
+  for (aigw_process* p : r->procs) {
+    if (!p->exited && p->pid > 0) kill(p->pid, SIGKILL);
+  }
+  if (r->depth == 0) destroy(r);
+  return AIGW_OK;
+}
+
+aigw_status PluginRuntime::timer_start(aigw_request* r, uint64_t delay_ns, uint64_t token) {
+  if (r->finished || r->client_gone) return AIGW_ERR_CLOSED;
+  timers_.push(Timer{now_ns() + delay_ns, r->index, r->generation, token, false});
+  return AIGW_OK;
+}
+
+uint64_t PluginRuntime::next_timer_ns() const { return timers_.empty() ? 0 : timers_.top().deadline_ns; }
+
+void PluginRuntime::run_timers(uint64_t now) {
+  while (!timers_.empty() && timers_.top().deadline_ns <= now) {
+    Timer t = timers_.top();
+    timers_.pop();
+    if (t.is_process_kill) {
+      if (t.index < procs_.size()) {
+        aigw_process* p = procs_[t.index].get();
+        if (p->generation == t.generation && !p->exited && p->pid > 0) kill(p->pid, SIGKILL);
+      }
+      continue;
+    }
+    aigw_request* r = request(t.index, t.generation);
+    if (!r || r->finished || !r->hooks->on_timer) continue;
+    enter(r);
+    r->hooks->on_timer(r->ctx, t.token);
+    leave(r);
+  }
+}
+
+// ---- the C callbacks --------------------------------------------------------------
+
+namespace abi {
+
+void* arena_alloc(aigw_request* req, size_t size, size_t align) {
+  return req ? req->rt->arena_alloc(req, size, align) : nullptr;
+}
+aigw_status respond_start(aigw_request* req, int32_t status, const aigw_plugin_header* headers,
+                          size_t header_count) {
+  return req ? req->rt->respond_start(req, status, headers, header_count) : AIGW_ERR_INVALID;
+}
+aigw_status emit(aigw_request* req, const aigw_plugin_bytes* chunks, size_t count) {
+  return req ? req->rt->emit(req, chunks, count) : AIGW_ERR_INVALID;
+}
+aigw_status finish(aigw_request* req, aigw_status status, aigw_plugin_str message) {
+  return req ? req->rt->finish(req, status, {message.ptr ? message.ptr : "", message.ptr ? message.len : 0})
+             : AIGW_ERR_INVALID;
+}
+aigw_status report_usage(aigw_request* req, const aigw_usage* usage) {
+  // Accounting arrives with the usage issue; validating the call keeps the
+  // contract honest for plugins today.
+  if (!req || !usage || usage->struct_size < sizeof(uint32_t) * 2) return AIGW_ERR_INVALID;
+  return AIGW_OK;
+}
+aigw_status report_finish_reason(aigw_request* req, aigw_finish_reason reason) {
+  if (!req || reason < AIGW_FINISH_UNKNOWN || reason > AIGW_FINISH_ERROR) return AIGW_ERR_INVALID;
+  return AIGW_OK;
+}
+aigw_status timer_start(aigw_request* req, uint64_t delay_ns, uint64_t token) {
+  return req ? req->rt->timer_start(req, delay_ns, token) : AIGW_ERR_INVALID;
+}
+aigw_status spawn(aigw_request* req, const aigw_spawn_options* options, aigw_process** out) {
+  return req ? req->rt->spawn(req, options, out) : AIGW_ERR_INVALID;
+}
+aigw_status process_write(aigw_process* proc, const aigw_plugin_bytes* chunks, size_t count) {
+  return proc ? proc->rt->process_write(proc, chunks, count) : AIGW_ERR_INVALID;
+}
+aigw_status process_close_stdin(aigw_process* proc) {
+  return proc ? proc->rt->process_close_stdin(proc) : AIGW_ERR_INVALID;
+}
+aigw_status process_kill(aigw_process* proc) {
+  return proc ? proc->rt->process_kill(proc) : AIGW_ERR_INVALID;
+}
+
+}  // namespace abi
+
+}  // namespace aigw::server

@@ -1,0 +1,195 @@
+// The host half of plugin requests, per worker: the worker's instances of
+// each plugin generation, the requests in flight (struct aigw_request), the
+// timers and child processes they own, and the aigw_host callbacks that act
+// on them.
+//
+// Everything here belongs to one worker thread. Generations arrive by
+// mailbox; a request keeps the generation it started on until it ends, so a
+// hot swap never pulls code from under a request in flight.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <queue>
+#include <string>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "aigw_plugin.h"
+#include "http/request.h"
+#include "http/response.h"
+#include "plugin/generation.h"
+
+namespace aigw::server {
+
+class Worker;
+class PluginRuntime;
+
+// The worker's instances of one generation.
+struct WorkerGeneration {
+  std::shared_ptr<plugin::Generation> gen;
+  std::vector<void*> instances;  // per provider
+  uint32_t active = 0;           // requests in flight on it
+};
+
+}  // namespace aigw::server
+
+struct aigw_process {
+  aigw_request* req = nullptr;   // null once the request is gone
+  aigw::server::PluginRuntime* rt = nullptr;
+  uint32_t index = 0;
+  uint32_t generation = 0;
+  int pid = -1;
+  int pidfd = -1;
+  int stdin_fd = -1;
+  int stdout_fd = -1;
+  uint8_t ops = 0;               // ring operations in flight
+  bool exited = false;
+  bool stdout_eof = false;
+  bool writing = false;
+  bool close_stdin_after_write = false;
+  int32_t exit_status = 0;
+  std::string pending_in;        // queued for stdin
+  std::string writing_buf;       // owned by the write in flight
+  char out_buf[8192];            // target of the read in flight
+};
+
+struct aigw_request {
+  aigw::server::PluginRuntime* rt = nullptr;
+  uint32_t index = 0;       // slot in the runtime's request table
+  uint32_t generation = 0;  // of that slot
+  uint32_t conn_index = 0;
+  uint32_t conn_generation = 0;
+
+  aigw::server::WorkerGeneration* wgen = nullptr;
+  const aigw_hooks* hooks = nullptr;
+  void* ctx = nullptr;
+  bool ctx_live = false;    // request_new succeeded: request_destroy is owed
+
+  // The request bytes live as long as the request (the ABI promises it).
+  simdjson::padded_string body;
+  std::string model;
+  std::string upstream_model;
+  std::vector<std::string> header_store;
+  std::vector<aigw_host_header> headers;
+  aigw_host_bytes body_chunk{};
+  aigw_client_request client{};
+
+  bool stream = false;
+  int version_minor = 1;
+  bool keep_alive = true;
+
+  // Response state.
+  bool started = false;
+  bool finished = false;
+  bool client_gone = false;
+  int depth = 0;            // > 0 while a hook of this request is running
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> resp_headers;
+  std::string buffered;     // non-stream body, sent with Content-Length at finish
+
+  std::vector<std::unique_ptr<char[]>> arena;
+  std::vector<aigw_process*> procs;
+};
+
+namespace aigw::server {
+
+class PluginRuntime {
+ public:
+  explicit PluginRuntime(Worker& w);
+  ~PluginRuntime();
+
+  // A new generation from the control thread: make this worker's instances
+  // and serve new requests with it. Returns false (and keeps the old one)
+  // if an instance could not be made.
+  bool install(std::shared_ptr<plugin::Generation> gen, std::string& why);
+  uint64_t generation_id() const { return current_ ? current_->gen->id : 0; }
+
+  // Serves POST /v1/... on connection (conn_index, conn_generation).
+  // Returns the request slot, or kNone when the response was written
+  // synchronously (an error) and the connection can go on.
+  static constexpr uint32_t kNone = 0xFFFFFFFFu;
+  uint32_t start(uint32_t conn_index, uint32_t conn_generation, const http::RequestHead& head,
+                 std::string_view body, aigw_endpoint endpoint, const http::ResponseMeta& meta,
+                 std::string& out);
+
+  // The connection of request `slot` is gone.
+  void client_gone(uint32_t slot);
+
+  // Ring completions for child processes (Op::process_*).
+  void on_process_cqe(uint8_t op, uint32_t index, uint32_t generation, int res);
+
+  // Timers: the earliest deadline (ns, CLOCK_MONOTONIC), or 0 if none.
+  uint64_t next_timer_ns() const;
+  void run_timers(uint64_t now_ns);
+
+  // Ends every request (client_gone semantics) and destroys all instances.
+  void shutdown();
+  size_t active_requests() const { return live_; }
+
+  // --- aigw_host request callbacks (see aigw_plugin.h) ---
+  void* arena_alloc(aigw_request* r, size_t size, size_t align);
+  aigw_status respond_start(aigw_request* r, int32_t status, const aigw_plugin_header* h, size_t n);
+  aigw_status emit(aigw_request* r, const aigw_plugin_bytes* chunks, size_t n);
+  aigw_status finish(aigw_request* r, aigw_status status, std::string_view message);
+  aigw_status timer_start(aigw_request* r, uint64_t delay_ns, uint64_t token);
+  aigw_status spawn(aigw_request* r, const aigw_spawn_options* o, aigw_process** out);
+  aigw_status process_write(aigw_process* p, const aigw_plugin_bytes* chunks, size_t n);
+  aigw_status process_close_stdin(aigw_process* p);
+  aigw_status process_kill(aigw_process* p);
+
+ private:
+  aigw_request* request(uint32_t index, uint32_t generation);
+  aigw_request& alloc_request();
+  void enter(aigw_request* r) { ++r->depth; }
+  void leave(aigw_request* r);  // destroys a finished request once no hook runs
+  void destroy(aigw_request* r);
+  void retire_unused();
+  void write_out(aigw_request* r, std::string_view bytes, bool done);
+
+  void arm_process_read(aigw_process* p);
+  void arm_process_write(aigw_process* p);
+  void arm_process_exit(aigw_process* p);
+  void process_op_done(aigw_process* p);
+  void reap(aigw_process* p);
+
+  Worker& worker_;
+  std::unique_ptr<WorkerGeneration> current_;
+  std::vector<std::unique_ptr<WorkerGeneration>> retired_;
+  std::vector<std::unique_ptr<aigw_request>> requests_;
+  std::vector<uint32_t> free_requests_;
+  size_t live_ = 0;
+  std::vector<std::unique_ptr<aigw_process>> procs_;
+  std::vector<uint32_t> free_procs_;
+  simdjson::ondemand::parser parser_;
+
+  struct Timer {
+    uint64_t deadline_ns;
+    uint32_t index;
+    uint32_t generation;
+    uint64_t token;
+    bool is_process_kill;  // a spawn timeout rather than a plugin timer
+    bool operator>(const Timer& o) const { return deadline_ns > o.deadline_ns; }
+  };
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
+};
+
+// The per-request aigw_host callbacks, as plain functions for the table in
+// src/plugin/host_table.cpp.
+namespace abi {
+void* arena_alloc(aigw_request* req, size_t size, size_t align);
+aigw_status respond_start(aigw_request* req, int32_t status, const aigw_plugin_header* headers,
+                          size_t header_count);
+aigw_status emit(aigw_request* req, const aigw_plugin_bytes* chunks, size_t count);
+aigw_status finish(aigw_request* req, aigw_status status, aigw_plugin_str message);
+aigw_status report_usage(aigw_request* req, const aigw_usage* usage);
+aigw_status report_finish_reason(aigw_request* req, aigw_finish_reason reason);
+aigw_status timer_start(aigw_request* req, uint64_t delay_ns, uint64_t token);
+aigw_status spawn(aigw_request* req, const aigw_spawn_options* options, aigw_process** out);
+aigw_status process_write(aigw_process* proc, const aigw_plugin_bytes* chunks, size_t count);
+aigw_status process_close_stdin(aigw_process* proc);
+aigw_status process_kill(aigw_process* proc);
+}  // namespace abi
+
+}  // namespace aigw::server

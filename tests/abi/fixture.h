@@ -1,0 +1,143 @@
+/* Shared by the fixture plugins: hooks that do the least a valid plugin must
+ * do, so that each fixture file shows only the one thing it gets wrong.
+ * Plain C99 and only the public header, like a real plugin. */
+#ifndef AIGW_TEST_ABI_FIXTURE_H
+#define AIGW_TEST_ABI_FIXTURE_H
+
+#include <stdlib.h>
+
+#include "aigw_plugin.h"
+
+/* Not every fixture uses every hook; unused static functions would trip
+ * -Werror. */
+#if defined(__GNUC__)
+#define FX_MAYBE_UNUSED __attribute__((unused))
+#else
+#define FX_MAYBE_UNUSED
+#endif
+
+typedef struct fx_config {
+  const aigw_host* host;
+} fx_config;
+
+typedef struct fx_request {
+  const aigw_host* host;
+  aigw_request* req;
+} fx_request;
+
+FX_MAYBE_UNUSED static aigw_status fx_config_new(const aigw_host* host, aigw_host_plugin* plugin,
+                                                 aigw_config_source* src, void** config_out,
+                                                 aigw_errbuf* err) {
+  fx_config* c = (fx_config*)malloc(sizeof *c);
+  (void)plugin;
+  (void)src;
+  (void)err;
+  if (!c) return AIGW_ERR_NO_MEMORY;
+  c->host = host;
+  *config_out = c;
+  return AIGW_OK;
+}
+
+FX_MAYBE_UNUSED static void fx_config_destroy(void* config) { free(config); }
+
+/* The instance is the config: the fixtures keep no per-worker state. */
+FX_MAYBE_UNUSED static aigw_status fx_instance_new(void* config, const aigw_worker_info* worker,
+                                                   void** instance_out, aigw_errbuf* err) {
+  (void)worker;
+  (void)err;
+  *instance_out = config;
+  return AIGW_OK;
+}
+
+FX_MAYBE_UNUSED static void fx_instance_destroy(void* instance) { (void)instance; }
+
+FX_MAYBE_UNUSED static aigw_status fx_request_new(void* instance, aigw_request* req,
+                                                  const aigw_client_request* client,
+                                                  void** ctx_out, aigw_errbuf* err) {
+  fx_request* r = (fx_request*)malloc(sizeof *r);
+  (void)client;
+  (void)err;
+  if (!r) return AIGW_ERR_NO_MEMORY;
+  r->host = ((fx_config*)instance)->host;
+  r->req = req;
+  *ctx_out = r;
+  return AIGW_OK;
+}
+
+FX_MAYBE_UNUSED static void fx_request_destroy(void* ctx) { free(ctx); }
+
+FX_MAYBE_UNUSED static aigw_status fx_build_upstream(void* ctx, aigw_upstream_request* up,
+                                                     aigw_errbuf* err) {
+  (void)ctx;
+  (void)up;
+  (void)err;
+  return AIGW_OK; /* the host's defaults: forward the client request as is */
+}
+
+FX_MAYBE_UNUSED static aigw_status fx_on_upstream_head(void* ctx, int32_t status,
+                                                       const aigw_host_header* headers,
+                                                       size_t header_count,
+                                                       aigw_upstream_verdict* verdict) {
+  (void)ctx;
+  (void)headers;
+  (void)header_count;
+  verdict->error_class = status < 400 ? AIGW_ERROR_NONE : AIGW_ERROR_RETRYABLE;
+  return AIGW_OK;
+}
+
+FX_MAYBE_UNUSED static aigw_status fx_on_upstream_body(void* ctx, const aigw_host_bytes* chunks,
+                                                       size_t count, int32_t end_of_body) {
+  fx_request* r = (fx_request*)ctx;
+  aigw_plugin_str none = {0, 0};
+  size_t i;
+  for (i = 0; i < count; ++i) {
+    aigw_plugin_bytes b;
+    b.ptr = chunks[i].ptr;
+    b.len = chunks[i].len;
+    if (r->host->emit(r->req, &b, 1) != AIGW_OK) return AIGW_OK;
+  }
+  if (end_of_body) r->host->finish(r->req, AIGW_OK, none);
+  return AIGW_OK;
+}
+
+FX_MAYBE_UNUSED static aigw_status fx_request_start(void* ctx) {
+  static const char body[] = "{}";
+  fx_request* r = (fx_request*)ctx;
+  aigw_plugin_header h;
+  aigw_plugin_bytes b;
+  aigw_plugin_str none = {0, 0};
+  h.name.ptr = "content-type";
+  h.name.len = 12;
+  h.value.ptr = "application/json";
+  h.value.len = 16;
+  b.ptr = (const uint8_t*)body;
+  b.len = sizeof body - 1;
+  r->host->respond_start(r->req, 200, &h, 1);
+  r->host->emit(r->req, &b, 1);
+  return r->host->finish(r->req, AIGW_OK, none);
+}
+
+/* Complete hooks tables, positional in 1.0 field order. A fixture that
+ * breaks a table passes its own value for the one field it breaks. */
+#define FX_HOOKS_COMMON                                                       \
+  fx_config_new, fx_config_destroy, fx_instance_new, fx_instance_destroy,     \
+      NULL /* list_models */, fx_request_new, fx_request_destroy
+
+#define FX_DIRECT_HOOKS(start)                                                \
+  {                                                                           \
+    sizeof(aigw_hooks), AIGW_MODE_DIRECT, FX_HOOKS_COMMON,                    \
+        NULL, NULL, NULL, NULL, /* HTTP hooks */                              \
+        start, NULL, NULL, NULL, /* request_start, timer, process hooks */    \
+        NULL /* on_client_gone */                                             \
+  }
+
+#define FX_HTTP_HOOKS                                                         \
+  {                                                                           \
+    sizeof(aigw_hooks), AIGW_MODE_HTTP, FX_HOOKS_COMMON,                      \
+        fx_build_upstream, fx_on_upstream_head, fx_on_upstream_body,          \
+        NULL, /* health_probe */                                              \
+        NULL, NULL, NULL, NULL, /* direct-mode hooks */                       \
+        NULL /* on_client_gone */                                             \
+  }
+
+#endif /* AIGW_TEST_ABI_FIXTURE_H */
