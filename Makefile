@@ -30,7 +30,7 @@ test-plain: deps
 
 bench: build
 	@scripts/install-deps --bench
-	bench/run-health.sh
+	bench/health.sh
 
 fuzz:
 	@scripts/install-deps --fuzz

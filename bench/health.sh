@@ -196,7 +196,7 @@ EOF
 # ---- nginx ------------------------------------------------------------------
 
 start_nginx() {
-  local configure temp_paths="" m attempt
+  local configure temp_paths="" m
   configure=$("$NGINX" -V 2>&1)
   mkdir -p "$tmp/nginx/logs" "$tmp/nginx/temp"
   # Keep every temp path private (nginx creates them at start); name only the
@@ -206,7 +206,7 @@ start_nginx() {
       temp_paths+="    ${m}_temp_path $tmp/nginx/temp/$m;"$'\n'
     fi
   done
-  for attempt in 1 2 3; do
+  for _ in 1 2 3; do
     nginx_port=$(free_port)
     cat >"$tmp/nginx/nginx.conf" <<EOF
 # master_process off: one process, which is the worker, so its PID is known.
@@ -245,6 +245,7 @@ EOF
     done
     kill "$nginx_pid" 2>/dev/null || true
     wait "$nginx_pid" 2>/dev/null || true
+    unset 'pids[-1]'  # reaped: its PID may be reused, never signal it again
   done
   cat "$tmp/nginx/logs/error.log" "$tmp/nginx/logs/stderr.log" >&2 2>/dev/null || true
   die "nginx did not start"
@@ -275,7 +276,10 @@ measure() {
   read -r u1 s1 < <(cpu_ticks "$pid")
   reqs=$(awk '/ requests in / { print $1; exit }' "$out")
   rps=$(awk '/^Requests\/sec:/ { print $2; exit }' "$out")
-  [ -n "$reqs" ] && [ "$reqs" -gt 0 ] || { cat "$out" >&2; die "no request count in wrk's output"; }
+  if [ -z "$reqs" ] || [ "$reqs" -eq 0 ]; then
+    cat "$out" >&2
+    die "no request count in wrk's output"
+  fi
   printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$rps" "$reqs" $((u1 - u0)) $((s1 - s0)) \
     >>"$tmp/rounds.tsv"
 }
@@ -299,6 +303,7 @@ hold_idle() {
   after=$(rss_kib "$pid")
   kill "$hpid" 2>/dev/null || true
   wait "$hpid" 2>/dev/null || true
+  unset 'pids[-1]'
   printf '%s\t%s\t%s\n' "$name" "$before" "$after" >>"$tmp/idle.tsv"
   sleep 1  # connections close
 }
@@ -310,6 +315,7 @@ describe_machine() {
   echo "aigw:    $AIGW"
   echo "nginx:   $("$NGINX" -v 2>&1 | sed 's/^nginx version: //')"
   echo "wrk:     wrk -t1 -c$CONNECTIONS -d$DURATION http://127.0.0.1:PORT/health, $ROUNDS rounds, warm-up $WARMUP"
+  echo "time:    about $((2 * warmup_s + 2 * ROUNDS * duration_s + (IDLE_CONNECTIONS > 0 ? 10 : 0) + 3)) s"
   if [ "$PIN" = 1 ]; then
     echo "pinning: servers on CPU 0, wrk on CPU 1"
   else

@@ -76,7 +76,10 @@ extern "C" {
 #else
 #define AIGW_ABI_PTR "p64"
 #endif
-#define AIGW_ABI_SIGNATURE "aigw-abi1-" AIGW_ABI_PTR "-" AIGW_ABI_BYTE_ORDER
+#define AIGW_ABI_STR_(x) #x
+#define AIGW_ABI_STR(x) AIGW_ABI_STR_(x)
+#define AIGW_ABI_SIGNATURE \
+  "aigw-abi" AIGW_ABI_STR(AIGW_ABI_MAJOR) "-" AIGW_ABI_PTR "-" AIGW_ABI_BYTE_ORDER
 
 #define AIGW_PLUGIN_ENTRY_SYMBOL "aigw_plugin_entry"
 
@@ -381,7 +384,7 @@ typedef struct aigw_hooks {
   uint32_t struct_size;
   aigw_mode mode;
 
-  /* --- required in every mode ------------------------------------------- */
+  /* --- every mode: all required except list_models ------------------------ */
 
   /* Builds the plugin's configuration for one provider table, validating it.
    * Return AIGW_ERR_CONFIG with a message in `err` to reject it; the operator
@@ -417,7 +420,8 @@ typedef struct aigw_hooks {
    * client went away. THREAD: WORKER. */
   void (*request_destroy)(void* ctx);
 
-  /* --- required in AIGW_MODE_HTTP ---------------------------------------- */
+  /* --- AIGW_MODE_HTTP: build_upstream, on_upstream_head and on_upstream_body
+   * are required; health_probe is optional -------------------------------- */
 
   /* Describes the upstream request (pre-filled by the host). THREAD: WORKER. */
   aigw_status (*build_upstream)(void* ctx, aigw_upstream_request* up, aigw_errbuf* err);
@@ -437,10 +441,15 @@ typedef struct aigw_hooks {
    * THREAD: CONTROL. */
   aigw_status (*health_probe)(void* config, aigw_health_probe* probe);
 
-  /* --- required in AIGW_MODE_DIRECT -------------------------------------- */
+  /* --- AIGW_MODE_DIRECT: request_start is required; on_timer and the
+   * on_process_* hooks are needed only by plugins that start timers or
+   * processes (host->spawn returns AIGW_ERR_UNSUPPORTED when on_process_exit
+   * is NULL) --------------------------------------------------------------- */
 
   /* Starts producing the response: respond_start, emit..., finish, now or
-   * later from on_timer / on_process_* hooks. THREAD: WORKER. */
+   * later from on_timer / on_process_* hooks. A status other than AIGW_OK
+   * without a finish makes the host finish the request with that status.
+   * THREAD: WORKER. */
   aigw_status (*request_start)(void* ctx);
   /* A timer from host->timer_start fired. THREAD: WORKER. May be NULL if
    * the plugin starts no timers. */
@@ -449,7 +458,8 @@ typedef struct aigw_hooks {
    * OWNERSHIP: chunks borrowed until return. May be NULL if no spawn. */
   void (*on_process_output)(void* ctx, aigw_process* proc, const aigw_host_bytes* chunks,
                             size_t count, int32_t eof);
-  /* The child exited: exit_code, or -signal if killed. THREAD: WORKER. */
+  /* The child exited: exit_code, or -signal if killed. Called after the
+   * last on_process_output (eof). THREAD: WORKER. May be NULL (see above). */
   void (*on_process_exit)(void* ctx, aigw_process* proc, int32_t exit_status);
 
   /* --- optional, both modes ------------------------------------------------ */
@@ -487,6 +497,10 @@ typedef struct aigw_plugin_def {
  * call it only to read the definition (e.g. `aigw plugins`).
  * THREAD: CONTROL. */
 typedef const aigw_plugin_def* (*aigw_plugin_entry_fn)(void);
+
+/* The entry symbol, declared here so that a definition in C++ gets C
+ * linkage (an unmangled name) from this declaration. */
+AIGW_EXPORT const aigw_plugin_def* aigw_plugin_entry(void);
 
 /* Convenience for plugin authors:  AIGW_PLUGIN_ENTRY { return &my_def; } */
 #define AIGW_PLUGIN_ENTRY AIGW_EXPORT const aigw_plugin_def* aigw_plugin_entry(void)

@@ -136,8 +136,7 @@ aigw_status request_new_inner(Instance& inst, aigw_request* req, const aigw_clie
   r->model_ = std::string_view(client->model.ptr ? client->model.ptr : "", client->model.len);
   r->stream_ = client->stream == 1 && ep != AIGW_ENDPOINT_EMBEDDINGS;
   std::string error;
-  aigw_status st =
-      parse_request(inst.parser_, ep, client->body, client->body_count, r->parsed_, error);
+  aigw_status st = inst.parser_.parse(ep, client->body, client->body_count, r->parsed_, error);
   if (st != AIGW_OK) {
     set_error(err, error);
     return st;
@@ -199,13 +198,13 @@ void on_timer(void* ctx, uint64_t token) {
 void on_process_output(void* ctx, aigw_process* proc, const aigw_host_bytes* chunks, size_t count,
                        int32_t eof) {
   auto& r = *static_cast<Request*>(ctx);
-  if (proc == nullptr || proc != r.proc_) return;
+  if (proc == nullptr || proc != r.proc_id_) return;
   guarded_event(r, [&] { process_on_output(r, chunks, count, eof); });
 }
 
 void on_process_exit(void* ctx, aigw_process* proc, int32_t exit_status) {
   auto& r = *static_cast<Request*>(ctx);
-  if (proc == nullptr || proc != r.proc_) return;
+  if (proc == nullptr || proc != r.proc_id_ || r.exited_) return;
   guarded_event(r, [&] { process_on_exit(r, exit_status); });
 }
 

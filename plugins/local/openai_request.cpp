@@ -1,5 +1,7 @@
 #include "openai_request.h"
 
+#include <simdjson.h>
+
 #include <cstring>
 #include <string_view>
 
@@ -325,9 +327,15 @@ bool parse_root(Ctx& c, od::document& doc) {
 
 }  // namespace
 
-aigw_status parse_request(simdjson::ondemand::parser& parser, aigw_endpoint endpoint,
-                          const aigw_host_bytes* body, size_t body_count, ParsedRequest& out,
-                          std::string& error) {
+struct RequestParser::Impl {
+  simdjson::ondemand::parser parser;
+};
+
+RequestParser::RequestParser() : impl_(std::make_unique<Impl>()) {}
+RequestParser::~RequestParser() = default;
+
+aigw_status RequestParser::parse(aigw_endpoint endpoint, const aigw_host_bytes* body,
+                                 size_t body_count, ParsedRequest& out, std::string& error) {
   out = ParsedRequest{};
   out.endpoint = endpoint;
   Ctx c{out, error};
@@ -347,7 +355,7 @@ aigw_status parse_request(simdjson::ondemand::parser& parser, aigw_endpoint endp
     at_byte += body[i].len;
   }
   od::document doc;
-  if (auto e = parser.iterate(json).get(doc)) {
+  if (auto e = impl_->parser.iterate(json).get(doc)) {
     c.json(e);
     return AIGW_ERR_INVALID;
   }

@@ -3,9 +3,8 @@
 // JSON is refused even where nobody looks.
 #pragma once
 
-#include <simdjson.h>
-
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,10 +28,24 @@ struct ParsedRequest {
   bool base64 = false;               // embeddings encoding_format
 };
 
-// Parses the body (the chunks seen as one sequence). Returns AIGW_OK, or
-// AIGW_ERR_INVALID with a message for the client in `error`.
-aigw_status parse_request(simdjson::ondemand::parser& parser, aigw_endpoint endpoint,
-                          const aigw_host_bytes* body, size_t body_count, ParsedRequest& out,
-                          std::string& error);
+// Parses request bodies, keeping the simdjson parser's buffers between
+// requests (one per worker). simdjson stays out of this header: it is the
+// heaviest include by far, and only openai_request.cpp needs it.
+class RequestParser {
+ public:
+  RequestParser();
+  ~RequestParser();
+  RequestParser(const RequestParser&) = delete;
+  RequestParser& operator=(const RequestParser&) = delete;
+
+  // Parses the body (the chunks seen as one sequence). Returns AIGW_OK, or
+  // AIGW_ERR_INVALID with a message for the client in `error`.
+  aigw_status parse(aigw_endpoint endpoint, const aigw_host_bytes* body, size_t body_count,
+                    ParsedRequest& out, std::string& error);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace aigw::local_plugin

@@ -100,6 +100,7 @@ aigw_status process_start(Request& r) {
     }
     return AIGW_OK;
   }
+  r.proc_id_ = r.proc_;
   const std::string& prompt = r.parsed_.transcript;
   aigw_plugin_bytes chunk{reinterpret_cast<const uint8_t*>(prompt.data()), prompt.size()};
   st = prompt.empty() ? AIGW_OK : r.host_->process_write(r.proc_, &chunk, 1);

@@ -1,8 +1,6 @@
 // Per-worker instance and per-request state, shared by demo and process mode.
 #pragma once
 
-#include <simdjson.h>
-
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -23,7 +21,7 @@ struct Instance {
   uint32_t worker_count_ = 1;
   uint64_t requests_ = 0;     // numbers the response ids
   uint32_t processes_ = 0;    // process mode: children running on this worker
-  simdjson::ondemand::parser parser_;  // reused: keeps its buffers between requests
+  RequestParser parser_;
 
   // Ids stay unique across workers: worker w of n hands out w+1, w+1+n, ...
   uint64_t next_serial() { return requests_++ * worker_count_ + worker_index_ + 1; }
@@ -50,6 +48,9 @@ struct Request {
 
   // process mode
   aigw_process* proc_ = nullptr;  // valid until on_process_exit returns
+  // The child's handle, kept for recognising its events only (never
+  // dereferenced): stdout may still drain after the exit was reported.
+  const aigw_process* proc_id_ = nullptr;
   bool holds_slot_ = false;       // counted in instance_->processes_
   bool stdout_eof_ = false;
   bool exited_ = false;

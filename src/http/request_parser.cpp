@@ -253,7 +253,7 @@ const char* check_content_length(std::string_view v, bool complete, uint64_t& n)
 
 constexpr const char* kBadRequest = "bad_request";
 
-// Walks one head. A struct rather than one long function so that every error
+// Walks one head. A class rather than one long function so that every error
 // path is a one-liner and the per-header bookkeeping stays in one place.
 class HeadParser {
  public:

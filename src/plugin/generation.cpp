@@ -57,7 +57,12 @@ bool resolve_plugin(Generation& gen, const std::string& name, const std::string&
   Resolved r;
   if (path.empty()) {
     if (name == "local") {
-      r.def = builtin_local_plugin();
+      std::string why;
+      if (validate(builtin_local_plugin(), why, "built-in plugin local")) {
+        r.def = builtin_local_plugin();
+      } else {
+        errors.push_back(why);
+      }
     } else {
       std::string msg = "plugin \"" + name + "\": no file found; looked for";
       for (const std::string& t : tried) msg += " " + t;

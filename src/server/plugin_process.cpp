@@ -34,6 +34,7 @@ std::string str(aigw_plugin_str s) { return std::string(s.ptr ? s.ptr : "", s.pt
 
 aigw_status PluginRuntime::spawn(aigw_request* r, const aigw_spawn_options* o, aigw_process** out) {
   if (r->finished || r->client_gone) return AIGW_ERR_CLOSED;
+  if (!r->hooks->on_process_exit) return AIGW_ERR_UNSUPPORTED;
   if (!o || !out || o->argc == 0 || !o->argv || o->struct_size < sizeof(uint32_t) * 2) {
     return AIGW_ERR_INVALID;
   }

@@ -28,6 +28,7 @@ class Server:
         self.proc = None
         self.lines = []
         self.port = None
+        self.admin_port = None
         self._lock = threading.Lock()
         self._listening = threading.Event()
         if start:
@@ -52,6 +53,8 @@ class Server:
                 obj = json.loads(line)
             except ValueError:
                 continue
+            if obj.get("msg") == "admin listening":
+                self.admin_port = int(obj["addr"].rsplit(":", 1)[1])
             if obj.get("msg") == "listening" and self.port is None:
                 self.port = int(obj["addr"].rsplit(":", 1)[1])
                 self._listening.set()
@@ -66,8 +69,9 @@ class Server:
                     out.append({"unparsed": line})
             return out
 
-    def connect(self, timeout=10):
-        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+    def connect(self, timeout=10, admin=False):
+        port = self.admin_port if admin else self.port
+        s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return s
 

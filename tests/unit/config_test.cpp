@@ -282,8 +282,62 @@ TEST(ConfigErrors, UnknownKeysWithSuggestion) {
             "test.toml:2:3: server.timeouts.header-read: unknown key "
             "\"server.timeouts.header-read\" (did you mean \"server.timeouts.header_read\"?)");
   // Sections that later work adds are unknown until then.
-  EXPECT_EQ(load_error("[[provider]]\nname = \"x\"\n"),
-            "test.toml:1:3: provider: unknown key \"provider\"");
+  EXPECT_EQ(load_error("[[route]]\nname = \"x\"\n"),
+            "test.toml:1:3: route: unknown key \"route\"");
+}
+
+TEST(ConfigProviders, HostKeysAreChecked) {
+  const Errors e = load_errors("[[provider]]\nname = \"Bad Name\"\nplugin = \"nope\"\nmodels = []\n");
+  ASSERT_EQ(e.size(), 3u) << ::testing::PrintToString(e);
+  EXPECT_NE(e[0].find("test.toml:2:8: provider[0].name: must be 1 to 64 characters"), std::string::npos);
+  EXPECT_EQ(e[1], "test.toml:3:10: provider[0].plugin: no [[plugin]] named \"nope\" is declared");
+  EXPECT_EQ(e[2], "test.toml:4:10: provider[0].models: expected a non-empty array of model names");
+  EXPECT_EQ(load_error("[[provider]]\nname = \"x\"\nmodels = [\"m\"]\n"),
+            "test.toml:1:1: provider[0].plugin: is required (the plugin that serves this provider)");
+}
+
+TEST(ConfigProviders, ModelsAndMapAndPluginKeys) {
+  LoadResult r = load_string(R"([[plugin]]
+name = "mine"
+path = "/opt/libaigw_mine.so"
+[[provider]]
+name = "a"
+plugin = "mine"
+models = ["m1", "m2"]
+model_map = { m1 = "upstream-1" }
+custom_key = 3
+[[provider]]
+name = "b"
+plugin = "local"
+models = ["m3"]
+)", "test.toml");
+  ASSERT_NE(r.config, nullptr) << ::testing::PrintToString(r.errors);
+  ASSERT_EQ(r.config->plugins.size(), 1u);
+  EXPECT_EQ(r.config->plugins[0].path, "/opt/libaigw_mine.so");
+  ASSERT_EQ(r.config->providers.size(), 2u);
+  EXPECT_EQ(r.config->providers[0].model_map.size(), 1u);
+  EXPECT_EQ(r.config->provider_for_model("m3"), &r.config->providers[1]);
+  EXPECT_EQ(r.config->provider_for_model("zz"), nullptr);
+  // custom_key is the plugin's to judge, not the loader's.
+  EXPECT_NE(r.config->providers[0].table, nullptr);
+}
+
+TEST(ConfigProviders, DuplicateModelAndBadMap) {
+  const Errors e = load_errors(R"([[provider]]
+name = "a"
+plugin = "local"
+models = ["m"]
+model_map = { other = "x" }
+[[provider]]
+name = "b"
+plugin = "local"
+models = ["m"]
+)");
+  ASSERT_EQ(e.size(), 2u) << ::testing::PrintToString(e);
+  EXPECT_NE(e[0].find("provider[0].model_map.other: maps \"other\", which is not in models"),
+            std::string::npos);
+  EXPECT_NE(e[1].find("provider[1].models[0]: model \"m\" is already served by provider \"a\""),
+            std::string::npos);
 }
 
 TEST(ConfigErrors, AllProblemsReportedInFileOrder) {

@@ -336,17 +336,6 @@ std::vector<std::string> sse_events(const std::string& body) {
   return events;
 }
 
-size_t word_count(const std::string& s) {
-  size_t n = 0;
-  bool in = false;
-  for (unsigned char c : s) {
-    bool space = c == ' ' || (c >= '\t' && c <= '\r');
-    if (!space && !in) ++n;
-    in = !space;
-  }
-  return n;
-}
-
 std::vector<uint8_t> base64_decode(const std::string& s) {
   auto val = [](char c) -> int {
     if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -449,7 +438,9 @@ class LocalPluginTest : public ::testing::Test {
   Call& start(aigw_endpoint endpoint, const std::string& body, bool stream = false) {
     Call& c = request(endpoint, body, stream);
     EXPECT_EQ(c.new_status, AIGW_OK) << c.error;
-    if (c.new_status == AIGW_OK) EXPECT_EQ(hooks_->request_start(c.ctx), AIGW_OK);
+    if (c.new_status == AIGW_OK) {
+      EXPECT_EQ(hooks_->request_start(c.ctx), AIGW_OK);
+    }
     return c;
   }
 
@@ -948,9 +939,11 @@ TEST_F(LocalPluginTest, CompletionsStreamTextChunks) {
 
 std::vector<std::vector<float>> float_embeddings(const simdjson::dom::element& root) {
   std::vector<std::vector<float>> out;
-  for (auto item : root["data"].get_array().value()) {
+  simdjson::dom::array data = root["data"].get_array().value();
+  for (auto item : data) {
     std::vector<float> v;
-    for (auto x : item["embedding"].get_array().value()) {
+    simdjson::dom::array values = item["embedding"].get_array().value();
+    for (auto x : values) {
       v.push_back(static_cast<float>(x.get_double().value()));
     }
     out.push_back(v);
