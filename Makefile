@@ -1,8 +1,10 @@
 # The two commands of the README, and a few more for developers.
 #   make run    install what is missing, build, start aigw on the built-in config
-#   make test   install what is missing, build, run every test (plain and ASan+UBSan)
+#   make test   install what is missing, build, run every test (plain and ASan+UBSan),
+#               and the threaded integration tests under ThreadSanitizer
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 ARGS       ?=
 MESON_OPTS ?=
 
@@ -23,7 +25,7 @@ run: build
 	./$(BUILD)/src/aigw serve $(ARGS)
 
 test: deps
-	@scripts/run-tests $(BUILD) $(ASAN_BUILD)
+	@scripts/run-tests $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
 
 test-plain: deps
 	@scripts/run-tests $(BUILD)
@@ -38,4 +40,4 @@ fuzz:
 	ninja -C build-fuzz
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) build-fuzz

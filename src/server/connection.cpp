@@ -263,7 +263,8 @@ void Worker::dispatch(Connection& c, const http::RequestHead& head, std::string_
   http::ResponseMeta meta;
   meta.version_minor = head.version_minor;
   meta.keep_alive = head.keep_alive && !draining_ &&
-                    c.served < cfg_->server.limits.max_requests_per_connection;
+                    c.served < cfg_->server.limits.max_requests_per_connection &&
+                    cfg_->server.timeouts.keepalive_idle.count() != 0;
   meta.head_only = head.method == http::Method::head;
   meta.date = {date_, date_len_};
 

@@ -2,8 +2,10 @@
 // worker-owned slot table and are never touched by another thread.
 //
 // Memory: an idle keep-alive connection owns no receive buffer (the kernel
-// picks one from the provided-buffer ring only when data arrives) and its
-// strings are released when it goes idle, so it costs this struct alone.
+// picks one from the provided-buffer ring only when data arrives); its
+// strings keep at most 16 KiB of capacity between requests (larger ones are
+// released), so a small keep-alive connection costs this struct and one
+// small output block (about 580 bytes measured, docs/benchmarks.md).
 #pragma once
 
 #include <cstdint>
