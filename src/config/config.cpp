@@ -584,6 +584,27 @@ void read_providers(TableReader& top, const std::shared_ptr<const toml::table>& 
         r.error(*t.get("name"), r.path_of("name"), "provider " + quoted(p.name) + " is declared twice");
       }
     }
+    std::string base_url;
+    if (const toml::node* node = r.get_string("base_url", base_url)) {
+      std::string why;
+      if (!parse_base_url(base_url, p.upstream, why)) {
+        r.error(*node, r.path_of("base_url"), "invalid URL " + quoted(base_url) + ": " + why);
+      } else {
+        p.has_upstream = true;
+      }
+    }
+    {
+      using std::chrono::hours;
+      const DurationRange any{Duration{100}, hours{24}};
+      UpstreamConfig& u = p.upstream;
+      r.get_duration("connect_timeout", any, u.connect_timeout);
+      r.get_duration("first_byte_timeout", any, u.first_byte_timeout);
+      r.get_duration("stream_idle_timeout", any, u.stream_idle_timeout);
+      r.get_duration("request_timeout", any, u.request_timeout);
+      r.get_integer("max_connections", {1, 100'000}, u.max_connections);
+      r.get_string("ca_file", u.ca_file);
+      r.get_bool("tls_verify", u.tls_verify);
+    }
     // The other keys are the plugin's: it reads and validates them when it
     // is configured (src/plugin), which also reports the ones nobody read.
     auto table = std::make_shared<ProviderTable>();
@@ -591,7 +612,10 @@ void read_providers(TableReader& top, const std::shared_ptr<const toml::table>& 
     table->table = &t;
     table->source = std::string(source);
     table->path = "provider[" + std::to_string(i) + "]";
-    table->host_keys = {"name", "plugin", "models", "model_map"};
+    table->host_keys = {"name",           "plugin",          "models",
+                        "model_map",      "base_url",        "connect_timeout",
+                        "first_byte_timeout", "stream_idle_timeout", "request_timeout",
+                        "max_connections", "ca_file",        "tls_verify"};
     p.table = std::move(table);
     config.providers.push_back(std::move(p));
   });

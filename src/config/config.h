@@ -74,6 +74,23 @@ struct PluginConfig {
 // still reported as file:line:column. Defined in config/provider_table.h.
 struct ProviderTable;
 
+// Where an HTTP-mode provider is, and how long aigw waits for it.
+struct UpstreamConfig {
+  std::string base_url;   // as written, for messages
+  bool tls = false;       // https
+  std::string host;       // name or IP literal (without brackets)
+  uint16_t port = 0;
+  std::string base_path;  // "/v1" (no trailing slash; may be empty)
+  std::string host_header;  // "api.openai.com" or "host:port" when the port is not the default
+  Duration connect_timeout{5'000};
+  Duration first_byte_timeout{300'000};  // long enough for slow models to start answering
+  Duration stream_idle_timeout{120'000}; // longest gap between body bytes
+  Duration request_timeout{900'000};     // the whole exchange
+  uint64_t max_connections = 512;        // per worker
+  std::string ca_file;                   // empty: the system bundle
+  bool tls_verify = true;
+};
+
 // A [[provider]] entry. The host reads the keys below; every other key of
 // the table belongs to the provider's plugin.
 struct ProviderConfig {
@@ -81,6 +98,8 @@ struct ProviderConfig {
   std::string plugin;
   std::vector<std::string> models;  // public model names served
   std::vector<std::pair<std::string, std::string>> model_map;  // public -> upstream name
+  bool has_upstream = false;  // base_url given
+  UpstreamConfig upstream;
   std::shared_ptr<const ProviderTable> table;
 };
 
@@ -130,6 +149,10 @@ bool resolve_secret(std::string_view value, std::string& out, std::string& why);
 
 // "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:0". Port 0 asks the kernel for one.
 bool parse_listen_addr(std::string_view text, ListenAddr& out, std::string& why);
+
+// "https://api.openai.com/v1", "http://127.0.0.1:8000/v1", "http://[::1]:11434".
+// Only http and https; no user info, query or fragment.
+bool parse_base_url(std::string_view text, UpstreamConfig& out, std::string& why);
 
 std::string_view log_level_name(LogLevel l);
 

@@ -375,3 +375,93 @@ std::string format_size(uint64_t bytes) {
 }
 
 }  // namespace aigw::config
+
+namespace aigw::config {
+
+bool parse_base_url(std::string_view text, UpstreamConfig& out, std::string& why) {
+  std::string_view rest = text;
+  if (rest.starts_with("https://")) {
+    out.tls = true;
+    rest.remove_prefix(8);
+  } else if (rest.starts_with("http://")) {
+    out.tls = false;
+    rest.remove_prefix(7);
+  } else {
+    why = "must start with http:// or https://";
+    return false;
+  }
+  size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+  if (path.find_first_of("?#") != std::string_view::npos) {
+    why = "must not have a query or fragment";
+    return false;
+  }
+  if (authority.find('@') != std::string_view::npos) {
+    why = "must not contain user information: put keys in api_keys";
+    return false;
+  }
+  std::string_view host = authority;
+  std::string_view port_text;
+  if (authority.starts_with('[')) {
+    size_t close = authority.find(']');
+    if (close == std::string_view::npos) {
+      why = "unterminated IPv6 address";
+      return false;
+    }
+    host = authority.substr(1, close - 1);
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after[0] != ':') {
+        why = "unexpected text after the IPv6 address";
+        return false;
+      }
+      port_text = after.substr(1);
+    }
+  } else if (size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port_text = authority.substr(colon + 1);
+  }
+  if (host.empty()) {
+    why = "has no host";
+    return false;
+  }
+  for (char c : host) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '.' || c == ':' || c == '_';
+    if (!ok) {
+      why = "the host contains a character that is not allowed";
+      return false;
+    }
+  }
+  uint32_t port = out.tls ? 443 : 80;
+  if (!port_text.empty() || authority.ends_with(':')) {
+    if (port_text.empty() || port_text.size() > 5) {
+      why = "invalid port";
+      return false;
+    }
+    port = 0;
+    for (char c : port_text) {
+      if (c < '0' || c > '9') {
+        why = "invalid port";
+        return false;
+      }
+      port = port * 10 + static_cast<uint32_t>(c - '0');
+    }
+    if (port == 0 || port > 65535) {
+      why = "port must be between 1 and 65535";
+      return false;
+    }
+  }
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  out.base_url = std::string(text);
+  out.host = std::string(host);
+  out.port = static_cast<uint16_t>(port);
+  out.base_path = std::string(path);
+  bool v6 = out.host.find(':') != std::string::npos;
+  out.host_header = v6 ? "[" + out.host + "]" : out.host;
+  if (port != (out.tls ? 443u : 80u)) out.host_header += ":" + std::to_string(port);
+  return true;
+}
+
+}  // namespace aigw::config

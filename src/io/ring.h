@@ -36,6 +36,9 @@ enum class Op : uint8_t {
   process_read = 7,   // a plugin child's stdout
   process_write = 8,  // a plugin child's stdin
   process_exit = 9,   // poll on a plugin child's pidfd
+  upstream_connect = 10,
+  upstream_send = 11,
+  upstream_recv = 12,
 };
 
 struct UserData {

@@ -1,5 +1,7 @@
 #include "plugin/generation.h"
 
+#include <netdb.h>
+
 #include <cstring>
 
 #include "config/provider_table.h"
@@ -33,6 +35,30 @@ int Generation::provider_for_model(std::string_view model) const {
 }
 
 namespace {
+
+bool resolve(const config::UpstreamConfig& u, std::vector<sockaddr_storage>& out, std::string& why) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  std::string port = std::to_string(u.port);
+  int rc = getaddrinfo(u.host.c_str(), port.c_str(), &hints, &res);
+  if (rc != 0) {
+    why = "cannot resolve " + u.host + ": " + gai_strerror(rc);
+    return false;
+  }
+  for (addrinfo* a = res; a; a = a->ai_next) {
+    sockaddr_storage ss{};
+    std::memcpy(&ss, a->ai_addr, a->ai_addrlen);
+    out.push_back(ss);
+  }
+  freeaddrinfo(res);
+  if (out.empty()) {
+    why = "no address for " + u.host;
+    return false;
+  }
+  return true;
+}
 
 struct Resolved {
   const aigw_plugin_def* def = nullptr;
@@ -109,6 +135,22 @@ std::shared_ptr<Generation> build_generation(std::shared_ptr<const config::Confi
     p.def = r.def;
     p.hooks = r.def->hooks;
     p.host_plugin.name = r.def->name;
+
+    if (p.hooks->mode == AIGW_MODE_HTTP) {
+      if (!pc.has_upstream) {
+        const toml::table& t = *pc.table->table;
+        errors.push_back(pc.table->format(t.source(), "base_url",
+                                          "is required: plugin \"" + p.host_plugin.name +
+                                              "\" sends requests to an upstream"));
+      } else {
+        std::string why;
+        if (!resolve(pc.upstream, p.addrs, why)) {
+          const toml::table& t = *pc.table->table;
+          const toml::node* n = t.get("base_url");
+          errors.push_back(pc.table->format(n ? n->source() : t.source(), "base_url", why));
+        }
+      }
+    }
 
     aigw_config_source src;
     src.table = pc.table.get();

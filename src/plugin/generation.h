@@ -8,6 +8,8 @@
 // can still run it.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -25,6 +27,9 @@ namespace aigw::plugin {
 
 struct Provider {
   const config::ProviderConfig* config = nullptr;  // lives in Generation::config
+  // HTTP mode: the upstream's addresses, resolved on the control thread when
+  // the generation is built (never on a worker).
+  std::vector<sockaddr_storage> addrs;
   const aigw_plugin_def* def = nullptr;
   const aigw_hooks* hooks = nullptr;
   aigw_host_plugin host_plugin;

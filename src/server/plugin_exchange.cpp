@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "log/log.h"
+#include "server/upstream_conn.h"
 #include "server/worker.h"
 
 extern char** environ;
@@ -183,11 +184,6 @@ uint32_t PluginRuntime::start(uint32_t conn_index, uint32_t conn_generation,
                 "The model '" + model.substr(0, 200) + "' does not exist on this gateway.");
   }
   const plugin::Provider& prov = current_->gen->providers[static_cast<size_t>(pi)];
-  if (prov.hooks->mode != AIGW_MODE_DIRECT) {
-    return fail(501, "unsupported",
-                "Provider '" + prov.config->name +
-                    "' needs the upstream HTTP client, which this build does not have yet.");
-  }
 
   aigw_request& r = alloc_request();
   r.rt = this;
@@ -220,6 +216,10 @@ uint32_t PluginRuntime::start(uint32_t conn_index, uint32_t conn_generation,
   r.version_minor = head.version_minor;
   r.keep_alive = meta.keep_alive;
   r.body_chunk = {reinterpret_cast<const uint8_t*>(r.body.data()), r.body.size()};
+  if (prov.hooks->mode == AIGW_MODE_HTTP) {
+    r.upstream = &prov.config->upstream;
+    r.upstream_addrs = &prov.addrs;
+  }
 
   aigw_client_request& c = r.client;
   c.struct_size = sizeof c;
@@ -248,8 +248,12 @@ uint32_t PluginRuntime::start(uint32_t conn_index, uint32_t conn_generation,
   }
   r.ctx_live = true;
   uint32_t slot = r.index;
-  st = r.hooks->request_start(r.ctx);
-  if (st != AIGW_OK && !r.finished) finish(&r, st, "The provider could not start the request.");
+  if (r.hooks->mode == AIGW_MODE_HTTP) {
+    start_upstream(&r);
+  } else {
+    st = r.hooks->request_start(r.ctx);
+    if (st != AIGW_OK && !r.finished) finish(&r, st, "The provider could not start the request.");
+  }
   // A request answered synchronously has already written its bytes through
   // write_out, which told the connection it is done.
   leave(&r);
@@ -261,6 +265,14 @@ void PluginRuntime::leave(aigw_request* r) {
 }
 
 void PluginRuntime::destroy(aigw_request* r) {
+  if (r->conn) {
+    // The exchange ended before the upstream response did (client gone, an
+    // error): that connection has unread bytes and cannot be reused.
+    UpstreamConn* c = r->conn;
+    r->conn = nullptr;
+    c->req = nullptr;
+    close_upstream(*c);
+  }
   for (aigw_process* p : r->procs) {
     p->req = nullptr;
     if (!p->exited && p->pid > 0) kill(p->pid, SIGKILL);
@@ -403,13 +415,20 @@ aigw_status PluginRuntime::emit(aigw_request* r, const aigw_plugin_bytes* chunks
 
 aigw_status PluginRuntime::finish(aigw_request* r, aigw_status status, std::string_view message) {
   if (r->finished || r->client_gone) return AIGW_ERR_CLOSED;
+  end_response(r, status == AIGW_OK, status_for(status), code_for(status),
+               message.empty() ? std::string_view("The provider failed.") : message);
+  return AIGW_OK;
+}
+
+void PluginRuntime::end_response(aigw_request* r, bool ok, int http_status, std::string_view code,
+                                 std::string_view message) {
   r->finished = true;
   http::ResponseMeta meta;
   meta.version_minor = r->version_minor;
   meta.keep_alive = r->keep_alive;
   meta.date = worker_.date();
   std::string out;
-  if (status == AIGW_OK && r->started && !r->stream) {
+  if (ok && r->started && !r->stream) {
     std::vector<http::ResponseHeader> hs;
     std::string_view content_type;
     for (auto& [k, v] : r->resp_headers) {
@@ -420,16 +439,16 @@ aigw_status PluginRuntime::finish(aigw_request* r, aigw_status status, std::stri
       }
     }
     http::write_response(out, r->status, meta, content_type, r->buffered, hs.data(), hs.size());
-  } else if (status == AIGW_OK && r->started) {
+  } else if (ok && r->started) {
     if (r->version_minor != 0) http::write_last_chunk(out);
-  } else if (status == AIGW_OK) {
+  } else if (ok) {
     http::write_error(out, 502, meta, "provider_error", "The provider finished without a response.");
   } else {
-    std::string msg(message.empty() ? std::string_view("The provider failed.") : message);
+    std::string msg(message);
     if (r->started && r->stream) {
       // Bytes are already on the wire: end the stream with an error event,
       // never a silent cut.
-      std::string ev = "data: " + http::error_body(status_for(status), code_for(status), msg) + "\n\n";
+      std::string ev = "data: " + http::error_body(http_status, code, msg) + "\n\n";
       if (r->version_minor == 0) {
         out = ev;
       } else {
@@ -437,7 +456,7 @@ aigw_status PluginRuntime::finish(aigw_request* r, aigw_status status, std::stri
         http::write_last_chunk(out);
       }
     } else {
-      http::write_error(out, status_for(status), meta, code_for(status), msg);
+      http::write_error(out, http_status, meta, code, msg);
     }
   }
   r->buffered.clear();
@@ -446,12 +465,11 @@ aigw_status PluginRuntime::finish(aigw_request* r, aigw_status status, std::stri
     if (!p->exited && p->pid > 0) kill(p->pid, SIGKILL);
   }
   if (r->depth == 0) destroy(r);
-  return AIGW_OK;
 }
 
 aigw_status PluginRuntime::timer_start(aigw_request* r, uint64_t delay_ns, uint64_t token) {
   if (r->finished || r->client_gone) return AIGW_ERR_CLOSED;
-  timers_.push(Timer{now_ns() + delay_ns, r->index, r->generation, token, false});
+  timers_.push(Timer{now_ns() + delay_ns, r->index, r->generation, token, 0});
   return AIGW_OK;
 }
 
@@ -461,7 +479,12 @@ void PluginRuntime::run_timers(uint64_t now) {
   while (!timers_.empty() && timers_.top().deadline_ns <= now) {
     Timer t = timers_.top();
     timers_.pop();
-    if (t.is_process_kill) {
+    if (t.kind == 2) {
+      aigw_request* r = request(t.index, t.generation);
+      if (r && r->timer_serial == t.token && !r->finished) upstream_timeout(r);
+      continue;
+    }
+    if (t.kind == 1) {
       if (t.index < procs_.size()) {
         aigw_process* p = procs_[t.index].get();
         if (p->generation == t.generation && !p->exited && p->pid > 0) kill(p->pid, SIGKILL);

@@ -19,12 +19,17 @@
 #include "aigw_plugin.h"
 #include "http/request.h"
 #include "http/response.h"
+#include "http/response_parser.h"
+#include <deque>
+#include <unordered_map>
 #include "plugin/generation.h"
 
 namespace aigw::server {
 
 class Worker;
 class PluginRuntime;
+
+struct UpstreamConn;
 
 // The worker's instances of one generation.
 struct WorkerGeneration {
@@ -91,6 +96,16 @@ struct aigw_request {
 
   std::vector<std::unique_ptr<char[]>> arena;
   std::vector<aigw_process*> procs;
+
+  // HTTP mode: the upstream exchange.
+  const aigw::config::UpstreamConfig* upstream = nullptr;
+  const std::vector<sockaddr_storage>* upstream_addrs = nullptr;
+  std::string upstream_request;   // serialised request, sent once a connection is ready
+  aigw::server::UpstreamConn* conn = nullptr;
+  bool upstream_head_seen = false;
+  int64_t deadline_first_byte_ns = 0;
+  int64_t deadline_total_ns = 0;
+  uint64_t timer_serial = 0;      // newest upstream timer; older heap entries are stale
 };
 
 namespace aigw::server {
@@ -148,6 +163,29 @@ class PluginRuntime {
   void retire_unused();
   void write_out(aigw_request* r, std::string_view bytes, bool done);
 
+  // HTTP mode (plugin_upstream.cpp).
+  void start_upstream(aigw_request* r);
+  void acquire_connection(aigw_request* r);
+  void connect_new(aigw_request* r, const std::string& key);
+  void send_request(UpstreamConn& c);
+  void arm_upstream_recv(UpstreamConn& c);
+  void on_upstream_bytes(UpstreamConn& c, std::string_view bytes);
+  void deliver_body(UpstreamConn& c, std::string_view data, bool end);
+  void upstream_done(UpstreamConn& c, bool reusable);
+  void upstream_fail(aigw_request* r, int status, std::string_view code, std::string_view message);
+  // Ends the response: complete (ok) or with an error of this HTTP status
+  // (an error event when bytes were already sent).
+  void end_response(aigw_request* r, bool ok, int status, std::string_view code,
+                    std::string_view message);
+  void close_upstream(UpstreamConn& c);
+  void release_upstream(UpstreamConn& c);
+  void arm_upstream_timer(aigw_request* r, int64_t deadline_ns);
+  void upstream_timeout(aigw_request* r);
+
+ public:
+  void on_upstream_cqe(uint8_t op, uint32_t index, uint32_t generation, int res);
+
+ private:
   void arm_process_read(aigw_process* p);
   void arm_process_write(aigw_process* p);
   void arm_process_exit(aigw_process* p);
@@ -164,12 +202,21 @@ class PluginRuntime {
   std::vector<uint32_t> free_procs_;
   simdjson::ondemand::parser parser_;
 
+  std::vector<std::unique_ptr<UpstreamConn>> uconns_;
+  std::vector<uint32_t> free_uconns_;
+  struct Pool {
+    std::vector<uint32_t> idle;          // keep-alive connections ready for a request
+    uint64_t open = 0;                   // connections in any state
+    std::deque<std::pair<uint32_t, uint32_t>> waiting;  // requests (index, generation)
+  };
+  std::unordered_map<std::string, Pool> pools_;
+
   struct Timer {
     uint64_t deadline_ns;
     uint32_t index;
     uint32_t generation;
     uint64_t token;
-    bool is_process_kill;  // a spawn timeout rather than a plugin timer
+    uint8_t kind;  // 0 plugin timer, 1 process kill, 2 upstream deadline
     bool operator>(const Timer& o) const { return deadline_ns > o.deadline_ns; }
   };
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;

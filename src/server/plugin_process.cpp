@@ -113,7 +113,7 @@ aigw_status PluginRuntime::spawn(aigw_request* r, const aigw_spawn_options* o, a
   arm_process_read(p);
   arm_process_exit(p);
   if (o->timeout_ms != 0) {
-    timers_.push(Timer{mono_ns() + o->timeout_ms * 1000000u, p->index, p->generation, 0, true});
+    timers_.push(Timer{mono_ns() + o->timeout_ms * 1000000u, p->index, p->generation, 0, 1});
   }
   *out = p;
   return AIGW_OK;

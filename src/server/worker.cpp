@@ -187,6 +187,11 @@ void Worker::handle(const io_uring_cqe* cqe) {
     case io::Op::process_exit:
       plugins_->on_process_cqe(static_cast<uint8_t>(ud.op), ud.index, ud.generation, cqe->res);
       break;
+    case io::Op::upstream_connect:
+    case io::Op::upstream_send:
+    case io::Op::upstream_recv:
+      plugins_->on_upstream_cqe(static_cast<uint8_t>(ud.op), ud.index, ud.generation, cqe->res);
+      break;
     case io::Op::cancel:
     case io::Op::close:
     case io::Op::none:
