@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include <simdjson.h>
+
 #include "log/log.h"
 #include "server/upstream_conn.h"
 #include "server/worker.h"
@@ -63,7 +65,11 @@ bool forwardable(std::string_view name) {
 
 }  // namespace
 
-PluginRuntime::PluginRuntime(Worker& w) : worker_(w) {}
+struct PluginRuntime::Json {
+  simdjson::ondemand::parser parser;
+};
+
+PluginRuntime::PluginRuntime(Worker& w) : worker_(w), json_(std::make_unique<Json>()) {}
 
 PluginRuntime::~PluginRuntime() { shutdown(); }
 
@@ -141,10 +147,13 @@ uint32_t PluginRuntime::start(uint32_t conn_index, uint32_t conn_generation,
   // offsets, so an adapter can splice a new name) and "stream". The copy is
   // the padded buffer simdjson needs, and it is also the request's own copy
   // of its bytes, which the ABI keeps alive until request_destroy.
-  simdjson::padded_string json(body);
+  std::string json;
+  json.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+  json.assign(body);
   simdjson::ondemand::document doc;
   simdjson::ondemand::object obj;
-  if (parser_.iterate(json).get(doc) || doc.get_object().get(obj)) {
+  if (json_->parser.iterate(json.data(), json.size(), json.capacity()).get(doc) ||
+      doc.get_object().get(obj)) {
     return fail(400, "invalid_json", "The request body must be a JSON object.");
   }
   std::string model;

@@ -14,8 +14,6 @@
 #include <string>
 #include <vector>
 
-#include <simdjson.h>
-
 #include "aigw_plugin.h"
 #include "http/request.h"
 #include "http/response.h"
@@ -73,7 +71,9 @@ struct aigw_request {
   bool ctx_live = false;    // request_new succeeded: request_destroy is owed
 
   // The request bytes live as long as the request (the ABI promises it).
-  simdjson::padded_string body;
+  // The body, with spare capacity for simdjson's padding (it reads up to 64
+  // bytes past the end while scanning).
+  std::string body;
   std::string model;
   std::string upstream_model;
   std::vector<std::string> header_store;
@@ -200,7 +200,10 @@ class PluginRuntime {
   size_t live_ = 0;
   std::vector<std::unique_ptr<aigw_process>> procs_;
   std::vector<uint32_t> free_procs_;
-  simdjson::ondemand::parser parser_;
+  // simdjson's parser, kept out of this header: simdjson.h is very slow to
+  // compile and this header is included by every worker file.
+  struct Json;
+  std::unique_ptr<Json> json_;
 
   std::vector<std::unique_ptr<UpstreamConn>> uconns_;
   std::vector<uint32_t> free_uconns_;
