@@ -62,8 +62,10 @@ class SseReader {
   uint64_t events() const { return events_; }
   // Data of an event, or part of a line, has arrived but not the blank line
   // that ends it: if the stream ends now it was cut (the spec drops such an
-  // event, and so do we).
-  bool pending() const { return has_data_ || !line_.empty() || (!bom_done_ && bom_matched_ > 0); }
+  // event, and so do we). Always false once failed.
+  bool pending() const {
+    return !failed_ && (has_data_ || !line_.empty() || (!bom_done_ && bom_matched_ > 0));
+  }
 
   void reset() { *this = SseReader(max_event_bytes_); }
 

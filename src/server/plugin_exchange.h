@@ -18,6 +18,7 @@
 #include "http/request.h"
 #include "http/response.h"
 #include "http/response_parser.h"
+#include "tls/tls.h"
 #include <deque>
 #include <unordered_map>
 #include "plugin/generation.h"
@@ -168,6 +169,10 @@ class PluginRuntime {
   void acquire_connection(aigw_request* r);
   void connect_new(aigw_request* r, const std::string& key);
   void send_request(UpstreamConn& c);
+  void queue_send(UpstreamConn& c, std::string_view bytes);
+  void write_request(UpstreamConn& c);
+  bool tls_step(UpstreamConn& c);  // false: the connection failed and is closed
+  tls::ClientContext* tls_context(const config::UpstreamConfig& u, std::string& why);
   void arm_upstream_recv(UpstreamConn& c);
   void on_upstream_bytes(UpstreamConn& c, std::string_view bytes);
   void deliver_body(UpstreamConn& c, std::string_view data, bool end);
@@ -211,7 +216,9 @@ class PluginRuntime {
     std::vector<uint32_t> idle;          // keep-alive connections ready for a request
     uint64_t open = 0;                   // connections in any state
     std::deque<std::pair<uint32_t, uint32_t>> waiting;  // requests (index, generation)
+    tls::SavedSession tls_session;       // resumption on reconnect: no full handshake
   };
+  std::unordered_map<std::string, std::unique_ptr<tls::ClientContext>> tls_contexts_;
   std::unordered_map<std::string, Pool> pools_;
 
   struct Timer {

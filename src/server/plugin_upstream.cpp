@@ -62,11 +62,6 @@ socklen_t addr_len(const sockaddr_storage& ss) {
 
 void PluginRuntime::start_upstream(aigw_request* r) {
   const config::UpstreamConfig& u = *r->upstream;
-  if (u.tls) {
-    upstream_fail(r, 501, "unsupported",
-                  "This build of aigw cannot reach https upstreams yet; use an http base_url.");
-    return;
-  }
   aigw_upstream_request up{};
   up.struct_size = sizeof up;
   up.body_unchanged = 1;
@@ -186,22 +181,89 @@ void PluginRuntime::connect_new(aigw_request* r, const std::string& key) {
   arm_upstream_timer(r, mono_ns() + ns(r->upstream->connect_timeout));
 }
 
+tls::ClientContext* PluginRuntime::tls_context(const config::UpstreamConfig& u, std::string& why) {
+  // One context per CA choice per worker: each has its own random generator
+  // (shared-nothing), and loading a CA bundle is done once, not per connection.
+  std::string key = (u.tls_verify ? "verify:" : "insecure:") + u.ca_file;
+  auto it = tls_contexts_.find(key);
+  if (it != tls_contexts_.end()) return it->second.get();
+  std::unique_ptr<tls::ClientContext> ctx =
+      u.tls_verify ? tls::ClientContext::create(u.ca_file, why) : tls::ClientContext::create_insecure(why);
+  if (!ctx) return nullptr;
+  if (!u.tls_verify) {
+    log::warn("TLS certificate verification is off for an upstream (tls_verify = false)",
+              {{"upstream", u.host_header}});
+  }
+  return tls_contexts_.emplace(key, std::move(ctx)).first->second.get();
+}
+
 void PluginRuntime::send_request(UpstreamConn& c) {
   aigw_request* r = c.req;
-  c.sending = r->upstream_request;  // kept in the request too: a retry sends it again
-  c.sending_off = 0;
   c.acc.clear();
   c.head_done = false;
   c.decoded.clear();
   c.chunked.reset();
+  c.request_written = false;
+  if (!c.recv_armed) arm_upstream_recv(c);
+  if (c.tls && !c.tls->handshake_done()) {
+    // The request follows the handshake (tls_step); the connect timeout
+    // covers the handshake as well.
+    if (!tls_step(c)) return;
+    return;
+  }
+  write_request(c);
+  (void)r;
+}
+
+void PluginRuntime::write_request(UpstreamConn& c) {
+  aigw_request* r = c.req;
+  if (r == nullptr || c.request_written) return;
+  c.request_written = true;
+  // The request stays in the aigw_request too: a retry sends it again.
+  if (c.tls) {
+    if (c.tls->write(r->upstream_request) != tls::Session::Status::ok) {
+      std::string msg = "TLS with the provider failed: " + c.tls->error();
+      close_upstream(c);
+      upstream_fail(r, 502, "upstream_tls_error", msg);
+      return;
+    }
+    queue_send(c, c.tls->take_output());
+  } else {
+    queue_send(c, r->upstream_request);
+  }
+  r->deadline_first_byte_ns = mono_ns() + ns(r->upstream->first_byte_timeout);
+  arm_upstream_timer(r, r->deadline_first_byte_ns);
+}
+
+void PluginRuntime::queue_send(UpstreamConn& c, std::string_view bytes) {
+  if (bytes.empty()) return;
+  if (c.send_inflight) {
+    c.pending.append(bytes);
+    return;
+  }
+  c.sending.assign(bytes);
+  c.sending_off = 0;
   io_uring_sqe* sqe = worker_.sqe();
   io_uring_prep_send(sqe, c.fd, c.sending.data(), c.sending.size(), MSG_NOSIGNAL);
   io_uring_sqe_set_data64(sqe, io::pack(io::Op::upstream_send, c.index, c.generation));
   c.send_inflight = true;
   ++c.ops;
-  if (!c.recv_armed) arm_upstream_recv(c);
-  r->deadline_first_byte_ns = mono_ns() + ns(r->upstream->first_byte_timeout);
-  arm_upstream_timer(r, r->deadline_first_byte_ns);
+}
+
+bool PluginRuntime::tls_step(UpstreamConn& c) {
+  tls::Session::Status st = c.tls->handshake();
+  if (c.tls->has_output()) queue_send(c, c.tls->take_output());
+  if (st == tls::Session::Status::want_io) return true;
+  aigw_request* r = c.req;
+  if (st != tls::Session::Status::ok) {
+    std::string msg = "TLS with the provider failed: " + c.tls->error();
+    close_upstream(c);
+    if (r) upstream_fail(r, 502, "upstream_tls_error", msg);
+    return false;
+  }
+  c.tls->save(pools_[c.pool_key].tls_session);
+  if (r) write_request(c);
+  return c.state != UpstreamConn::State::closing;
 }
 
 void PluginRuntime::arm_upstream_recv(UpstreamConn& c) {
@@ -239,6 +301,19 @@ void PluginRuntime::on_upstream_cqe(uint8_t op, uint32_t index, uint32_t generat
         break;
       }
       c.state = UpstreamConn::State::busy;
+      if (c.req->upstream->tls) {
+        std::string why;
+        tls::ClientContext* ctx = tls_context(*c.req->upstream, why);
+        c.tls = std::make_unique<tls::Session>();
+        Pool& pool = pools_[c.pool_key];
+        if (!ctx || !c.tls->init_client(*ctx, c.req->upstream->host,
+                                        pool.tls_session.empty() ? nullptr : &pool.tls_session, why)) {
+          aigw_request* r = c.req;
+          close_upstream(c);
+          upstream_fail(r, 502, "upstream_tls_error", "TLS setup for the provider failed: " + why);
+          break;
+        }
+      }
       send_request(c);
       break;
     case io::Op::upstream_send:
@@ -266,6 +341,10 @@ void PluginRuntime::on_upstream_cqe(uint8_t op, uint32_t index, uint32_t generat
         io_uring_sqe_set_data64(sqe, io::pack(io::Op::upstream_send, c.index, c.generation));
         c.send_inflight = true;
         ++c.ops;
+      } else if (!c.pending.empty()) {
+        std::string next;
+        next.swap(c.pending);
+        queue_send(c, next);
       } else {
         std::string().swap(c.sending);
       }
@@ -279,12 +358,40 @@ void PluginRuntime::on_upstream_cqe(uint8_t op, uint32_t index, uint32_t generat
           close_upstream(c);
           break;
         }
-        on_upstream_bytes(c, std::string_view(c.in, static_cast<size_t>(res)));
+        std::string_view got(c.in, static_cast<size_t>(res));
+        if (c.tls) {
+          c.tls->feed(got);
+          if (!c.tls->handshake_done()) {
+            if (!tls_step(c)) break;
+          }
+          if (c.tls->handshake_done()) {
+            c.plain.clear();
+            tls::Session::Status st = tls::Session::Status::ok;
+            while (c.state != UpstreamConn::State::closing &&
+                   (st = c.tls->read(c.plain)) == tls::Session::Status::ok) {
+            }
+            if (st == tls::Session::Status::error) {
+              aigw_request* r = c.req;
+              std::string msg = "TLS with the provider failed: " + c.tls->error();
+              close_upstream(c);
+              if (r) upstream_fail(r, 502, "upstream_tls_error", msg);
+              break;
+            }
+            if (!c.plain.empty()) on_upstream_bytes(c, c.plain);
+            if (st == tls::Session::Status::closed && c.state != UpstreamConn::State::closing) {
+              res = 0;  // close_notify: handled like the end of the connection below
+              goto eof;
+            }
+          }
+        } else {
+          on_upstream_bytes(c, got);
+        }
         if (c.fd >= 0 && c.state != UpstreamConn::State::closing && !c.recv_armed) {
           arm_upstream_recv(c);
         }
         break;
       }
+    eof:
       aigw_request* r = c.req;
       if (r == nullptr || c.state == UpstreamConn::State::ready) {
         close_upstream(c);  // an idle keep-alive connection the provider closed

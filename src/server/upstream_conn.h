@@ -11,6 +11,7 @@
 
 #include "http/request.h"
 #include "http/response_parser.h"
+#include "tls/tls.h"
 
 struct aigw_request;
 
@@ -34,6 +35,12 @@ struct UpstreamConn {
 
   std::string sending;          // owned by the send in flight
   size_t sending_off = 0;
+  std::string pending;          // queued behind the send in flight
+
+  // https: the TLS engine between the socket bytes and the HTTP bytes.
+  std::unique_ptr<tls::Session> tls;
+  bool request_written = false;  // the request went into the engine / socket
+  std::string plain;             // decrypted bytes, reused
 
   // Response parsing: bytes not yet consumed (a partial head, or chunk
   // framing); the body goes to the plugin as it arrives.
