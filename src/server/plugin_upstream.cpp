@@ -48,8 +48,14 @@ bool header_safe(std::string_view name, std::string_view value) {
   return value.find_first_of("\r\n") == std::string_view::npos && value.find('\0') == std::string_view::npos;
 }
 
+// Connections are shared only between providers that would make the same
+// connection: same address and, for https, the same trust settings (a
+// connection verified against one CA must not serve a provider that trusts
+// another).
 std::string pool_key(const config::UpstreamConfig& u) {
-  return (u.tls ? "https://" : "http://") + u.host + ":" + std::to_string(u.port);
+  std::string key = (u.tls ? "https://" : "http://") + u.host + ":" + std::to_string(u.port);
+  if (u.tls) key += (u.tls_verify ? " verify " : " insecure ") + u.ca_file;
+  return key;
 }
 
 socklen_t addr_len(const sockaddr_storage& ss) {
@@ -251,6 +257,7 @@ void PluginRuntime::queue_send(UpstreamConn& c, std::string_view bytes) {
 }
 
 bool PluginRuntime::tls_step(UpstreamConn& c) {
+  const uint32_t generation = c.generation;
   tls::Session::Status st = c.tls->handshake();
   if (c.tls->has_output()) queue_send(c, c.tls->take_output());
   if (st == tls::Session::Status::want_io) return true;
@@ -263,7 +270,8 @@ bool PluginRuntime::tls_step(UpstreamConn& c) {
   }
   c.tls->save(pools_[c.pool_key].tls_session);
   if (r) write_request(c);
-  return c.state != UpstreamConn::State::closing;
+  // write_request may have failed and released c (then reused or not).
+  return c.generation == generation && c.state != UpstreamConn::State::closing;
 }
 
 void PluginRuntime::arm_upstream_recv(UpstreamConn& c) {
@@ -377,7 +385,11 @@ void PluginRuntime::on_upstream_cqe(uint8_t op, uint32_t index, uint32_t generat
               if (r) upstream_fail(r, 502, "upstream_tls_error", msg);
               break;
             }
-            if (!c.plain.empty()) on_upstream_bytes(c, c.plain);
+            if (!c.plain.empty()) {
+              std::string plain = std::move(c.plain);  // c may be released while it is read
+              c.plain.clear();
+              on_upstream_bytes(c, plain);
+            }
             if (st == tls::Session::Status::closed && c.state != UpstreamConn::State::closing) {
               res = 0;  // close_notify: handled like the end of the connection below
               goto eof;
@@ -403,13 +415,14 @@ void PluginRuntime::on_upstream_cqe(uint8_t op, uint32_t index, uint32_t generat
       }
       bool retry = res == 0 && c.served > 0 && !c.head_done && c.acc.empty() &&
                    !r->upstream_head_seen;
-      close_upstream(c);
+      bool mid_response = c.head_done;
+      close_upstream(c);  // c may be reused from here on: read nothing more of it
       if (retry) {
         acquire_connection(r);
       } else if (res == 0) {
         upstream_fail(r, 502, "upstream_closed",
-                      c.head_done ? "The provider closed the connection in the middle of the response."
-                                  : "The provider closed the connection without answering.");
+                      mid_response ? "The provider closed the connection in the middle of the response."
+                                   : "The provider closed the connection without answering.");
       } else {
         upstream_fail(r, 502, "upstream_error",
                       std::string("Reading from the provider failed: ") + std::strerror(-res));
@@ -425,8 +438,10 @@ void PluginRuntime::on_upstream_cqe(uint8_t op, uint32_t index, uint32_t generat
 void PluginRuntime::on_upstream_bytes(UpstreamConn& c, std::string_view bytes) {
   aigw_request* r = c.req;
   if (r == nullptr) return;
+  // The first byte ends the first-byte wait; from then on the longest
+  // allowed pause between bytes is the stream-idle timeout.
+  arm_upstream_timer(r, mono_ns() + ns(r->upstream->stream_idle_timeout));
   if (!r->upstream_head_seen || !c.head_done) {
-    // Progress before the head: the stream-idle clock starts with the head.
     c.acc.append(bytes);
     for (;;) {
       http::ParseError err;
@@ -472,13 +487,14 @@ void PluginRuntime::on_upstream_bytes(UpstreamConn& c, std::string_view bytes) {
       deliver_body(c, {}, true);
       return;
     }
-    if (!rest.empty()) on_upstream_bytes(c, rest);
-    else if (c.head.body_kind == http::ResponseBodyKind::length && c.body_left == 0) deliver_body(c, {}, true);
-    else arm_upstream_timer(r, mono_ns() + ns(r->upstream->stream_idle_timeout));
+    if (!rest.empty()) {
+      on_upstream_bytes(c, rest);
+    } else if (c.head.body_kind == http::ResponseBodyKind::length && c.body_left == 0) {
+      deliver_body(c, {}, true);
+    }
     return;
   }
 
-  arm_upstream_timer(r, mono_ns() + ns(r->upstream->stream_idle_timeout));
   switch (c.head.body_kind) {
     case http::ResponseBodyKind::length: {
       size_t take = static_cast<size_t>(std::min<uint64_t>(c.body_left, bytes.size()));
@@ -635,11 +651,30 @@ void PluginRuntime::release_upstream(UpstreamConn& c) {
       break;
     }
   }
+  // Reset in place rather than replace: callers up the stack may still hold
+  // a reference (they read nothing more, but the memory stays valid).
   uint32_t index = c.index;
   uint32_t generation = c.generation + 1;
-  uconns_[index] = std::make_unique<UpstreamConn>();
-  uconns_[index]->index = index;
-  uconns_[index]->generation = generation;
+  c.fd = -1;
+  c.state = UpstreamConn::State::connecting;
+  c.pool_key.clear();
+  c.ops = 0;
+  c.recv_armed = c.send_inflight = false;
+  c.served = 0;
+  c.req = nullptr;
+  c.sending.clear();
+  c.pending.clear();
+  c.sending_off = 0;
+  c.tls.reset();
+  c.request_written = false;
+  c.plain.clear();
+  c.acc.clear();
+  c.head_done = false;
+  c.chunked.reset();
+  c.body_left = 0;
+  c.decoded.clear();
+  c.index = index;
+  c.generation = generation;
   free_uconns_.push_back(index);
 }
 

@@ -1,0 +1,117 @@
+// An incremental scanner over one JSON document that arrives in pieces. It
+// does not validate everything; it tracks just enough structure (strings,
+// nesting, the keys of the root object and of the objects in its "choices"
+// array) to copy out the few values the plugin needs. A multi-megabyte
+// embeddings response thus costs one pass and no buffering, and a request
+// body split over several chunks needs no joining.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace aigw::openai_plugin {
+
+class JsonScanner {
+ public:
+  // What to copy out, as raw JSON text (whitespace around it trimmed).
+  enum Capture : uint32_t {
+    kUsage = 1u << 0,          // the root's "usage" value
+    kStreamOptions = 1u << 1,  // the root's "stream_options" value
+    kFinishReasons = 1u << 2,  // "finish_reason" of each object in "choices"
+  };
+
+  explicit JsonScanner(uint32_t captures = 0) : captures_(captures) {}
+
+  // Starts over for a new document, keeping allocated memory.
+  void reset(uint32_t captures);
+  void feed(std::string_view bytes);
+
+  // The document so far broke the JSON grammar in a way the scanner sees
+  // (it stops looking then).
+  bool failed() const { return failed_; }
+  // One complete object and nothing but whitespace after it.
+  bool complete_object() const {
+    return !failed_ && root_object_ && root_done_ && !in_string_;
+  }
+  // Where the root object's '{' is, counting every byte fed, and how many
+  // members it has (so far).
+  uint64_t root_open_offset() const { return root_offset_; }
+  uint32_t root_members() const { return root_members_; }
+
+  // Captured values; "found" means the key was there, even if its value was
+  // too big to keep (then the text is empty).
+  bool usage_found() const { return usage_found_; }
+  std::string_view usage() const { return usage_; }
+  bool stream_options_found() const { return stream_options_found_; }
+  std::string_view stream_options() const { return stream_options_; }
+  bool choices_found() const { return choices_found_; }
+  uint32_t choice_count() const { return choice_count_; }
+  // choices[0].finish_reason and the last non-null finish_reason of any
+  // choice, as raw JSON ("\"stop\"", "null"); empty when absent.
+  std::string_view first_finish_reason() const { return first_finish_; }
+  std::string_view last_finish_reason() const { return last_finish_; }
+
+ private:
+  enum class Top : uint8_t { none, usage, stream_options, choices, other };
+  enum class Slot : uint8_t { none, usage, stream_options, finish_reason };
+
+  static constexpr size_t kMaxKey = 24;
+  static constexpr size_t kMaxCapture = 16 * 1024;
+  static constexpr uint32_t kTypedDepth = 64;
+
+  void structural(char c, uint64_t offset);
+  void value_start();
+  void string_bytes(const char* p, size_t n);
+  void key_done();
+  void colon();
+  void capture(char c);
+  void end_capture();
+  bool is_object(uint32_t depth) const {
+    return depth > 0 && depth <= kTypedDepth && ((object_mask_ >> (depth - 1)) & 1u) != 0;
+  }
+  bool in_choice_object() const {
+    return depth_ == 3 && top_ == Top::choices && !is_object(2) && is_object(3);
+  }
+  void fail() { failed_ = true; }
+
+  uint32_t captures_;
+  uint64_t consumed_ = 0;
+  uint32_t depth_ = 0;
+  uint64_t object_mask_ = 0;  // bit d-1: the container at depth d is an object
+  bool in_string_ = false;
+  bool escape_ = false;
+  bool string_is_key_ = false;
+  bool expect_key_ = false;
+  bool key_pending_ = false;  // a key ended; its ':' comes next
+  bool literal_ = false;      // inside a number, true, false or null
+  bool failed_ = false;
+  bool root_seen_ = false;
+  bool root_object_ = false;
+  bool root_done_ = false;
+  uint64_t root_offset_ = 0;
+  uint32_t root_members_ = 0;
+
+  char key_[kMaxKey] = {};
+  size_t key_len_ = 0;
+  bool key_long_ = false;
+
+  Top top_ = Top::none;
+  bool element_open_ = false;  // a value of the choices array has started
+
+  Slot slot_ = Slot::none;
+  uint32_t capture_depth_ = 0;
+  bool capture_long_ = false;
+  std::string capture_;
+
+  bool usage_found_ = false;
+  bool stream_options_found_ = false;
+  bool choices_found_ = false;
+  uint32_t choice_count_ = 0;
+  std::string usage_;
+  std::string stream_options_;
+  std::string first_finish_;
+  std::string last_finish_;
+};
+
+}  // namespace aigw::openai_plugin

@@ -1,0 +1,399 @@
+#include "request.h"
+
+#include <cstddef>
+#include <cstring>
+#include <ctime>
+
+#include "splice.h"
+#include "verdict.h"
+
+namespace aigw::openai_plugin {
+namespace {
+
+constexpr std::string_view kContentType = "Content-Type";
+constexpr std::string_view kAccept = "Accept";
+constexpr std::string_view kCacheControl = "Cache-Control";
+constexpr std::string_view kJson = "application/json";
+constexpr std::string_view kEventStream = "text/event-stream";
+constexpr std::string_view kNoCache = "no-cache";
+constexpr std::string_view kRequestId = "x-request-id";
+constexpr std::string_view kProcessingMs = "openai-processing-ms";
+// The one client header worth passing on: it opts into beta API behaviour
+// the client was written for. Organisation and project headers would let a
+// client pick the account the gateway's key bills, and SDK telemetry
+// (X-Stainless-*) means nothing to the provider.
+constexpr std::string_view kOpenAiBeta = "OpenAI-Beta";
+// Upstream values we copy are short; anything longer is not what we expect.
+constexpr size_t kMaxKeptHeader = 256;
+
+// Static storage outlives every request (the object stays loaded while any
+// request of it exists), so it needs no arena copy.
+constexpr std::string_view kUsageOption = "\"stream_options\":{\"include_usage\":true},";
+constexpr std::string_view kUsageOptionAlone = "\"stream_options\":{\"include_usage\":true}";
+
+aigw_plugin_str pstr(std::string_view s) { return {s.data(), s.size()}; }
+
+std::string_view view(aigw_host_str s) {
+  return s.ptr == nullptr ? std::string_view() : std::string_view(s.ptr, s.len);
+}
+
+bool clean_value(std::string_view v) {
+  for (char ch : v) {
+    auto c = static_cast<unsigned char>(ch);
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
+  }
+  return true;
+}
+
+std::string_view endpoint_path(aigw_endpoint ep) {
+  switch (ep) {
+    case AIGW_ENDPOINT_CHAT_COMPLETIONS: return "/chat/completions";
+    case AIGW_ENDPOINT_COMPLETIONS: return "/completions";
+    default: return "/embeddings";
+  }
+}
+
+}  // namespace
+
+const std::string& Instance::next_credential() {
+  const std::vector<std::string>& keys = config_->credentials;
+  if (next_key_ >= keys.size()) next_key_ = 0;
+  return keys[next_key_++];
+}
+
+Request::Request(Instance& instance, aigw_request* req, const aigw_client_request& client)
+    : instance_(instance),
+      config_(*instance.config_),
+      host_(instance.config_->host),
+      req_(req),
+      client_(client) {}
+
+aigw_status Request::admit(std::string& error) {
+  aigw_endpoint ep = client_.endpoint;
+  if (ep != AIGW_ENDPOINT_CHAT_COMPLETIONS && ep != AIGW_ENDPOINT_COMPLETIONS &&
+      ep != AIGW_ENDPOINT_EMBEDDINGS) {
+    error = "the openai provider does not serve endpoint " + std::to_string(ep);
+    return AIGW_ERR_UNSUPPORTED;
+  }
+  if (config_.style == ApiStyle::azure && client_.upstream_model.len == 0) {
+    error = "an Azure OpenAI provider needs a model name: it is the deployment";
+    return AIGW_ERR_INVALID;
+  }
+  stream_ = client_.stream == 1 && ep != AIGW_ENDPOINT_EMBEDDINGS;
+  if (!stream_ || !config_.include_usage) return AIGW_OK;
+
+  // Only the absence of stream_options is ours to fix: a client that sent
+  // one chose its settings, include_usage or not.
+  JsonScanner& scan = instance_.scanner_;
+  scan.reset(JsonScanner::kStreamOptions);
+  for (size_t i = 0; i < client_.body_count; ++i) {
+    const aigw_host_bytes& c = client_.body[i];
+    if (c.ptr != nullptr) scan.feed({reinterpret_cast<const char*>(c.ptr), c.len});
+  }
+  // The host has parsed the body already; a body we cannot follow is sent
+  // as it is rather than risk a broken splice.
+  if (!scan.complete_object() || scan.stream_options_found()) return AIGW_OK;
+  add_usage_option_ = true;
+  drop_usage_event_ = true;
+  root_open_offset_ = scan.root_open_offset();
+  root_members_ = scan.root_members();
+  return AIGW_OK;
+}
+
+void* Request::arena_copy(const void* data, size_t len) {
+  void* p = host_->arena_alloc(req_, len == 0 ? 1 : len, alignof(std::max_align_t));
+  if (p != nullptr && len > 0) std::memcpy(p, data, len);
+  return p;
+}
+
+aigw_status Request::build_upstream(aigw_upstream_request& up, std::string& error) {
+  if (up.struct_size < sizeof(aigw_upstream_request)) {
+    error = "openai plugin: the host's upstream request table is too small";
+    return AIGW_ERR_UNSUPPORTED;
+  }
+  const char* nomem = "openai plugin: out of request memory";
+
+  // --- headers
+  size_t beta = 0;
+  bool beta_configured = false;
+  for (const ExtraHeader& h : config_.extra_headers) beta_configured |= iequals(h.name, kOpenAiBeta);
+  for (size_t i = 0; !beta_configured && i < client_.header_count; ++i) {
+    if (iequals(view(client_.headers[i].name), kOpenAiBeta)) ++beta;
+  }
+  size_t max = 3 + config_.extra_headers.size() + beta;
+  auto* h = static_cast<aigw_plugin_header*>(
+      host_->arena_alloc(req_, max * sizeof(aigw_plugin_header), alignof(aigw_plugin_header)));
+  if (h == nullptr) {
+    error = nomem;
+    return AIGW_ERR_NO_MEMORY;
+  }
+  size_t n = 0;
+  // The config outlives every request, so its strings need no copy.
+  h[n++] = {pstr(config_.credential_header()), pstr(instance_.next_credential())};
+  h[n++] = {pstr(kContentType), pstr(kJson)};
+  h[n++] = {pstr(kAccept), pstr(stream_ ? kEventStream : kJson)};
+  for (const ExtraHeader& e : config_.extra_headers) h[n++] = {pstr(e.name), pstr(e.value)};
+  for (size_t i = 0; beta > 0 && i < client_.header_count; ++i) {
+    const aigw_host_header& ch = client_.headers[i];
+    if (iequals(view(ch.name), kOpenAiBeta) && clean_value(view(ch.value))) {
+      h[n++] = {{ch.name.ptr, ch.name.len}, {ch.value.ptr, ch.value.len}};
+    }
+  }
+  up.headers = h;
+  up.header_count = n;
+
+  // --- path
+  if (config_.style == ApiStyle::azure) {
+    std::string path = "/openai/deployments/";
+    append_path_segment(path, view(client_.upstream_model));
+    path += endpoint_path(client_.endpoint);
+    path += "?api-version=";
+    path += config_.azure_api_version;
+    auto* p = static_cast<char*>(arena_copy(path.data(), path.size()));
+    if (p == nullptr) {
+      error = nomem;
+      return AIGW_ERR_NO_MEMORY;
+    }
+    up.path_and_query = {p, path.size()};
+  }
+
+  // --- body
+  Edit edits[2];
+  size_t edit_count = 0;
+  if (add_usage_option_) {
+    edits[edit_count++] = {root_open_offset_ + 1, 0,
+                           root_members_ == 0 ? kUsageOptionAlone : kUsageOption};
+  }
+  std::string_view model = view(client_.model);
+  std::string_view upstream_model = view(client_.upstream_model);
+  if (client_.model_value_len > 0 && upstream_model != model) {
+    std::string escaped;
+    append_json_escaped(escaped, upstream_model);
+    auto* p = static_cast<char*>(arena_copy(escaped.data(), escaped.size()));
+    if (p == nullptr) {
+      error = nomem;
+      return AIGW_ERR_NO_MEMORY;
+    }
+    edits[edit_count++] = {client_.model_value_offset, client_.model_value_len,
+                           std::string_view(p, escaped.size())};
+  }
+  if (edit_count == 0) return AIGW_OK;  // the host's zero-copy default stands
+  size_t room = max_spliced_chunks(client_.body_count, edit_count);
+  auto* chunks = static_cast<aigw_plugin_bytes*>(
+      host_->arena_alloc(req_, room * sizeof(aigw_plugin_bytes), alignof(aigw_plugin_bytes)));
+  if (chunks == nullptr) {
+    error = nomem;
+    return AIGW_ERR_NO_MEMORY;
+  }
+  size_t count = splice_chunks(client_.body, client_.body_count, edits, edit_count, chunks);
+  if (count == SIZE_MAX) {
+    error = "openai plugin: the model's position lies outside the request body";
+    return AIGW_ERR_INTERNAL;
+  }
+  up.body = chunks;
+  up.body_count = count;
+  up.body_unchanged = 0;
+  return AIGW_OK;
+}
+
+aigw_status Request::on_head(int32_t status, const aigw_host_header* headers, size_t count,
+                             aigw_upstream_verdict& verdict) {
+  head_seen_ = true;
+  status_ = status;
+  aigw_error_class cls = classify_status(status);
+  uint64_t retry_ms = 0;
+  if (cls == AIGW_ERROR_RATE_LIMITED) {
+    retry_ms = retry_after_ms(headers, count, static_cast<int64_t>(std::time(nullptr)));
+  }
+  if (verdict.struct_size >= offsetof(aigw_upstream_verdict, error_class) + sizeof(verdict.error_class)) {
+    verdict.error_class = cls;
+  }
+  if (verdict.struct_size >= offsetof(aigw_upstream_verdict, retry_after_ms) + sizeof(uint64_t)) {
+    verdict.retry_after_ms = retry_ms;
+  }
+  content_type_.clear();
+  request_id_.clear();
+  processing_ms_.clear();
+  for (size_t i = 0; headers != nullptr && i < count; ++i) {
+    std::string_view name = view(headers[i].name);
+    std::string_view value = view(headers[i].value);
+    if (value.size() > kMaxKeptHeader || !clean_value(value)) continue;
+    if (iequals(name, kContentType)) {
+      content_type_.assign(value);
+    } else if (iequals(name, kRequestId)) {
+      request_id_.assign(value);
+    } else if (iequals(name, kProcessingMs)) {
+      processing_ms_.assign(value);
+    }
+  }
+  passthrough_ = cls != AIGW_ERROR_NONE;
+  // A retryable class may send the host to another channel, so the client
+  // response must not start yet: it starts with the first body bytes, which
+  // come only when the host delivers this response.
+  if (cls == AIGW_ERROR_NONE || cls == AIGW_ERROR_CLIENT) start_response();
+  return AIGW_OK;
+}
+
+bool Request::start_response() {
+  if (responded_) return true;
+  if (done_) return false;
+  bool sse = stream_ && !passthrough_;
+  std::string_view type = content_type_;
+  if (type.empty()) type = sse ? kEventStream : kJson;
+  aigw_plugin_header h[4];
+  size_t n = 0;
+  h[n++] = {pstr(kContentType), pstr(type)};
+  if (sse) h[n++] = {pstr(kCacheControl), pstr(kNoCache)};
+  if (!request_id_.empty()) h[n++] = {pstr(kRequestId), pstr(request_id_)};
+  if (!processing_ms_.empty()) h[n++] = {pstr(kProcessingMs), pstr(processing_ms_)};
+  aigw_status st = host_->respond_start(req_, status_, h, n);
+  if (st == AIGW_OK) {
+    responded_ = true;
+    return true;
+  }
+  if (st == AIGW_ERR_CLOSED) {
+    done_ = true;
+  } else {
+    fail(st, "openai plugin: could not start the response");
+  }
+  return false;
+}
+
+bool Request::emit(std::string_view bytes) {
+  if (bytes.empty()) return true;
+  aigw_plugin_bytes chunk{reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()};
+  aigw_status st = host_->emit(req_, &chunk, 1);
+  if (st == AIGW_OK) return true;
+  // CLOSED: the client left; on_client_gone and request_destroy follow and
+  // there is nobody to finish for.
+  if (st == AIGW_ERR_CLOSED) {
+    done_ = true;
+  } else {
+    fail(st, "openai plugin: could not send the response");
+  }
+  return false;
+}
+
+bool Request::emit_all(const aigw_host_bytes* chunks, size_t count) {
+  std::vector<aigw_plugin_bytes>& out = instance_.emit_chunks_;
+  out.clear();
+  for (size_t i = 0; i < count; ++i) {
+    if (chunks[i].ptr != nullptr && chunks[i].len > 0) out.push_back({chunks[i].ptr, chunks[i].len});
+  }
+  if (out.empty()) return true;
+  aigw_status st = host_->emit(req_, out.data(), out.size());
+  if (st == AIGW_OK) return true;
+  if (st == AIGW_ERR_CLOSED) {
+    done_ = true;
+  } else {
+    fail(st, "openai plugin: could not send the response");
+  }
+  return false;
+}
+
+void Request::fail(aigw_status status, std::string_view message) {
+  if (done_) return;
+  done_ = true;
+  host_->finish(req_, status, pstr(message));
+}
+
+void Request::on_body(const aigw_host_bytes* chunks, size_t count, bool end_of_body) {
+  if (done_) return;
+  if (!head_seen_) {
+    fail(AIGW_ERR_INTERNAL, "openai plugin: upstream body before its head");
+    return;
+  }
+  if (!start_response()) return;
+  if (passthrough_ || !stream_) {
+    if (!emit_all(chunks, count)) return;
+    if (!passthrough_) {
+      for (size_t i = 0; i < count; ++i) {
+        if (chunks[i].ptr != nullptr) {
+          body_scan_.feed({reinterpret_cast<const char*>(chunks[i].ptr), chunks[i].len});
+        }
+      }
+    }
+    if (end_of_body) end_plain();
+    return;
+  }
+  for (size_t i = 0; i < count; ++i) {
+    if (chunks[i].ptr == nullptr || chunks[i].len == 0) continue;
+    std::string_view bytes(reinterpret_cast<const char*>(chunks[i].ptr), chunks[i].len);
+    if (!sse_.feed(bytes, [this](std::string_view event) { return on_event(event); })) {
+      if (sse_.overflow()) {
+        fail(AIGW_ERR_INTERNAL, "upstream sent a stream event larger than 16 MiB");
+      }
+      return;
+    }
+  }
+  if (end_of_body) end_stream();
+}
+
+void Request::end_plain() {
+  if (!passthrough_) {
+    aigw_usage u{};
+    if (body_scan_.usage_found() && instance_.values_.usage(body_scan_.usage(), u)) {
+      host_->report_usage(req_, &u);
+    }
+    std::string_view raw = body_scan_.first_finish_reason();
+    if (!raw.empty() && raw != "null") {
+      host_->report_finish_reason(req_, finish_reason_from(raw));
+    }
+  }
+  done_ = true;
+  host_->finish(req_, AIGW_OK, pstr({}));
+}
+
+bool Request::on_event(std::string_view event) {
+  JsonScanner& scan = instance_.scanner_;
+  scan.reset(JsonScanner::kUsage | JsonScanner::kFinishReasons);
+  EventData data = read_event_data(event, scan);
+  bool drop = false;
+  if (data.done) {
+    done_seen_ = true;
+  } else if (data.data_lines > 0 && !scan.complete_object()) {
+    ++garbage_events_;
+  } else if (data.data_lines > 0) {
+    aigw_usage u{};
+    if (scan.usage_found() && instance_.values_.usage(scan.usage(), u)) {
+      usage_ = u;
+      have_usage_ = true;
+      // The usage-only chunk we asked for has no choices; usage that rides
+      // on a chunk with content stays (dropping it would drop the content).
+      drop = drop_usage_event_ && (!scan.choices_found() || scan.choice_count() == 0);
+    }
+    if (!scan.last_finish_reason().empty()) {
+      reason_ = finish_reason_from(scan.last_finish_reason());
+      have_reason_ = true;
+    }
+  }
+  return drop || emit(event);
+}
+
+void Request::end_stream() {
+  if (!sse_.tail().empty()) {
+    // The last event lacks its blank line. It goes out completed, so that
+    // whatever follows it (the host's error event, or nothing) is framed.
+    std::string last(sse_.tail());
+    last += last.back() == '\n' ? "\n" : "\n\n";
+    if (!on_event(last)) return;
+  }
+  if (garbage_events_ > 0) {
+    std::string msg = std::to_string(garbage_events_) +
+                      " upstream stream event(s) had data that is not a JSON object; "
+                      "passed through unchanged";
+    host_->log(config_.plugin, AIGW_LOG_WARN, pstr(msg));
+  }
+  if (have_usage_) host_->report_usage(req_, &usage_);
+  done_ = true;
+  if (done_seen_) {
+    if (have_reason_) host_->report_finish_reason(req_, reason_);
+    host_->finish(req_, AIGW_OK, pstr({}));
+    return;
+  }
+  host_->report_finish_reason(req_, have_reason_ ? reason_ : AIGW_FINISH_ERROR);
+  constexpr std::string_view kCut = "upstream ended the stream without [DONE]";
+  host_->finish(req_, AIGW_ERR_INTERNAL, pstr(kCut));
+}
+
+}  // namespace aigw::openai_plugin

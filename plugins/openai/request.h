@@ -1,0 +1,96 @@
+// Per-worker instance and per-request state, and the work behind each HTTP
+// mode hook.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aigw_plugin.h"
+#include "json_scan.h"
+#include "openai_config.h"
+#include "sse.h"
+#include "usage.h"
+
+namespace aigw::openai_plugin {
+
+// One per worker: touched only by that worker's thread, so no locks. Hooks
+// of one worker never overlap, so the scratch members serve every request.
+struct Instance {
+  const Config* config_ = nullptr;
+  size_t next_key_ = 0;
+  JsonScanner scanner_;  // one document at a time: a request body, an event
+  ValueParser values_;
+  std::vector<aigw_plugin_bytes> emit_chunks_;
+
+  // Round robin over the provider's keys. Each worker starts at its own
+  // index, so that workers do not all lead with the first key.
+  const std::string& next_credential();
+};
+
+class Request {
+ public:
+  Request(Instance& instance, aigw_request* req, const aigw_client_request& client);
+
+  // request_new: refuses what the plugin cannot serve and decides whether
+  // the stream needs stream_options.include_usage added.
+  aigw_status admit(std::string& error);
+  aigw_status build_upstream(aigw_upstream_request& up, std::string& error);
+  aigw_status on_head(int32_t status, const aigw_host_header* headers, size_t count,
+                      aigw_upstream_verdict& verdict);
+  void on_body(const aigw_host_bytes* chunks, size_t count, bool end_of_body);
+  // Ends the request with an error unless it is over already (the
+  // exception barrier's way out).
+  void fail(aigw_status status, std::string_view message);
+  void client_gone() { done_ = true; }
+
+ private:
+  bool start_response();
+  bool emit(std::string_view bytes);
+  bool emit_all(const aigw_host_bytes* chunks, size_t count);
+  bool on_event(std::string_view event);
+  void end_stream();
+  void end_plain();
+  void* arena_copy(const void* data, size_t len);
+
+  Instance& instance_;
+  const Config& config_;
+  const aigw_host* host_;
+  aigw_request* req_;
+  const aigw_client_request& client_;  // host memory, valid until request_destroy
+  bool stream_ = false;
+
+  // The body rewrite decided in admit().
+  bool add_usage_option_ = false;  // splice "stream_options":{"include_usage":true}
+  bool drop_usage_event_ = false;  // ...and so keep the usage event from the client
+  uint64_t root_open_offset_ = 0;
+  uint32_t root_members_ = 0;
+
+  // The upstream head, kept for a response started later.
+  bool head_seen_ = false;
+  int32_t status_ = 0;
+  bool passthrough_ = false;  // an error status: the body goes through as is
+  std::string content_type_;
+  std::string request_id_;
+  std::string processing_ms_;
+
+  bool responded_ = false;
+  // Finished, or the client is gone, or emit was refused: every event
+  // checks it first.
+  bool done_ = false;
+
+  // The body.
+  // Non-stream: usage and finish_reason, found on the fly.
+  JsonScanner body_scan_{JsonScanner::kUsage | JsonScanner::kFinishReasons};
+  SseSplitter sse_;
+  bool done_seen_ = false;
+  uint64_t garbage_events_ = 0;
+  bool have_usage_ = false;
+  aigw_usage usage_{};
+  bool have_reason_ = false;
+  aigw_finish_reason reason_ = AIGW_FINISH_UNKNOWN;
+};
+
+}  // namespace aigw::openai_plugin

@@ -1,0 +1,81 @@
+#include "usage.h"
+
+#include <simdjson.h>
+
+#include <string>
+
+namespace aigw::openai_plugin {
+
+struct ValueParser::Impl {
+  simdjson::ondemand::parser parser;
+  std::string buf;
+
+  // On-Demand reads up to SIMDJSON_PADDING bytes past the end.
+  bool load(std::string_view text, simdjson::ondemand::document& doc) {
+    buf.assign(text);
+    buf.append(simdjson::SIMDJSON_PADDING, '\0');
+    return parser.iterate(buf.data(), text.size(), buf.size()).get(doc) == simdjson::SUCCESS;
+  }
+};
+
+ValueParser::ValueParser() : impl_(std::make_unique<Impl>()) {}
+ValueParser::~ValueParser() = default;
+
+bool ValueParser::usage(std::string_view text, aigw_usage& out) {
+  simdjson::ondemand::document doc;
+  if (text.empty() || text.front() != '{' || !impl_->load(text, doc)) return false;
+  simdjson::ondemand::object obj;
+  if (doc.get_object().get(obj) != simdjson::SUCCESS) return false;
+  uint64_t prompt = 0, completion = 0, total = 0;
+  bool any = false, have_total = false;
+  for (auto field : obj) {
+    std::string_view key;
+    if (field.unescaped_key().get(key) != simdjson::SUCCESS) return false;
+    uint64_t* slot = key == "prompt_tokens"       ? &prompt
+                     : key == "completion_tokens" ? &completion
+                     : key == "total_tokens"      ? &total
+                                                  : nullptr;
+    if (slot == nullptr) continue;  // *_details and vendor extras
+    uint64_t v = 0;
+    if (field.value().get_uint64().get(v) != simdjson::SUCCESS) continue;
+    *slot = v;
+    any = true;
+    if (slot == &total) have_total = true;
+  }
+  if (!any) return false;
+  out = aigw_usage{};
+  out.struct_size = sizeof out;
+  out.prompt_tokens = prompt;
+  out.completion_tokens = completion;
+  out.total_tokens = have_total ? total : prompt + completion;
+  return true;
+}
+
+bool ValueParser::include_usage(std::string_view text) {
+  simdjson::ondemand::document doc;
+  if (text.empty() || text.front() != '{' || !impl_->load(text, doc)) return false;
+  simdjson::ondemand::object obj;
+  if (doc.get_object().get(obj) != simdjson::SUCCESS) return false;
+  bool result = false;
+  for (auto field : obj) {
+    std::string_view key;
+    if (field.unescaped_key().get(key) != simdjson::SUCCESS) return false;
+    if (key != "include_usage") continue;
+    bool b = false;
+    result = field.value().get_bool().get(b) == simdjson::SUCCESS && b;
+  }
+  return result;
+}
+
+aigw_finish_reason finish_reason_from(std::string_view raw) {
+  if (raw.size() < 2 || raw.front() != '"' || raw.back() != '"') return AIGW_FINISH_UNKNOWN;
+  std::string_view s = raw.substr(1, raw.size() - 2);
+  if (s == "stop") return AIGW_FINISH_STOP;
+  if (s == "length") return AIGW_FINISH_LENGTH;
+  // "function_call" is the pre-tools name of the same thing.
+  if (s == "tool_calls" || s == "function_call") return AIGW_FINISH_TOOL_CALLS;
+  if (s == "content_filter") return AIGW_FINISH_CONTENT_FILTER;
+  return AIGW_FINISH_UNKNOWN;
+}
+
+}  // namespace aigw::openai_plugin

@@ -1,0 +1,321 @@
+"""aigw as a proxy: the openai plugin in front of the mock upstream (and a
+TLS upstream), through the real binaries. Streaming and not, model mapping,
+every fault mode of the mock and what the client sees, client disconnects,
+and that the provider key goes upstream but nowhere else."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from harness import Reader, Server, main, request
+
+MOCK = os.environ.get("AIGW_MOCK_BIN", "build/tests/mock/aigw-mock")
+CANARY = "sk-canary-5f1d2c3b4a"  # the provider key: must never show up anywhere but upstream
+
+FAULTS = ["429", "500", "503", "401", "reset-after-3", "close-after-3", "garbage-sse",
+          "bad-content-length", "hang", "hang-after-head", "no-done", "drip", "slow-first-byte"]
+EXTRA = {"drip": ", \"x-mock-drip-interval: 1\""}
+
+
+class Mock:
+    def __init__(self, *args):
+        self.proc = subprocess.Popen([MOCK, "--listen", "127.0.0.1:0", *args],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        line = self.proc.stderr.readline().decode()
+        self.port = int(json.loads(line)["addr"].rsplit(":", 1)[1])
+        threading.Thread(target=self.proc.stderr.read, daemon=True).start()
+
+    def get(self, path):
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(request("GET", path))
+            return Reader(s).read_response().json()
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.assert_rc = self.proc.wait(10)
+
+
+def provider(name, port, models, extra=""):
+    return """
+[[provider]]
+name = "%s"
+plugin = "openai"
+base_url = "http://127.0.0.1:%d/v1"
+api_keys = ["env:AIGW_TEST_PROVIDER_KEY"]
+models = %s
+first_byte_timeout = "1500ms"
+stream_idle_timeout = "1500ms"
+%s
+""" % (name, port, json.dumps(models), extra)
+
+
+def chat(model, stream=False, content="hello upstream"):
+    body = {"model": model, "messages": [{"role": "user", "content": content}]}
+    if stream:
+        body["stream"] = True
+    return json.dumps(body).encode()
+
+
+def read_stream(sock, timeout=10):
+    """A chunked SSE response: (status, [data payloads], ended_cleanly)."""
+    sock.settimeout(timeout)
+    rd = Reader(sock)
+    while b"\r\n\r\n" not in rd.buf:
+        rd._fill()
+    head, rest = rd.buf.split(b"\r\n\r\n", 1)
+    status = int(head.split(b" ")[1])
+    if b"chunked" not in head.lower():
+        n = int([l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0].split(b":")[1])
+        rd.buf = rest
+        while len(rd.buf) < n:
+            rd._fill()
+        return status, [rd.buf[:n].decode()], True
+    body = b""
+    rd.buf = rest
+    clean = False
+    try:
+        while True:
+            while b"\r\n" not in rd.buf:
+                rd._fill()
+            line, rd.buf = rd.buf.split(b"\r\n", 1)
+            size = int(line, 16)
+            while len(rd.buf) < size + 2:
+                rd._fill()
+            if size == 0:
+                clean = True
+                break
+            body += rd.buf[:size]
+            rd.buf = rd.buf[size + 2:]
+    except (EOFError, ConnectionResetError, socket.timeout):
+        pass
+    events = [e[len("data: "):] if e.startswith("data: ") else e for e in body.decode().split("\n\n") if e]
+    return status, events, clean
+
+
+class Proxy(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        os.environ["AIGW_TEST_PROVIDER_KEY"] = CANARY
+        cls.mock = Mock("--stream-interval", "2ms", "--stream-tokens", "8", "--idle-timeout", "5s")
+        closed = socket.socket()
+        closed.bind(("127.0.0.1", 0))
+        cls.closed_port = closed.getsockname()[1]
+        closed.close()  # nothing listens there: connection refused
+        cfg = '[[plugin]]\nname = "openai"\n'
+        cfg += provider("mock", cls.mock.port, ["gpt-test", "gpt-mapped"],
+                       'model_map = { "gpt-mapped" = "upstream-name" }')
+        for f in FAULTS:
+            cfg += provider("fault-" + f.replace("-", "").lower(), cls.mock.port, ["fault-" + f],
+                            'headers = ["x-mock-fault: %s"%s]' % (f, EXTRA.get(f, "")))
+        cfg += provider("down", cls.closed_port, ["down-model"])
+        cls.server = Server(cfg, workers=2)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.mock.stop()
+        logs = "\n".join(cls.server.lines)
+        assert CANARY not in logs, "provider key in aigw's log"
+
+    def post(self, model, stream=False, headers=None):
+        with self.server.connect(timeout=15) as s:
+            s.sendall(request("POST", "/v1/chat/completions", dict(headers or {}), chat(model, stream)))
+            if stream:
+                return read_stream(s)
+            return Reader(s).read_response()
+
+    def test_non_stream_passes_through(self):
+        r = self.post("gpt-test", headers={"Authorization": "Bearer client-key-xyz"})
+        self.assertEqual(r.status, 200, r.body)
+        obj = r.json()
+        self.assertEqual(obj["object"], "chat.completion")
+        self.assertIn("tok0", obj["choices"][0]["message"]["content"])
+        last = self.mock.get("/mock/last")
+        self.assertEqual(last["headers"]["authorization"], "Bearer " + CANARY)
+        self.assertNotIn("client-key-xyz", json.dumps(last))
+        self.assertNotIn(CANARY, r.body.decode())
+
+    def test_stream_passes_events_through(self):
+        status, events, clean = self.post("gpt-test", stream=True)
+        self.assertEqual(status, 200)
+        self.assertTrue(clean)
+        self.assertEqual(events[-1], "[DONE]")
+        text = "".join(json.loads(e)["choices"][0]["delta"].get("content", "") for e in events[:-1]
+                       if json.loads(e)["choices"])
+        self.assertEqual(text, " ".join("tok%d" % i for i in range(8)))
+
+    def test_model_map_splices_upstream_name(self):
+        r = self.post("gpt-mapped")
+        self.assertEqual(r.status, 200, r.body)
+        last = self.mock.get("/mock/last")
+        self.assertEqual(json.loads(last["body"])["model"], "upstream-name")
+
+    def test_completions_and_embeddings(self):
+        for path, body in (("/v1/completions", {"model": "gpt-test", "prompt": "hi"}),
+                           ("/v1/embeddings", {"model": "gpt-test", "input": ["a", "b"]})):
+            with self.server.connect() as s:
+                s.sendall(request("POST", path, {}, json.dumps(body).encode()))
+                r = Reader(s).read_response()
+                self.assertEqual(r.status, 200, r.body)
+
+    def test_keep_alive_pool_reuses_connections(self):
+        before = self.mock.get("/mock/stats")["connections_accepted"]
+        with self.server.connect() as s:
+            rd = Reader(s)
+            for _ in range(20):
+                s.sendall(request("POST", "/v1/chat/completions", {}, chat("gpt-test")))
+                self.assertEqual(rd.read_response().status, 200)
+        after = self.mock.get("/mock/stats")["connections_accepted"]
+        self.assertLessEqual(after - before, 2, "upstream connections are not reused")
+
+    def test_upstream_error_statuses_pass_through(self):
+        r = self.post("fault-429")
+        self.assertEqual(r.status, 429)
+        self.assertEqual(r.json()["error"]["code"], "rate_limit_exceeded")
+        for code in ("500", "503", "401"):
+            r = self.post("fault-" + code)
+            self.assertEqual(r.status, int(code), r.body)
+            self.assertIn("error", r.json())
+
+    def test_connection_refused_is_502(self):
+        r = self.post("down-model")
+        self.assertEqual(r.status, 502)
+        self.assertEqual(r.json()["error"]["code"], "upstream_unreachable")
+
+    def test_hang_is_504(self):
+        t = time.time()
+        r = self.post("fault-hang")
+        self.assertEqual(r.status, 504)
+        self.assertEqual(r.json()["error"]["code"], "upstream_timeout")
+        self.assertLess(time.time() - t, 5)
+
+    def test_stream_cut_ends_with_error_event(self):
+        for model in ("fault-reset-after-3", "fault-close-after-3", "fault-hang-after-head", "fault-no-done"):
+            status, events, clean = self.post(model, stream=True)
+            self.assertEqual(status, 200, model)
+            self.assertTrue(events, model)
+            last = json.loads(events[-1])
+            self.assertIn("error", last, "%s: %r" % (model, events[-2:]))
+            self.assertNotEqual(events[-1], "[DONE]")
+
+    def test_garbage_stream_does_not_crash(self):
+        status, events, _ = self.post("fault-garbage-sse", stream=True)
+        self.assertEqual(status, 200)
+        self.assertEqual(self.post("gpt-test").status, 200)
+
+    def test_bad_content_length_is_an_error(self):
+        r = self.post("fault-bad-content-length")
+        self.assertEqual(r.status, 502, r.body)
+
+    def test_drip_and_slow_first_byte_complete(self):
+        self.assertEqual(self.post("fault-slow-first-byte").status, 200)
+        r = self.post("fault-drip")  # one byte per millisecond: slow, but never idle too long
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json()["object"], "chat.completion")
+
+    def test_client_disconnect_mid_stream(self):
+        for _ in range(3):
+            s = self.server.connect()
+            s.sendall(request("POST", "/v1/chat/completions", {}, chat("fault-hang-after-head", True)))
+            s.recv(64)
+            s.close()
+        time.sleep(0.2)
+        self.assertEqual(self.post("gpt-test").status, 200)
+
+
+def make_cert(d):
+    ca_key, ca, key, csr, crt = (os.path.join(d, n) for n in ("ca.key", "ca.pem", "srv.key", "srv.csr", "srv.pem"))
+    ext = os.path.join(d, "ext.cnf")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    run = lambda *a: subprocess.run(["openssl", *a], check=True, capture_output=True)
+    run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", ca_key,
+        "-out", ca, "-days", "2", "-subj", "/CN=aigw test CA")
+    run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr,
+        "-subj", "/CN=localhost")
+    run("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", crt, "-days", "2",
+        "-extfile", ext)
+    return ca, crt, key
+
+
+class Canned(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", 0))
+        self.rfile.read(n)
+        body = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "tls-model",
+                           "choices": [{"index": 0, "message": {"role": "assistant", "content": "over tls"},
+                                        "finish_reason": "stop"}],
+                           "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+
+class TlsUpstream(unittest.TestCase):
+    def test_https_upstream_with_test_ca(self):
+        if shutil.which("openssl") is None:
+            self.skipTest("openssl not installed")
+        d = tempfile.mkdtemp(prefix="aigw-tls-")
+        ca, crt, key = make_cert(d)
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Canned)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(crt, key)
+        httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        port = httpd.server_address[1]
+        os.environ["AIGW_TEST_PROVIDER_KEY"] = CANARY
+        srv = Server("""
+[[plugin]]
+name = "openai"
+[[provider]]
+name = "tls"
+plugin = "openai"
+base_url = "https://localhost:%d/v1"
+api_keys = ["env:AIGW_TEST_PROVIDER_KEY"]
+models = ["tls-model"]
+ca_file = "%s"
+[[provider]]
+name = "untrusted"
+plugin = "openai"
+base_url = "https://localhost:%d/v1"
+api_keys = ["env:AIGW_TEST_PROVIDER_KEY"]
+models = ["untrusted-model"]
+""" % (port, ca, port), workers=1)
+        try:
+            for _ in range(3):  # the second and third ride the pooled connection
+                r = roundtrip_post(srv, "tls-model")
+                self.assertEqual(r.status, 200, r.body)
+                self.assertEqual(r.json()["choices"][0]["message"]["content"], "over tls")
+            r = roundtrip_post(srv, "untrusted-model")
+            self.assertEqual(r.status, 502, r.body)
+            self.assertEqual(r.json()["error"]["code"], "upstream_tls_error")
+        finally:
+            srv.stop()
+            httpd.shutdown()
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def roundtrip_post(srv, model):
+    with srv.connect(timeout=15) as s:
+        s.sendall(request("POST", "/v1/chat/completions", {}, chat(model)))
+        return Reader(s).read_response()
+
+
+if __name__ == "__main__":
+    main()

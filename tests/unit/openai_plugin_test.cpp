@@ -1,0 +1,1368 @@
+// The openai plugin (plugins/openai) driven through its hook table by a fake
+// host that plays both sides of HTTP mode: it pre-fills the upstream request
+// the way aigw does, feeds recorded upstream responses (tests/fixtures/openai)
+// in arbitrary pieces, and records what the plugin sends to the client.
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "aigw_plugin.h"
+
+extern "C" const aigw_plugin_def* aigw_openai_plugin_entry(void);
+
+#ifndef AIGW_FIXTURES_DIR
+#error "AIGW_FIXTURES_DIR must be defined by the build"
+#endif
+
+namespace {
+
+// --- fake config source -----------------------------------------------------
+
+using ConfigValue = std::variant<std::string, int64_t, bool, std::vector<std::string>>;
+
+// The handles the host passes are opaque; the fakes are separate types that
+// travel through them by reinterpret_cast (defining the opaque structs here
+// could clash with the real host linked into the same test binary).
+struct FakeConfig {
+  std::map<std::string, ConfigValue> values;
+  std::set<std::string> read;
+  std::vector<std::string> secrets;  // resolved values handed out, for leak checks
+};
+
+FakeConfig& fake(aigw_config_source* src) { return *reinterpret_cast<FakeConfig*>(src); }
+
+const ConfigValue* lookup(aigw_config_source* src, aigw_plugin_str key) {
+  auto& cfg = fake(src);
+  std::string k(key.ptr, key.len);
+  auto it = cfg.values.find(k);
+  if (it == cfg.values.end()) return nullptr;
+  cfg.read.insert(k);
+  return &it->second;
+}
+
+aigw_status host_config_string(aigw_config_source* src, aigw_plugin_str key, aigw_host_str* out) {
+  auto v = lookup(src, key);
+  if (!v) return AIGW_ERR_NOT_FOUND;
+  auto s = std::get_if<std::string>(v);
+  if (!s) return AIGW_ERR_INVALID;
+  *out = {s->data(), s->size()};
+  return AIGW_OK;
+}
+
+aigw_status host_config_int(aigw_config_source* src, aigw_plugin_str key, int64_t* out) {
+  auto v = lookup(src, key);
+  if (!v) return AIGW_ERR_NOT_FOUND;
+  auto i = std::get_if<int64_t>(v);
+  if (!i) return AIGW_ERR_INVALID;
+  *out = *i;
+  return AIGW_OK;
+}
+
+aigw_status host_config_bool(aigw_config_source* src, aigw_plugin_str key, int32_t* out) {
+  auto v = lookup(src, key);
+  if (!v) return AIGW_ERR_NOT_FOUND;
+  auto b = std::get_if<bool>(v);
+  if (!b) return AIGW_ERR_INVALID;
+  *out = *b ? 1 : 0;
+  return AIGW_OK;
+}
+
+aigw_status host_config_duration_ms(aigw_config_source*, aigw_plugin_str, uint64_t*) {
+  ADD_FAILURE() << "the openai plugin has no duration keys";
+  return AIGW_ERR_NOT_FOUND;
+}
+
+aigw_status host_config_array_len(aigw_config_source* src, aigw_plugin_str key, size_t* out) {
+  auto v = lookup(src, key);
+  if (!v) return AIGW_ERR_NOT_FOUND;
+  auto a = std::get_if<std::vector<std::string>>(v);
+  if (!a) return AIGW_ERR_INVALID;
+  *out = a->size();
+  return AIGW_OK;
+}
+
+aigw_status host_config_array_string(aigw_config_source* src, aigw_plugin_str key, size_t index,
+                                     aigw_host_str* out) {
+  auto v = lookup(src, key);
+  if (!v) return AIGW_ERR_NOT_FOUND;
+  auto a = std::get_if<std::vector<std::string>>(v);
+  if (!a) return AIGW_ERR_INVALID;
+  if (index >= a->size()) return AIGW_ERR_NOT_FOUND;
+  *out = {(*a)[index].data(), (*a)[index].size()};
+  return AIGW_OK;
+}
+
+// Like the host: a string (index 0) or an array item, "env:NAME" resolved.
+aigw_status host_config_secret(aigw_config_source* src, aigw_plugin_str key, size_t index,
+                               aigw_host_str* out) {
+  auto v = lookup(src, key);
+  if (!v) return AIGW_ERR_NOT_FOUND;
+  const std::string* raw = nullptr;
+  if (auto s = std::get_if<std::string>(v)) {
+    if (index != 0) return AIGW_ERR_NOT_FOUND;
+    raw = s;
+  } else if (auto a = std::get_if<std::vector<std::string>>(v)) {
+    if (index >= a->size()) return AIGW_ERR_NOT_FOUND;
+    raw = &(*a)[index];
+  } else {
+    return AIGW_ERR_INVALID;
+  }
+  auto& cfg = fake(src);
+  if (raw->rfind("env:", 0) == 0) {
+    const char* env = std::getenv(raw->c_str() + 4);
+    if (env == nullptr) return AIGW_ERR_INVALID;
+    cfg.secrets.emplace_back(env);
+  } else {
+    cfg.secrets.push_back(*raw);
+  }
+  *out = {cfg.secrets.back().data(), cfg.secrets.back().size()};
+  return AIGW_OK;
+}
+
+// --- fake requests -------------------------------------------------------------
+
+struct FakeRequest {
+  int respond_calls = 0;
+  int32_t status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::vector<std::string> emits;  // one entry per emit call
+  bool client_closed = false;      // emit answers AIGW_ERR_CLOSED
+  int finish_calls = 0;
+  aigw_status finish_status = -1;
+  std::string finish_message;
+  int usage_calls = 0;
+  aigw_usage usage{};
+  int reason_calls = 0;
+  aigw_finish_reason reason = AIGW_FINISH_UNKNOWN;
+  std::vector<std::unique_ptr<std::byte[]>> arena;
+
+  std::string body() const {
+    std::string all;
+    for (const auto& e : emits) all += e;
+    return all;
+  }
+  std::string header(const std::string& name) const {
+    for (const auto& [n, v] : headers) {
+      if (n == name) return v;
+    }
+    return "<none>";
+  }
+};
+
+FakeRequest& fake(aigw_request* req) { return *reinterpret_cast<FakeRequest*>(req); }
+aigw_request* handle(FakeRequest& fr) { return reinterpret_cast<aigw_request*>(&fr); }
+
+// Nothing may reach the host for a request after it finished.
+void expect_open(FakeRequest& fr, const char* what) {
+  EXPECT_EQ(fr.finish_calls, 0) << what << " after finish";
+}
+
+std::vector<std::string> g_logs;
+
+void host_log(aigw_host_plugin*, aigw_log_level, aigw_plugin_str msg) {
+  g_logs.emplace_back(msg.ptr, msg.len);
+}
+
+uint64_t host_now_ns() { return 1'000'000'000; }
+
+void* host_arena_alloc(aigw_request* req, size_t size, size_t align) {
+  EXPECT_LE(align, alignof(std::max_align_t));
+  auto& fr = fake(req);
+  fr.arena.push_back(std::make_unique<std::byte[]>(size));
+  return fr.arena.back().get();
+}
+
+aigw_status host_respond_start(aigw_request* req, int32_t status, const aigw_plugin_header* headers,
+                               size_t count) {
+  auto& fr = fake(req);
+  expect_open(fr, "respond_start");
+  EXPECT_EQ(fr.respond_calls, 0) << "respond_start twice";
+  ++fr.respond_calls;
+  fr.status = status;
+  for (size_t i = 0; i < count; ++i) {
+    fr.headers.emplace_back(std::string(headers[i].name.ptr, headers[i].name.len),
+                            std::string(headers[i].value.ptr, headers[i].value.len));
+  }
+  return AIGW_OK;
+}
+
+aigw_status host_emit(aigw_request* req, const aigw_plugin_bytes* chunks, size_t count) {
+  auto& fr = fake(req);
+  expect_open(fr, "emit");
+  EXPECT_EQ(fr.respond_calls, 1) << "emit before respond_start";
+  if (fr.client_closed) return AIGW_ERR_CLOSED;
+  std::string bytes;
+  for (size_t i = 0; i < count; ++i) {
+    bytes.append(reinterpret_cast<const char*>(chunks[i].ptr), chunks[i].len);
+  }
+  fr.emits.push_back(std::move(bytes));
+  return AIGW_OK;
+}
+
+aigw_status host_finish(aigw_request* req, aigw_status status, aigw_plugin_str message) {
+  auto& fr = fake(req);
+  expect_open(fr, "finish");
+  ++fr.finish_calls;
+  fr.finish_status = status;
+  fr.finish_message.assign(message.ptr ? message.ptr : "", message.len);
+  return AIGW_OK;
+}
+
+aigw_status host_report_usage(aigw_request* req, const aigw_usage* usage) {
+  auto& fr = fake(req);
+  expect_open(fr, "report_usage");
+  ++fr.usage_calls;
+  fr.usage = *usage;
+  return AIGW_OK;
+}
+
+aigw_status host_report_finish_reason(aigw_request* req, aigw_finish_reason reason) {
+  auto& fr = fake(req);
+  expect_open(fr, "report_finish_reason");
+  ++fr.reason_calls;
+  fr.reason = reason;
+  return AIGW_OK;
+}
+
+aigw_status host_timer_start(aigw_request*, uint64_t, uint64_t) {
+  ADD_FAILURE() << "timers are direct mode only";
+  return AIGW_ERR_UNSUPPORTED;
+}
+
+aigw_status host_spawn(aigw_request*, const aigw_spawn_options*, aigw_process**) {
+  ADD_FAILURE() << "spawn is direct mode only";
+  return AIGW_ERR_UNSUPPORTED;
+}
+
+aigw_status host_process_write(aigw_process*, const aigw_plugin_bytes*, size_t) {
+  return AIGW_ERR_UNSUPPORTED;
+}
+aigw_status host_process_close_stdin(aigw_process*) { return AIGW_ERR_UNSUPPORTED; }
+aigw_status host_process_kill(aigw_process*) { return AIGW_ERR_UNSUPPORTED; }
+
+aigw_host make_host() {
+  aigw_host h{};
+  h.struct_size = sizeof h;
+  h.abi_major = AIGW_ABI_MAJOR;
+  h.abi_minor = AIGW_ABI_MINOR;
+  h.log = host_log;
+  h.now_ns = host_now_ns;
+  h.config_string = host_config_string;
+  h.config_int = host_config_int;
+  h.config_bool = host_config_bool;
+  h.config_duration_ms = host_config_duration_ms;
+  h.config_array_len = host_config_array_len;
+  h.config_array_string = host_config_array_string;
+  h.config_secret = host_config_secret;
+  h.arena_alloc = host_arena_alloc;
+  h.respond_start = host_respond_start;
+  h.emit = host_emit;
+  h.finish = host_finish;
+  h.report_usage = host_report_usage;
+  h.report_finish_reason = host_report_finish_reason;
+  h.timer_start = host_timer_start;
+  h.spawn = host_spawn;
+  h.process_write = host_process_write;
+  h.process_close_stdin = host_process_close_stdin;
+  h.process_kill = host_process_kill;
+  return h;
+}
+
+// --- fixtures --------------------------------------------------------------------
+
+struct Recorded {
+  std::string request_body;
+  int status = 0;
+  std::string response_body;
+};
+
+Recorded load_fixture(const std::string& name) {
+  std::string path = std::string(AIGW_FIXTURES_DIR) + "/openai/" + name;
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in) << "cannot open " << path;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  Recorded r;
+  std::string text = ss.str();
+  if (parser.parse(text).get(root) != simdjson::SUCCESS) {
+    ADD_FAILURE() << "not JSON: " << path;
+    return r;
+  }
+  auto first = root["interactions"].at(0);
+  r.request_body = std::string(first["request"]["body"].get_string().value());
+  r.status = static_cast<int>(first["response"]["status"].get_int64().value());
+  r.response_body = std::string(first["response"]["body"].get_string().value());
+  return r;
+}
+
+// The events of an SSE body: each up to and including its blank line.
+std::vector<std::string> split_events(const std::string& body) {
+  std::vector<std::string> events;
+  size_t pos = 0;
+  while (pos < body.size()) {
+    size_t end = body.find("\n\n", pos);
+    if (end == std::string::npos) {
+      events.push_back(body.substr(pos));
+      break;
+    }
+    events.push_back(body.substr(pos, end + 2 - pos));
+    pos = end + 2;
+  }
+  return events;
+}
+
+// Where the "model" string value lies inside its quotes, as the host reports it.
+std::pair<uint64_t, uint64_t> model_span(const std::string& body) {
+  size_t key = body.find("\"model\"");
+  EXPECT_NE(key, std::string::npos);
+  size_t open = body.find('"', body.find(':', key + 7));
+  size_t close = open + 1;
+  while (body[close] != '"') close += body[close] == '\\' ? 2 : 1;
+  return {open + 1, close - open - 1};
+}
+
+// --- the fixture -----------------------------------------------------------------
+
+// One client request as the host would keep it: the body chunks, headers and
+// the client struct stay alive until request_destroy.
+struct Call {
+  FakeRequest fr;
+  std::string body;
+  std::vector<std::string> parts;
+  std::vector<aigw_host_bytes> chunks;
+  std::string model = "gpt-5-nano";
+  std::string upstream_model = "gpt-5-nano";
+  std::vector<std::pair<std::string, std::string>> header_store;
+  std::vector<aigw_host_header> headers;
+  aigw_client_request client{};
+  aigw_status new_status = -1;
+  std::string error;
+  void* ctx = nullptr;
+  bool destroyed = false;
+
+  // What build_upstream produced, flattened.
+  aigw_upstream_request up{};
+  std::vector<aigw_plugin_bytes> prefilled_body;
+  std::string up_path;
+  std::vector<std::pair<std::string, std::string>> up_headers;
+  std::string up_body;
+  size_t up_body_chunks = 0;
+
+  std::string up_header(const std::string& name) const {
+    for (const auto& [n, v] : up_headers) {
+      if (n == name) return v;
+    }
+    return "<none>";
+  }
+};
+
+struct CallOptions {
+  aigw_endpoint endpoint = AIGW_ENDPOINT_CHAT_COMPLETIONS;
+  bool stream = false;
+  std::string model;           // default: the body's own
+  std::string upstream_model;  // default: model
+  std::vector<size_t> splits;  // of the request body
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  CallOptions& ep(aigw_endpoint e) { endpoint = e; return *this; }
+  CallOptions& streaming() { stream = true; return *this; }
+  CallOptions& up(std::string m) { upstream_model = std::move(m); return *this; }
+  CallOptions& split(std::vector<size_t> s) { splits = std::move(s); return *this; }
+  CallOptions& with(std::vector<std::pair<std::string, std::string>> h) {
+    headers = std::move(h);
+    return *this;
+  }
+};
+
+CallOptions opts() { return {}; }
+
+class OpenAiPluginTest : public ::testing::Test {
+ protected:
+  void SetUp() override { g_logs.clear(); }
+
+  void TearDown() override {
+    for (auto& c : calls_) destroy(*c);
+    for (void* inst : instances_) hooks_->instance_destroy(inst);
+    if (config_) hooks_->config_destroy(config_);
+    // Whatever the plugin logged, no key may be in it.
+    for (const std::string& line : g_logs) {
+      for (const std::string& s : cfg_.secrets) {
+        EXPECT_EQ(line.find(s), std::string::npos) << "a secret in the log: " << line;
+      }
+    }
+  }
+
+  aigw_status configure(std::map<std::string, ConfigValue> values) {
+    cfg_.values = std::move(values);
+    char buf[512] = "unset";
+    aigw_errbuf err{buf, sizeof buf};
+    aigw_status st = hooks_->config_new(&host_, reinterpret_cast<aigw_host_plugin*>(this),
+                                        reinterpret_cast<aigw_config_source*>(&cfg_), &config_,
+                                        &err);
+    config_error_ = st == AIGW_OK ? "" : buf;
+    return st;
+  }
+
+  void* add_instance(uint32_t worker, uint32_t workers) {
+    aigw_worker_info info{sizeof(aigw_worker_info), worker, workers, 0};
+    char buf[256] = "";
+    aigw_errbuf err{buf, sizeof buf};
+    void* inst = nullptr;
+    EXPECT_EQ(hooks_->instance_new(config_, &info, &inst, &err), AIGW_OK) << buf;
+    instances_.push_back(inst);
+    return inst;
+  }
+
+  void setup(std::map<std::string, ConfigValue> values = {}) {
+    if (values.find("api_keys") == values.end() && values.find("api_key") == values.end()) {
+      values["api_keys"] = std::vector<std::string>{"sk-test-0"};
+    }
+    ASSERT_EQ(configure(std::move(values)), AIGW_OK) << config_error_;
+    instance_ = add_instance(0, 1);
+  }
+
+  Call& request(const std::string& body, CallOptions o = {}, void* instance = nullptr) {
+    calls_.push_back(std::make_unique<Call>());
+    Call& c = *calls_.back();
+    c.body = body;
+    size_t from = 0;
+    for (size_t at : o.splits) {
+      c.parts.push_back(body.substr(from, at - from));
+      from = at;
+    }
+    c.parts.push_back(body.substr(from));
+    for (const auto& p : c.parts) {
+      c.chunks.push_back({reinterpret_cast<const uint8_t*>(p.data()), p.size()});
+    }
+    auto [off, len] = model_span(body);
+    c.model = o.model.empty() ? body.substr(off, len) : o.model;
+    c.upstream_model = o.upstream_model.empty() ? c.model : o.upstream_model;
+    c.header_store = o.headers;
+    for (const auto& [n, v] : c.header_store) {
+      c.headers.push_back({{n.data(), n.size()}, {v.data(), v.size()}});
+    }
+    c.client.struct_size = sizeof c.client;
+    c.client.endpoint = o.endpoint;
+    c.client.stream = o.stream ? 1 : 0;
+    c.client.model = {c.model.data(), c.model.size()};
+    c.client.upstream_model = {c.upstream_model.data(), c.upstream_model.size()};
+    c.client.method = {"POST", 4};
+    c.client.path = {"/v1/chat/completions", 20};
+    c.client.headers = c.headers.data();
+    c.client.header_count = c.headers.size();
+    c.client.body = c.chunks.data();
+    c.client.body_count = c.chunks.size();
+    c.client.model_value_offset = off;
+    c.client.model_value_len = len;
+    char buf[512] = "";
+    aigw_errbuf err{buf, sizeof buf};
+    c.new_status = hooks_->request_new(instance ? instance : instance_, handle(c.fr), &c.client,
+                                       &c.ctx, &err);
+    c.error = buf;
+    if (c.new_status != AIGW_OK) c.destroyed = true;  // nothing to destroy
+    return c;
+  }
+
+  // As the host does it: defaults first, then the plugin's changes.
+  aigw_status build(Call& c) {
+    c.up = {};
+    c.up.struct_size = sizeof c.up;
+    c.up.body_unchanged = 1;
+    c.up.method = {"POST", 4};
+    static const std::string kPaths[] = {"", "/chat/completions", "/completions", "/embeddings"};
+    const std::string& path = kPaths[c.client.endpoint];
+    c.up.path_and_query = {path.data(), path.size()};
+    c.prefilled_body.clear();
+    for (const auto& ch : c.chunks) c.prefilled_body.push_back({ch.ptr, ch.len});
+    c.up.body = c.prefilled_body.data();
+    c.up.body_count = c.prefilled_body.size();
+    char buf[512] = "";
+    aigw_errbuf err{buf, sizeof buf};
+    aigw_status st = hooks_->build_upstream(c.ctx, &c.up, &err);
+    c.error = buf;
+    c.up_path.assign(c.up.path_and_query.ptr, c.up.path_and_query.len);
+    c.up_headers.clear();
+    for (size_t i = 0; i < c.up.header_count; ++i) {
+      c.up_headers.emplace_back(std::string(c.up.headers[i].name.ptr, c.up.headers[i].name.len),
+                                std::string(c.up.headers[i].value.ptr, c.up.headers[i].value.len));
+    }
+    c.up_body.clear();
+    if (c.up.body_unchanged) {
+      c.up_body = c.body;
+      c.up_body_chunks = 0;
+    } else {
+      for (size_t i = 0; i < c.up.body_count; ++i) {
+        c.up_body.append(reinterpret_cast<const char*>(c.up.body[i].ptr), c.up.body[i].len);
+      }
+      c.up_body_chunks = c.up.body_count;
+    }
+    return st;
+  }
+
+  Call& started(const std::string& body, CallOptions o = {}) {
+    Call& c = request(body, std::move(o));
+    EXPECT_EQ(c.new_status, AIGW_OK) << c.error;
+    if (c.new_status == AIGW_OK) {
+      EXPECT_EQ(build(c), AIGW_OK) << c.error;
+    }
+    return c;
+  }
+
+  aigw_upstream_verdict head(Call& c, int32_t status,
+                             std::vector<std::pair<std::string, std::string>> headers = {}) {
+    std::vector<aigw_host_header> hs;
+    for (const auto& [n, v] : headers) hs.push_back({{n.data(), n.size()}, {v.data(), v.size()}});
+    aigw_upstream_verdict v{};
+    v.struct_size = sizeof v;
+    v.error_class = -1;
+    v.retry_after_ms = 12345;
+    EXPECT_EQ(hooks_->on_upstream_head(c.ctx, status, hs.data(), hs.size(), &v), AIGW_OK);
+    return v;
+  }
+
+  void body(Call& c, const std::vector<std::string>& pieces, bool end = true) {
+    std::vector<aigw_host_bytes> chunks;
+    for (const auto& p : pieces) {
+      chunks.push_back({reinterpret_cast<const uint8_t*>(p.data()), p.size()});
+    }
+    EXPECT_EQ(hooks_->on_upstream_body(c.ctx, chunks.data(), chunks.size(), end ? 1 : 0),
+              AIGW_OK);
+  }
+
+  // The response arriving in pieces cut at `splits`, one body call each.
+  void body_split(Call& c, const std::string& bytes, const std::vector<size_t>& splits) {
+    size_t from = 0;
+    for (size_t at : splits) {
+      body(c, {bytes.substr(from, at - from)}, false);
+      from = at;
+    }
+    body(c, {bytes.substr(from)}, true);
+  }
+
+  void destroy(Call& c) {
+    if (c.destroyed) return;
+    c.destroyed = true;
+    hooks_->request_destroy(c.ctx);
+  }
+
+  // Ends the newest call and frees it: loops over every split point would
+  // otherwise keep thousands of responses alive.
+  void forget(Call& c) {
+    ASSERT_EQ(&c, calls_.back().get());
+    destroy(c);
+    calls_.pop_back();
+  }
+
+  const aigw_plugin_def* def_ = aigw_openai_plugin_entry();
+  const aigw_hooks* hooks_ = def_->hooks;
+  aigw_host host_ = make_host();
+  FakeConfig cfg_;
+  void* config_ = nullptr;
+  void* instance_ = nullptr;
+  std::vector<void*> instances_;
+  std::string config_error_;
+  std::vector<std::unique_ptr<Call>> calls_;
+};
+
+const std::string kChat =
+    R"({"model":"gpt-5-nano","messages":[{"role":"user","content":"Hello!"}]})";
+const std::string kChatStream =
+    R"({"model":"gpt-5-nano","stream":true,"messages":[{"role":"user","content":"Hello!"}]})";
+const std::string kEmbeddings = R"({"model":"text-embedding-3-small","input":"hi"})";
+
+CallOptions stream_opts() { return opts().streaming(); }
+
+// ---------------------------------------------------------------------------
+
+TEST(OpenAiPluginEntry, DescribesAnHttpModePlugin) {
+  const aigw_plugin_def* def = aigw_openai_plugin_entry();
+  ASSERT_NE(def, nullptr);
+  EXPECT_EQ(def->struct_size, sizeof(aigw_plugin_def));
+  EXPECT_EQ(def->abi_major, AIGW_ABI_MAJOR);
+  EXPECT_EQ(def->abi_minor, AIGW_ABI_MINOR);
+  EXPECT_STREQ(def->abi_signature, AIGW_ABI_SIGNATURE);
+  EXPECT_STREQ(def->name, "openai");
+  EXPECT_EQ(def->flags, 0u);
+  const aigw_hooks* h = def->hooks;
+  ASSERT_NE(h, nullptr);
+  EXPECT_EQ(h->struct_size, sizeof(aigw_hooks));
+  EXPECT_EQ(h->mode, AIGW_MODE_HTTP);
+  for (auto fn : {(void*)h->config_new, (void*)h->config_destroy, (void*)h->instance_new,
+                  (void*)h->instance_destroy, (void*)h->request_new, (void*)h->request_destroy,
+                  (void*)h->build_upstream, (void*)h->on_upstream_head, (void*)h->on_upstream_body,
+                  (void*)h->health_probe, (void*)h->on_client_gone}) {
+    EXPECT_NE(fn, nullptr);
+  }
+  EXPECT_EQ(h->list_models, nullptr);
+  EXPECT_EQ(h->request_start, nullptr);
+  EXPECT_EQ(h->on_timer, nullptr);
+  EXPECT_EQ(h->on_process_output, nullptr);
+  EXPECT_EQ(h->on_process_exit, nullptr);
+}
+
+// --- configuration ----------------------------------------------------------
+
+TEST_F(OpenAiPluginTest, ReadsItsOwnKeysAndNoneOfTheHosts) {
+  ASSERT_EQ(configure({{"name", std::string("openai-main")},
+                       {"plugin", std::string("openai")},
+                       {"base_url", std::string("https://api.openai.com/v1")},
+                       {"models", std::vector<std::string>{"gpt-5-nano"}},
+                       {"api_keys", std::vector<std::string>{"sk-a", "sk-b"}},
+                       {"headers", std::vector<std::string>{"OpenAI-Organization: org-1"}},
+                       {"api_style", std::string("openai")},
+                       {"include_usage", false}}),
+            AIGW_OK)
+      << config_error_;
+  EXPECT_EQ(cfg_.read, (std::set<std::string>{"api_keys", "headers", "api_style",
+                                              "include_usage"}));
+}
+
+TEST_F(OpenAiPluginTest, AcceptsASingleKeyAndEnvironmentReferences) {
+  ::setenv("AIGW_OPENAI_TEST_KEY", "sk-from-env", 1);
+  setup({{"api_key", std::string("env:AIGW_OPENAI_TEST_KEY")}});
+  Call& c = started(kChat);
+  EXPECT_EQ(c.up_header("Authorization"), "Bearer sk-from-env");
+  ::unsetenv("AIGW_OPENAI_TEST_KEY");
+}
+
+struct BadConfig {
+  std::map<std::string, ConfigValue> values;
+  std::string message;
+};
+
+class OpenAiPluginConfigTest : public OpenAiPluginTest,
+                               public ::testing::WithParamInterface<BadConfig> {};
+
+TEST_P(OpenAiPluginConfigTest, RejectsWithAMessageNamingTheKey) {
+  EXPECT_EQ(configure(GetParam().values), AIGW_ERR_CONFIG);
+  EXPECT_EQ(config_error_, GetParam().message);
+  EXPECT_EQ(config_, nullptr);
+  for (const std::string& s : cfg_.secrets) {
+    if (!s.empty()) {
+      EXPECT_EQ(config_error_.find(s), std::string::npos) << "secret in message";
+    }
+  }
+}
+
+const std::vector<std::string> kKey = {"sk-1"};
+
+INSTANTIATE_TEST_SUITE_P(
+    Keys, OpenAiPluginConfigTest,
+    ::testing::Values(
+        BadConfig{{},
+                  "api_keys is required: a list of keys such as [\"env:OPENAI_API_KEY\"] (or "
+                  "api_key with one); a server without authentication accepts any placeholder"},
+        BadConfig{{{"api_keys", std::vector<std::string>{}}}, "api_keys must list at least one key"},
+        BadConfig{{{"api_keys", std::string("sk-1")}}, "api_keys must be an array of strings"},
+        BadConfig{{{"api_keys", kKey}, {"api_key", std::string("sk-2")}},
+                  "give either api_key or api_keys, not both"},
+        BadConfig{{{"api_key", int64_t{5}}},
+                  "api_key must be a string, or \"env:NAME\" naming a set environment variable"},
+        BadConfig{{{"api_keys", std::vector<std::string>{"sk-1", "env:AIGW_TEST_SURELY_UNSET"}}},
+                  "api_keys[1] must be a string, or \"env:NAME\" naming a set environment "
+                  "variable"},
+        BadConfig{{{"api_keys", std::vector<std::string>{"sk-1", ""}}}, "api_keys[1] is empty"},
+        BadConfig{{{"api_keys", std::vector<std::string>{"sk-secret\r\nX-Evil: 1"}}},
+                  "api_keys[0] must be printable ASCII without spaces (is the environment "
+                  "variable right?)"},
+        BadConfig{{{"api_key", std::string("sk secret")}},
+                  "api_key must be printable ASCII without spaces (is the environment variable "
+                  "right?)"},
+        BadConfig{{{"api_keys", kKey}, {"headers", std::string("X-A: 1")}},
+                  "headers must be an array of strings"},
+        BadConfig{{{"api_keys", kKey}, {"headers", std::vector<std::string>{"X-A 1"}}},
+                  "headers[0] must look like \"Name: value\""},
+        BadConfig{{{"api_keys", kKey}, {"headers", std::vector<std::string>{": 1"}}},
+                  "headers[0] must look like \"Name: value\""},
+        BadConfig{{{"api_keys", kKey}, {"headers", std::vector<std::string>{"X-A: 1", "X B: 2"}}},
+                  "headers[1] has an invalid header name (letters, digits and !#$%&'*+-.^_`|~ "
+                  "only, no spaces before the colon)"},
+        BadConfig{{{"api_keys", kKey},
+                   {"headers", std::vector<std::string>{"X-A: tok\r\nX-Evil: 1"}}},
+                  "headers[0] (X-A) has a control character (CR, LF, NUL...) in its value"},
+        BadConfig{{{"api_keys", kKey}, {"headers", std::vector<std::string>{"authorization: x"}}},
+                  "headers[0]: authorization cannot be configured here (set by the plugin or the "
+                  "host; keys go in api_keys)"},
+        BadConfig{{{"api_keys", kKey}, {"headers", std::vector<std::string>{"Host: evil"}}},
+                  "headers[0]: Host cannot be configured here (set by the plugin or the host; "
+                  "keys go in api_keys)"},
+        BadConfig{{{"api_keys", kKey}, {"headers", std::vector<std::string>{"X-A: 1", "x-a: 2"}}},
+                  "headers[1]: x-a is listed twice"},
+        BadConfig{{{"api_keys", kKey}, {"api_style", std::string("anthropic")}},
+                  "api_style must be \"openai\" or \"azure\", got \"anthropic\""},
+        BadConfig{{{"api_keys", kKey}, {"api_style", std::string("azure")}},
+                  "azure_api_version is required with api_style = \"azure\" (e.g. "
+                  "\"2024-10-21\")"},
+        BadConfig{{{"api_keys", kKey}, {"azure_api_version", std::string("2024-10-21")}},
+                  "azure_api_version is only used with api_style = \"azure\""},
+        BadConfig{{{"api_keys", kKey},
+                   {"api_style", std::string("azure")},
+                   {"azure_api_version", std::string("2024&x=1")}},
+                  "azure_api_version must be a version such as \"2024-10-21\" (letters, digits, "
+                  "- . _)"},
+        BadConfig{{{"api_keys", kKey}, {"include_usage", std::string("yes")}},
+                  "include_usage must be true or false"}));
+
+TEST_F(OpenAiPluginTest, ConfigErrorsNeverQuoteAKeyOrAHeaderValue) {
+  EXPECT_EQ(configure({{"api_keys", std::vector<std::string>{"sk-TOPSECRET\n"}}}),
+            AIGW_ERR_CONFIG);
+  EXPECT_EQ(config_error_.find("TOPSECRET"), std::string::npos) << config_error_;
+  EXPECT_EQ(configure({{"api_keys", kKey},
+                       {"headers", std::vector<std::string>{"X-Proxy-Token: TOPSECRET\n"}}}),
+            AIGW_ERR_CONFIG);
+  EXPECT_EQ(config_error_.find("TOPSECRET"), std::string::npos) << config_error_;
+}
+
+TEST_F(OpenAiPluginTest, RefusesAnOlderHostTable) {
+  aigw_host old = host_;
+  old.struct_size = offsetof(aigw_host, spawn);
+  char buf[256] = "";
+  aigw_errbuf err{buf, sizeof buf};
+  EXPECT_EQ(hooks_->config_new(&old, nullptr, reinterpret_cast<aigw_config_source*>(&cfg_),
+                               &config_, &err),
+            AIGW_ERR_UNSUPPORTED);
+  EXPECT_NE(std::string(buf).find("too old"), std::string::npos) << buf;
+}
+
+// --- requests and upstream building -------------------------------------------
+
+TEST_F(OpenAiPluginTest, RefusesOtherEndpointsAndMalformedRequests) {
+  setup();
+  CallOptions o;
+  o.endpoint = 7;
+  Call& c = request(kChat, o);
+  EXPECT_EQ(c.new_status, AIGW_ERR_UNSUPPORTED);
+  EXPECT_EQ(c.error, "the openai provider does not serve endpoint 7");
+
+  aigw_client_request small{};
+  small.struct_size = offsetof(aigw_client_request, model_value_offset);
+  FakeRequest fr;
+  void* ctx = nullptr;
+  char buf[128] = "";
+  aigw_errbuf err{buf, sizeof buf};
+  EXPECT_EQ(hooks_->request_new(instance_, handle(fr), &small, &ctx, &err), AIGW_ERR_INVALID);
+  EXPECT_EQ(ctx, nullptr);
+}
+
+TEST_F(OpenAiPluginTest, OpenAiStyleHeadersAndAZeroCopyBody) {
+  setup({{"headers", std::vector<std::string>{"OpenAI-Organization:  org-42 ", "X-Trace: a:b"}}});
+  Call& c = started(kChat, opts().with({{"OpenAI-Beta", "assistants=v2"},
+                                        {"OpenAI-Organization", "org-client"},
+                                        {"OpenAI-Project", "proj-client"},
+                                        {"X-Stainless-Lang", "js"},
+                                        {"User-Agent", "curl"}}));
+  EXPECT_EQ(c.up_path, "/chat/completions");  // the host's default stands
+  EXPECT_EQ(c.up.body_unchanged, 1);
+  EXPECT_EQ(c.up.body, c.prefilled_body.data());
+  EXPECT_EQ(c.up_headers, (std::vector<std::pair<std::string, std::string>>{
+                              {"Authorization", "Bearer sk-test-0"},
+                              {"Content-Type", "application/json"},
+                              {"Accept", "application/json"},
+                              {"OpenAI-Organization", "org-42"},
+                              {"X-Trace", "a:b"},
+                              {"OpenAI-Beta", "assistants=v2"},
+                          }));
+}
+
+TEST_F(OpenAiPluginTest, StreamsAskForEventStreams) {
+  setup({{"include_usage", false}});
+  Call& c = started(kChatStream, stream_opts());
+  EXPECT_EQ(c.up_header("Accept"), "text/event-stream");
+  EXPECT_EQ(c.up.body_unchanged, 1);
+}
+
+TEST_F(OpenAiPluginTest, AConfiguredBetaHeaderWinsOverTheClients) {
+  setup({{"headers", std::vector<std::string>{"openai-beta: ops"}}});
+  Call& c = started(kChat, opts().with({{"OpenAI-Beta", "client"}}));
+  size_t betas = 0;
+  for (const auto& [n, v] : c.up_headers) betas += n == "openai-beta" || n == "OpenAI-Beta";
+  EXPECT_EQ(betas, 1u);
+  EXPECT_EQ(c.up_header("openai-beta"), "ops");
+}
+
+TEST_F(OpenAiPluginTest, AzureStyleUsesTheDeploymentPathAndApiKey) {
+  setup({{"api_style", std::string("azure")},
+         {"azure_api_version", std::string("2024-10-21")},
+         {"api_keys", std::vector<std::string>{"azure-key"}}});
+  Call& chat = started(kChat, opts().up("my deployment/1"));
+  EXPECT_EQ(chat.up_path,
+            "/openai/deployments/my%20deployment%2F1/chat/completions?api-version=2024-10-21");
+  EXPECT_EQ(chat.up_header("api-key"), "azure-key");
+  EXPECT_EQ(chat.up_header("Authorization"), "<none>");
+
+  Call& emb = started(kEmbeddings, opts().ep(AIGW_ENDPOINT_EMBEDDINGS));
+  EXPECT_EQ(emb.up_path,
+            "/openai/deployments/text-embedding-3-small/embeddings?api-version=2024-10-21");
+  Call& comp = started(R"({"model":"babbage-002","prompt":"x"})",
+                       opts().ep(AIGW_ENDPOINT_COMPLETIONS));
+  EXPECT_EQ(comp.up_path, "/openai/deployments/babbage-002/completions?api-version=2024-10-21");
+}
+
+TEST_F(OpenAiPluginTest, KeysRotateRoundRobinPerWorker) {
+  setup({{"api_keys", std::vector<std::string>{"k0", "k1", "k2"}}});
+  std::vector<std::string> seen;
+  for (int i = 0; i < 4; ++i) seen.push_back(started(kChat).up_header("Authorization"));
+  EXPECT_EQ(seen, (std::vector<std::string>{"Bearer k0", "Bearer k1", "Bearer k2", "Bearer k0"}));
+
+  // Another worker starts at its own key.
+  void* w1 = add_instance(1, 2);
+  Call& c = request(kChat, {}, w1);
+  ASSERT_EQ(build(c), AIGW_OK);
+  EXPECT_EQ(c.up_header("Authorization"), "Bearer k1");
+}
+
+TEST_F(OpenAiPluginTest, SplicesTheUpstreamModelNameEscaped) {
+  setup();
+  const std::string name = "ft:gpt \"x\"\\y\n\x01/é";
+  Call& c = started(kChat, opts().up(name));
+  EXPECT_EQ(c.up.body_unchanged, 0);
+  EXPECT_EQ(c.up_body,
+            R"({"model":"ft:gpt \"x\"\\y\n\u0001/é","messages":[{"role":"user","content":"Hello!"}]})");
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  ASSERT_EQ(parser.parse(c.up_body).get(root), simdjson::SUCCESS);
+  EXPECT_EQ(std::string(root["model"].get_string().value()), name);
+}
+
+TEST_F(OpenAiPluginTest, ModelSpliceWorksAcrossEveryChunkSplit) {
+  setup();
+  const std::string body =
+      R"({ "messages":[{"role":"user","content":"Hi"}], "model" : "gpt-4o", "n":1 })";
+  const std::string want =
+      R"({ "messages":[{"role":"user","content":"Hi"}], "model" : "gpt-4o-2024-08-06", "n":1 })";
+  for (size_t a = 0; a <= body.size(); ++a) {
+    for (size_t b = a; b <= body.size(); b += 7) {
+      Call& c = started(body, opts().up("gpt-4o-2024-08-06").split({a, b}));
+      ASSERT_EQ(c.up_body, want) << "split at " << a << ", " << b;
+      EXPECT_LE(c.up_body_chunks, 3u + 2u);
+      for (size_t i = 0; i < c.up.body_count; ++i) EXPECT_GT(c.up.body[i].len, 0u);
+      forget(c);
+    }
+  }
+}
+
+TEST_F(OpenAiPluginTest, AddsIncludeUsageToStreamsWithoutStreamOptions) {
+  setup();
+  Call& c = started(" \n" + kChatStream, stream_opts());
+  EXPECT_EQ(c.up.body_unchanged, 0);
+  EXPECT_EQ(c.up_body, " \n{\"stream_options\":{\"include_usage\":true}," + kChatStream.substr(1));
+
+  // Both edits at once, the body in pieces.
+  Call& d = started(kChatStream, opts().streaming().up("m\"2").split({1, 12}));
+  EXPECT_EQ(d.up_body,
+            R"({"stream_options":{"include_usage":true},"model":"m\"2","stream":true,)"
+            R"("messages":[{"role":"user","content":"Hello!"}]})");
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  EXPECT_EQ(parser.parse(d.up_body).get(root), simdjson::SUCCESS);
+}
+
+TEST_F(OpenAiPluginTest, LeavesClientStreamOptionsAndNonStreamsAlone) {
+  setup();
+  for (const std::string& body :
+       {std::string(R"({"model":"gpt-5-nano","stream":true,"stream_options":{"include_usage":true}})"),
+        std::string(R"({"model":"gpt-5-nano","stream":true,"stream_options":{}})"),
+        std::string(R"({"model":"gpt-5-nano","stream":true,"stream_options":null})")}) {
+    Call& c = started(body, stream_opts());
+    EXPECT_EQ(c.up.body_unchanged, 1) << body;
+  }
+  EXPECT_EQ(started(kChat).up.body_unchanged, 1);
+  // Embeddings never stream, whatever the flag says.
+  EXPECT_EQ(started(kEmbeddings, opts().ep(AIGW_ENDPOINT_EMBEDDINGS).streaming())
+                .up.body_unchanged,
+            1);
+}
+
+TEST_F(OpenAiPluginTest, IncludeUsageCanBeTurnedOff) {
+  setup({{"include_usage", false}});
+  EXPECT_EQ(started(kChatStream, stream_opts()).up.body_unchanged, 1);
+}
+
+TEST_F(OpenAiPluginTest, CompletionsStreamsGetIncludeUsageToo) {
+  setup();
+  Call& c = started(R"({"model":"babbage-002","prompt":"x","stream":true})",
+                    opts().ep(AIGW_ENDPOINT_COMPLETIONS).streaming());
+  EXPECT_EQ(c.up_body,
+            R"({"stream_options":{"include_usage":true},"model":"babbage-002","prompt":"x","stream":true})");
+}
+
+// --- verdicts ---------------------------------------------------------------------
+
+TEST_F(OpenAiPluginTest, ClassifiesEveryStatus) {
+  setup();
+  const std::vector<std::pair<int32_t, aigw_error_class>> cases = {
+      {200, AIGW_ERROR_NONE},         {201, AIGW_ERROR_NONE},        {400, AIGW_ERROR_CLIENT},
+      {404, AIGW_ERROR_CLIENT},       {413, AIGW_ERROR_CLIENT},      {422, AIGW_ERROR_CLIENT},
+      {401, AIGW_ERROR_KEY_INVALID},  {403, AIGW_ERROR_KEY_INVALID}, {429, AIGW_ERROR_RATE_LIMITED},
+      {408, AIGW_ERROR_RETRYABLE},    {409, AIGW_ERROR_RETRYABLE},   {500, AIGW_ERROR_RETRYABLE},
+      {502, AIGW_ERROR_RETRYABLE},    {503, AIGW_ERROR_RETRYABLE},   {504, AIGW_ERROR_RETRYABLE},
+      {529, AIGW_ERROR_RETRYABLE},    {302, AIGW_ERROR_RETRYABLE},
+  };
+  for (auto [status, cls] : cases) {
+    Call& c = started(kChat);
+    aigw_upstream_verdict v = head(c, status);
+    EXPECT_EQ(v.error_class, cls) << status;
+    EXPECT_EQ(v.retry_after_ms, 0u) << status;
+    // Only answers no other channel could improve start the response now.
+    bool final_now = cls == AIGW_ERROR_NONE || cls == AIGW_ERROR_CLIENT;
+    EXPECT_EQ(c.fr.respond_calls, final_now ? 1 : 0) << status;
+  }
+}
+
+std::string http_date(std::time_t t) {
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+TEST_F(OpenAiPluginTest, RateLimitsCarryTheRetryDelay) {
+  setup();
+  std::time_t now = std::time(nullptr);
+  const std::vector<std::pair<std::vector<std::pair<std::string, std::string>>, uint64_t>> cases = {
+      {{}, 0},
+      {{{"Retry-After", "7"}}, 7000},
+      {{{"retry-after", " 20 "}}, 20000},
+      {{{"Retry-After", "0"}}, 0},
+      {{{"Retry-After", "7200"}}, 3'600'000},
+      {{{"Retry-After", "99999999999999999999"}}, 3'600'000},
+      {{{"Retry-After", http_date(now - 60)}}, 0},
+      {{{"Retry-After", "Sun, 06 Nov 2101 08:49:37 GMT"}}, 3'600'000},
+      {{{"Retry-After", "soon"}}, 0},
+      {{{"retry-after-ms", "1500"}}, 1500},
+      {{{"retry-after-ms", "1.2"}}, 2},
+      {{{"Retry-After", "9"}, {"retry-after-ms", "1500"}}, 1500},
+      {{{"Retry-After", "junk"}, {"x-ratelimit-reset-requests", "2s"}}, 2000},
+      {{{"x-ratelimit-reset-requests", "1s"}}, 1000},
+      {{{"x-ratelimit-reset-requests", "6m0s"}}, 360'000},
+      {{{"x-ratelimit-reset-requests", "250ms"}}, 250},
+      {{{"x-ratelimit-reset-requests", "1m30.5s"}}, 90'500},
+      {{{"x-ratelimit-reset-requests", "17.5us"}}, 1},
+      {{{"x-ratelimit-reset-requests", "2h"}}, 3'600'000},
+      {{{"x-ratelimit-reset-requests", "5"}}, 0},
+      {{{"x-ratelimit-reset-requests", "1x"}}, 0},
+  };
+  for (const auto& [headers, want] : cases) {
+    Call& c = started(kChat);
+    aigw_upstream_verdict v = head(c, 429, headers);
+    EXPECT_EQ(v.error_class, AIGW_ERROR_RATE_LIMITED);
+    EXPECT_EQ(v.retry_after_ms, want) << (headers.empty() ? "" : headers[0].second);
+  }
+  // An HTTP date two minutes ahead; the clock may tick meanwhile.
+  Call& c = started(kChat);
+  aigw_upstream_verdict v = head(c, 429, {{"Retry-After", http_date(now + 120)}});
+  EXPECT_GE(v.retry_after_ms, 115'000u);
+  EXPECT_LE(v.retry_after_ms, 120'000u);
+}
+
+TEST_F(OpenAiPluginTest, AVerdictStaysInsideAnOlderHostStruct) {
+  setup();
+  Call& c = started(kChat);
+  aigw_upstream_verdict v{};
+  v.struct_size = offsetof(aigw_upstream_verdict, retry_after_ms);
+  v.retry_after_ms = 777;
+  aigw_host_header h{{"Retry-After", 11}, {"5", 1}};
+  ASSERT_EQ(hooks_->on_upstream_head(c.ctx, 429, &h, 1, &v), AIGW_OK);
+  EXPECT_EQ(v.error_class, AIGW_ERROR_RATE_LIMITED);
+  EXPECT_EQ(v.retry_after_ms, 777u);
+}
+
+TEST_F(OpenAiPluginTest, ResponseHeadersPassOnlyWhatIsSafe) {
+  setup();
+  Call& c = started(kChat);
+  head(c, 200, {{"Content-Type", "application/json; charset=utf-8"},
+                {"X-Request-Id", "req_123"},
+                {"openai-processing-ms", "42"},
+                {"Set-Cookie", "__cf_bm=abc"},
+                {"openai-organization", "org-secret"},
+                {"x-ratelimit-remaining-requests", "9"},
+                {"Content-Length", "10"}});
+  EXPECT_EQ(c.fr.status, 200);
+  EXPECT_EQ(c.fr.headers, (std::vector<std::pair<std::string, std::string>>{
+                              {"Content-Type", "application/json; charset=utf-8"},
+                              {"x-request-id", "req_123"},
+                              {"openai-processing-ms", "42"},
+                          }));
+}
+
+TEST_F(OpenAiPluginTest, AStreamWithoutContentTypeGetsEventStream) {
+  setup();
+  Call& c = started(kChatStream, stream_opts());
+  head(c, 200);
+  EXPECT_EQ(c.fr.header("Content-Type"), "text/event-stream");
+  EXPECT_EQ(c.fr.header("Cache-Control"), "no-cache");
+}
+
+// --- non-stream bodies ----------------------------------------------------------------
+
+struct PlainCase {
+  const char* fixture;
+  aigw_endpoint endpoint;
+  uint64_t prompt, completion, total;
+  int reasons;  // report_finish_reason calls expected
+  aigw_finish_reason reason;
+};
+
+TEST_F(OpenAiPluginTest, NonStreamBodiesPassThroughWithUsageAtEveryByteSplit) {
+  setup();
+  const PlainCase cases[] = {
+      {"chat-basic.json", AIGW_ENDPOINT_CHAT_COMPLETIONS, 8, 377, 385, 1, AIGW_FINISH_STOP},
+      {"chat-tools.json", AIGW_ENDPOINT_CHAT_COMPLETIONS, 162, 287, 449, 1, AIGW_FINISH_TOOL_CALLS},
+      {"completion-basic.json", AIGW_ENDPOINT_COMPLETIONS, 31, 25, 56, 1, AIGW_FINISH_LENGTH},
+      {"embeddings-base64.json", AIGW_ENDPOINT_EMBEDDINGS, 7, 0, 7, 0, AIGW_FINISH_UNKNOWN},
+  };
+  for (const PlainCase& pc : cases) {
+    Recorded rec = load_fixture(pc.fixture);
+    ASSERT_EQ(rec.status, 200);
+    for (size_t at = 0; at <= rec.response_body.size(); ++at) {
+      Call& c = started(rec.request_body, opts().ep(pc.endpoint));
+      head(c, 200, {{"Content-Type", "application/json"}});
+      body_split(c, rec.response_body, {at});
+      ASSERT_EQ(c.fr.body(), rec.response_body) << pc.fixture;
+      ASSERT_EQ(c.fr.finish_calls, 1);
+      EXPECT_EQ(c.fr.finish_status, AIGW_OK);
+      ASSERT_EQ(c.fr.usage_calls, 1) << pc.fixture << " split at " << at;
+      EXPECT_EQ(c.fr.usage.prompt_tokens, pc.prompt);
+      EXPECT_EQ(c.fr.usage.completion_tokens, pc.completion);
+      EXPECT_EQ(c.fr.usage.total_tokens, pc.total);
+      ASSERT_EQ(c.fr.reason_calls, pc.reasons) << pc.fixture << " split at " << at;
+      EXPECT_EQ(c.fr.reason, pc.reason);
+      forget(c);
+    }
+  }
+}
+
+TEST_F(OpenAiPluginTest, LargeEmbeddingsAreScannedByteByByte) {
+  setup();
+  Recorded rec = load_fixture("embeddings-basic.json");
+  Call& c = started(rec.request_body, opts().ep(AIGW_ENDPOINT_EMBEDDINGS));
+  head(c, 200);
+  for (char ch : rec.response_body) body(c, {std::string(1, ch)}, false);
+  body(c, {}, true);
+  EXPECT_EQ(c.fr.body(), rec.response_body);
+  EXPECT_EQ(c.fr.emits.size(), rec.response_body.size());  // emitted as it came
+  ASSERT_EQ(c.fr.usage_calls, 1);
+  EXPECT_EQ(c.fr.usage.prompt_tokens, 7u);
+  EXPECT_EQ(c.fr.usage.total_tokens, 7u);
+}
+
+TEST_F(OpenAiPluginTest, UsageIsFoundWhereverItIsAndOnlyAtTheTop) {
+  setup();
+  Call& c = started(kChat);
+  head(c, 200);
+  body(c, {R"({"usage" : { "prompt_tokens": 3, "completion_tokens": 4 } ,)",
+           R"("choices":[{"index":0,"finish_reason":null,"message":{"content":"{\"usage\":{}}"}},)",
+           R"({"index":1,"finish_reason":"stop"}], "x": {"usage": {"prompt_tokens": 99}}})"});
+  ASSERT_EQ(c.fr.usage_calls, 1);
+  EXPECT_EQ(c.fr.usage.prompt_tokens, 3u);
+  EXPECT_EQ(c.fr.usage.completion_tokens, 4u);
+  EXPECT_EQ(c.fr.usage.total_tokens, 7u);  // summed when absent
+  EXPECT_EQ(c.fr.reason_calls, 0);         // choices[0] had none
+}
+
+TEST_F(OpenAiPluginTest, ErrorBodiesPassThroughUnchanged) {
+  setup();
+  for (const char* name : {"chat-bad-request.json", "chat-unknown-model.json",
+                           "embeddings-bad-request.json"}) {
+    Recorded rec = load_fixture(name);
+    Call& c = started(rec.request_body);
+    aigw_upstream_verdict v = head(c, rec.status, {{"content-type", "application/json"}});
+    EXPECT_EQ(v.error_class, AIGW_ERROR_CLIENT);
+    body_split(c, rec.response_body, {5, 40});
+    EXPECT_EQ(c.fr.status, rec.status);
+    EXPECT_EQ(c.fr.header("Content-Type"), "application/json");
+    EXPECT_EQ(c.fr.body(), rec.response_body);
+    EXPECT_EQ(c.fr.finish_status, AIGW_OK);
+    EXPECT_EQ(c.fr.usage_calls, 0);
+    EXPECT_EQ(c.fr.reason_calls, 0);
+  }
+}
+
+TEST_F(OpenAiPluginTest, ARetryableAnswerTheHostDeliversAnywayStartsAtTheBody) {
+  setup();
+  const std::string err = R"({"error":{"message":"Rate limit reached","type":"requests"}})";
+  Call& c = started(kChatStream, stream_opts());
+  aigw_upstream_verdict v = head(c, 429, {{"Content-Type", "application/json"},
+                                          {"x-request-id", "req_9"},
+                                          {"retry-after", "3"}});
+  EXPECT_EQ(v.retry_after_ms, 3000u);
+  EXPECT_EQ(c.fr.respond_calls, 0);
+  body(c, {err});
+  EXPECT_EQ(c.fr.status, 429);
+  EXPECT_EQ(c.fr.header("Content-Type"), "application/json");
+  EXPECT_EQ(c.fr.header("x-request-id"), "req_9");
+  EXPECT_EQ(c.fr.header("Cache-Control"), "<none>");
+  EXPECT_EQ(c.fr.body(), err);
+  EXPECT_EQ(c.fr.finish_status, AIGW_OK);
+}
+
+// --- streams --------------------------------------------------------------------------
+
+TEST_F(OpenAiPluginTest, StreamsForwardOneEmitPerEventAtEverySplitPoint) {
+  setup();
+  Recorded rec = load_fixture("chat-streaming.json");
+  const std::vector<std::string> events = split_events(rec.response_body);
+  ASSERT_GT(events.size(), 10u);
+  ASSERT_EQ(events.back(), "data: [DONE]\n\n");
+  for (size_t at = 0; at <= rec.response_body.size(); ++at) {
+    Call& c = started(rec.request_body, stream_opts());
+    head(c, 200, {{"Content-Type", "text/event-stream; charset=utf-8"}});
+    body_split(c, rec.response_body, {at});
+    ASSERT_EQ(c.fr.emits, events) << "split at " << at;
+    ASSERT_EQ(c.fr.finish_calls, 1);
+    EXPECT_EQ(c.fr.finish_status, AIGW_OK);
+    EXPECT_EQ(c.fr.reason, AIGW_FINISH_STOP);
+    EXPECT_EQ(c.fr.usage_calls, 0);  // this recording has no usage chunk
+    forget(c);
+  }
+}
+
+TEST_F(OpenAiPluginTest, StreamsSurviveByteByByteAndManyPieceDeliveries) {
+  setup();
+  Recorded rec = load_fixture("completion-streaming.json");
+  const std::vector<std::string> events = split_events(rec.response_body);
+  {
+    Call& c = started(rec.request_body, opts().ep(AIGW_ENDPOINT_COMPLETIONS).streaming());
+    head(c, 200);
+    for (char ch : rec.response_body) body(c, {std::string(1, ch)}, false);
+    body(c, {}, true);
+    EXPECT_EQ(c.fr.emits, events);
+    EXPECT_EQ(c.fr.finish_status, AIGW_OK);
+    EXPECT_EQ(c.fr.reason, AIGW_FINISH_LENGTH);
+  }
+  // Several chunks in one call, cut at a pseudo-random rhythm.
+  uint32_t seed = 12345;
+  std::vector<std::string> pieces;
+  for (size_t pos = 0; pos < rec.response_body.size();) {
+    seed = seed * 1103515245u + 12345u;
+    size_t len = 1 + (seed >> 16) % 97;
+    pieces.push_back(rec.response_body.substr(pos, len));
+    pos += len;
+  }
+  Call& c = started(rec.request_body, opts().ep(AIGW_ENDPOINT_COMPLETIONS).streaming());
+  head(c, 200);
+  for (size_t i = 0; i < pieces.size(); i += 3) {
+    std::vector<std::string> group(pieces.begin() + static_cast<std::ptrdiff_t>(i),
+                                   pieces.begin() + static_cast<std::ptrdiff_t>(
+                                                        std::min(i + 3, pieces.size())));
+    body(c, group, false);
+  }
+  body(c, {}, true);
+  EXPECT_EQ(c.fr.emits, events);
+  EXPECT_EQ(c.fr.finish_status, AIGW_OK);
+}
+
+TEST_F(OpenAiPluginTest, TheUsageChunkWeAskedForIsReportedAndDropped) {
+  setup();
+  Recorded rec = load_fixture("chat-streaming-detailed-usage.json");
+  std::vector<std::string> events = split_events(rec.response_body);
+  ASSERT_NE(events[events.size() - 2].find("\"usage\":{"), std::string::npos);
+  // The client did not ask: the plugin added include_usage, so the usage
+  // chunk is its own business.
+  for (size_t at = 0; at <= rec.response_body.size(); ++at) {
+    Call& c = started(kChatStream, stream_opts());
+    ASSERT_EQ(c.up.body_unchanged, 0);
+    head(c, 200);
+    body_split(c, rec.response_body, {at});
+    std::vector<std::string> want = events;
+    want.erase(want.end() - 2);
+    ASSERT_EQ(c.fr.emits, want) << "split at " << at;
+    ASSERT_EQ(c.fr.usage_calls, 1);
+    EXPECT_EQ(c.fr.usage.prompt_tokens, 12u);
+    EXPECT_EQ(c.fr.usage.completion_tokens, 100u);
+    EXPECT_EQ(c.fr.usage.total_tokens, 112u);
+    EXPECT_EQ(c.fr.reason, AIGW_FINISH_LENGTH);
+    EXPECT_EQ(c.fr.finish_status, AIGW_OK);
+    forget(c);
+  }
+}
+
+TEST_F(OpenAiPluginTest, AUsageChunkTheClientAskedForIsForwarded) {
+  setup();
+  for (auto [name, ep] : {std::pair{"chat-streaming-detailed-usage.json",
+                                    AIGW_ENDPOINT_CHAT_COMPLETIONS},
+                          std::pair{"completion-streaming-usage.json", AIGW_ENDPOINT_COMPLETIONS}}) {
+    Recorded rec = load_fixture(name);
+    Call& c = started(rec.request_body, opts().ep(ep).streaming());
+    EXPECT_EQ(c.up.body_unchanged, 1) << name;
+    head(c, 200);
+    body(c, {rec.response_body});
+    EXPECT_EQ(c.fr.emits, split_events(rec.response_body)) << name;
+    ASSERT_EQ(c.fr.usage_calls, 1) << name;
+    EXPECT_GT(c.fr.usage.total_tokens, 0u);
+  }
+}
+
+TEST_F(OpenAiPluginTest, UsageOnAChunkWithContentIsKept) {
+  setup();
+  Call& c = started(kChatStream, stream_opts());
+  head(c, 200);
+  const std::string e1 =
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},\"finish_reason\":\"stop\"}],"
+      "\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2,\"total_tokens\":3}}\n\n";
+  body(c, {e1, "data: [DONE]\n\n"});
+  EXPECT_EQ(c.fr.emits, (std::vector<std::string>{e1, "data: [DONE]\n\n"}));
+  EXPECT_EQ(c.fr.usage.total_tokens, 3u);
+  EXPECT_EQ(c.fr.reason, AIGW_FINISH_STOP);
+}
+
+TEST_F(OpenAiPluginTest, AStreamCutBeforeDoneEndsInAnError) {
+  setup();
+  Recorded rec = load_fixture("chat-streaming.json");
+  std::vector<std::string> events = split_events(rec.response_body);
+  // Cut after three whole events.
+  std::string cut = events[0] + events[1] + events[2];
+  Call& c = started(rec.request_body, stream_opts());
+  head(c, 200);
+  body(c, {cut});
+  EXPECT_EQ(c.fr.emits, (std::vector<std::string>{events[0], events[1], events[2]}));
+  EXPECT_EQ(c.fr.finish_status, AIGW_ERR_INTERNAL);
+  EXPECT_EQ(c.fr.finish_message, "upstream ended the stream without [DONE]");
+  EXPECT_EQ(c.fr.reason, AIGW_FINISH_ERROR);
+
+  // Cut inside an event: it goes out completed, so the error event after it
+  // is framed.
+  Call& d = started(rec.request_body, stream_opts());
+  head(d, 200);
+  body(d, {events[0] + events[1].substr(0, 30)});
+  ASSERT_EQ(d.fr.emits.size(), 2u);
+  EXPECT_EQ(d.fr.emits[1], events[1].substr(0, 30) + "\n\n");
+  EXPECT_EQ(d.fr.finish_status, AIGW_ERR_INTERNAL);
+}
+
+TEST_F(OpenAiPluginTest, ADoneWithoutItsBlankLineStillCounts) {
+  setup();
+  Call& c = started(kChatStream, stream_opts());
+  head(c, 200);
+  body(c, {"data: {\"choices\":[]}\n\ndata: [DONE]\n"});
+  EXPECT_EQ(c.fr.emits, (std::vector<std::string>{"data: {\"choices\":[]}\n\n",
+                                                 "data: [DONE]\n\n"}));
+  EXPECT_EQ(c.fr.finish_status, AIGW_OK);
+}
+
+TEST_F(OpenAiPluginTest, GarbageEventsPassThroughAndAreCounted) {
+  setup();
+  Call& c = started(kChatStream, stream_opts());
+  head(c, 200);
+  const std::vector<std::string> events = {
+      ": keep-alive\n\n",
+      "data: not json\n\n",
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\n",
+      "data: {\"broken\":\n\n",
+      "event: ping\n\n",
+      "data: [1,2]\n\n",
+      "data: {\"choices\":\n"
+      "data: [{\"index\":0,\"finish_reason\":\"content_filter\"}]}\n\n",
+      "data: [DONE]\n\n",
+  };
+  std::string all;
+  for (const auto& e : events) all += e;
+  body_split(c, all, {3, 50, 51, 52});
+  EXPECT_EQ(c.fr.emits, events);
+  EXPECT_EQ(c.fr.finish_status, AIGW_OK);
+  EXPECT_EQ(c.fr.reason, AIGW_FINISH_CONTENT_FILTER);  // from a two-line data event
+  ASSERT_EQ(g_logs.size(), 1u);
+  EXPECT_EQ(g_logs[0].rfind("3 upstream stream event(s)", 0), 0u) << g_logs[0];
+}
+
+TEST_F(OpenAiPluginTest, CrLfFramedStreamsSplitToo) {
+  setup();
+  Call& c = started(kChatStream, stream_opts());
+  head(c, 200);
+  const std::vector<std::string> events = {
+      "data: {\"choices\":[{\"index\":0,\"finish_reason\":\"stop\"}]}\r\n\r\n",
+      "data: [DONE]\r\n\r\n"};
+  std::string all = events[0] + events[1];
+  for (size_t at = 0; at <= all.size(); ++at) {
+    Call& d = started(kChatStream, stream_opts());
+    head(d, 200);
+    body_split(d, all, {at});
+    ASSERT_EQ(d.fr.emits, events) << at;
+    EXPECT_EQ(d.fr.finish_status, AIGW_OK);
+    forget(d);
+  }
+  destroy(c);
+}
+
+TEST_F(OpenAiPluginTest, AnEndlessEventEndsTheStream) {
+  setup();
+  Call& c = started(kChatStream, stream_opts());
+  head(c, 200);
+  std::string big(1u << 20, 'x');
+  big.insert(0, "data: ");
+  for (int i = 0; i < 17 && c.fr.finish_calls == 0; ++i) body(c, {big}, false);
+  EXPECT_EQ(c.fr.finish_status, AIGW_ERR_INTERNAL);
+  EXPECT_EQ(c.fr.finish_message, "upstream sent a stream event larger than 16 MiB");
+  EXPECT_TRUE(c.fr.emits.empty());
+  body(c, {"\n\n"}, true);  // ignored: the request is over
+  EXPECT_EQ(c.fr.finish_calls, 1);
+}
+
+TEST_F(OpenAiPluginTest, AClientThatLeftGetsNothingMore) {
+  setup();
+  Recorded rec = load_fixture("chat-streaming.json");
+  Call& c = started(rec.request_body, stream_opts());
+  head(c, 200);
+  body(c, {rec.response_body.substr(0, 400)}, false);
+  size_t before = c.fr.emits.size();
+  EXPECT_GT(before, 0u);
+  c.fr.client_closed = true;
+  body(c, {rec.response_body.substr(400, 800)}, false);
+  hooks_->on_client_gone(c.ctx);
+  body(c, {rec.response_body.substr(1200)}, true);
+  EXPECT_EQ(c.fr.emits.size(), before);
+  EXPECT_EQ(c.fr.finish_calls, 0);  // CLOSED: there is nobody to finish for
+
+  Call& d = started(kChat);
+  hooks_->on_client_gone(d.ctx);
+  head(d, 200);
+  body(d, {"{}"});
+  EXPECT_EQ(d.fr.respond_calls, 0);
+  EXPECT_EQ(d.fr.finish_calls, 0);
+}
+
+TEST_F(OpenAiPluginTest, ABodyBeforeItsHeadIsAnError) {
+  setup();
+  Call& c = started(kChat);
+  body(c, {"{}"});
+  EXPECT_EQ(c.fr.finish_status, AIGW_ERR_INTERNAL);
+}
+
+// --- health probe --------------------------------------------------------------------
+
+TEST_F(OpenAiPluginTest, HealthProbesListModels) {
+  setup();
+  aigw_health_probe p{};
+  p.struct_size = sizeof p;
+  ASSERT_EQ(hooks_->health_probe(config_, &p), AIGW_OK);
+  EXPECT_EQ(p.expect_status, 200);
+  EXPECT_EQ(std::string(p.method.ptr, p.method.len), "GET");
+  EXPECT_EQ(std::string(p.path.ptr, p.path.len), "/models");
+}
+
+TEST_F(OpenAiPluginTest, AzureHealthProbesCarryTheApiVersion) {
+  setup({{"api_style", std::string("azure")}, {"azure_api_version", std::string("2024-10-21")}});
+  aigw_health_probe p{};
+  p.struct_size = sizeof p;
+  ASSERT_EQ(hooks_->health_probe(config_, &p), AIGW_OK);
+  EXPECT_EQ(std::string(p.path.ptr, p.path.len), "/openai/models?api-version=2024-10-21");
+}
+
+}  // namespace
