@@ -34,9 +34,7 @@ int Generation::provider_for_model(std::string_view model) const {
   return -1;
 }
 
-namespace {
-
-bool resolve(const config::UpstreamConfig& u, std::vector<sockaddr_storage>& out, std::string& why) {
+bool resolve_upstream(const config::UpstreamConfig& u, std::vector<sockaddr_storage>& out, std::string& why) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -59,6 +57,8 @@ bool resolve(const config::UpstreamConfig& u, std::vector<sockaddr_storage>& out
   }
   return true;
 }
+
+namespace {
 
 struct Resolved {
   const aigw_plugin_def* def = nullptr;
@@ -144,7 +144,7 @@ std::shared_ptr<Generation> build_generation(std::shared_ptr<const config::Confi
                                               "\" sends requests to an upstream"));
       } else {
         std::string why;
-        if (!resolve(pc.upstream, p.addrs, why)) {
+        if (!resolve_upstream(pc.upstream, p.addrs, why)) {
           const toml::table& t = *pc.table->table;
           const toml::node* n = t.get("base_url");
           errors.push_back(pc.table->format(n ? n->source() : t.source(), "base_url", why));

@@ -29,7 +29,7 @@ struct Provider {
   const config::ProviderConfig* config = nullptr;  // lives in Generation::config
   // HTTP mode: the upstream's addresses, resolved on the control thread when
   // the generation is built (never on a worker).
-  std::vector<sockaddr_storage> addrs;
+  std::vector<sockaddr_storage> addrs;  // as resolved at build; refreshes arrive by message
   const aigw_plugin_def* def = nullptr;
   const aigw_hooks* hooks = nullptr;
   aigw_host_plugin host_plugin;
@@ -58,6 +58,11 @@ class Generation {
 std::shared_ptr<Generation> build_generation(std::shared_ptr<const config::Config> config,
                                              uint64_t id, const std::string& runtime_dir,
                                              std::vector<std::string>& errors);
+
+// Resolves an upstream's host name (getaddrinfo: blocking, so control thread
+// only). IP literals resolve to themselves.
+bool resolve_upstream(const config::UpstreamConfig& u, std::vector<sockaddr_storage>& out,
+                      std::string& why);
 
 // The table of host callbacks handed to every plugin.
 const aigw_host* host_table();

@@ -7,6 +7,8 @@
 // with a shared_ptr payload is cheap enough.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -22,9 +24,18 @@ struct Message {
     stop,       // grace is over: close everything now and exit
     plugins,    // payload: a plugin::Generation to serve new requests with
     admin_reply,  // payload: an AdminReply for a connection waiting on the control thread
+    addresses,    // payload: an AddressUpdate for one provider's upstream
   };
   Kind kind;
   std::shared_ptr<const void> payload;
+};
+
+// New addresses for one provider's upstream, found by the control thread's
+// periodic re-resolution.
+struct AddressUpdate {
+  uint64_t generation;  // plugin generation id
+  size_t provider;      // index in that generation
+  std::shared_ptr<const std::vector<sockaddr_storage>> addrs;
 };
 
 // The control thread's answer to an admin request that a worker forwarded.

@@ -98,6 +98,15 @@ bool PluginRuntime::install(std::shared_ptr<plugin::Generation> gen, std::string
   return true;
 }
 
+void PluginRuntime::update_addresses(uint64_t generation, size_t provider,
+                                     std::shared_ptr<const std::vector<sockaddr_storage>> addrs) {
+  if (generation != addrs_generation_) {
+    addrs_.clear();
+    addrs_generation_ = generation;
+  }
+  addrs_[provider] = std::move(addrs);
+}
+
 void PluginRuntime::retire_unused() {
   for (size_t i = 0; i < retired_.size();) {
     WorkerGeneration& wg = *retired_[i];
@@ -228,6 +237,13 @@ uint32_t PluginRuntime::start(uint32_t conn_index, uint32_t conn_generation,
   if (prov.hooks->mode == AIGW_MODE_HTTP) {
     r.upstream = &prov.config->upstream;
     r.upstream_addrs = &prov.addrs;
+    if (addrs_generation_ == current_->gen->id) {
+      auto it = addrs_.find(static_cast<size_t>(pi));
+      if (it != addrs_.end()) {
+        r.addrs_hold = it->second;
+        r.upstream_addrs = r.addrs_hold.get();
+      }
+    }
   }
 
   aigw_client_request& c = r.client;

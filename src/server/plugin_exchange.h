@@ -101,6 +101,7 @@ struct aigw_request {
   // HTTP mode: the upstream exchange.
   const aigw::config::UpstreamConfig* upstream = nullptr;
   const std::vector<sockaddr_storage>* upstream_addrs = nullptr;
+  std::shared_ptr<const std::vector<sockaddr_storage>> addrs_hold;  // keeps a refreshed set alive
   std::string upstream_request;   // serialised request, sent once a connection is ready
   aigw::server::UpstreamConn* conn = nullptr;
   bool upstream_head_seen = false;
@@ -121,6 +122,10 @@ class PluginRuntime {
   // if an instance could not be made.
   bool install(std::shared_ptr<plugin::Generation> gen, std::string& why);
   uint64_t generation_id() const { return current_ ? current_->gen->id : 0; }
+
+  // Newer addresses for a provider of the current generation (DNS refresh).
+  void update_addresses(uint64_t generation, size_t provider,
+                        std::shared_ptr<const std::vector<sockaddr_storage>> addrs);
 
   // Serves POST /v1/... on connection (conn_index, conn_generation).
   // Returns the request slot, or kNone when the response was written
@@ -219,6 +224,9 @@ class PluginRuntime {
     tls::SavedSession tls_session;       // resumption on reconnect: no full handshake
   };
   std::unordered_map<std::string, std::unique_ptr<tls::ClientContext>> tls_contexts_;
+  // Refreshed address sets, by provider index of the current generation.
+  uint64_t addrs_generation_ = 0;
+  std::unordered_map<size_t, std::shared_ptr<const std::vector<sockaddr_storage>>> addrs_;
   std::unordered_map<std::string, Pool> pools_;
 
   struct Timer {

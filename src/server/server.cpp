@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -126,6 +127,39 @@ class PluginControl {
 
   int inotify_fd() const { return inotify_fd_; }
 
+  // Re-resolves upstream host names now and then, on this thread (the
+  // resolver blocks), and sends changed address sets to every worker.
+  void refresh_addresses(std::vector<std::unique_ptr<Worker>>& workers) {
+    int64_t now = now_ms();
+    if (now < next_refresh_ms_ || !current_) return;
+    next_refresh_ms_ = now + kRefreshMs;
+    for (size_t i = 0; i < current_->providers.size(); ++i) {
+      const plugin::Provider& p = current_->providers[i];
+      if (!p.config->has_upstream || p.addrs.empty()) continue;
+      std::vector<sockaddr_storage> fresh;
+      std::string why;
+      if (!plugin::resolve_upstream(p.config->upstream, fresh, why)) {
+        log::warn("upstream re-resolution failed; keeping the previous addresses",
+                  {{"provider", p.config->name}, {"error", why}});
+        continue;
+      }
+      auto key = std::make_pair(current_->id, i);
+      const std::vector<sockaddr_storage>& last =
+          published_.count(key) ? *published_[key] : p.addrs;
+      bool same = last.size() == fresh.size();
+      for (size_t a = 0; same && a < fresh.size(); ++a) {
+        same = std::memcmp(&last[a], &fresh[a], sizeof(sockaddr_storage)) == 0;
+      }
+      if (same) continue;
+      auto addrs = std::make_shared<const std::vector<sockaddr_storage>>(std::move(fresh));
+      published_[key] = addrs;
+      log::info("upstream addresses changed", {{"provider", p.config->name},
+                                               {"addresses", static_cast<unsigned long long>(addrs->size())}});
+      auto update = std::make_shared<AddressUpdate>(AddressUpdate{current_->id, i, addrs});
+      for (auto& w : workers) post(*w, Message::Kind::addresses, update);
+    }
+  }
+
   // True when an inotify event names one of the loaded plugin files.
   bool plugin_file_changed() {
     alignas(inotify_event) char buf[4096];
@@ -180,6 +214,9 @@ class PluginControl {
   std::vector<std::shared_ptr<plugin::Generation>> retired_;
   int inotify_fd_ = -1;
   std::vector<std::pair<int, std::string>> watched_;
+  static constexpr int64_t kRefreshMs = 30'000;
+  int64_t next_refresh_ms_ = now_ms() + kRefreshMs;
+  std::map<std::pair<uint64_t, size_t>, std::shared_ptr<const std::vector<sockaddr_storage>>> published_;
 };
 
 }  // namespace
@@ -343,6 +380,7 @@ int serve(std::shared_ptr<const config::Config> cfg) {
       reload(result);
     }
     plugins.collect();
+    if (!draining) plugins.refresh_addresses(workers);
 
     if (reports.exited.load() == n) break;
     if (draining && now_ms() >= deadline) {

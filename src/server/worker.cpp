@@ -291,6 +291,11 @@ void Worker::drain_mailbox() {
         }
         break;
       }
+      case Message::Kind::addresses: {
+        auto u = std::static_pointer_cast<const AddressUpdate>(m.payload);
+        plugins_->update_addresses(u->generation, u->provider, u->addrs);
+        break;
+      }
       case Message::Kind::admin_reply: {
         auto reply = std::static_pointer_cast<const AdminReply>(m.payload);
         Connection* c = slot(reply->conn_index, reply->conn_generation);
