@@ -437,6 +437,16 @@ void read_server(TableReader r, ServerConfig& out) {
   read_limits(r.table("limits"), out.limits);
   read_timeouts(r.table("timeouts"), out.timeouts);
   read_io(r.table("io"), out.io);
+  {
+    TableReader t = r.table("tls");
+    const toml::node* cert = t.get_string("cert_file", out.tls.cert_file);
+    const toml::node* key = t.get_string("key_file", out.tls.key_file);
+    if ((cert != nullptr) != (key != nullptr)) {
+      t.error_here(t.path_of(cert ? "key_file" : "cert_file"),
+                   "is required when the other of cert_file and key_file is given");
+    }
+    t.report_unknown_keys();
+  }
   r.report_unknown_keys();
 }
 

@@ -47,8 +47,16 @@ struct ServerIo {
   uint64_t buffer_count = 1024;     // provided receive buffers per worker (power of two)
 };
 
+// [server.tls]: TLS on the public listeners (the admin listener stays plain).
+struct ServerTls {
+  std::string cert_file;  // PEM chain, leaf first
+  std::string key_file;   // its private key
+  bool enabled() const { return !cert_file.empty(); }
+};
+
 struct ServerConfig {
   std::vector<ListenAddr> listen;   // default: 127.0.0.1:8080
+  ServerTls tls;
   uint64_t workers = 0;             // 0 = one per online CPU
   bool pin_workers = false;         // pin worker i to the i-th allowed CPU
   Duration shutdown_grace{30'000};

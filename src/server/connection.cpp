@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "log/log.h"
 #include "server/worker.h"
 
 namespace aigw::server {
@@ -77,6 +78,8 @@ void Worker::on_recv(Connection& c, const io_uring_cqe* cqe) {
     auto bid = static_cast<uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
     if (c.phase == Phase::lingering || c.phase == Phase::closing || c.close_after_write) {
       // Input after our final response is read only to be discarded.
+    } else if (c.tls) {
+      on_tls_data(c, buffers_.data(bid, static_cast<size_t>(res)));
     } else {
       on_data(c, buffers_.data(bid, static_cast<size_t>(res)));
     }
@@ -145,6 +148,39 @@ void Worker::on_data(Connection& c, std::string_view data) {
   }
   flush(c);
   if (!gone(c)) settle_timer(c, c.phase == Phase::body_length || c.phase == Phase::body_chunked);
+}
+
+void Worker::on_tls_data(Connection& c, std::string_view ciphertext) {
+  c.tls->feed(ciphertext);
+  if (!c.tls->handshake_done()) {
+    tls::Session::Status st = c.tls->handshake();
+    if (st == tls::Session::Status::error || st == tls::Session::Status::closed) {
+      // A failed handshake has nobody to answer in HTTP; the alert, if
+      // any, goes out before the close.
+      log::debug("TLS handshake failed", {{"worker", index_}, {"error", c.tls->error()}});
+      close_now(c);
+      return;
+    }
+    flush(c);
+    if (!c.tls->handshake_done()) return;
+  }
+  tls_plain_.clear();
+  tls::Session::Status st;
+  while ((st = c.tls->read(tls_plain_)) == tls::Session::Status::ok) {
+  }
+  if (!tls_plain_.empty()) {
+    std::string plain;
+    plain.swap(tls_plain_);  // on_data may come back here through resume paths
+    on_data(c, plain);
+    if (gone(c)) return;
+  }
+  if (st == tls::Session::Status::error) {
+    close_now(c);
+  } else if (st == tls::Session::Status::closed && !gone(c)) {
+    c.peer_eof = true;
+    if (!c.send_inflight && c.out.empty() && !c.tls->has_output()) close_now(c);
+    else c.close_after_write = true;
+  }
 }
 
 bool Worker::parse_head_ready(Connection& c, std::string_view view) const {
@@ -349,8 +385,23 @@ void Worker::fail(Connection& c, int status, std::string_view code, std::string_
 // ---- writing ----------------------------------------------------------------
 
 void Worker::flush(Connection& c) {
-  if (c.send_inflight || c.out.empty() || gone(c)) return;
-  c.sending.swap(c.out);
+  if (c.send_inflight || gone(c)) return;
+  if (c.tls) {
+    // Encrypt what is queued; handshake records may be waiting too.
+    if (!c.out.empty()) {
+      if (c.tls->write(c.out) != tls::Session::Status::ok) {
+        close_now(c);
+        return;
+      }
+      c.out.clear();
+      trim_capacity(c.out);
+    }
+    if (!c.tls->has_output()) return;
+    c.sending = c.tls->take_output();
+  } else {
+    if (c.out.empty()) return;
+    c.sending.swap(c.out);
+  }
   c.sending_off = 0;
   io_uring_sqe* sqe = ring_.sqe();
   io_uring_prep_send(sqe, c.fd, c.sending.data(), c.sending.size(), MSG_NOSIGNAL);
@@ -385,7 +436,7 @@ void Worker::on_send(Connection& c, const io_uring_cqe* cqe) {
   c.sending.clear();
   trim_capacity(c.sending);
   c.sending_off = 0;
-  if (!c.out.empty()) {
+  if (!c.out.empty() || (c.tls && c.tls->has_output())) {
     flush(c);
     return;
   }

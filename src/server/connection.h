@@ -11,7 +11,10 @@
 #include <cstdint>
 #include <string>
 
+#include <memory>
+
 #include "http/request.h"
+#include "tls/tls.h"
 
 namespace aigw::server {
 
@@ -46,6 +49,7 @@ struct Connection {
   uint32_t served = 0;  // requests answered on this connection
   uint32_t exchange = 0xFFFFFFFFu;  // the plugin request in flight (phase responding)
   bool admin = false;               // accepted on the admin listener
+  std::unique_ptr<tls::Session> tls;  // [server.tls]: between the socket and HTTP
 
   // Input not yet consumed: a partial request (head, or head plus part of its
   // body). Empty most of the time: a request that arrives whole is parsed in

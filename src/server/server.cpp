@@ -20,6 +20,7 @@
 #include "plugin/generation.h"
 #include "server/listener.h"
 #include "server/worker.h"
+#include "tls/tls.h"
 
 namespace aigw::server {
 
@@ -246,6 +247,20 @@ int serve(std::shared_ptr<const config::Config> cfg) {
     }
   }
 
+  // TLS on the listener: check the certificate and key once, here, so a bad
+  // file is one clear error before anything listens. The ticket keys are
+  // shared so a client resumes its session on whichever worker it reaches.
+  std::shared_ptr<tls::TicketKeys> tickets;
+  if (cfg->server.tls.enabled()) {
+    tickets = tls::TicketKeys::create(why);
+    if (!tickets || !tls::ServerContext::create(cfg->server.tls.cert_file,
+                                                cfg->server.tls.key_file, why, tickets)) {
+      log::error("server.tls: " + why);
+      plugins.release_all();
+      return 1;
+    }
+  }
+
   std::vector<int> cpus = allowed_cpus();
   unsigned n = cfg->server.workers != 0 ? static_cast<unsigned>(cfg->server.workers)
                                          : static_cast<unsigned>(cpus.size());
@@ -277,7 +292,7 @@ int serve(std::shared_ptr<const config::Config> cfg) {
   std::vector<std::thread> threads;
   for (unsigned i = 0; i < n; ++i) {
     workers.push_back(std::make_unique<Worker>(i, n, cfg, std::move(listeners.fds[i]),
-                                               cfg->server.listen.size(), reports));
+                                               cfg->server.listen.size(), reports, tickets));
     // Installed by the worker itself before it accepts anything.
     post(*workers.back(), Message::Kind::plugins, plugins.current());
   }

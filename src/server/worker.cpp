@@ -35,13 +35,15 @@ constexpr int64_t kLingerMs = 2000;
 }  // namespace
 
 Worker::Worker(unsigned index, unsigned count, std::shared_ptr<const config::Config> cfg,
-               std::vector<int> listen_fds, size_t public_listeners, WorkerReports& reports)
+               std::vector<int> listen_fds, size_t public_listeners, WorkerReports& reports,
+               std::shared_ptr<tls::TicketKeys> tickets)
     : index_(index),
       count_(count),
       public_listeners_(public_listeners),
       cfg_(std::move(cfg)),
       listen_fds_(std::move(listen_fds)),
       reports_(reports),
+      tickets_(std::move(tickets)),
       plugins_(std::make_unique<PluginRuntime>(*this)) {
   const auto& s = cfg_->server;
   limits_.max_header_bytes = s.limits.max_header_bytes;
@@ -90,6 +92,11 @@ bool Worker::setup(std::string& why) {
   if (!buffers_.init(ring_.raw(), 0, static_cast<uint32_t>(cfg_->server.io.buffer_count),
                      static_cast<uint32_t>(cfg_->server.io.buffer_size), why)) {
     return false;
+  }
+  if (cfg_->server.tls.enabled()) {
+    tls_ = tls::ServerContext::create(cfg_->server.tls.cert_file, cfg_->server.tls.key_file, why,
+                                      tickets_);
+    if (!tls_) return false;
   }
   now_ms_ = monotonic_ms();
   next_tick_ms_ = now_ms_ + tick_ms_;
@@ -236,8 +243,15 @@ void Worker::on_accept(size_t listener, const io_uring_cqe* cqe) {
     } else {
       Connection& c = alloc_connection(res);
       c.admin = listener >= public_listeners_;
-      timer_arm(c, TimerKind::header);
-      arm_recv(c);
+      std::string why;
+      if (tls_ && !c.admin) c.tls = std::make_unique<tls::Session>();
+      if (c.tls && !c.tls->init_server(*tls_, why)) {
+        log::warn("TLS session setup failed", {{"worker", index_}, {"error", why}});
+        close_now(c);
+      } else {
+        timer_arm(c, TimerKind::header);
+        arm_recv(c);
+      }
     }
   } else if (res == -EMFILE || res == -ENFILE || res == -ENOMEM || res == -ENOBUFS) {
     log::warn("accept failed, retrying shortly",

@@ -97,7 +97,8 @@ class Exchange {
 class Worker {
  public:
   Worker(unsigned index, unsigned count, std::shared_ptr<const config::Config> cfg,
-         std::vector<int> listen_fds, size_t public_listeners, WorkerReports& reports);
+         std::vector<int> listen_fds, size_t public_listeners, WorkerReports& reports,
+         std::shared_ptr<tls::TicketKeys> tickets = nullptr);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -153,6 +154,7 @@ class Worker {
   void arm_recv(Connection& c);
   void on_recv(Connection& c, const io_uring_cqe* cqe);
   void on_data(Connection& c, std::string_view data);
+  void on_tls_data(Connection& c, std::string_view ciphertext);
   size_t process(Connection& c, std::string_view buf);
   bool parse_head_ready(Connection& c, std::string_view view) const;
   void dispatch(Connection& c, const http::RequestHead& head, std::string_view body);
@@ -180,6 +182,9 @@ class Worker {
   io::BufferRing buffers_;
   Router router_;
   Router admin_router_;
+  std::shared_ptr<tls::TicketKeys> tickets_;
+  std::unique_ptr<tls::ServerContext> tls_;  // per worker: its own random generator
+  std::string tls_plain_;                    // decrypted bytes, reused
   std::unique_ptr<PluginRuntime> plugins_;
   std::vector<uint32_t> resume_;  // connections whose exchange ended: continue their input
 
