@@ -8,6 +8,7 @@
 #include <array>
 
 #include "http/request.h"
+#include "http/chars.h"
 
 namespace aigw::http {
 namespace {
@@ -16,36 +17,7 @@ namespace {
 // client from streaming an endless extension at us.
 constexpr size_t kMaxChunkLine = 4096;
 
-enum : uint8_t { kToken = 1, kValue = 2, kQdtext = 4 };
-
-constexpr std::array<uint8_t, 256> make_char_classes() {
-  std::array<uint8_t, 256> t{};
-  for (int c = 0; c < 256; ++c) {
-    uint8_t v = 0;
-    const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    constexpr std::string_view kTcharPunct = "!#$%&'*+-.^_`|~";
-    if (alnum || kTcharPunct.find(static_cast<char>(c)) != std::string_view::npos) v |= kToken;
-    // field-value bytes; also what may follow a backslash in a quoted-string
-    if ((c >= 0x21 && c <= 0x7e) || c >= 0x80 || c == ' ' || c == '\t') v |= kValue;
-    // qdtext (RFC 9110 5.6.4): a value byte other than DQUOTE and backslash
-    if ((v & kValue) && c != '"' && c != '\\') v |= kQdtext;
-    t[static_cast<size_t>(c)] = v;
-  }
-  return t;
-}
-
-constexpr std::array<uint8_t, 256> kClass = make_char_classes();
-
-inline bool has_class(char c, uint8_t cls) {
-  return (kClass[static_cast<unsigned char>(c)] & cls) != 0;
-}
-
-inline int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+using namespace chars;
 
 // Position inside `;name[=value]` (ext_state_).
 enum ExtState : uint8_t {

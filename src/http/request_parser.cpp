@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "http/request.h"
+#include "http/chars.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -23,45 +24,7 @@
 namespace aigw::http {
 namespace {
 
-// One table lookup per byte instead of chains of comparisons.
-enum : uint8_t {
-  kToken = 1,   // RFC 9110 tchar
-  kValue = 2,   // field-value byte: VCHAR, obs-text, SP, HTAB
-  kTarget = 4,  // request-target byte: VCHAR only (no obs-text: clients must percent-encode)
-};
-
-constexpr std::array<uint8_t, 256> make_char_classes() {
-  std::array<uint8_t, 256> t{};
-  for (int c = 0; c < 256; ++c) {
-    uint8_t v = 0;
-    const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    constexpr std::string_view kTcharPunct = "!#$%&'*+-.^_`|~";
-    if (alnum || kTcharPunct.find(static_cast<char>(c)) != std::string_view::npos) v |= kToken;
-    if ((c >= 0x21 && c <= 0x7e) || c >= 0x80 || c == ' ' || c == '\t') v |= kValue;
-    if (c >= 0x21 && c <= 0x7e) v |= kTarget;
-    t[static_cast<size_t>(c)] = v;
-  }
-  return t;
-}
-
-constexpr std::array<uint8_t, 256> kClass = make_char_classes();
-
-inline bool has_class(char c, uint8_t cls) {
-  return (kClass[static_cast<unsigned char>(c)] & cls) != 0;
-}
-
-inline char ascii_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
-}
-
-// `lower` must already be lower case; saves folding the literal on every call.
-inline bool iequals_lower(std::string_view s, std::string_view lower) {
-  if (s.size() != lower.size()) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (ascii_lower(s[i]) != lower[i]) return false;
-  }
-  return true;
-}
+using namespace chars;
 
 // Same for a header name already checked to be a token, eight bytes at a
 // time. Setting bit 0x20 folds only letters correctly, but in a token the only

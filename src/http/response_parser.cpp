@@ -15,6 +15,7 @@
 #include <array>
 
 #include "http/response_parser.h"
+#include "http/chars.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -23,45 +24,7 @@
 namespace aigw::http {
 namespace {
 
-enum : uint8_t {
-  kToken = 1,  // RFC 9110 tchar
-  kValue = 2,  // field-value and reason-phrase byte: VCHAR, obs-text, SP, HTAB
-};
-
-constexpr std::array<uint8_t, 256> make_char_classes() {
-  std::array<uint8_t, 256> t{};
-  for (int c = 0; c < 256; ++c) {
-    uint8_t v = 0;
-    const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    constexpr std::string_view kTcharPunct = "!#$%&'*+-.^_`|~";
-    if (alnum || kTcharPunct.find(static_cast<char>(c)) != std::string_view::npos) v |= kToken;
-    if ((c >= 0x21 && c <= 0x7e) || c >= 0x80 || c == ' ' || c == '\t') v |= kValue;
-    t[static_cast<size_t>(c)] = v;
-  }
-  return t;
-}
-
-constexpr std::array<uint8_t, 256> kClass = make_char_classes();
-
-inline bool has_class(char c, uint8_t cls) {
-  return (kClass[static_cast<unsigned char>(c)] & cls) != 0;
-}
-
-inline bool is_ows(char c) { return c == ' ' || c == '\t'; }
-inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-inline char ascii_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
-}
-
-// `lower` must already be lower case.
-inline bool iequals_lower(std::string_view s, std::string_view lower) {
-  if (s.size() != lower.size()) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (ascii_lower(s[i]) != lower[i]) return false;
-  }
-  return true;
-}
+using namespace chars;
 
 // First byte in [p, end) that may not appear in a field value or reason
 // phrase. Values are most of a head's bytes, hence 16 at a time.
