@@ -3,6 +3,8 @@
 // in docs/benchmarks.md.
 #include <benchmark/benchmark.h>
 
+#include "micro.h"
+
 #include <string>
 #include <string_view>
 
@@ -49,7 +51,7 @@ void BM_ParseChatHead(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kChatHead.size()));
   state.counters["head_bytes"] = static_cast<double>(kChatHead.size());
 }
-BENCHMARK(BM_ParseChatHead);
+AIGW_MICRO(BM_ParseChatHead);
 
 // Minimal GET: the fixed cost of a parse.
 void BM_ParseSmallGet(benchmark::State& state) {
@@ -62,7 +64,7 @@ void BM_ParseSmallGet(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
-BENCHMARK(BM_ParseSmallGet);
+AIGW_MICRO(BM_ParseSmallGet);
 
 // 4 KiB of payload in 512-byte chunks, fed in one piece.
 std::string make_chunked_body() {
@@ -90,7 +92,7 @@ void BM_ChunkedDecode4K(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * 4096));
 }
-BENCHMARK(BM_ChunkedDecode4K);
+AIGW_MICRO(BM_ChunkedDecode4K);
 
 }  // namespace
 

@@ -3,6 +3,8 @@
 // build it (examples/plugin-hello).
 #include <benchmark/benchmark.h>
 
+#include "micro.h"
+
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -60,7 +62,7 @@ void BM_HookCallRefused(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_HookCallRefused);
+AIGW_MICRO(BM_HookCallRefused);
 
 // request_new + request_destroy: two hook calls and the plugin's own
 // allocation, what every request pays at least.
@@ -82,7 +84,7 @@ void BM_HookRequestNewDestroy(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_HookRequestNewDestroy);
+AIGW_MICRO(BM_HookRequestNewDestroy);
 
 }  // namespace
 
