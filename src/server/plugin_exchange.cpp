@@ -290,6 +290,7 @@ void PluginRuntime::leave(aigw_request* r) {
 }
 
 void PluginRuntime::destroy(aigw_request* r) {
+  disarm_upstream_timer(r);
   if (r->conn) {
     // The exchange ended before the upstream response did (client gone, an
     // error): that connection has unread bytes and cannot be reused.
@@ -498,17 +499,25 @@ aigw_status PluginRuntime::timer_start(aigw_request* r, uint64_t delay_ns, uint6
   return AIGW_OK;
 }
 
-uint64_t PluginRuntime::next_timer_ns() const { return timers_.empty() ? 0 : timers_.top().deadline_ns; }
+uint64_t PluginRuntime::next_timer_ns() const {
+  uint64_t t = timers_.empty() ? 0 : timers_.top().deadline_ns;
+  if (!upstream_heap_.empty()) {
+    auto u = static_cast<uint64_t>(upstream_heap_.front()->upstream_deadline_ns);
+    if (t == 0 || u < t) t = u;
+  }
+  return t;
+}
 
 void PluginRuntime::run_timers(uint64_t now) {
+  while (!upstream_heap_.empty() &&
+         static_cast<uint64_t>(upstream_heap_.front()->upstream_deadline_ns) <= now) {
+    aigw_request* r = upstream_heap_.front();
+    disarm_upstream_timer(r);
+    if (!r->finished) upstream_timeout(r);
+  }
   while (!timers_.empty() && timers_.top().deadline_ns <= now) {
     Timer t = timers_.top();
     timers_.pop();
-    if (t.kind == 2) {
-      aigw_request* r = request(t.index, t.generation);
-      if (r && r->timer_serial == t.token && !r->finished) upstream_timeout(r);
-      continue;
-    }
     if (t.kind == 1) {
       if (t.index < procs_.size()) {
         aigw_process* p = procs_[t.index].get();

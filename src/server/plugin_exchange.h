@@ -107,7 +107,12 @@ struct aigw_request {
   bool upstream_head_seen = false;
   int64_t deadline_first_byte_ns = 0;
   int64_t deadline_total_ns = 0;
-  uint64_t timer_serial = 0;      // newest upstream timer; older heap entries are stale
+  // The upstream deadline: one entry per request in the runtime's indexed
+  // heap, moved in place when the deadline changes (every body byte moves
+  // it), removed when the request ends, so the heap never holds more entries
+  // than requests in flight.
+  int64_t upstream_deadline_ns = 0;
+  size_t heap_index = SIZE_MAX;
 };
 
 namespace aigw::server {
@@ -190,6 +195,10 @@ class PluginRuntime {
   void close_upstream(UpstreamConn& c);
   void release_upstream(UpstreamConn& c);
   void arm_upstream_timer(aigw_request* r, int64_t deadline_ns);
+  void disarm_upstream_timer(aigw_request* r);
+  void heap_swap(size_t a, size_t b);
+  void heap_up(size_t i);
+  void heap_down(size_t i);
   void upstream_timeout(aigw_request* r);
 
  public:
@@ -228,6 +237,7 @@ class PluginRuntime {
   uint64_t addrs_generation_ = 0;
   std::unordered_map<size_t, std::shared_ptr<const std::vector<sockaddr_storage>>> addrs_;
   std::unordered_map<std::string, Pool> pools_;
+  std::vector<aigw_request*> upstream_heap_;  // min-heap on upstream_deadline_ns
 
   struct Timer {
     uint64_t deadline_ns;

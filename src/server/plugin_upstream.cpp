@@ -286,8 +286,61 @@ void PluginRuntime::arm_upstream_timer(aigw_request* r, int64_t deadline_ns) {
   if (r->deadline_total_ns != 0 && deadline_ns > r->deadline_total_ns) {
     deadline_ns = r->deadline_total_ns;
   }
-  ++r->timer_serial;
-  timers_.push(Timer{static_cast<uint64_t>(deadline_ns), r->index, r->generation, r->timer_serial, 2});
+  int64_t old = r->upstream_deadline_ns;
+  r->upstream_deadline_ns = deadline_ns;
+  if (r->heap_index == SIZE_MAX) {
+    r->heap_index = upstream_heap_.size();
+    upstream_heap_.push_back(r);
+    heap_up(r->heap_index);
+  } else if (deadline_ns < old) {
+    heap_up(r->heap_index);
+  } else {
+    heap_down(r->heap_index);
+  }
+}
+
+void PluginRuntime::disarm_upstream_timer(aigw_request* r) {
+  size_t i = r->heap_index;
+  if (i == SIZE_MAX) return;
+  size_t last = upstream_heap_.size() - 1;
+  if (i != last) {
+    heap_swap(i, last);
+    upstream_heap_.pop_back();
+    heap_down(i);
+    heap_up(i);
+  } else {
+    upstream_heap_.pop_back();
+  }
+  r->heap_index = SIZE_MAX;
+}
+
+void PluginRuntime::heap_swap(size_t a, size_t b) {
+  std::swap(upstream_heap_[a], upstream_heap_[b]);
+  upstream_heap_[a]->heap_index = a;
+  upstream_heap_[b]->heap_index = b;
+}
+
+void PluginRuntime::heap_up(size_t i) {
+  while (i > 0) {
+    size_t parent = (i - 1) / 2;
+    if (upstream_heap_[parent]->upstream_deadline_ns <= upstream_heap_[i]->upstream_deadline_ns) break;
+    heap_swap(i, parent);
+    i = parent;
+  }
+}
+
+void PluginRuntime::heap_down(size_t i) {
+  const size_t n = upstream_heap_.size();
+  for (;;) {
+    size_t l = 2 * i + 1, smallest = i;
+    if (l < n && upstream_heap_[l]->upstream_deadline_ns < upstream_heap_[smallest]->upstream_deadline_ns) smallest = l;
+    if (l + 1 < n && upstream_heap_[l + 1]->upstream_deadline_ns < upstream_heap_[smallest]->upstream_deadline_ns) {
+      smallest = l + 1;
+    }
+    if (smallest == i) return;
+    heap_swap(i, smallest);
+    i = smallest;
+  }
 }
 
 // ---- completions ----------------------------------------------------------------
