@@ -167,7 +167,9 @@ void PluginRuntime::connect_new(aigw_request* r, const std::string& key) {
     free_uconns_.pop_back();
   } else {
     i = static_cast<uint32_t>(uconns_.size());
-    uconns_.push_back(std::make_unique<UpstreamConn>());
+    // Not make_unique: value-initialising would zero the receive buffer and
+    // make all of it resident on every connection, idle pooled ones too.
+    uconns_.push_back(std::unique_ptr<UpstreamConn>(new UpstreamConn));
     uconns_[i]->index = i;
   }
   UpstreamConn& c = *uconns_[i];
