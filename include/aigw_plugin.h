@@ -63,7 +63,7 @@ extern "C" {
 #endif
 
 #define AIGW_ABI_MAJOR 1
-#define AIGW_ABI_MINOR 0
+#define AIGW_ABI_MINOR 1
 
 /* Refuses a binary built for another pointer size or byte order. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
@@ -160,7 +160,14 @@ typedef int32_t aigw_endpoint;
 enum {
   AIGW_ENDPOINT_CHAT_COMPLETIONS = 1, /* POST /v1/chat/completions */
   AIGW_ENDPOINT_COMPLETIONS = 2,      /* POST /v1/completions */
-  AIGW_ENDPOINT_EMBEDDINGS = 3        /* POST /v1/embeddings */
+  AIGW_ENDPOINT_EMBEDDINGS = 3,       /* POST /v1/embeddings */
+  /* ABI 1.1: an active health probe of one key (aigw_client_request.key_index),
+   * made by the host on its own, with no client and no body. The host
+   * pre-fills the upstream request with health_probe's method and path; the
+   * plugin adds what the provider needs (its credential) in build_upstream.
+   * The host judges the answer by its status alone and reads no body. Sent
+   * only to plugins built for 1.1 or later that have a health_probe hook. */
+  AIGW_ENDPOINT_HEALTH_PROBE = 4
 };
 
 /* How a plugin serves a provider. */
@@ -233,6 +240,12 @@ typedef struct aigw_client_request {
    * re-serialising. model_value_len is 0 when the body has no model. */
   uint64_t model_value_offset;
   uint64_t model_value_len;
+  /* ABI 1.1: which of the provider's upstream keys serves this request
+   * (0 .. key_count-1), chosen by the host's routing so that it can track
+   * each key's health and fail over to another. Read it only when
+   * struct_size covers it; a 1.0 host leaves key choice to the plugin. */
+  uint32_t key_index;
+  uint32_t reserved2;
 } aigw_client_request;
 
 /* Worker identity. OWNERSHIP: host, borrowed. THREAD: WORKER. */
@@ -467,6 +480,15 @@ typedef struct aigw_hooks {
   /* The client disconnected before the response finished. The plugin should
    * stop work; request_destroy follows. THREAD: WORKER. May be NULL. */
   void (*on_client_gone)(void* ctx);
+
+  /* --- ABI 1.1 --------------------------------------------------------- */
+
+  /* How many upstream keys (credentials) this provider has. The host makes
+   * one routing channel of each, passes the chosen one as
+   * aigw_client_request.key_index, and disables or cools down that key
+   * alone on a KEY_INVALID or RATE_LIMITED verdict. NULL or 0: one channel,
+   * and the plugin picks keys itself. THREAD: CONTROL. */
+  uint32_t (*key_count)(void* config);
 } aigw_hooks;
 
 /* Flags in aigw_plugin_def.flags. */

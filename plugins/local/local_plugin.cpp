@@ -236,6 +236,7 @@ constexpr aigw_hooks kHooks = {
     on_process_output,
     on_process_exit,
     on_client_gone,
+    nullptr,  // key_count: no upstream keys
 };
 
 constexpr aigw_plugin_def kDef = {

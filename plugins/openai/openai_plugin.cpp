@@ -105,7 +105,7 @@ aigw_status request_new(void* instance, aigw_request* req, const aigw_client_req
                         void** ctx_out, aigw_errbuf* err) {
   return guarded(err, [&]() -> aigw_status {
     if (instance == nullptr || client == nullptr || ctx_out == nullptr ||
-        client->struct_size < sizeof(aigw_client_request)) {
+        client->struct_size < offsetof(aigw_client_request, key_index)) {
       set_error(err, "openai plugin: malformed client request");
       return AIGW_ERR_INVALID;
     }
@@ -161,6 +161,11 @@ aigw_status health_probe(void* config, aigw_health_probe* probe) {
   return AIGW_OK;
 }
 
+uint32_t key_count(void* config) {
+  if (config == nullptr) return 0;
+  return static_cast<uint32_t>(static_cast<const Config*>(config)->credentials.size());
+}
+
 void on_client_gone(void* ctx) {
   // The host aborts the upstream request; all that is left is to ignore
   // whatever still arrives.
@@ -186,6 +191,7 @@ constexpr aigw_hooks kHooks = {
     nullptr,  // on_process_output
     nullptr,  // on_process_exit
     on_client_gone,
+    key_count,
 };
 
 constexpr aigw_plugin_def kDef = {

@@ -55,8 +55,13 @@ std::string_view endpoint_path(aigw_endpoint ep) {
 
 }  // namespace
 
-const std::string& Instance::next_credential() {
+const std::string& Instance::credential_for(const aigw_client_request& client) {
   const std::vector<std::string>& keys = config_->credentials;
+  // An ABI 1.1 host routes keys itself (one channel per key) and says which.
+  if (client.struct_size >= offsetof(aigw_client_request, key_index) + sizeof(uint32_t) &&
+      client.key_index < keys.size()) {
+    return keys[client.key_index];
+  }
   if (next_key_ >= keys.size()) next_key_ = 0;
   return keys[next_key_++];
 }
@@ -70,6 +75,10 @@ Request::Request(Instance& instance, aigw_request* req, const aigw_client_reques
 
 aigw_status Request::admit(std::string& error) {
   aigw_endpoint ep = client_.endpoint;
+  if (ep == AIGW_ENDPOINT_HEALTH_PROBE) {
+    probe_ = true;  // GET {base_url}{probe_path}: no body, nothing billed
+    return AIGW_OK;
+  }
   if (ep != AIGW_ENDPOINT_CHAT_COMPLETIONS && ep != AIGW_ENDPOINT_COMPLETIONS &&
       ep != AIGW_ENDPOINT_EMBEDDINGS) {
     error = "the openai provider does not serve endpoint " + std::to_string(ep);
@@ -129,8 +138,8 @@ aigw_status Request::build_upstream(aigw_upstream_request& up, std::string& erro
   }
   size_t n = 0;
   // The config outlives every request, so its strings need no copy.
-  h[n++] = {pstr(config_.credential_header()), pstr(instance_.next_credential())};
-  h[n++] = {pstr(kContentType), pstr(kJson)};
+  h[n++] = {pstr(config_.credential_header()), pstr(instance_.credential_for(client_))};
+  if (!probe_) h[n++] = {pstr(kContentType), pstr(kJson)};
   h[n++] = {pstr(kAccept), pstr(stream_ ? kEventStream : kJson)};
   for (const ExtraHeader& e : config_.extra_headers) h[n++] = {pstr(e.name), pstr(e.value)};
   for (size_t i = 0; beta > 0 && i < client_.header_count; ++i) {
@@ -141,6 +150,7 @@ aigw_status Request::build_upstream(aigw_upstream_request& up, std::string& erro
   }
   up.headers = h;
   up.header_count = n;
+  if (probe_) return AIGW_OK;  // method, path and the empty body are the host's
 
   // --- path
   if (config_.style == ApiStyle::azure) {

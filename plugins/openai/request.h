@@ -25,9 +25,10 @@ struct Instance {
   ValueParser values_;
   std::vector<aigw_plugin_bytes> emit_chunks_;
 
-  // Round robin over the provider's keys. Each worker starts at its own
-  // index, so that workers do not all lead with the first key.
-  const std::string& next_credential();
+  // The key the host chose (ABI 1.1), or else round robin over the
+  // provider's keys, each worker starting at its own index so that workers
+  // do not all lead with the first key.
+  const std::string& credential_for(const aigw_client_request& client);
 };
 
 class Request {
@@ -55,6 +56,7 @@ class Request {
   void end_plain();
   void* arena_copy(const void* data, size_t len);
 
+  bool probe_ = false;  // AIGW_ENDPOINT_HEALTH_PROBE: headers only
   Instance& instance_;
   const Config& config_;
   const aigw_host* host_;

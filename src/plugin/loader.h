@@ -32,8 +32,13 @@ inline constexpr uint32_t kHooksMinSize_1_0 =
 inline constexpr uint32_t kDefFrozenPrefix =
     offsetof(aigw_plugin_def, name) + sizeof(aigw_plugin_def::name);
 
+// 1.1 appended aigw_hooks.key_count (and aigw_client_request.key_index,
+// which the host fills and the plugin reads when struct_size covers it).
+inline constexpr uint32_t kHooksMinSize_1_1 =
+    offsetof(aigw_hooks, key_count) + sizeof(aigw_hooks::key_count);
+
 static_assert(kDefMinSize_1_0 == sizeof(aigw_plugin_def), "1.0 ends at the last field of the def");
-static_assert(kHooksMinSize_1_0 == sizeof(aigw_hooks), "1.0 ends at the last hook");
+static_assert(kHooksMinSize_1_1 == sizeof(aigw_hooks), "1.1 ends at the last hook");
 
 // Names are used in file names (libaigw_<name>.so), log fields and metric
 // labels, so they are kept short and free of anything needing quoting.

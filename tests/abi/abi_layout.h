@@ -102,7 +102,7 @@ ABI_FIELD(aigw_usage, prompt_tokens, 8, 8);
 ABI_FIELD(aigw_usage, completion_tokens, 16, 8);
 ABI_FIELD(aigw_usage, total_tokens, 24, 8);
 
-ABI_STRUCT(aigw_client_request, 128, 8);
+ABI_STRUCT(aigw_client_request, 136, 8);
 ABI_FIELD(aigw_client_request, struct_size, 0, 4);
 ABI_FIELD(aigw_client_request, endpoint, 4, 4);
 ABI_FIELD(aigw_client_request, stream, 8, 4);
@@ -117,6 +117,9 @@ ABI_FIELD(aigw_client_request, body, 96, 8);
 ABI_FIELD(aigw_client_request, body_count, 104, 8);
 ABI_FIELD(aigw_client_request, model_value_offset, 112, 8);
 ABI_FIELD(aigw_client_request, model_value_len, 120, 8);
+/* 1.1 */
+ABI_FIELD(aigw_client_request, key_index, 128, 4);
+ABI_FIELD(aigw_client_request, reserved2, 132, 4);
 
 ABI_STRUCT(aigw_worker_info, 16, 4);
 ABI_FIELD(aigw_worker_info, struct_size, 0, 4);
@@ -179,7 +182,7 @@ ABI_FIELD(aigw_host, process_write, 144, 8);
 ABI_FIELD(aigw_host, process_close_stdin, 152, 8);
 ABI_FIELD(aigw_host, process_kill, 160, 8);
 
-ABI_STRUCT(aigw_hooks, 136, 8);
+ABI_STRUCT(aigw_hooks, 144, 8);
 ABI_FIELD(aigw_hooks, struct_size, 0, 4);
 ABI_FIELD(aigw_hooks, mode, 4, 4);
 ABI_FIELD(aigw_hooks, config_new, 8, 8);
@@ -198,6 +201,8 @@ ABI_FIELD(aigw_hooks, on_timer, 104, 8);
 ABI_FIELD(aigw_hooks, on_process_output, 112, 8);
 ABI_FIELD(aigw_hooks, on_process_exit, 120, 8);
 ABI_FIELD(aigw_hooks, on_client_gone, 128, 8);
+/* 1.1 */
+ABI_FIELD(aigw_hooks, key_count, 136, 8);
 
 ABI_STRUCT(aigw_plugin_def, 48, 8);
 ABI_FIELD(aigw_plugin_def, struct_size, 0, 4);

@@ -117,7 +117,7 @@ FX_MAYBE_UNUSED static aigw_status fx_request_start(void* ctx) {
   return r->host->finish(r->req, AIGW_OK, none);
 }
 
-/* Complete hooks tables, positional in 1.0 field order. A fixture that
+/* Complete hooks tables, positional in 1.1 field order. A fixture that
  * breaks a table passes its own value for the one field it breaks. */
 #define FX_HOOKS_COMMON                                                       \
   fx_config_new, fx_config_destroy, fx_instance_new, fx_instance_destroy,     \
@@ -128,7 +128,8 @@ FX_MAYBE_UNUSED static aigw_status fx_request_start(void* ctx) {
     sizeof(aigw_hooks), AIGW_MODE_DIRECT, FX_HOOKS_COMMON,                    \
         NULL, NULL, NULL, NULL, /* HTTP hooks */                              \
         start, NULL, NULL, NULL, /* request_start, timer, process hooks */    \
-        NULL /* on_client_gone */                                             \
+        NULL, /* on_client_gone */                                            \
+        NULL /* key_count (1.1) */                                            \
   }
 
 #define FX_HTTP_HOOKS                                                         \
@@ -137,7 +138,8 @@ FX_MAYBE_UNUSED static aigw_status fx_request_start(void* ctx) {
         fx_build_upstream, fx_on_upstream_head, fx_on_upstream_body,          \
         NULL, /* health_probe */                                              \
         NULL, NULL, NULL, NULL, /* direct-mode hooks */                       \
-        NULL /* on_client_gone */                                             \
+        NULL, /* on_client_gone */                                            \
+        NULL /* key_count (1.1) */                                            \
   }
 
 #endif /* AIGW_TEST_ABI_FIXTURE_H */

@@ -160,6 +160,17 @@ TEST(PluginLoader, LoadsHttpModePlugin) {
   EXPECT_EQ(p.negotiated_minor, AIGW_ABI_MINOR);
 }
 
+TEST(PluginLoader, LoadsPluginBuiltForOlderMinor) {
+  // A 1.0 plugin's hooks table is shorter (no key_count): still loadable,
+  // spoken to in 1.0.
+  TempDir rt;
+  LoadedPlugin p;
+  std::string why;
+  ASSERT_TRUE(aigw::plugin::load(fixture("abi_1_0"), rt.path(), p, why)) << why;
+  EXPECT_EQ(p.negotiated_minor, 0);
+  EXPECT_EQ(p.hooks->struct_size, offsetof(aigw_hooks, key_count));
+}
+
 // --- every way to be wrong ----------------------------------------------------
 
 struct FailureCase {
@@ -226,7 +237,8 @@ INSTANTIATE_TEST_SUITE_P(
                      "minimum of " +
                      std::to_string(sizeof(aigw_plugin_def))}},
         FailureCase{"small_hooks",
-                    {"plugin {path}: aigw_hooks.struct_size is 8, smaller than the 1.0 minimum of " +
+                    {"plugin {path}: aigw_hooks.struct_size is 8, smaller than the " + host_version() +
+                     " minimum of " +
                      std::to_string(sizeof(aigw_hooks))}},
         FailureCase{"missing_hook",
                     {"plugin {path}: mode DIRECT requires hook request_start, which is NULL"}},
@@ -548,7 +560,8 @@ TEST(PluginValidate, OtherFieldChecks) {
   EXPECT_FALSE(aigw::plugin::validate(&d, why));
   EXPECT_EQ(why, "plugin definition: aigw_plugin_def.struct_size is " +
                      std::to_string(aigw::plugin::kDefFrozenPrefix) +
-                     ", smaller than the 1.0 minimum of " + std::to_string(sizeof(aigw_plugin_def)));
+                     ", smaller than the " + host_version() + " minimum of " +
+                     std::to_string(sizeof(aigw_plugin_def)));
 
   // Larger tables than we know are fine: we never read past our own fields.
   d = def_with(&h);
@@ -561,7 +574,8 @@ TEST(PluginValidate, OtherFieldChecks) {
   d.abi_major = 2;
   d.abi_signature = "aigw-abi2-p64-le";
   EXPECT_FALSE(aigw::plugin::validate(&d, why));
-  EXPECT_NE(why.find("was built for plugin ABI 2.0"), std::string::npos) << why;
+  EXPECT_NE(why.find("was built for plugin ABI 2." + std::to_string(AIGW_ABI_MINOR)), std::string::npos)
+      << why;
 }
 
 // --- the search path -----------------------------------------------------------

@@ -329,6 +329,7 @@ std::vector<std::string> split_events(const std::string& body) {
 
 // Where the "model" string value lies inside its quotes, as the host reports it.
 std::pair<uint64_t, uint64_t> model_span(const std::string& body) {
+  if (body.empty()) return {0, 0};  // a health probe has no body
   size_t key = body.find("\"model\"");
   EXPECT_NE(key, std::string::npos);
   size_t open = body.find('"', body.find(':', key + 7));
@@ -379,8 +380,10 @@ struct CallOptions {
   std::string upstream_model;  // default: model
   std::vector<size_t> splits;  // of the request body
   std::vector<std::pair<std::string, std::string>> headers;
+  int64_t key_index = -1;      // -1: a 1.0 host (no key_index in the struct)
 
   CallOptions& ep(aigw_endpoint e) { endpoint = e; return *this; }
+  CallOptions& key(uint32_t k) { key_index = k; return *this; }
   CallOptions& streaming() { stream = true; return *this; }
   CallOptions& up(std::string m) { upstream_model = std::move(m); return *this; }
   CallOptions& split(std::vector<size_t> s) { splits = std::move(s); return *this; }
@@ -457,7 +460,8 @@ class OpenAiPluginTest : public ::testing::Test {
     for (const auto& [n, v] : c.header_store) {
       c.headers.push_back({{n.data(), n.size()}, {v.data(), v.size()}});
     }
-    c.client.struct_size = sizeof c.client;
+    c.client.struct_size = o.key_index < 0 ? offsetof(aigw_client_request, key_index) : sizeof c.client;
+    c.client.key_index = o.key_index < 0 ? 0 : static_cast<uint32_t>(o.key_index);
     c.client.endpoint = o.endpoint;
     c.client.stream = o.stream ? 1 : 0;
     c.client.model = {c.model.data(), c.model.size()};
@@ -485,7 +489,8 @@ class OpenAiPluginTest : public ::testing::Test {
     c.up.struct_size = sizeof c.up;
     c.up.body_unchanged = 1;
     c.up.method = {"POST", 4};
-    static const std::string kPaths[] = {"", "/chat/completions", "/completions", "/embeddings"};
+    static const std::string kPaths[] = {"", "/chat/completions", "/completions", "/embeddings",
+                                         "/models"};
     const std::string& path = kPaths[c.client.endpoint];
     c.up.path_and_query = {path.data(), path.size()};
     c.prefilled_body.clear();
@@ -825,6 +830,25 @@ TEST_F(OpenAiPluginTest, KeysRotateRoundRobinPerWorker) {
   Call& c = request(kChat, {}, w1);
   ASSERT_EQ(build(c), AIGW_OK);
   EXPECT_EQ(c.up_header("Authorization"), "Bearer k1");
+}
+
+TEST_F(OpenAiPluginTest, HostChosenKeyIndexPicksThatKey) {
+  setup({{"api_keys", std::vector<std::string>{"k0", "k1", "k2"}}});
+  EXPECT_EQ(hooks_->key_count(config_), 3u);
+  EXPECT_EQ(started(kChat, opts().key(2)).up_header("Authorization"), "Bearer k2");
+  EXPECT_EQ(started(kChat, opts().key(2)).up_header("Authorization"), "Bearer k2");
+  EXPECT_EQ(started(kChat, opts().key(0)).up_header("Authorization"), "Bearer k0");
+  // Out of range (a host bug): the plugin's own rotation, never a crash.
+  EXPECT_EQ(started(kChat, opts().key(7)).up_header("Authorization"), "Bearer k0");
+}
+
+TEST_F(OpenAiPluginTest, HealthProbeSendsOnlyTheCredential) {
+  setup({{"api_keys", std::vector<std::string>{"k0", "k1"}}});
+  Call& c = request("", opts().ep(AIGW_ENDPOINT_HEALTH_PROBE).key(1));
+  ASSERT_EQ(c.new_status, AIGW_OK);
+  ASSERT_EQ(build(c), AIGW_OK);
+  EXPECT_EQ(c.up_header("Authorization"), "Bearer k1");
+  EXPECT_EQ(c.up_header("Content-Type"), "<none>");
 }
 
 TEST_F(OpenAiPluginTest, SplicesTheUpstreamModelNameEscaped) {
