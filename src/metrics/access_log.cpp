@@ -1,0 +1,175 @@
+#include "metrics/access_log.h"
+
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+
+#include "log/log.h"
+#include "metrics/utf8.h"
+
+namespace aigw::metrics {
+namespace {
+
+// log::json_escape copies bytes >= 0x80 unchecked, so it gets only runs of
+// well-formed UTF-8; each other byte becomes an escaped U+FFFD.
+void append_json_string(std::string_view s, std::string& out) {
+  out += '"';
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t run = utf8_valid_run(s, i);
+    if (run > 0) {
+      const size_t at = out.size();
+      out.resize(at + run * 6);  // the worst case: every byte as \u00XX
+      size_t n = log::json_escape(s.substr(i, run), out.data() + at, run * 6);
+      out.resize(at + n);
+      i += run;
+    } else {
+      out += "\\ufffd";
+      ++i;
+    }
+  }
+  out += '"';
+}
+
+void field(std::string_view name, std::string& out) {
+  out += ",\"";
+  out += name;
+  out += "\":";
+}
+
+void string_or_null(std::string_view name, std::string_view v, std::string& out) {
+  field(name, out);
+  if (v.empty()) {
+    out += "null";
+  } else {
+    append_json_string(v, out);
+  }
+}
+
+template <class T>
+void integer(std::string_view name, T v, std::string& out) {
+  field(name, out);
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+void millis(std::string_view name, double v, std::string& out) {
+  field(name, out);
+  if (!std::isfinite(v) || v < 0) {
+    out += "null";
+    return;
+  }
+  char buf[48];
+  auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, 3);
+  if (r.ec != std::errc()) {
+    out += "null";
+    return;
+  }
+  out.append(buf, r.ptr);
+}
+
+void timestamp(int64_t unix_ms, std::string& out) {
+  int64_t secs = unix_ms / 1000, ms = unix_ms % 1000;
+  if (ms < 0) secs -= 1, ms += 1000;
+  const time_t t = static_cast<time_t>(secs);
+  tm u{};
+  gmtime_r(&t, &u);
+  char buf[40];
+  int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", u.tm_year + 1900,
+                        u.tm_mon + 1, u.tm_mday, u.tm_hour, u.tm_min, u.tm_sec, static_cast<int>(ms));
+  out += '"';
+  out.append(buf, n > 0 ? static_cast<size_t>(n) : 0);
+  out += '"';
+}
+
+// splitmix64's finaliser: a bijection on 64 bits that scatters the bits.
+uint64_t mix(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+constexpr uint64_t kCounterMask = (uint64_t{1} << 48) - 1;
+
+}  // namespace
+
+void format(const AccessRecord& r, std::string& out) {
+  out += "{\"ts\":";
+  timestamp(r.unix_ms, out);
+  field("request_id", out);
+  append_json_string(r.request_id, out);
+  field("method", out);
+  append_json_string(r.method, out);
+  field("path", out);
+  append_json_string(r.path, out);
+  field("client", out);
+  append_json_string(r.client, out);
+  string_or_null("key", r.key, out);
+  string_or_null("model", r.model, out);
+  string_or_null("provider", r.provider, out);
+  integer("status", r.status, out);
+  integer("prompt_tokens", r.prompt_tokens, out);
+  integer("completion_tokens", r.completion_tokens, out);
+  integer("total_tokens", r.total_tokens, out);
+  millis("ttfb_ms", r.ttfb_ms, out);
+  millis("duration_ms", r.duration_ms, out);
+  integer("attempts", r.attempts, out);
+  field("stream", out);
+  out += r.stream ? "true" : "false";
+  string_or_null("error", r.error, out);
+  out += "}\n";
+}
+
+int64_t wall_clock_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool sample(double rate, uint64_t& rng_state) {
+  if (rate >= 1) return true;
+  if (!(rate > 0)) return false;  // NaN too
+  rng_state += 0x9e3779b97f4a7c15ull;
+  // The top 53 bits as a double in [0, 1).
+  const double u = static_cast<double>(mix(rng_state) >> 11) * 0x1.0p-53;
+  return u < rate;
+}
+
+uint64_t request_id_seed(uint32_t worker_index) {
+  uint64_t r = 0;
+  if (getrandom(&r, sizeof r, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof r)) {
+    // No entropy yet (early boot): the clock and pid still differ per run.
+    timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    r = mix(static_cast<uint64_t>(ts.tv_nsec) ^ (static_cast<uint64_t>(ts.tv_sec) << 30) ^
+            (static_cast<uint64_t>(getpid()) << 20));
+  }
+  return (static_cast<uint64_t>(worker_index & 0xFFFF) << 48) | (r & kCounterMask);
+}
+
+std::string make_request_id(uint64_t& state) {
+  // The counter wraps inside its 48 bits, so the worker bits never change.
+  state = (state & ~kCounterMask) | ((state + 1) & kCounterMask);
+  uint64_t v = mix(state);
+  static const char hex[] = "0123456789abcdef";
+  std::string id(16, '0');
+  for (int i = 15; i >= 0; --i, v >>= 4) id[static_cast<size_t>(i)] = hex[v & 15];
+  return id;
+}
+
+bool valid_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == ':' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace aigw::metrics

@@ -1,0 +1,76 @@
+// Per-worker access-log output that never blocks the worker.
+//
+// Double buffered: lines are appended to the filling buffer while at most
+// one write, of the other buffer, is in flight on the worker's io_uring.
+// Pending bytes (filling + not yet written) are capped; a line that would
+// pass the cap is dropped and counted, so a slow or stuck log destination
+// costs lines, never latency or unbounded memory.
+//
+// The worker's loop, all on the worker thread:
+//   line.clear(); format(rec, line); buf.append(line);
+//   once per loop turn: if (!buf.take().empty()) {
+//     buf.prep_write(ring.sqe(), fd);  // then set user_data and submit
+//   }
+//   on that write's completion: buf.done(cqe->res);
+//
+// After a short write or -EAGAIN the unwritten rest is kept and the next
+// take() returns it first. The caller decides when to retry: a pipe that
+// said -EAGAIN needs a later turn, not an immediate resubmit. On shutdown,
+// loop take/write/done until pending() is 0 or the grace period ends.
+#pragma once
+
+#include <liburing.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace aigw::metrics {
+
+class LogBuffer {
+ public:
+  static constexpr size_t kDefaultCap = 4u << 20;
+
+  explicit LogBuffer(size_t cap_bytes = kDefaultCap);
+  LogBuffer(const LogBuffer&) = delete;
+  LogBuffer& operator=(const LogBuffer&) = delete;
+
+  // Appends one whole line (with its '\n'). False, and dropped() counts it,
+  // when it would take pending() past the cap.
+  bool append(std::string_view line);
+
+  // The bytes to write next, now marked in flight; empty when a write is
+  // already in flight or nothing is pending. The view stays valid, and its
+  // bytes unchanged, until done().
+  std::string_view take();
+
+  // io_uring_prep_write of the view take() returned, at offset -1 (the
+  // file's own position: right for O_APPEND files, pipes and ttys). Sets
+  // neither user_data nor flags: the caller owns those.
+  void prep_write(io_uring_sqe* sqe, int fd) const;
+
+  // The completion of that write. res > 0: that many bytes went out (a short
+  // write keeps the rest). -EAGAIN, -EINTR, 0: nothing went out, all is kept.
+  // Any other error: the in-flight bytes are discarded and their lines added
+  // to dropped(), since a broken destination will not recover by retrying.
+  void done(int res);
+
+  bool in_flight() const { return in_flight_; }
+  size_t pending() const { return filling_.size() + (writing_.size() - written_); }
+  uint64_t dropped() const { return dropped_; }
+  uint64_t write_errors() const { return write_errors_; }
+  int last_error() const { return last_error_; }  // the last discarding -errno, 0 if none
+
+ private:
+  size_t cap_;
+  std::string filling_;
+  std::string writing_;  // what take() handed out, from written_ on
+  size_t written_ = 0;
+  bool in_flight_ = false;
+  uint64_t dropped_ = 0;
+  uint64_t write_errors_ = 0;
+  int last_error_ = 0;
+};
+
+}  // namespace aigw::metrics

@@ -1,0 +1,271 @@
+#include "metrics/access_log.h"
+
+#include <gtest/gtest.h>
+#include <simdjson.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <set>
+#include <string>
+
+#include "metrics/log_buffer.h"
+
+namespace {
+
+using namespace aigw::metrics;
+
+AccessRecord sample_record() {
+  AccessRecord r;
+  r.unix_ms = 1738324800123;  // 2025-01-31T12:00:00.123Z
+  r.request_id = "9f2c41d07ab35e18";
+  r.method = "POST";
+  r.path = "/v1/chat/completions";
+  r.client = "127.0.0.1:50312";
+  r.key = "team-a";
+  r.model = "gpt-4o";
+  r.provider = "openai";
+  r.status = 200;
+  r.prompt_tokens = 12;
+  r.completion_tokens = 40;
+  r.total_tokens = 52;
+  r.ttfb_ms = 180.25;
+  r.duration_ms = 912.004;
+  r.attempts = 1;
+  r.stream = true;
+  return r;
+}
+
+TEST(AccessLogFormat, OneJsonLineWithNumbersAsNumbers) {
+  std::string out = "previous line\n";
+  format(sample_record(), out);
+  const std::string expected =
+      "previous line\n"
+      R"({"ts":"2025-01-31T12:00:00.123Z","request_id":"9f2c41d07ab35e18","method":"POST",)"
+      R"("path":"/v1/chat/completions","client":"127.0.0.1:50312","key":"team-a",)"
+      R"("model":"gpt-4o","provider":"openai","status":200,"prompt_tokens":12,)"
+      R"("completion_tokens":40,"total_tokens":52,"ttfb_ms":180.250,"duration_ms":912.004,)"
+      R"("attempts":1,"stream":true,"error":null})"
+      "\n";
+  EXPECT_EQ(out, expected);
+}
+
+TEST(AccessLogFormat, EmptyAndUnknownValuesAreNull) {
+  AccessRecord r;
+  r.unix_ms = 1234;
+  r.ttfb_ms = -1;
+  r.status = 401;
+  r.error = "invalid_api_key";
+  std::string out;
+  format(r, out);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  ASSERT_EQ(parser.parse(out).get(doc), simdjson::SUCCESS) << out;
+  EXPECT_EQ(std::string_view(doc["ts"]), "1970-01-01T00:00:01.234Z");
+  EXPECT_TRUE(doc["key"].is_null());
+  EXPECT_TRUE(doc["model"].is_null());
+  EXPECT_TRUE(doc["ttfb_ms"].is_null());
+  EXPECT_EQ(std::string_view(doc["request_id"]), "");
+  EXPECT_EQ(std::string_view(doc["error"]), "invalid_api_key");
+  EXPECT_EQ(int64_t(doc["status"]), 401);
+}
+
+TEST(AccessLogFormat, HostileStringsStillParse) {
+  // Quotes, backslashes, every control byte, DEL, and malformed UTF-8: a
+  // stray continuation byte, 0xFF, an overlong NUL, a surrogate, a cut
+  // sequence at the very end.
+  std::string controls;
+  for (int c = 0; c < 0x20; ++c) controls += static_cast<char>(c);
+  controls += '\x7f';
+  const std::string hostile[] = {
+      "\"}{\"injected\":1,\"x\":\"",
+      "back\\slash\\",
+      controls,
+      "\x80 \xFF \xC0\x80 \xED\xA0\x80 caf\xC3\xA9 \xE2\x82",
+  };
+  for (const std::string& h : hostile) {
+    AccessRecord r = sample_record();
+    r.path = h;
+    r.error = h;
+    r.client = h;
+    std::string out;
+    format(r, out);
+    ASSERT_EQ(out.back(), '\n');
+    ASSERT_EQ(out.find('\n'), out.size() - 1) << "one line only";
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    ASSERT_EQ(parser.parse(out).get(doc), simdjson::SUCCESS) << out;
+    simdjson::dom::object obj;
+    ASSERT_EQ(doc.get(obj), simdjson::SUCCESS);
+    EXPECT_EQ(obj.size(), 17u) << "no key injected";
+    EXPECT_EQ(int64_t(doc["status"]), 200);
+  }
+  // Valid text survives exactly; each bad byte becomes one U+FFFD.
+  AccessRecord r = sample_record();
+  r.path = hostile[0];
+  r.error = hostile[3];
+  r.client = controls;
+  std::string out;
+  format(r, out);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  ASSERT_EQ(parser.parse(out).get(doc), simdjson::SUCCESS);
+  EXPECT_EQ(std::string_view(doc["path"]), hostile[0]);
+  EXPECT_EQ(std::string_view(doc["client"]), controls);
+  EXPECT_EQ(std::string_view(doc["error"]),
+            "\xEF\xBF\xBD \xEF\xBF\xBD \xEF\xBF\xBD\xEF\xBF\xBD \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"
+            " caf\xC3\xA9 \xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
+TEST(AccessLogSample, RatesAndErrorsAlwaysLogged) {
+  uint64_t rng = 0;
+  int hits = 0;
+  for (int i = 0; i < 100000; ++i) hits += sample(0.25, rng);
+  EXPECT_GT(hits, 24000);
+  EXPECT_LT(hits, 26000);
+  for (int i = 0; i < 1000; ++i) {
+    EXPECT_TRUE(sample(1.0, rng));
+    EXPECT_FALSE(sample(0.0, rng));
+    EXPECT_TRUE(should_log(500, 0.0, rng));
+    EXPECT_TRUE(should_log(400, 0.0, rng));
+    EXPECT_FALSE(should_log(399, 0.0, rng));
+  }
+}
+
+TEST(AccessLogRequestId, GeneratedIdsAreHexUniqueAndValid) {
+  uint64_t a = request_id_seed(0), b = request_id_seed(1);
+  std::set<std::string> ids;
+  for (int i = 0; i < 50000; ++i) {
+    for (uint64_t* s : {&a, &b}) {
+      std::string id = make_request_id(*s);
+      ASSERT_EQ(id.size(), 16u);
+      ASSERT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos) << id;
+      ASSERT_TRUE(valid_request_id(id));
+      ASSERT_TRUE(ids.insert(id).second) << "repeated " << id;
+    }
+  }
+  // The worker index survives the counter wrapping.
+  uint64_t s = (uint64_t{7} << 48) | ((uint64_t{1} << 48) - 1);
+  make_request_id(s);
+  EXPECT_EQ(s, uint64_t{7} << 48);
+}
+
+TEST(AccessLogRequestId, ClientIdsAreCheckedStrictly) {
+  EXPECT_TRUE(valid_request_id("a"));
+  EXPECT_TRUE(valid_request_id("req-123_abc.DEF:9"));
+  EXPECT_TRUE(valid_request_id(std::string(128, 'x')));
+  EXPECT_FALSE(valid_request_id(""));
+  EXPECT_FALSE(valid_request_id(std::string(129, 'x')));
+  EXPECT_FALSE(valid_request_id("a b"));
+  EXPECT_FALSE(valid_request_id("a\"b"));
+  EXPECT_FALSE(valid_request_id("a\r\nX-Evil: 1"));
+  EXPECT_FALSE(valid_request_id("caf\xC3\xA9"));
+  EXPECT_FALSE(valid_request_id("a/b"));
+  EXPECT_FALSE(valid_request_id(std::string_view("a\0b", 3)));
+}
+
+TEST(AccessLogBuffer, ShortWritesKeepTheRestInOrder) {
+  LogBuffer buf;
+  ASSERT_TRUE(buf.append("line one\n"));
+  ASSERT_TRUE(buf.append("line two\n"));
+  std::string written;
+  std::string_view w = buf.take();
+  EXPECT_EQ(w, "line one\nline two\n");
+  EXPECT_TRUE(buf.take().empty()) << "one write in flight at a time";
+  ASSERT_TRUE(buf.append("line three\n"));  // fills the other buffer meanwhile
+  written.append(w.substr(0, 5));
+  buf.done(5);
+  w = buf.take();
+  EXPECT_EQ(w, "one\nline two\n") << "the rest goes before newer lines";
+  buf.done(-EAGAIN);  // nothing written: kept
+  w = buf.take();
+  EXPECT_EQ(w, "one\nline two\n");
+  written.append(w);
+  buf.done(static_cast<int>(w.size()));
+  w = buf.take();
+  EXPECT_EQ(w, "line three\n");
+  written.append(w);
+  buf.done(static_cast<int>(w.size()));
+  EXPECT_EQ(buf.pending(), 0u);
+  EXPECT_TRUE(buf.take().empty());
+  EXPECT_EQ(written, "line one\nline two\nline three\n");
+  EXPECT_EQ(buf.dropped(), 0u);
+}
+
+TEST(AccessLogBuffer, CapDropsAndCountsLines) {
+  LogBuffer buf(100);
+  const std::string line(29, 'x');
+  const std::string nl = line + "\n";  // 30 bytes
+  EXPECT_TRUE(buf.append(nl));
+  EXPECT_TRUE(buf.append(nl));
+  EXPECT_TRUE(buf.append(nl));
+  EXPECT_FALSE(buf.append(nl));  // 120 > 100
+  EXPECT_FALSE(buf.append("0123456789\n"));  // 101 > 100
+  EXPECT_TRUE(buf.append("012345678\n"));   // exactly 100
+  EXPECT_EQ(buf.dropped(), 2u);
+  std::string_view w = buf.take();
+  EXPECT_EQ(w.size(), 100u);
+  EXPECT_FALSE(buf.append(nl)) << "bytes in flight still count against the cap";
+  buf.done(60);
+  EXPECT_TRUE(buf.append(nl));
+  EXPECT_EQ(buf.pending(), 70u);
+  EXPECT_EQ(buf.dropped(), 3u);
+  EXPECT_FALSE(buf.append(std::string(200, 'y'))) << "a line bigger than the cap";
+  EXPECT_EQ(buf.dropped(), 4u);
+}
+
+TEST(AccessLogBuffer, BrokenDestinationDiscardsAndCounts) {
+  LogBuffer buf;
+  buf.append("a\n");
+  buf.append("b\n");
+  buf.append("c\n");
+  buf.take();
+  buf.done(3);  // "a\nb" written: the cut line b and line c are lost
+  buf.take();
+  buf.done(-EBADF);
+  EXPECT_EQ(buf.dropped(), 2u);
+  EXPECT_EQ(buf.write_errors(), 1u);
+  EXPECT_EQ(buf.last_error(), -EBADF);
+  EXPECT_EQ(buf.pending(), 0u);
+  EXPECT_FALSE(buf.in_flight());
+  EXPECT_TRUE(buf.append("d\n"));
+  EXPECT_EQ(buf.take(), "d\n");
+}
+
+// The same through a real io_uring and a pipe, with the helper's offset -1.
+TEST(AccessLogBuffer, WritesThroughIoUring) {
+  io_uring ring;
+  int rc = io_uring_queue_init(8, &ring, 0);
+  if (rc < 0) GTEST_SKIP() << "io_uring unavailable: " << std::strerror(-rc);
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  LogBuffer buf;
+  std::string line;
+  format(sample_record(), line);
+  std::string expected;
+  for (int i = 0; i < 3; ++i) {
+    buf.append(line);
+    expected += line;
+  }
+  while (buf.pending() > 0) {
+    ASSERT_FALSE(buf.take().empty());
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+    buf.prep_write(sqe, fds[1]);
+    ASSERT_EQ(io_uring_submit(&ring), 1);
+    io_uring_cqe* cqe;
+    ASSERT_EQ(io_uring_wait_cqe(&ring, &cqe), 0);
+    buf.done(cqe->res);
+    ASSERT_GT(cqe->res, 0) << std::strerror(-cqe->res);
+    io_uring_cqe_seen(&ring, cqe);
+  }
+  close(fds[1]);
+  std::string got(expected.size() + 1, '\0');
+  ssize_t n = read(fds[0], got.data(), got.size());
+  close(fds[0]);
+  io_uring_queue_exit(&ring);
+  ASSERT_EQ(n, static_cast<ssize_t>(expected.size()));
+  got.resize(static_cast<size_t>(n));
+  EXPECT_EQ(got, expected);
+}
+
+}  // namespace
