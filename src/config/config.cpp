@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include <mbedtls/sha256.h>
 #include <toml++/toml.h>
 
 #include "config/config.h"
@@ -480,6 +481,16 @@ void read_admin(TableReader r, AdminConfig& out) {
   r.report_unknown_keys();
 }
 
+// A model name or pattern: printable ASCII without spaces or quotes, so it
+// is safe in a JSON string, a log line and a metric label as written.
+bool valid_model_name(std::string_view m) {
+  if (m.empty() || m.size() > 256) return false;
+  for (char c : m) {
+    if (c <= ' ' || c >= 127 || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
 bool valid_name(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
   for (char c : name) {
@@ -555,17 +566,17 @@ void read_providers(TableReader& top, const std::shared_ptr<const toml::table>& 
         for (size_t m = 0; m < list->size(); ++m) {
           const toml::node& item = *list->get(m);
           std::string dotted = r.path_of("models") + "[" + std::to_string(m) + "]";
-          if (!item.is_string() || item.as_string()->get().empty()) {
-            r.error(item, dotted, "expected a non-empty model name");
+          if (!item.is_string() || !valid_model_name(item.as_string()->get())) {
+            r.error(item, dotted, "expected a model name or pattern: 1 to 256 printable characters without spaces or quotes");
             continue;
           }
           const std::string& model = item.as_string()->get();
-          if (const ProviderConfig* other = config.provider_for_model(model)) {
-            r.error(item, dotted,
-                    "model " + quoted(model) + " is already served by provider " +
-                        quoted(other->name) + "; several providers per model need [[route]]");
+          if (std::find(p.models.begin(), p.models.end(), model) != p.models.end()) {
+            r.error(item, dotted, "model " + quoted(model) + " is listed twice");
             continue;
           }
+          // Several providers may list one model: they form its implicit
+          // route, weighted by their weights (see [[route]] for more).
           p.models.push_back(model);
         }
       }
@@ -615,6 +626,17 @@ void read_providers(TableReader& top, const std::shared_ptr<const toml::table>& 
       r.get_string("ca_file", u.ca_file);
       r.get_bool("tls_verify", u.tls_verify);
     }
+    {
+      uint64_t v = p.weight;
+      if (r.get_integer("weight", {0, 1'000'000}, v)) p.weight = static_cast<uint32_t>(v);
+      v = p.priority;
+      if (r.get_integer("priority", {0, 1000}, v)) p.priority = static_cast<uint32_t>(v);
+      r.get_duration("probe_interval", {Duration{0}, std::chrono::hours{24}}, p.probe_interval);
+      r.get_duration("probe_timeout", {Duration{100}, std::chrono::minutes{5}}, p.probe_timeout);
+      if (p.probe_interval.count() != 0 && p.probe_interval < Duration{1000}) {
+        r.error_here(r.path_of("probe_interval"), "must be 0s (off) or at least 1s");
+      }
+    }
     // The other keys are the plugin's: it reads and validates them when it
     // is configured (src/plugin), which also reports the ones nobody read.
     auto table = std::make_shared<ProviderTable>();
@@ -625,10 +647,247 @@ void read_providers(TableReader& top, const std::shared_ptr<const toml::table>& 
     table->host_keys = {"name",           "plugin",          "models",
                         "model_map",      "base_url",        "connect_timeout",
                         "first_byte_timeout", "stream_idle_timeout", "request_timeout",
-                        "max_connections", "ca_file",        "tls_verify"};
+                        "max_connections", "ca_file",        "tls_verify",
+                        "weight",         "priority",        "probe_interval",
+                        "probe_timeout"};
     p.table = std::move(table);
     config.providers.push_back(std::move(p));
   });
+}
+
+bool parse_strategy(std::string_view text, Strategy& out) {
+  static constexpr std::pair<std::string_view, Strategy> kNames[] = {
+      {"weighted", Strategy::weighted},
+      {"priority", Strategy::priority},
+      {"least_inflight", Strategy::least_inflight},
+      {"latency", Strategy::latency}};
+  for (const auto& [name, s] : kNames) {
+    if (text == name) {
+      out = s;
+      return true;
+    }
+  }
+  return false;
+}
+
+void read_route_target(TableReader& r, const toml::node& node, const std::string& dotted,
+                       const Config& config, RouteTarget& out, bool& ok) {
+  ok = false;
+  if (const auto* name = node.as_string()) {
+    out.provider = name->get();
+  } else if (const toml::table* t = node.as_table()) {
+    TableReader tr(t, dotted, t->source(), r.problems());
+    if (!tr.get_string("provider", out.provider)) {
+      if (!t->contains("provider")) tr.error_here(tr.path_of("provider"), "is required");
+      tr.report_unknown_keys();
+      return;
+    }
+    if (const toml::node* m = tr.get_string("model", out.model)) {
+      if (!valid_model_name(out.model)) {
+        tr.error(*m, tr.path_of("model"), "expected a model name without spaces or quotes");
+      }
+    }
+    uint64_t v = 0;
+    if (tr.get_integer("weight", {0, 1'000'000}, v)) out.weight = static_cast<uint32_t>(v);
+    if (tr.get_integer("priority", {0, 1000}, v)) {
+      out.priority = static_cast<uint32_t>(v);
+      out.priority_set = true;
+    }
+    tr.report_unknown_keys();
+  } else {
+    r.error(node, dotted, type_error("a provider name or a table {provider, model, weight, priority}", node));
+    return;
+  }
+  if (config.provider_index(out.provider) < 0) {
+    r.error(node, dotted, "no [[provider]] named " + quoted(out.provider));
+    return;
+  }
+  ok = true;
+}
+
+void read_routes(TableReader& top, Config& config) {
+  read_table_array(top, "route", [&](TableReader r, const toml::table& t, size_t) {
+    RouteConfig route;
+    if (const toml::node* node = r.get_string("model", route.model)) {
+      if (!valid_model_name(route.model)) {
+        r.error(*node, r.path_of("model"),
+                "expected 1 to 256 printable characters without spaces or quotes");
+      }
+      for (const RouteConfig& seen : config.routes) {
+        if (seen.model == route.model) {
+          r.error(*node, r.path_of("model"), "a route for " + quoted(route.model) + " is declared twice");
+        }
+      }
+    } else if (!t.contains("model")) {
+      r.error_here(r.path_of("model"), "is required (the public model name or pattern)");
+    }
+    std::string strategy;
+    if (const toml::node* node = r.get_string("strategy", strategy)) {
+      if (!parse_strategy(strategy, route.strategy)) {
+        r.error(*node, r.path_of("strategy"),
+                "expected \"weighted\", \"priority\", \"least_inflight\" or \"latency\", got " +
+                    quoted(strategy));
+      }
+    }
+    if (const toml::node* node = r.get_node("providers")) {
+      const toml::array* list = node->as_array();
+      if (list == nullptr || list->empty()) {
+        r.error(*node, r.path_of("providers"), "expected a non-empty array of providers");
+      } else {
+        for (size_t i = 0; i < list->size(); ++i) {
+          RouteTarget target;
+          bool ok = false;
+          read_route_target(r, *list->get(i), r.path_of("providers") + "[" + std::to_string(i) + "]",
+                            config, target, ok);
+          if (ok) route.targets.push_back(std::move(target));
+        }
+      }
+    } else {
+      r.error_here(r.path_of("providers"), "is required (the providers that serve this model)");
+    }
+    r.report_unknown_keys();
+    config.routes.push_back(std::move(route));
+  });
+}
+
+void read_routing(TableReader r, RoutingConfig& out) {
+  using std::chrono::hours;
+  r.get_integer("max_attempts", {1, 10}, out.max_attempts);
+  r.get_duration("attempt_deadline", {Duration{100}, hours{1}}, out.attempt_deadline);
+  r.get_integer("failure_threshold", {1, 1000}, out.failure_threshold);
+  if (const toml::node* node = r.get_node("error_ratio")) {
+    double v = -1;
+    if (node->is_floating_point()) v = node->as_floating_point()->get();
+    if (node->is_integer()) v = static_cast<double>(node->as_integer()->get());
+    if (!(v > 0.0 && v <= 1.0)) {
+      r.error(*node, r.path_of("error_ratio"), "expected a number above 0 and at most 1");
+    } else {
+      out.error_ratio = v;
+    }
+  }
+  r.get_integer("min_requests", {1, 1'000'000}, out.min_requests);
+  r.get_duration("window", {Duration{1000}, hours{1}}, out.window);
+  r.get_duration("cooldown", {Duration{100}, hours{1}}, out.cooldown);
+  const toml::node* max = r.get_duration("max_cooldown", {Duration{100}, hours{24}}, out.max_cooldown);
+  r.get_duration("rate_limit_cooldown", {Duration{100}, hours{1}}, out.rate_limit_cooldown);
+  if (out.max_cooldown < out.cooldown) {
+    if (max) {
+      r.error(*max, r.path_of("max_cooldown"), "must be at least routing.cooldown (" + format_duration(out.cooldown) + ")");
+    } else {
+      r.error_here(r.path_of("max_cooldown"), "must be at least routing.cooldown (" + format_duration(out.cooldown) + ")");
+    }
+  }
+  r.report_unknown_keys();
+}
+
+bool hex_digest(std::string_view hex, uint8_t out[32]) {
+  if (hex.size() != 64) return false;
+  for (size_t i = 0; i < 32; ++i) {
+    int v = 0;
+    for (size_t j = 0; j < 2; ++j) {
+      char c = hex[i * 2 + j];
+      int d = c >= '0' && c <= '9' ? c - '0'
+              : c >= 'a' && c <= 'f' ? c - 'a' + 10
+              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+      if (d < 0) return false;
+      v = v * 16 + d;
+    }
+    out[i] = static_cast<uint8_t>(v);
+  }
+  return true;
+}
+
+void read_keys(TableReader& top, Config& config) {
+  read_table_array(top, "key", [&](TableReader r, const toml::table& t, size_t) {
+    KeyConfig key;
+    require_name(r, t, key.name);
+    for (const KeyConfig& seen : config.keys) {
+      if (!key.name.empty() && seen.name == key.name) {
+        r.error(*t.get("name"), r.path_of("name"), "key " + quoted(key.name) + " is declared twice");
+      }
+    }
+    std::string secret, digest;
+    const toml::node* secret_node = r.get_string("secret", secret);
+    const toml::node* digest_node = r.get_string("sha256", digest);
+    bool have = false;
+    if (secret_node && digest_node) {
+      r.error(*digest_node, r.path_of("sha256"), "give either secret or sha256, not both");
+    } else if (secret_node) {
+      std::string resolved, why;
+      if (!resolve_secret(secret, resolved, why)) {
+        r.error(*secret_node, r.path_of("secret"), why);
+      } else if (resolved.size() < 8 || resolved.size() > 4096) {
+        // Never echo the value: only its length is safe to report.
+        r.error(*secret_node, r.path_of("secret"),
+                "must be 8 to 4096 bytes long, got " + std::to_string(resolved.size()));
+      } else {
+        mbedtls_sha256_ret(reinterpret_cast<const unsigned char*>(resolved.data()), resolved.size(),
+                           key.sha256, 0);
+        have = true;
+      }
+    } else if (digest_node) {
+      if (!hex_digest(digest, key.sha256)) {
+        r.error(*digest_node, r.path_of("sha256"), "expected 64 hexadecimal characters (a SHA-256 digest)");
+      } else {
+        have = true;
+      }
+    } else if (!t.contains("secret") && !t.contains("sha256")) {
+      r.error_here(r.path_of("secret"), "is required (or sha256: the hex digest of the secret)");
+    }
+    if (have) {
+      for (const KeyConfig& seen : config.keys) {
+        if (std::memcmp(seen.sha256, key.sha256, 32) == 0) {
+          r.error(secret_node ? *secret_node : *digest_node, r.path_of(secret_node ? "secret" : "sha256"),
+                  "the same secret is already used by key " + quoted(seen.name));
+        }
+      }
+    }
+    if (const toml::node* node = r.get_node("models")) {
+      const toml::array* list = node->as_array();
+      if (list == nullptr) {
+        r.error(*node, r.path_of("models"), "expected an array of model names or patterns");
+      } else {
+        for (size_t m = 0; m < list->size(); ++m) {
+          const toml::node& item = *list->get(m);
+          if (!item.is_string() || !valid_model_name(item.as_string()->get())) {
+            r.error(item, r.path_of("models") + "[" + std::to_string(m) + "]",
+                    "expected a model name or pattern");
+            continue;
+          }
+          key.models.push_back(item.as_string()->get());
+        }
+      }
+    }
+    constexpr IntRange any{0, 1ull << 50};
+    r.get_integer("rpm", any, key.rpm);
+    r.get_integer("tpm", any, key.tpm);
+    r.get_integer("max_concurrent", {0, 1'000'000}, key.max_concurrent);
+    r.get_integer("daily_tokens", any, key.daily_tokens);
+    r.get_integer("monthly_tokens", any, key.monthly_tokens);
+    r.report_unknown_keys();
+    config.keys.push_back(std::move(key));
+  });
+}
+
+void read_access_log(TableReader r, AccessLogConfig& out) {
+  r.get_bool("enabled", out.enabled);
+  r.get_string("path", out.path);
+  if (const toml::node* node = r.get_node("sample")) {
+    double v = -1;
+    if (node->is_floating_point()) v = node->as_floating_point()->get();
+    if (node->is_integer()) v = static_cast<double>(node->as_integer()->get());
+    if (!(v >= 0.0 && v <= 1.0)) {
+      r.error(*node, r.path_of("sample"), "expected a number from 0 to 1 (the share of requests logged)");
+    } else {
+      out.sample = v;
+    }
+  }
+  r.report_unknown_keys();
+}
+
+void read_request_limits(TableReader r, LimitsConfig& out) {
+  r.get_integer("default_max_tokens", {1, 10'000'000}, out.default_max_tokens);
+  r.report_unknown_keys();
 }
 
 LoadResult build(const std::shared_ptr<const toml::table>& root_ptr, std::string_view source_name) {
@@ -643,6 +902,11 @@ LoadResult build(const std::shared_ptr<const toml::table>& root_ptr, std::string
   read_admin(top.table("admin"), config->admin);
   read_plugins(top, config->plugins);
   read_providers(top, root_ptr, source_name, *config);
+  read_routes(top, *config);
+  read_routing(top.table("routing"), config->routing);
+  read_keys(top, *config);
+  read_request_limits(top.table("limits"), config->limits);
+  read_access_log(top.table("access_log"), config->access_log);
   top.report_unknown_keys();
 
   LoadResult result;
@@ -713,6 +977,23 @@ const ProviderConfig* Config::provider_for_model(std::string_view model) const {
     }
   }
   return nullptr;
+}
+
+int Config::provider_index(std::string_view name) const {
+  for (size_t i = 0; i < providers.size(); ++i) {
+    if (providers[i].name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+std::string_view strategy_name(Strategy s) {
+  switch (s) {
+    case Strategy::weighted: return "weighted";
+    case Strategy::priority: return "priority";
+    case Strategy::least_inflight: return "least_inflight";
+    case Strategy::latency: return "latency";
+  }
+  return "weighted";
 }
 
 std::string ProviderTable::dotted(std::string_view key) const {

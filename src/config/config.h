@@ -108,6 +108,13 @@ struct ProviderConfig {
   std::vector<std::pair<std::string, std::string>> model_map;  // public -> upstream name
   bool has_upstream = false;  // base_url given
   UpstreamConfig upstream;
+  // Routing (issue 5): share of traffic among the providers of one model
+  // (weighted strategies) and the tier (priority strategy: lower first).
+  uint32_t weight = 1;
+  uint32_t priority = 0;
+  // Active health probe: 0 = off. Needs a plugin with a health_probe hook.
+  Duration probe_interval{0};
+  Duration probe_timeout{5'000};
   std::shared_ptr<const ProviderTable> table;
 };
 
@@ -117,6 +124,72 @@ struct AdminConfig {
   std::string api_key;             // resolved secret; empty: no key required (loopback only)
 };
 
+// How a route spreads requests over its channels.
+enum class Strategy : uint8_t {
+  weighted,        // weighted random (default)
+  priority,        // lowest priority tier with a usable channel, weighted inside it
+  least_inflight,  // power of two choices on requests in flight
+  latency,         // power of two choices on the EWMA of time to first byte
+};
+std::string_view strategy_name(Strategy s);
+
+// One provider of a [[route]]: which provider, and the model name to ask it
+// for (its public name there, before that provider's model_map).
+struct RouteTarget {
+  std::string provider;
+  std::string model;        // empty: the name the client asked for
+  uint32_t weight = 0;      // 0: the provider's weight
+  uint32_t priority = 0;
+  bool priority_set = false;  // false: the provider's priority
+};
+
+// A [[route]]: a public model name or pattern ("gpt-4o", "gpt-4o*") and
+// the providers that serve it. Provider `models` entries make implicit
+// routes; a [[route]] of the same name replaces that implicit route.
+struct RouteConfig {
+  std::string model;  // may contain '*' (any run of characters)
+  Strategy strategy = Strategy::weighted;
+  std::vector<RouteTarget> targets;
+};
+
+// [routing]: retries, failover and the passive circuit breaker.
+struct RoutingConfig {
+  uint64_t max_attempts = 3;          // channels tried per request, the first included
+  Duration attempt_deadline{60'000};  // no new attempt starts later than this after the request
+  // Circuit breaker, per channel and worker.
+  uint64_t failure_threshold = 5;     // consecutive failures that open it
+  double error_ratio = 0.5;           // or this share of failures ...
+  uint64_t min_requests = 20;         // ... once a window holds this many requests
+  Duration window{10'000};
+  Duration cooldown{5'000};           // first open; doubles on each re-open ...
+  Duration max_cooldown{300'000};     // ... up to this
+  Duration rate_limit_cooldown{10'000};  // a 429 without Retry-After
+};
+
+// A [[key]]: a client credential for aigw itself (issue 6).
+struct KeyConfig {
+  std::string name;
+  uint8_t sha256[32] = {0};           // digest of the secret; the secret itself is not kept
+  std::vector<std::string> models;    // allowed names or patterns; empty = every model
+  uint64_t rpm = 0;                   // requests per minute; 0 = unlimited
+  uint64_t tpm = 0;                   // tokens per minute
+  uint64_t max_concurrent = 0;        // requests in flight
+  uint64_t daily_tokens = 0;          // token quota per UTC day
+  uint64_t monthly_tokens = 0;        // per UTC calendar month
+};
+
+// [limits]: how token limits estimate a request before it runs.
+struct LimitsConfig {
+  uint64_t default_max_tokens = 1024;  // charged when a request names no max_tokens
+};
+
+// [access_log]
+struct AccessLogConfig {
+  bool enabled = true;
+  std::string path;    // empty: stderr
+  double sample = 1.0; // share of requests logged (errors are always logged)
+};
+
 struct Config {
   std::string source;  // file path, or "<built-in>"
   ServerConfig server;
@@ -124,8 +197,15 @@ struct Config {
   AdminConfig admin;
   std::vector<PluginConfig> plugins;
   std::vector<ProviderConfig> providers;
+  std::vector<RouteConfig> routes;
+  RoutingConfig routing;
+  std::vector<KeyConfig> keys;
+  LimitsConfig limits;
+  AccessLogConfig access_log;
 
+  // The first provider that lists `model` in its models (not routes).
   const ProviderConfig* provider_for_model(std::string_view model) const;
+  int provider_index(std::string_view name) const;  // -1 when absent
 };
 
 // Result of loading: either a config or one message per problem found, each
@@ -161,6 +241,13 @@ bool parse_listen_addr(std::string_view text, ListenAddr& out, std::string& why)
 // "https://api.openai.com/v1", "http://127.0.0.1:8000/v1", "http://[::1]:11434".
 // Only http and https; no user info, query or fragment.
 bool parse_base_url(std::string_view text, UpstreamConfig& out, std::string& why);
+
+// Model patterns: '*' matches any run of characters (also none); every
+// other character matches itself. "gpt-4o*" matches "gpt-4o" and
+// "gpt-4o-mini"; "*" matches everything. Linear in practice (the usual
+// greedy star algorithm with one backtrack point).
+bool glob_match(std::string_view pattern, std::string_view name);
+inline bool is_pattern(std::string_view s) { return s.find('*') != std::string_view::npos; }
 
 std::string_view log_level_name(LogLevel l);
 

@@ -2,6 +2,7 @@
 
 #include <netdb.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "config/provider_table.h"
@@ -158,7 +159,35 @@ std::shared_ptr<Generation> build_generation(std::shared_ptr<const config::Confi
     aigw_errbuf err{msg, sizeof msg};
     aigw_status st = p.hooks->config_new(host_table(), &p.host_plugin, &src, &p.plugin_config, &err);
     msg[sizeof msg - 1] = 0;
-    if (st == AIGW_OK) src.report_unknown(p.host_plugin.name);
+    if (st == AIGW_OK) {
+      src.report_unknown(p.host_plugin.name);
+      // ABI 1.1: one routing channel per upstream key.
+      if (p.hooks->struct_size >= kHooksMinSize_1_1 && p.hooks->key_count != nullptr) {
+        p.keys = std::max<uint32_t>(1, p.hooks->key_count(p.plugin_config));
+      }
+      if (pc.probe_interval.count() > 0) {
+        aigw_health_probe probe{sizeof probe, 200, {nullptr, 0}, {nullptr, 0}};
+        // Probes go out as AIGW_ENDPOINT_HEALTH_PROBE requests, which 1.0
+        // plugins do not know.
+        bool able = p.hooks->mode == AIGW_MODE_HTTP && p.hooks->health_probe != nullptr &&
+                    negotiate_minor(p.def) >= 1 &&
+                    p.hooks->health_probe(p.plugin_config, &probe) == AIGW_OK && probe.path.ptr;
+        if (!able) {
+          const toml::table& t = *pc.table->table;
+          const toml::node* n = t.get("probe_interval");
+          errors.push_back(pc.table->format(n ? n->source() : t.source(), "probe_interval",
+                                            "plugin \"" + p.host_plugin.name +
+                                                "\" has no health probe (it needs an HTTP-mode plugin "
+                                                "of ABI 1.1 or later with a health_probe hook)"));
+        } else {
+          p.probe = true;
+          p.probe_expect = probe.expect_status;
+          p.probe_method.assign(probe.method.ptr ? probe.method.ptr : "GET",
+                                probe.method.ptr ? probe.method.len : 3);
+          p.probe_path.assign(probe.path.ptr, probe.path.len);
+        }
+      }
+    }
     for (std::string& e : src.errors) errors.push_back(std::move(e));
     if (st != AIGW_OK) {
       p.plugin_config = nullptr;
@@ -171,6 +200,9 @@ std::shared_ptr<Generation> build_generation(std::shared_ptr<const config::Confi
     }
   }
   if (errors.size() != errors_before) return nullptr;  // the destructor undoes what was built
+  std::vector<uint32_t> keys;
+  for (const Provider& p : gen->providers) keys.push_back(p.keys);
+  gen->routes = routing::Table::build(*gen->config, keys, id);
   return gen;
 }
 

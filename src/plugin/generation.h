@@ -18,6 +18,7 @@
 #include "aigw_plugin.h"
 #include "config/config.h"
 #include "plugin/loader.h"
+#include "routing/table.h"
 
 struct aigw_host_plugin {
   std::string name;  // for log lines
@@ -34,6 +35,13 @@ struct Provider {
   const aigw_hooks* hooks = nullptr;
   aigw_host_plugin host_plugin;
   void* plugin_config = nullptr;  // from config_new
+  uint32_t keys = 1;  // upstream keys (routing channels): the plugin's key_count, at least 1
+  // Active health probe (probe_interval > 0): what the plugin's
+  // health_probe hook described, asked once here on the control thread.
+  bool probe = false;
+  int32_t probe_expect = 200;
+  std::string probe_method;
+  std::string probe_path;
 };
 
 class Generation {
@@ -47,6 +55,10 @@ class Generation {
   std::shared_ptr<const config::Config> config;
   std::vector<std::unique_ptr<LoadedPlugin>> objects;  // dlopen'ed plugins
   std::vector<Provider> providers;                     // same order as config->providers
+  // The routing snapshot of this config: routes, targets and channels. A
+  // reload builds a new generation, so requests in flight keep the routes
+  // (and the plugins) they started with.
+  std::shared_ptr<const routing::Table> routes;
 
   // Index into providers for a public model name, or -1.
   int provider_for_model(std::string_view model) const;

@@ -32,6 +32,11 @@ bool Mailbox::post(Message m) {
   return true;
 }
 
+void Mailbox::notify() {
+  uint64_t one = 1;
+  [[maybe_unused]] ssize_t rc = write(efd_, &one, sizeof one);
+}
+
 bool Mailbox::pop(Message& out) {
   uint64_t head = head_.load(std::memory_order_relaxed);
   if (head == tail_.load(std::memory_order_acquire)) return false;

@@ -25,6 +25,7 @@ struct Message {
     plugins,    // payload: a plugin::Generation to serve new requests with
     admin_reply,  // payload: an AdminReply for a connection waiting on the control thread
     addresses,    // payload: an AddressUpdate for one provider's upstream
+    report,       // payload: a WorkerReport to fill in (admin endpoints, metrics)
   };
   Kind kind;
   std::shared_ptr<const void> payload;
@@ -46,6 +47,15 @@ struct AdminReply {
   std::string body;  // JSON
 };
 
+// The control thread asks every worker for its view (channel health for
+// /admin/providers); each worker fills its own slot on its own thread and
+// counts itself done, so nobody reads a worker's state from outside.
+struct WorkerReport {
+  explicit WorkerReport(size_t workers) : health(workers) {}
+  std::vector<std::string> health;  // JSON object per worker
+  std::atomic<unsigned> done{0};
+};
+
 class Mailbox {
  public:
   explicit Mailbox(uint32_t capacity = 64);
@@ -60,6 +70,8 @@ class Mailbox {
   // Consumer side (the owning worker).
   bool pop(Message& out);
   int event_fd() const { return efd_; }
+  // Wakes the consumer without a message (another worker queued news for it).
+  void notify();
 
  private:
   std::vector<Message> slots_;

@@ -1,5 +1,7 @@
 #include "server/plugin_exchange.h"
 
+#include "server/clock.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -8,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -23,11 +26,7 @@ namespace aigw::server {
 
 namespace {
 
-uint64_t now_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
-}
+uint64_t now_ns() { return static_cast<uint64_t>(mono_ns()); }
 
 int status_for(aigw_status st) {
   switch (st) {
@@ -91,6 +90,11 @@ bool PluginRuntime::install(std::shared_ptr<plugin::Generation> gen, std::string
       return false;
     }
     wg->instances.push_back(inst);
+  }
+  if (wg->gen->routes) {
+    wg->health = std::make_unique<routing::Health>(
+        wg->gen->routes, wg->gen->config->routing,
+        (static_cast<uint64_t>(worker_.index()) << 32) ^ wg->gen->id ^ 0x9e3779b97f4a7c15ull);
   }
   if (current_) retired_.push_back(std::move(current_));
   current_ = std::move(wg);
@@ -195,13 +199,28 @@ uint32_t PluginRuntime::start(uint32_t conn_index, uint32_t conn_generation,
     }
   }
   if (model.empty()) return fail(400, "missing_model", "You must provide a model parameter.");
-  if (!current_) return fail(503, "no_providers", "No providers are configured.");
-  int pi = current_->gen->provider_for_model(model);
-  if (pi < 0) {
+  if (!current_ || !current_->health) return fail(503, "no_providers", "No providers are configured.");
+  const routing::Route* route = current_->health->table().find(model);
+  if (route == nullptr) {
     return fail(404, "model_not_found",
                 "The model '" + model.substr(0, 200) + "' does not exist on this gateway.");
   }
-  const plugin::Provider& prov = current_->gen->providers[static_cast<size_t>(pi)];
+  int64_t now = static_cast<int64_t>(now_ns());
+  routing::Pick pick = current_->health->pick(*route, now, nullptr, 0);
+  if (pick.channel < 0) {
+    if (pick.why == routing::Pick::None::all_cooling) {
+      int64_t wait_s = std::max<int64_t>(1, (pick.retry_at_ns - now + 999999999) / 1000000000);
+      std::string retry = std::to_string(wait_s);
+      http::write_error(out, 429, meta, "rate_limited",
+                        "Every provider of this model is rate limited; retry after " + retry + "s.",
+                        {{"Retry-After", retry}});
+      return kNone;
+    }
+    return fail(503, "no_healthy_channel",
+                pick.why == routing::Pick::None::all_disabled
+                    ? "Every provider key for this model has been rejected by its provider."
+                    : "Every provider of this model is failing; try again shortly.");
+  }
 
   aigw_request& r = alloc_request();
   r.rt = this;
@@ -209,13 +228,10 @@ uint32_t PluginRuntime::start(uint32_t conn_index, uint32_t conn_generation,
   r.conn_generation = conn_generation;
   r.wgen = current_.get();
   ++r.wgen->active;
-  r.hooks = prov.hooks;
+  r.route = route;
+  r.start_ns = now;
   r.body = std::move(json);
   r.model = std::move(model);
-  r.upstream_model = r.model;
-  for (const auto& [pub, up] : prov.config->model_map) {
-    if (pub == r.model) r.upstream_model = up;
-  }
   // Reserved up front: the views below point into these strings, so the
   // vector must never reallocate.
   r.header_store.reserve(head.headers.size() * 2 + 2);
@@ -234,24 +250,12 @@ uint32_t PluginRuntime::start(uint32_t conn_index, uint32_t conn_generation,
   r.version_minor = head.version_minor;
   r.keep_alive = meta.keep_alive;
   r.body_chunk = {reinterpret_cast<const uint8_t*>(r.body.data()), r.body.size()};
-  if (prov.hooks->mode == AIGW_MODE_HTTP) {
-    r.upstream = &prov.config->upstream;
-    r.upstream_addrs = &prov.addrs;
-    if (addrs_generation_ == current_->gen->id) {
-      auto it = addrs_.find(static_cast<size_t>(pi));
-      if (it != addrs_.end()) {
-        r.addrs_hold = it->second;
-        r.upstream_addrs = r.addrs_hold.get();
-      }
-    }
-  }
 
   aigw_client_request& c = r.client;
   c.struct_size = sizeof c;
   c.endpoint = endpoint;
   c.stream = stream ? 1 : 0;
   c.model = {r.model.data(), r.model.size()};
-  c.upstream_model = {r.upstream_model.data(), r.upstream_model.size()};
   c.method = {r.header_store[0].data(), r.header_store[0].size()};
   c.path = {r.header_store[1].data(), r.header_store[1].size()};
   c.headers = r.headers.data();
@@ -260,25 +264,9 @@ uint32_t PluginRuntime::start(uint32_t conn_index, uint32_t conn_generation,
   c.body_count = 1;
   c.model_value_offset = model_off;
   c.model_value_len = model_len;
-  void* inst = current_->instances[static_cast<size_t>(pi)];
-  char msg[512] = {0};
-  aigw_errbuf err{msg, sizeof msg};
-  enter(&r);
-  aigw_status st = r.hooks->request_new(inst, &r, &r.client, &r.ctx, &err);
-  if (st != AIGW_OK) {
-    msg[sizeof msg - 1] = 0;
-    r.finished = true;  // nothing owed to the plugin: request_new failed
-    leave(&r);
-    return fail(status_for(st), code_for(st), msg[0] ? msg : "The provider refused the request.");
-  }
-  r.ctx_live = true;
   uint32_t slot = r.index;
-  if (r.hooks->mode == AIGW_MODE_HTTP) {
-    start_upstream(&r);
-  } else {
-    st = r.hooks->request_start(r.ctx);
-    if (st != AIGW_OK && !r.finished) finish(&r, st, "The provider could not start the request.");
-  }
+  enter(&r);
+  launch(&r, pick);
   // A request answered synchronously has already written its bytes through
   // write_out, which told the connection it is done.
   leave(&r);
@@ -286,14 +274,17 @@ uint32_t PluginRuntime::start(uint32_t conn_index, uint32_t conn_generation,
 }
 
 void PluginRuntime::leave(aigw_request* r) {
-  if (--r->depth == 0 && r->finished) destroy(r);
+  if (--r->depth != 0) return;
+  if (r->retry_pending && !r->client_gone) return;  // run_deferred goes on with it
+  if (r->finished) destroy(r);
 }
 
-void PluginRuntime::destroy(aigw_request* r) {
+void PluginRuntime::end_attempt(aigw_request* r) {
   disarm_upstream_timer(r);
   if (r->conn) {
-    // The exchange ended before the upstream response did (client gone, an
-    // error): that connection has unread bytes and cannot be reused.
+    // The attempt ended before the upstream response did (client gone, an
+    // error, a failover): that connection has unread bytes and cannot be
+    // reused.
     UpstreamConn* c = r->conn;
     r->conn = nullptr;
     c->req = nullptr;
@@ -307,8 +298,17 @@ void PluginRuntime::destroy(aigw_request* r) {
   if (r->ctx_live) {
     r->ctx_live = false;
     r->hooks->request_destroy(r->ctx);
+    r->ctx = nullptr;
   }
+}
+
+void PluginRuntime::destroy(aigw_request* r) {
+  report_abandon(r);
+  end_attempt(r);
   WorkerGeneration* wg = r->wgen;
+  if (r->probe && wg && wg->gen->id == probe_gen_ && static_cast<size_t>(r->channel) < probe_busy_.size()) {
+    probe_busy_[static_cast<size_t>(r->channel)] = false;
+  }
   uint32_t index = r->index;
   uint32_t generation = r->generation + 1;
   requests_[index] = std::make_unique<aigw_request>();  // r is gone from here on
@@ -363,7 +363,7 @@ void PluginRuntime::shutdown() {
 // ---- response framing ---------------------------------------------------------
 
 void PluginRuntime::write_out(aigw_request* r, std::string_view bytes, bool done) {
-  if (r->client_gone) return;
+  if (r->client_gone || r->probe) return;
   worker_.exchange_output(r->conn_index, r->conn_generation, bytes, done,
                           done && (!r->keep_alive || (r->stream && r->version_minor == 0)));
 }
@@ -387,6 +387,9 @@ aigw_status PluginRuntime::respond_start(aigw_request* r, int32_t status,
   if (r->started) return AIGW_ERR_INVALID;
   if (status < 200 || status > 599 || (n > 0 && h == nullptr)) return AIGW_ERR_INVALID;
   r->started = true;
+  // Direct mode has no upstream head: the response starting is the sign
+  // that the channel works.
+  if (r->hooks->mode != AIGW_MODE_HTTP) report_success(r);
   r->status = status;
   for (size_t i = 0; i < n; ++i) {
     std::string_view name{h[i].name.ptr ? h[i].name.ptr : "", h[i].name.len};
@@ -401,17 +404,8 @@ aigw_status PluginRuntime::respond_start(aigw_request* r, int32_t status,
     }
     r->resp_headers.emplace_back(name, value);
   }
-  if (r->stream) {
-    std::vector<http::ResponseHeader> hs;
-    for (auto& [k, v] : r->resp_headers) hs.push_back({k, v});
-    http::ResponseMeta meta;
-    meta.version_minor = r->version_minor;
-    meta.keep_alive = r->keep_alive;
-    meta.date = worker_.date();
-    std::string head;
-    http::write_stream_head(head, status, meta, hs.data(), hs.size());
-    write_out(r, head, false);
-  }
+  // A stream's head waits for its first content event (commit), so that a
+  // failure before content can still go to another channel.
   return AIGW_OK;
 }
 
@@ -430,6 +424,10 @@ aigw_status PluginRuntime::emit(aigw_request* r, const aigw_plugin_bytes* chunks
   std::string frame;
   std::string joined;
   for (size_t i = 0; i < n; ++i) joined.append(reinterpret_cast<const char*>(chunks[i].ptr), chunks[i].len);
+  if (!r->committed) {
+    hold(r, joined);  // framed when committed
+    return AIGW_OK;
+  }
   if (r->version_minor == 0) {
     frame = std::move(joined);
   } else {
@@ -441,6 +439,13 @@ aigw_status PluginRuntime::emit(aigw_request* r, const aigw_plugin_bytes* chunks
 
 aigw_status PluginRuntime::finish(aigw_request* r, aigw_status status, std::string_view message) {
   if (r->finished || r->client_gone) return AIGW_ERR_CLOSED;
+  // The provider failed or is busy and nothing reached the client yet:
+  // another channel may still answer.
+  if ((status == AIGW_ERR_INTERNAL || status == AIGW_ERR_LIMIT) && !r->committed &&
+      try_failover(r, status == AIGW_ERR_LIMIT ? routing::Failure::rate_limited
+                                               : routing::Failure::server_error, 0)) {
+    return AIGW_OK;
+  }
   end_response(r, status == AIGW_OK, status_for(status), code_for(status),
                message.empty() ? std::string_view("The provider failed.") : message);
   return AIGW_OK;
@@ -454,8 +459,12 @@ void PluginRuntime::end_response(aigw_request* r, bool ok, int http_status, std:
   meta.keep_alive = r->keep_alive;
   meta.date = worker_.date();
   std::string out;
+  std::string attempts;
+  if (ok && r->started && r->stream && !r->committed) commit(r);
   if (ok && r->started && !r->stream) {
+    r->committed = true;
     std::vector<http::ResponseHeader> hs;
+    routing_headers(r, hs, attempts);
     std::string_view content_type;
     for (auto& [k, v] : r->resp_headers) {
       if (http::iequals(k, "content-type")) {
@@ -471,7 +480,7 @@ void PluginRuntime::end_response(aigw_request* r, bool ok, int http_status, std:
     http::write_error(out, 502, meta, "provider_error", "The provider finished without a response.");
   } else {
     std::string msg(message);
-    if (r->started && r->stream) {
+    if (r->committed && r->stream) {
       // Bytes are already on the wire: end the stream with an error event,
       // never a silent cut.
       std::string ev = "data: " + http::error_body(http_status, code, msg) + "\n\n";
@@ -481,6 +490,10 @@ void PluginRuntime::end_response(aigw_request* r, bool ok, int http_status, std:
         http::write_chunk(out, ev);
         http::write_last_chunk(out);
       }
+    } else if (r->channel >= 0) {
+      std::vector<http::ResponseHeader> hs;
+      routing_headers(r, hs, attempts);
+      http::write_error(out, http_status, meta, code, msg, {hs[0], hs[1]});
     } else {
       http::write_error(out, http_status, meta, code, msg);
     }

@@ -22,6 +22,7 @@
 #include <deque>
 #include <unordered_map>
 #include "plugin/generation.h"
+#include "routing/health.h"
 
 namespace aigw::server {
 
@@ -35,6 +36,9 @@ struct WorkerGeneration {
   std::shared_ptr<plugin::Generation> gen;
   std::vector<void*> instances;  // per provider
   uint32_t active = 0;           // requests in flight on it
+  // This worker's health of every channel of gen->routes: its own view,
+  // corrected by news from the other workers.
+  std::unique_ptr<routing::Health> health;
 };
 
 }  // namespace aigw::server
@@ -85,6 +89,29 @@ struct aigw_request {
   bool stream = false;
   int version_minor = 1;
   bool keep_alive = true;
+
+  // Routing: the route, the channels tried so far (the last is in use) and
+  // the provider serving the current attempt. A failed attempt before any
+  // byte reached the client starts the next on another channel.
+  const aigw::routing::Route* route = nullptr;
+  static constexpr size_t kMaxAttempts = 16;
+  uint32_t tried[kMaxAttempts] = {};
+  uint32_t attempts = 0;
+  int32_t channel = -1;
+  uint32_t provider = 0;
+  std::string target_model;       // the name asked of the provider, before its model_map
+  int64_t start_ns = 0;           // the client request arrived
+  int64_t attempt_start_ns = 0;
+  bool verdict_given = false;     // health heard how the current attempt went
+  bool retry_pending = false;     // a failover waits for the running hook to return
+  aigw::routing::Pick pending_pick;
+  // Nothing reached the client yet while this is false. A stream is held
+  // back (head and events) until its first content event, so that an
+  // upstream failure before content can still fail over.
+  bool committed = false;
+  bool probe = false;             // an active health probe: no client at all
+  std::string held;
+  size_t held_scan = 0;
 
   // Response state.
   bool started = false;
@@ -143,6 +170,14 @@ class PluginRuntime {
   // The connection of request `slot` is gone.
   void client_gone(uint32_t slot);
 
+  // Failovers decided during this loop turn start here, once no completion
+  // handler or hook holds the failed attempt any more.
+  void run_deferred();
+  bool has_deferred() const { return !deferred_.empty(); }
+
+  // Active health probes (plugin_probe.cpp), run from the worker's tick.
+  void run_probes(int64_t now_ns);
+
   // Ring completions for child processes (Op::process_*).
   void on_process_cqe(uint8_t op, uint32_t index, uint32_t generation, int res);
 
@@ -152,6 +187,13 @@ class PluginRuntime {
 
   // Ends every request (client_gone semantics) and destroys all instances.
   void shutdown();
+
+  // Health news from another worker, and this worker's view for /admin/providers.
+  void apply_health(const routing::News& news);
+  void health_json(std::string& out, int64_t now_ns) const;
+  // The routing snapshot new requests use (null before the first generation).
+  const routing::Table* routes() const { return current_ ? current_->gen->routes.get() : nullptr; }
+  const plugin::Generation* generation() const { return current_ ? current_->gen.get() : nullptr; }
   size_t active_requests() const { return live_; }
 
   // --- aigw_host request callbacks (see aigw_plugin.h) ---
@@ -171,8 +213,23 @@ class PluginRuntime {
   void enter(aigw_request* r) { ++r->depth; }
   void leave(aigw_request* r);  // destroys a finished request once no hook runs
   void destroy(aigw_request* r);
+  void end_attempt(aigw_request* r);  // the plugin context, upstream connection and processes
   void retire_unused();
   void write_out(aigw_request* r, std::string_view bytes, bool done);
+
+  // Routing and failover (plugin_routing.cpp).
+  void launch(aigw_request* r, const routing::Pick& pick);
+  void restart(aigw_request* r, const routing::Pick& pick);
+  bool try_failover(aigw_request* r, routing::Failure failure, int64_t retry_after_ns);
+  void report_success(aigw_request* r);
+  void report_failure(aigw_request* r, routing::Failure failure, int64_t retry_after_ns);
+  void report_abandon(aigw_request* r);
+  void commit(aigw_request* r);
+  void hold(aigw_request* r, std::string_view frame);
+  void start_probe(uint32_t channel, int64_t now_ns);
+  void end_probe(aigw_request* r, bool ok);
+  void routing_headers(const aigw_request* r, std::vector<http::ResponseHeader>& out,
+                       std::string& attempts_text) const;
 
   // HTTP mode (plugin_upstream.cpp).
   void start_upstream(aigw_request* r);
@@ -217,6 +274,10 @@ class PluginRuntime {
   std::vector<std::unique_ptr<aigw_request>> requests_;
   std::vector<uint32_t> free_requests_;
   size_t live_ = 0;
+  std::vector<std::pair<uint32_t, uint32_t>> deferred_;  // (index, generation) awaiting failover
+  uint64_t probe_gen_ = 0;            // the generation probe_due_ describes
+  std::vector<int64_t> probe_due_;    // per channel
+  std::vector<bool> probe_busy_;      // per channel: a probe is in flight
   std::vector<std::unique_ptr<aigw_process>> procs_;
   std::vector<uint32_t> free_procs_;
   // simdjson's parser, kept out of this header: simdjson.h is very slow to

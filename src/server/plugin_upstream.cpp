@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "log/log.h"
+#include "server/clock.h"
 #include "server/plugin_exchange.h"
 #include "server/upstream_conn.h"
 #include "server/worker.h"
@@ -20,12 +21,6 @@
 namespace aigw::server {
 
 namespace {
-
-int64_t mono_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 int64_t ns(config::Duration d) { return static_cast<int64_t>(d.count()) * 1000000; }
 
@@ -74,6 +69,11 @@ void PluginRuntime::start_upstream(aigw_request* r) {
   up.method = {"POST", 4};
   std::string_view path = endpoint_path(r->client.endpoint);
   up.path_and_query = {path.data(), path.size()};
+  if (r->probe) {
+    up.body_unchanged = 0;
+    up.method = {r->header_store[0].data(), r->header_store[0].size()};
+    up.path_and_query = {r->header_store[1].data(), r->header_store[1].size()};
+  }
   char msg[512] = {0};
   aigw_errbuf err{msg, sizeof msg};
   aigw_status st = r->hooks->build_upstream(r->ctx, &up, &err);
@@ -122,7 +122,8 @@ void PluginRuntime::start_upstream(aigw_request* r) {
       out.append(reinterpret_cast<const char*>(up.body[i].ptr), up.body[i].len);
     }
   }
-  r->deadline_total_ns = mono_ns() + ns(u.request_timeout);
+  r->deadline_total_ns = mono_ns() + ns(r->probe ? r->wgen->gen->providers[r->provider].config->probe_timeout
+                                                : u.request_timeout);
   acquire_connection(r);
 }
 
@@ -516,6 +517,10 @@ void PluginRuntime::on_upstream_bytes(UpstreamConn& c, std::string_view bytes) {
     }
     c.head_done = true;
     r->upstream_head_seen = true;
+    if (r->probe) {
+      end_probe(r, c.head.status == r->wgen->gen->providers[r->provider].probe_expect);
+      return;
+    }
     std::vector<aigw_host_header> hs;
     hs.reserve(c.head.headers.size());
     for (const http::Header& h : c.head.headers) {
@@ -525,7 +530,30 @@ void PluginRuntime::on_upstream_bytes(UpstreamConn& c, std::string_view bytes) {
     enter(r);
     aigw_status st = r->hooks->on_upstream_head(r->ctx, c.head.status, hs.data(), hs.size(), &verdict);
     bool gone = r->finished;
-    if (st != AIGW_OK && !gone) finish(r, st, "The provider plugin rejected the upstream response.");
+    if (!gone) {
+      // The verdict steers routing: a failing channel is reported, and if
+      // another channel can take the request this response is dropped
+      // unread (nothing of it has reached the client).
+      bool failover = false;
+      switch (verdict.error_class) {
+        case AIGW_ERROR_RETRYABLE:
+          failover = try_failover(r, routing::Failure::server_error, 0);
+          break;
+        case AIGW_ERROR_RATE_LIMITED:
+          failover = try_failover(r, routing::Failure::rate_limited,
+                                  static_cast<int64_t>(verdict.retry_after_ms) * 1000000);
+          break;
+        case AIGW_ERROR_KEY_INVALID:
+          failover = try_failover(r, routing::Failure::key_invalid, 0);
+          break;
+        default:
+          report_success(r);  // the channel answered (a client error is the request's fault)
+          break;
+      }
+      if (!failover && st != AIGW_OK && !r->finished) {
+        finish(r, st, "The provider plugin rejected the upstream response.");
+      }
+    }
     gone = r->finished;
     leave(r);
     if (gone) {
@@ -645,6 +673,15 @@ void PluginRuntime::upstream_fail(aigw_request* r, int status, std::string_view 
     close_upstream(*c);
   }
   if (r->finished) return;
+  if (r->probe) {
+    end_probe(r, false);
+    return;
+  }
+  routing::Failure f = code == "upstream_timeout"                               ? routing::Failure::timeout
+                       : code == "upstream_busy"                                ? routing::Failure::timeout
+                       : code == "upstream_unreachable" || code == "upstream_tls_error" ? routing::Failure::connect
+                                                                                : routing::Failure::server_error;
+  if (try_failover(r, f, 0)) return;
   end_response(r, false, status, code, message);
 }
 

@@ -34,19 +34,23 @@ void chat_completions(Exchange& ex) {
 void completions(Exchange& ex) { ex.worker().start_plugin_request(ex, AIGW_ENDPOINT_COMPLETIONS); }
 void embeddings(Exchange& ex) { ex.worker().start_plugin_request(ex, AIGW_ENDPOINT_EMBEDDINGS); }
 
-// Answered from configuration, never by asking a provider: it lists model
-// names and the provider that serves each, nothing else (no keys, no URLs).
+// Answered from the routing snapshot, never by asking a provider: every
+// public model name once (patterns are not names and are not listed), and
+// the provider of its first target. No keys, no URLs.
 void models(Exchange& ex) {
   std::string body = R"({"object":"list","data":[)";
-  bool first = true;
-  for (const config::ProviderConfig& p : ex.worker().config().providers) {
-    for (const std::string& m : p.models) {
+  const plugin::Generation* gen = ex.worker().plugins().generation();
+  if (gen != nullptr && gen->routes) {
+    bool first = true;
+    for (const std::string& m : gen->routes->public_models()) {
+      const routing::Route* route = gen->routes->find(m);
+      if (route == nullptr || route->targets.empty()) continue;
       if (!first) body += ',';
       first = false;
       body += R"({"id":")";
       append_escaped(body, m);
       body += R"(","object":"model","created":0,"owned_by":")";
-      append_escaped(body, p.name);
+      append_escaped(body, gen->config->providers[route->targets[0].provider].name);
       body += R"("})";
     }
   }
@@ -54,8 +58,43 @@ void models(Exchange& ex) {
   ex.respond(200, "application/json", body);
 }
 
+// Constant time in the length of the configured key: how much of a guess is
+// right must not show in the answer's timing.
+bool same_secret(std::string_view given, std::string_view want) {
+  unsigned char diff = given.size() == want.size() ? 0 : 1;
+  for (size_t i = 0; i < want.size(); ++i) {
+    diff |= static_cast<unsigned char>(want[i] ^ (i < given.size() ? given[i] : 0));
+  }
+  return diff == 0;
+}
+
+// Admin endpoints need `Authorization: Bearer <admin.api_key>` when a key is
+// configured. Answers 401 itself and returns false otherwise.
+bool admin_allowed(Exchange& ex) {
+  const std::string& key = ex.worker().config().admin.api_key;
+  if (key.empty()) return true;
+  for (const http::Header& h : ex.head().headers) {
+    if (!http::iequals(h.name, "authorization")) continue;
+    std::string_view v = h.value;
+    if (v.size() > 7 && http::iequals(v.substr(0, 7), "bearer ")) {
+      v.remove_prefix(7);
+      while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+      if (same_secret(v, key)) return true;
+    }
+  }
+  ex.error(401, "invalid_admin_key", "This endpoint needs the admin key (Authorization: Bearer ...).",
+           {{"WWW-Authenticate", "Bearer"}});
+  return false;
+}
+
 void reload_plugins(Exchange& ex) {
-  ex.worker().forward_admin(ex, AdminRequest::Kind::reload_plugins);
+  if (admin_allowed(ex)) ex.worker().forward_admin(ex, AdminRequest::Kind::reload_plugins);
+}
+void reload_config(Exchange& ex) {
+  if (admin_allowed(ex)) ex.worker().forward_admin(ex, AdminRequest::Kind::reload_config);
+}
+void providers(Exchange& ex) {
+  if (admin_allowed(ex)) ex.worker().forward_admin(ex, AdminRequest::Kind::providers);
 }
 
 }  // namespace
@@ -73,6 +112,8 @@ void install_admin_routes(Router& router) {
   router.add("/health", {http::Method::get}, health);
   router.add("/ready", {http::Method::get}, ready);
   router.add("/admin/plugins/reload", {http::Method::post}, reload_plugins);
+  router.add("/admin/reload", {http::Method::post}, reload_config);
+  router.add("/admin/providers", {http::Method::get}, providers);
 }
 
 }  // namespace aigw::server

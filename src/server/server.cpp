@@ -78,12 +78,13 @@ class PluginControl {
   std::shared_ptr<plugin::Generation> current() const { return current_; }
 
   // Loads every plugin again (a changed file gets a new content-hash copy),
-  // publishes the new generation to every worker and waits for them to
-  // switch. On failure the old generation keeps serving.
+  // with `cfg` when given (a config reload) or the current config, publishes
+  // the new generation to every worker and waits for them to switch. On
+  // failure the old generation (plugins, routes, keys) keeps serving.
   bool reload(std::vector<std::unique_ptr<Worker>>& workers, WorkerReports& reports,
-              std::string& result) {
+              std::string& result, std::shared_ptr<const config::Config> cfg = nullptr) {
     std::vector<std::string> errors;
-    auto gen = plugin::build_generation(cfg_, next_id_ + 1, runtime_dir_, errors);
+    auto gen = plugin::build_generation(cfg ? cfg : cfg_, next_id_ + 1, runtime_dir_, errors);
     if (!gen) {
       result = "plugin reload failed, the previous plugins keep serving:";
       for (const auto& e : errors) result += " " + e + ";";
@@ -93,6 +94,7 @@ class PluginControl {
       return false;
     }
     ++next_id_;
+    if (cfg) cfg_ = std::move(cfg);
     reports.plugin_acks.store(0);
     reports.plugin_failures.store(0);
     for (auto& w : workers) post(*w, Message::Kind::plugins, gen);
@@ -127,6 +129,18 @@ class PluginControl {
   }
 
   int inotify_fd() const { return inotify_fd_; }
+  const config::Config& config() const { return *cfg_; }
+
+  // Watches the config file's directory too (editors and deploys replace
+  // the file by rename).
+  void watch_config(const std::string& path) {
+    if (inotify_fd_ < 0) inotify_fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (inotify_fd_ < 0) return;
+    size_t slash = path.rfind('/');
+    std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+    config_name_ = slash == std::string::npos ? path : path.substr(slash + 1);
+    config_wd_ = inotify_add_watch(inotify_fd_, dir.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO);
+  }
 
   // Re-resolves upstream host names now and then, on this thread (the
   // resolver blocks), and sends changed address sets to every worker.
@@ -161,10 +175,11 @@ class PluginControl {
     }
   }
 
-  // True when an inotify event names one of the loaded plugin files.
-  bool plugin_file_changed() {
+  // Reads pending inotify events: did a loaded plugin file change, did the
+  // config file change?
+  void files_changed(bool& plugin_hit, bool& config_hit) {
     alignas(inotify_event) char buf[4096];
-    bool hit = false;
+    plugin_hit = config_hit = false;
     for (;;) {
       ssize_t n = read(inotify_fd_, buf, sizeof buf);
       if (n <= 0) break;
@@ -172,13 +187,13 @@ class PluginControl {
         auto* ev = reinterpret_cast<inotify_event*>(p);
         if (ev->len > 0) {
           for (const auto& [wd, name] : watched_) {
-            if (wd == ev->wd && name == ev->name) hit = true;
+            if (wd == ev->wd && name == ev->name) plugin_hit = true;
           }
+          if (ev->wd == config_wd_ && config_name_ == ev->name) config_hit = true;
         }
         p += sizeof(inotify_event) + ev->len;
       }
     }
-    return hit;
   }
 
   void release_all() {
@@ -215,10 +230,62 @@ class PluginControl {
   std::vector<std::shared_ptr<plugin::Generation>> retired_;
   int inotify_fd_ = -1;
   std::vector<std::pair<int, std::string>> watched_;
+  int config_wd_ = -1;
+  std::string config_name_;
   static constexpr int64_t kRefreshMs = 30'000;
   int64_t next_refresh_ms_ = now_ms() + kRefreshMs;
   std::map<std::pair<uint64_t, size_t>, std::shared_ptr<const std::vector<sockaddr_storage>>> published_;
 };
+
+bool same_listen(const std::vector<config::ListenAddr>& a, const std::vector<config::ListenAddr>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].text != b[i].text) return false;
+  }
+  return true;
+}
+
+// Settings a running process cannot take over: they shape sockets, threads
+// or per-connection state that already exists. A reload reports them and
+// keeps the running values; everything else (providers, routes, routing,
+// keys, limits, access log, plugins) takes effect.
+std::vector<std::string> needs_restart(const config::Config& now, const config::Config& next) {
+  std::vector<std::string> out;
+  const config::ServerConfig& a = now.server;
+  const config::ServerConfig& b = next.server;
+  if (!same_listen(a.listen, b.listen)) out.push_back("server.listen");
+  if (a.workers != b.workers || a.pin_workers != b.pin_workers) out.push_back("server.workers");
+  if (a.tls.cert_file != b.tls.cert_file || a.tls.key_file != b.tls.key_file) out.push_back("server.tls");
+  if (a.shutdown_grace != b.shutdown_grace) out.push_back("server.shutdown_grace");
+  const auto& la = a.limits;
+  const auto& lb = b.limits;
+  if (la.max_header_bytes != lb.max_header_bytes || la.max_header_count != lb.max_header_count ||
+      la.max_uri_bytes != lb.max_uri_bytes || la.max_body_bytes != lb.max_body_bytes ||
+      la.max_requests_per_connection != lb.max_requests_per_connection ||
+      la.max_connections_per_worker != lb.max_connections_per_worker) {
+    out.push_back("server.limits");
+  }
+  const auto& ta = a.timeouts;
+  const auto& tb = b.timeouts;
+  if (ta.header_read != tb.header_read || ta.body_read_gap != tb.body_read_gap ||
+      ta.keepalive_idle != tb.keepalive_idle || ta.send != tb.send) {
+    out.push_back("server.timeouts");
+  }
+  if (a.io.ring_entries != b.io.ring_entries || a.io.buffer_size != b.io.buffer_size ||
+      a.io.buffer_count != b.io.buffer_count) {
+    out.push_back("server.io");
+  }
+  if (!same_listen(now.admin.listen, next.admin.listen)) out.push_back("admin.listen");
+  if (now.admin.api_key != next.admin.api_key) out.push_back("admin.api_key");
+  if (now.log.level != next.log.level) out.push_back("log.level");
+  return out;
+}
+
+std::string json_string(std::string_view s) {
+  std::string esc(s.size() * 6, '\0');
+  esc.resize(log::json_escape(s, esc.data(), esc.size()));
+  return "\"" + esc + "\"";
+}
 
 }  // namespace
 
@@ -297,6 +364,13 @@ int serve(std::shared_ptr<const config::Config> cfg) {
     post(*workers.back(), Message::Kind::plugins, plugins.current());
   }
   listeners.fds.clear();  // the workers own their sockets now
+  {
+    std::vector<Worker*> peers;
+    for (auto& w : workers) peers.push_back(w.get());
+    for (auto& w : workers) w->connect_peers(peers);
+  }
+  const bool config_file = cfg->source != "<built-in>";
+  if (config_file) plugins.watch_config(cfg->source);
   for (unsigned i = 0; i < n; ++i) {
     threads.emplace_back([w = workers[i].get()] { w->run(); });
     std::string name = "aigw-w" + std::to_string(i);
@@ -345,6 +419,76 @@ int serve(std::shared_ptr<const config::Config> cfg) {
   bool draining = false;
   int64_t deadline = 0;
   auto reload = [&](std::string& result) { return plugins.reload(workers, reports, result); };
+  // Parses and validates the config file again; on any error the running
+  // config keeps serving. Returns the HTTP status for the admin endpoint.
+  [[maybe_unused]] uint64_t reloads_ok = 0;
+  [[maybe_unused]] uint64_t reloads_failed = 0;
+  auto reload_config = [&](std::string& body) -> int {
+    if (!config_file) {
+      std::string result;
+      bool ok = reload(result);
+      body = ok ? "{\"status\":\"reloaded\",\"message\":" + json_string(result + " (built-in config: plugins only)") + "}"
+                : "{\"error\":{\"message\":" + json_string(result) +
+                      ",\"type\":\"server_error\",\"code\":\"reload_failed\"}}";
+      return ok ? 200 : 500;
+    }
+    config::LoadResult loaded = config::load_file(cfg->source);
+    if (!loaded.config) {
+      ++reloads_failed;
+      log::error("config reload failed; the running config keeps serving",
+                 {{"errors", static_cast<unsigned long long>(loaded.errors.size())},
+                  {"first", loaded.errors.empty() ? "" : loaded.errors[0]}});
+      for (const std::string& e : loaded.errors) log::error("config error", {{"error", e}});
+      std::string msg = "The config has errors; the running config keeps serving.";
+      std::string list;
+      for (const std::string& e : loaded.errors) list += (list.empty() ? "" : ",") + json_string(e);
+      body = "{\"error\":{\"message\":" + json_string(msg) +
+             ",\"type\":\"invalid_request_error\",\"code\":\"invalid_config\",\"errors\":[" + list + "]}}";
+      return 400;
+    }
+    // Against the running process: restart-only settings are never applied.
+    std::vector<std::string> restart = needs_restart(*cfg, *loaded.config);
+    std::string result;
+    bool ok = plugins.reload(workers, reports, result, loaded.config);
+    if (!ok) {
+      ++reloads_failed;
+      body = "{\"error\":{\"message\":" + json_string(result) +
+             ",\"type\":\"server_error\",\"code\":\"reload_failed\"}}";
+      return 500;
+    }
+    ++reloads_ok;
+    std::string list;
+    for (const std::string& r : restart) list += (list.empty() ? "" : ",") + json_string(r);
+    if (!restart.empty()) {
+      log::warn("config reloaded; some changes need a restart and were not applied",
+                {{"settings", list}});
+    } else {
+      log::info("config reloaded", {{"config", cfg->source}});
+    }
+    body = "{\"status\":\"reloaded\",\"message\":" + json_string(result) +
+           ",\"restart_required\":[" + list + "]}";
+    return 200;
+  };
+  // Every worker's view of channel health, each produced on its own thread.
+  auto providers_report = [&](std::string& body) -> int {
+    auto report = std::make_shared<WorkerReport>(workers.size());
+    for (auto& w : workers) post(*w, Message::Kind::report, report);
+    int64_t until = now_ms() + 2000;
+    while (report->done.load(std::memory_order_acquire) < workers.size() && now_ms() < until) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    if (report->done.load(std::memory_order_acquire) < workers.size()) {
+      body = R"({"error":{"message":"A worker did not answer in time.","type":"server_error","code":"worker_timeout"}})";
+      return 503;
+    }
+    body = "{\"generation\":" + std::to_string(plugins.current() ? plugins.current()->id : 0) + ",\"workers\":[";
+    for (size_t i = 0; i < report->health.size(); ++i) {
+      if (i) body += ',';
+      body += report->health[i];
+    }
+    body += "]}";
+    return 200;
+  };
   for (;;) {
     pollfd fds[3] = {{sfd, POLLIN, 0}, {reports.inbox.event_fd(), POLLIN, 0},
                      {plugins.inotify_fd(), POLLIN, 0}};
@@ -365,9 +509,9 @@ int serve(std::shared_ptr<const config::Config> cfg) {
                    {"grace_ms", static_cast<long long>(cfg->server.shutdown_grace.count())}});
         for (auto& w : workers) post(*w, Message::Kind::drain);
       } else if (sig == SIGHUP && !draining) {
-        log::info("SIGHUP: reloading plugins");
-        std::string result;
-        reload(result);
+        log::info("SIGHUP: reloading the config and plugins");
+        std::string body;
+        reload_config(body);
       }
     }
     uint64_t ev;
@@ -378,18 +522,30 @@ int serve(std::shared_ptr<const config::Config> cfg) {
       auto reply = std::make_shared<AdminReply>();
       reply->conn_index = req.conn_index;
       reply->conn_generation = req.conn_generation;
-      std::string result;
-      bool ok = !draining && reload(result);
-      if (draining) result = "shutting down";
-      reply->status = ok ? 200 : 500;
-      reply->body = ok ? "{\"status\":\"reloaded\",\"message\":" : "{\"error\":{\"message\":";
-      std::string esc(result.size() * 6, '\0');
-      esc.resize(log::json_escape(result, esc.data(), esc.size()));
-      reply->body += "\"" + esc + "\"";
-      reply->body += ok ? "}" : ",\"type\":\"server_error\",\"code\":\"reload_failed\"}}";
+      if (req.kind == AdminRequest::Kind::providers) {
+        reply->status = providers_report(reply->body);
+      } else if (draining) {
+        reply->status = 503;
+        reply->body = R"({"error":{"message":"shutting down","type":"server_error","code":"draining"}})";
+      } else if (req.kind == AdminRequest::Kind::reload_config) {
+        reply->status = reload_config(reply->body);
+      } else {
+        std::string result;
+        bool ok = reload(result);
+        reply->status = ok ? 200 : 500;
+        reply->body = ok ? "{\"status\":\"reloaded\",\"message\":" + json_string(result) + "}"
+                         : "{\"error\":{\"message\":" + json_string(result) +
+                               ",\"type\":\"server_error\",\"code\":\"reload_failed\"}}";
+      }
       post(*workers[req.worker], Message::Kind::admin_reply, reply);
     }
-    if (plugins.inotify_fd() >= 0 && plugins.plugin_file_changed() && !draining) {
+    bool plugin_hit = false, config_hit = false;
+    if (plugins.inotify_fd() >= 0) plugins.files_changed(plugin_hit, config_hit);
+    if (config_hit && !draining) {
+      log::info("config file changed: reloading");
+      std::string body;
+      reload_config(body);
+    } else if (plugin_hit && !draining) {
       log::info("plugin file changed: reloading plugins");
       std::string result;
       reload(result);

@@ -166,6 +166,7 @@ void Worker::run() {
       }
     }
     if (plugins_->next_timer_ns() != 0) plugins_->run_timers(monotonic_ns());
+    if (plugins_->has_deferred()) plugins_->run_deferred();
     if (now_ms_ >= next_tick_ms_) tick();
     if (draining_ && active_ == 0) exit_ = true;
   }
@@ -279,7 +280,30 @@ void Worker::on_mailbox() {
   if (!exit_) arm_mailbox();
 }
 
+void Worker::connect_peers(const std::vector<Worker*>& peers) {
+  peers_ = peers;
+  inbound_.clear();
+  for (size_t i = 0; i < peers.size(); ++i) inbound_.push_back(std::make_unique<PeerRing<routing::News>>());
+}
+
+void Worker::publish_health(const routing::News& news) {
+  for (Worker* peer : peers_) {
+    if (peer == this) continue;
+    // A full ring means that worker is far behind; the news is advisory
+    // (its own failures will teach it the same), so drop and count.
+    if (peer->inbound_[index_]->push(news)) {
+      peer->mailbox_.notify();
+    } else {
+      ++news_dropped_;
+    }
+  }
+}
+
 void Worker::drain_mailbox() {
+  routing::News news;
+  for (auto& ring : inbound_) {
+    while (ring->pop(news)) plugins_->apply_health(news);
+  }
   Message m;
   while (mailbox_.pop(m)) {
     switch (m.kind) {
@@ -308,6 +332,12 @@ void Worker::drain_mailbox() {
       case Message::Kind::addresses: {
         auto u = std::static_pointer_cast<const AddressUpdate>(m.payload);
         plugins_->update_addresses(u->generation, u->provider, u->addrs);
+        break;
+      }
+      case Message::Kind::report: {
+        auto report = std::static_pointer_cast<WorkerReport>(std::const_pointer_cast<void>(m.payload));
+        plugins_->health_json(report->health[index_], static_cast<int64_t>(monotonic_ns()));
+        report->done.fetch_add(1, std::memory_order_release);
         break;
       }
       case Message::Kind::admin_reply: {
@@ -467,6 +497,7 @@ void Worker::timer_disarm(Connection& c) {
 void Worker::tick() {
   next_tick_ms_ = now_ms_ + tick_ms_;
   refresh_date();
+  if (all_ready_ && !draining_) plugins_->run_probes(static_cast<int64_t>(monotonic_ns()));
   for (auto& l : timers_) {
     while (l.head != kNoSlot && conns_[l.head]->deadline_ms <= now_ms_) {
       Connection& c = *conns_[l.head];

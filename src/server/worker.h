@@ -24,6 +24,7 @@
 #include "io/ring.h"
 #include "server/connection.h"
 #include "server/mailbox.h"
+#include "server/peer_ring.h"
 #include "server/plugin_exchange.h"
 #include "server/router.h"
 
@@ -32,7 +33,7 @@ namespace aigw::server {
 // An operator request a worker hands to the control thread (admin
 // endpoints that act on the whole process, such as a plugin reload).
 struct AdminRequest {
-  enum class Kind : uint8_t { reload_plugins };
+  enum class Kind : uint8_t { reload_plugins, reload_config, providers };
   Kind kind;
   unsigned worker;
   uint32_t conn_index;
@@ -124,6 +125,12 @@ class Worker {
   void start_plugin_request(Exchange& ex, aigw_endpoint endpoint);
   // Forwards an admin request to the control thread; the reply arrives by mailbox.
   void forward_admin(Exchange& ex, AdminRequest::Kind kind);
+
+  // Worker-to-worker health news. connect_peers is called once, before any
+  // worker runs; publish_health tells every other worker.
+  void connect_peers(const std::vector<Worker*>& peers);
+  void publish_health(const routing::News& news);
+  uint64_t news_dropped() const { return news_dropped_; }
  private:
   friend class Exchange;
 
@@ -187,6 +194,9 @@ class Worker {
   std::string tls_plain_;                    // decrypted bytes, reused
   std::unique_ptr<PluginRuntime> plugins_;
   std::vector<uint32_t> resume_;  // connections whose exchange ended: continue their input
+  std::vector<Worker*> peers_;
+  std::vector<std::unique_ptr<PeerRing<routing::News>>> inbound_;  // by sending worker
+  uint64_t news_dropped_ = 0;
 
   std::vector<std::unique_ptr<Connection>> conns_;
   std::vector<uint32_t> free_slots_;

@@ -70,6 +70,10 @@ class Server:
             return out
 
     def connect(self, timeout=10, admin=False):
+        # The admin address is logged just after the public one: wait for it.
+        end = time.time() + 5
+        while admin and self.admin_port is None and time.time() < end:
+            time.sleep(0.01)
         port = self.admin_port if admin else self.port
         s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

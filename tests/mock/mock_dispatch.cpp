@@ -199,6 +199,17 @@ void MockWorker::dispatch(Conn& c, const http::RequestHead& head, std::string_vi
       } else {
         respond_now(200, "application/json", last);
       }
+    } else if (path == "/mock/fault" && post) {
+      Fault f;
+      std::string_view mode = body;
+      while (!mode.empty() && (mode.back() == '\n' || mode.back() == ' ')) mode.remove_suffix(1);
+      if (!parse_fault(mode, f)) {
+        respond_now(400, "application/json",
+                    openai_error_body("Unknown fault mode", "invalid_request_error", "mock_bad_fault"));
+      } else {
+        shared_.runtime_fault->store(encode_fault(f));
+        respond_now(200, "application/json", R"({"status":"set"})");
+      }
     } else if (path == "/mock/reset" && post) {
       shared_.stats.reset();
       respond_now(200, "application/json", R"({"status":"reset"})");
@@ -222,6 +233,12 @@ void MockWorker::dispatch(Conn& c, const http::RequestHead& head, std::string_vi
     }
   } else if (starts_with(path, "/v1/")) {
     fault = opts.fault;
+    Fault rt;
+    if (decode_fault(shared_.runtime_fault->load(), rt)) fault = rt;
+    std::string_view auth = head.header("authorization");
+    for (const auto& [key, f] : opts.key_faults) {
+      if (auth.size() == key.size() + 7 && auth.substr(7) == key) fault = f;
+    }
   }
   if (fault.kind != FaultKind::none) stats_.fault_served(fault_name(fault));
 

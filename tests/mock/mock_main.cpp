@@ -34,6 +34,7 @@ constexpr const char* kUsage =
     "  --stream-interval DUR    pause between token events, e.g. 10ms, 1s, 0 (default 10ms)\n"
     "  --replay FILE            answer from recorded interactions (repeatable)\n"
     "  --fault MODE             fault for every /v1/* request (x-mock-fault overrides)\n"
+    "  --key-fault KEY=MODE     fault for requests that present Bearer KEY (repeatable)\n"
     "  --models A,B             names listed by GET /v1/models (default mock-model)\n"
     "  --idle-timeout DUR       close idle connections, hang and hang-after-head after\n"
     "                           this (default 60s)\n"
@@ -103,6 +104,13 @@ std::string parse_args(int argc, char** argv, MockOptions& o) {
       o.replay_files.push_back(value);
     } else if (arg == "--fault") {
       if (!aigw::mock::parse_fault(value, o.fault)) return "--fault: unknown mode " + value;
+    } else if (arg == "--key-fault") {
+      size_t eq = value.find('=');
+      aigw::mock::Fault f;
+      if (eq == std::string::npos || eq == 0 || !aigw::mock::parse_fault(value.substr(eq + 1), f)) {
+        return "--key-fault: expected KEY=MODE, got " + value;
+      }
+      o.key_faults.emplace_back(value.substr(0, eq), f);
     } else if (arg == "--models") {
       o.models.clear();
       size_t start = 0;
@@ -187,7 +195,8 @@ int main(int argc, char** argv) {
   }
 
   aigw::mock::Stats stats(opts.threads);
-  aigw::mock::Shared shared{opts, replay, stats, stop_fd};
+  std::atomic<uint64_t> runtime_fault{0};
+  aigw::mock::Shared shared{opts, replay, stats, stop_fd, &runtime_fault};
   std::vector<std::unique_ptr<aigw::mock::MockWorker>> workers;
   for (unsigned i = 0; i < opts.threads; ++i) {
     workers.push_back(std::make_unique<aigw::mock::MockWorker>(i, listeners.fds[i][0], shared));

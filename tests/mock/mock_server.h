@@ -4,6 +4,7 @@
 // responses.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -31,6 +32,9 @@ struct MockOptions {
   int64_t stream_interval_ms = 10;
   std::vector<std::string> replay_files;
   Fault fault;                      // server-wide, for /v1/* requests
+  // Per upstream key: a request with `Authorization: Bearer KEY` gets this
+  // fault (so one provider key can be broken while the others work).
+  std::vector<std::pair<std::string, Fault>> key_faults;
   std::vector<std::string> models{"mock-model"};
   int64_t idle_timeout_ms = 60'000; // also bounds hang and hang-after-head
   uint32_t max_connections = 4096;  // per thread
@@ -42,7 +46,20 @@ struct Shared {
   const ReplayTable& replay;
   Stats& stats;
   int stop_fd;  // an eventfd: readable once the process should exit
+  // Set by POST /mock/fault: replaces --fault while the mock runs (a test
+  // breaks an upstream and heals it again). Encoded by encode_fault.
+  std::atomic<uint64_t>* runtime_fault;
 };
+
+inline uint64_t encode_fault(const Fault& f) {
+  return (uint64_t{1} << 63) | (static_cast<uint64_t>(f.kind) << 32) | f.n;
+}
+inline bool decode_fault(uint64_t v, Fault& out) {
+  if ((v >> 63) == 0) return false;
+  out.kind = static_cast<FaultKind>((v >> 32) & 0xff);
+  out.n = static_cast<uint32_t>(v);
+  return true;
+}
 
 // How a connection goes on once a response's bytes are all queued.
 enum class Ending : uint8_t { keep, close, reset, hang };

@@ -281,9 +281,9 @@ TEST(ConfigErrors, UnknownKeysWithSuggestion) {
   EXPECT_EQ(load_error("[server.timeouts]\n  header-read = \"1s\"\n"),
             "test.toml:2:3: server.timeouts.header-read: unknown key "
             "\"server.timeouts.header-read\" (did you mean \"server.timeouts.header_read\"?)");
-  // Sections that later work adds are unknown until then.
-  EXPECT_EQ(load_error("[[route]]\nname = \"x\"\n"),
-            "test.toml:1:3: route: unknown key \"route\"");
+  EXPECT_EQ(load_error("[routing]\nmax_attempt = 2\n"),
+            "test.toml:2:1: routing.max_attempt: unknown key \"routing.max_attempt\" (did you mean "
+            "\"routing.max_attempts\"?)");
 }
 
 TEST(ConfigProviders, HostKeysAreChecked) {
@@ -326,18 +326,154 @@ TEST(ConfigProviders, DuplicateModelAndBadMap) {
   const Errors e = load_errors(R"([[provider]]
 name = "a"
 plugin = "local"
-models = ["m"]
+models = ["m", "m"]
 model_map = { other = "x" }
 [[provider]]
 name = "b"
 plugin = "local"
-models = ["m"]
+models = ["has space"]
 )");
-  ASSERT_EQ(e.size(), 2u) << ::testing::PrintToString(e);
-  EXPECT_NE(e[0].find("provider[0].model_map.other: maps \"other\", which is not in models"),
+  ASSERT_EQ(e.size(), 3u) << ::testing::PrintToString(e);
+  EXPECT_NE(e[0].find("provider[0].models[1]: model \"m\" is listed twice"), std::string::npos);
+  EXPECT_NE(e[1].find("provider[0].model_map.other: maps \"other\", which is not in models"),
             std::string::npos);
-  EXPECT_NE(e[1].find("provider[1].models[0]: model \"m\" is already served by provider \"a\""),
-            std::string::npos);
+  EXPECT_NE(e[2].find("provider[1].models[0]: expected a model name or pattern"), std::string::npos);
+}
+
+TEST(ConfigRoutes, SharedModelsRoutesAndRouting) {
+  auto r = load_string(R"([[provider]]
+name = "a"
+plugin = "local"
+models = ["m", "gpt-4o*"]
+weight = 3
+priority = 1
+[[provider]]
+name = "b"
+plugin = "local"
+models = ["m"]
+[[route]]
+model = "smart"
+strategy = "priority"
+providers = ["a", { provider = "b", model = "m", weight = 2, priority = 0 }]
+[routing]
+max_attempts = 4
+error_ratio = 0.25
+cooldown = "2s"
+max_cooldown = "1m"
+)", "t.toml");
+  ASSERT_TRUE(r.errors.empty()) << ::testing::PrintToString(r.errors);
+  const Config& c = *r.config;
+  EXPECT_EQ(c.providers[0].weight, 3u);
+  EXPECT_EQ(c.providers[0].priority, 1u);
+  EXPECT_EQ(c.providers[1].weight, 1u);
+  ASSERT_EQ(c.routes.size(), 1u);
+  EXPECT_EQ(c.routes[0].strategy, Strategy::priority);
+  ASSERT_EQ(c.routes[0].targets.size(), 2u);
+  EXPECT_EQ(c.routes[0].targets[0].provider, "a");
+  EXPECT_EQ(c.routes[0].targets[0].weight, 0u);
+  EXPECT_FALSE(c.routes[0].targets[0].priority_set);
+  EXPECT_EQ(c.routes[0].targets[1].model, "m");
+  EXPECT_EQ(c.routes[0].targets[1].weight, 2u);
+  EXPECT_TRUE(c.routes[0].targets[1].priority_set);
+  EXPECT_EQ(c.routing.max_attempts, 4u);
+  EXPECT_DOUBLE_EQ(c.routing.error_ratio, 0.25);
+  EXPECT_EQ(c.routing.cooldown, Duration{2000});
+  EXPECT_EQ(c.provider_index("b"), 1);
+  EXPECT_EQ(c.provider_index("zz"), -1);
+}
+
+TEST(ConfigRoutes, Errors) {
+  const Errors e = load_errors(R"([[provider]]
+name = "a"
+plugin = "local"
+models = ["m"]
+[[route]]
+model = "x"
+strategy = "fastest"
+providers = ["nope", { provider = "a", wieght = 2 }]
+[[route]]
+model = "x"
+providers = []
+[routing]
+error_ratio = 2
+cooldown = "10s"
+max_cooldown = "1s"
+)");
+  ASSERT_EQ(e.size(), 7u) << ::testing::PrintToString(e);
+  EXPECT_NE(e[0].find("route[0].strategy: expected \"weighted\""), std::string::npos);
+  EXPECT_NE(e[1].find("route[0].providers[0]: no [[provider]] named \"nope\""), std::string::npos);
+  EXPECT_NE(e[2].find("unknown key \"route[0].providers[1].wieght\" (did you mean"), std::string::npos);
+  EXPECT_NE(e[3].find("route[1].model: a route for \"x\" is declared twice"), std::string::npos);
+  EXPECT_NE(e[4].find("route[1].providers: expected a non-empty array"), std::string::npos);
+  EXPECT_NE(e[5].find("routing.error_ratio: expected a number above 0"), std::string::npos);
+  EXPECT_NE(e[6].find("routing.max_cooldown: must be at least routing.cooldown (10s)"), std::string::npos);
+}
+
+TEST(ConfigKeys, SecretDigestAndLimits) {
+  setenv("AIGW_TEST_KEY_SECRET", "sk-test-secret-1", 1);
+  auto r = load_string(R"([[key]]
+name = "team-a"
+secret = "env:AIGW_TEST_KEY_SECRET"
+models = ["gpt-4o*", "aigw-demo"]
+rpm = 60
+tpm = 1000
+max_concurrent = 4
+daily_tokens = 100000
+[[key]]
+name = "team-b"
+sha256 = "9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08"
+[limits]
+default_max_tokens = 256
+[access_log]
+path = "/tmp/x.log"
+sample = 0.5
+enabled = false
+)", "t.toml");
+  ASSERT_TRUE(r.errors.empty()) << ::testing::PrintToString(r.errors);
+  const Config& c = *r.config;
+  ASSERT_EQ(c.keys.size(), 2u);
+  EXPECT_EQ(c.keys[0].rpm, 60u);
+  EXPECT_EQ(c.keys[0].max_concurrent, 4u);
+  EXPECT_EQ(c.keys[0].models.size(), 2u);
+  // sha256("test") = 9f86d081...
+  EXPECT_EQ(c.keys[1].sha256[0], 0x9f);
+  EXPECT_EQ(c.keys[1].sha256[31], 0x08);
+  EXPECT_EQ(c.limits.default_max_tokens, 256u);
+  EXPECT_FALSE(c.access_log.enabled);
+  EXPECT_DOUBLE_EQ(c.access_log.sample, 0.5);
+}
+
+TEST(ConfigKeys, ErrorsNeverEchoTheSecret) {
+  setenv("AIGW_TEST_SHORT", "abc", 1);
+  const Errors e = load_errors(R"([[key]]
+name = "a"
+secret = "env:AIGW_TEST_SHORT"
+[[key]]
+name = "b"
+sha256 = "xyz"
+[[key]]
+name = "c"
+[[key]]
+name = "d"
+secret = "plain-secret-value"
+[[key]]
+name = "e"
+secret = "other-secret-value"
+sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+[[key]]
+name = "f"
+secret = "plain-secret-value"
+)");
+  ASSERT_EQ(e.size(), 5u) << ::testing::PrintToString(e);
+  EXPECT_NE(e[0].find("key[0].secret: must be 8 to 4096 bytes long, got 3"), std::string::npos);
+  EXPECT_NE(e[1].find("key[1].sha256: expected 64 hexadecimal"), std::string::npos);
+  EXPECT_NE(e[2].find("key[2].secret: is required"), std::string::npos);
+  EXPECT_NE(e[3].find("key[4].sha256: give either secret or sha256"), std::string::npos);
+  EXPECT_NE(e[4].find("key[5].secret: the same secret is already used by key \"d\""), std::string::npos);
+  for (const std::string& line : e) {
+    EXPECT_EQ(line.find("abc"), std::string::npos);
+    EXPECT_EQ(line.find("plain-secret-value"), std::string::npos);
+  }
 }
 
 TEST(ConfigErrors, AllProblemsReportedInFileOrder) {
