@@ -80,6 +80,11 @@ void write_status_and_common(std::string& out, int status, const ResponseMeta& m
     out.append(meta.date);
     out.append("\r\n");
   }
+  if (!meta.request_id.empty()) {
+    out.append("x-request-id: ");
+    out.append(meta.request_id);
+    out.append("\r\n");
+  }
 }
 
 void write_extra(std::string& out, const ResponseHeader* extra, size_t n) {
@@ -162,6 +167,12 @@ std::string error_body(int status, std::string_view code, std::string_view messa
 void write_error(std::string& out, int status, const ResponseMeta& meta, std::string_view code,
                  std::string_view message, std::initializer_list<ResponseHeader> extra) {
   write_response(out, status, meta, "application/json", error_body(status, code, message), extra);
+}
+
+void write_error(std::string& out, int status, const ResponseMeta& meta, std::string_view code,
+                 std::string_view message, const ResponseHeader* extra, size_t extra_count) {
+  write_response(out, status, meta, "application/json", error_body(status, code, message), extra,
+                 extra_count);
 }
 
 size_t format_http_date(long t, char (&buf)[32]) {

@@ -20,6 +20,7 @@ struct ResponseMeta {
   bool keep_alive = true;    // false adds "Connection: close"
   bool head_only = false;    // HEAD: headers with the Content-Length a GET would get, no body
   std::string_view date;     // preformatted IMF-fixdate, cached per second by the worker
+  std::string_view request_id;  // non-empty: sent as x-request-id
 };
 
 std::string_view status_reason(int status);
@@ -48,6 +49,8 @@ void write_last_chunk(std::string& out);
 // `type` defaults by status: invalid_request_error for 4xx, server_error for 5xx.
 void write_error(std::string& out, int status, const ResponseMeta& meta, std::string_view code,
                  std::string_view message, std::initializer_list<ResponseHeader> extra = {});
+void write_error(std::string& out, int status, const ResponseMeta& meta, std::string_view code,
+                 std::string_view message, const ResponseHeader* extra, size_t extra_count);
 
 // Just the JSON body of an error, for callers that frame it themselves (e.g.
 // an SSE error event).

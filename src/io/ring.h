@@ -39,6 +39,7 @@ enum class Op : uint8_t {
   upstream_connect = 10,
   upstream_send = 11,
   upstream_recv = 12,
+  log_write = 13,     // the worker's access-log buffer
 };
 
 struct UserData {

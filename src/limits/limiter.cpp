@@ -126,7 +126,15 @@ void WorkerLimiter::correct(Generation& g, uint32_t key, Resource r, uint64_t es
     spend(g, key, r, actual - est, now);
     return;
   }
-  if (l.credit == 0) l.leased = now;  // also moves a quota's credit to the current window
+  if (is_quota(r)) {
+    // A quota admits while it is not exhausted (need 1), so local credit
+    // would keep admitting after the source ran out: a quota's refund goes
+    // back to the source whole (one atomic per settle, only for keys with a
+    // token quota).
+    g.source->give_back(key, r, est - actual, now);
+    return;
+  }
+  if (l.credit == 0) l.leased = now;
   l.credit = sat_add(l.credit, est - actual);
   // Hysteresis: refunds collect up to 2b before one give-back down to b,
   // so refunds cost one atomic per several responses, not one each.

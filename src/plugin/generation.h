@@ -16,7 +16,9 @@
 #include <vector>
 
 #include "aigw_plugin.h"
+#include "auth/keys.h"
 #include "config/config.h"
+#include "limits/source.h"
 #include "plugin/loader.h"
 #include "routing/table.h"
 
@@ -59,6 +61,11 @@ class Generation {
   // reload builds a new generation, so requests in flight keep the routes
   // (and the plugins) they started with.
   std::shared_ptr<const routing::Table> routes;
+  // Client keys and their budgets. Set by the control thread after the
+  // build (the budget source carries state by key name from the previous
+  // generation); null keys = open gateway.
+  std::shared_ptr<const auth::KeyTable> keys;
+  std::shared_ptr<limits::LeaseSource> limits;
 
   // Index into providers for a public model name, or -1.
   int provider_for_model(std::string_view model) const;

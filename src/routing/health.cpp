@@ -414,6 +414,13 @@ bool Health::probe_result(uint32_t channel, bool ok, int64_t now_ns, News* news)
   return true;
 }
 
+Health::View Health::view(uint32_t channel, int64_t now_ns) const {
+  const State& s = state_[channel];
+  if (s.disabled) return View::key_disabled;
+  if (s.open) return now_ns >= s.open_until ? View::half_open : View::open;
+  return now_ns < s.cool_until ? View::cooling : View::closed;
+}
+
 void Health::write_json(std::string& out, unsigned worker_index, int64_t now_ns) const {
   const std::vector<Channel>& chans = table_->channels();
   auto num = [&out](auto v) { out += std::to_string(v); };

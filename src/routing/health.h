@@ -87,6 +87,10 @@ class Health {
   //  "ewma_ttfb_ms":1.5}, ...]}
   void write_json(std::string& out, unsigned worker_index, int64_t now_ns) const;
 
+  // One channel's state in a word, for the aigw_channel_state metric.
+  enum class View : uint8_t { closed, open, half_open, key_disabled, cooling };
+  View view(uint32_t channel, int64_t now_ns) const;
+
  private:
   struct State {
     int64_t open_until = 0;    // breaker open while set; half-open once passed

@@ -3,7 +3,10 @@
 
 #include <cstring>
 
+#include "auth/keys.h"
 #include "log/log.h"
+#include "metrics/access_log.h"
+#include "server/clock.h"
 #include "server/worker.h"
 
 namespace aigw::server {
@@ -47,11 +50,16 @@ std::string_view route_path(std::string_view path) {
 
 void Exchange::respond(int status, std::string_view content_type, std::string_view body,
                        std::initializer_list<http::ResponseHeader> extra) {
+  if (ctx_) ctx_->status = status;
   http::write_response(conn_.out, status, meta_, content_type, body, extra);
 }
 
 void Exchange::error(int status, std::string_view code, std::string_view message,
                      std::initializer_list<http::ResponseHeader> extra) {
+  if (ctx_) {
+    ctx_->status = status;
+    ctx_->error = code;
+  }
   http::write_error(conn_.out, status, meta_, code, message, extra);
 }
 
@@ -303,11 +311,72 @@ void Worker::dispatch(Connection& c, const http::RequestHead& head, std::string_
                     cfg_->server.timeouts.keepalive_idle.count() != 0;
   meta.head_only = head.method == http::Method::head;
   meta.date = {date_, date_len_};
+  const std::string_view path = route_path(head.path);
 
-  Router::Result r = (c.admin ? admin_router_ : router_).find(route_path(head.path), head.method);
+  if (c.admin) {
+    route(c, head, body, meta, path, nullptr);
+  } else {
+    std::string id_storage;
+    RequestContext rc;
+    rc.request_id = meta.request_id = request_id(head, id_storage);
+    rc.peer = c.peer;
+    rc.start_ns = mono_ns();
+    if (authenticate(c, head, meta, path, rc)) route(c, head, body, meta, path, &rc);
+    if (!rc.plugin && c.phase != Phase::responding) {
+      // Answered at once: account for it now (plugin requests account
+      // when they end).
+      RequestRecord rec;
+      rec.request_id = rc.request_id;
+      rec.method = head.method_text;
+      rec.path = rc.status == 404 ? std::string_view("-") : path.substr(0, 256);
+      rec.peer = rc.peer;
+      rec.model = rc.model;
+      rec.key = rc.key_name;
+      rec.status = rc.status;
+      rec.start_ns = rc.start_ns;
+      rec.end_ns = rec.first_byte_ns = mono_ns();
+      rec.error = rc.error;
+      record(rec);
+    }
+  }
+  // An exchange that goes on asynchronously decides about closing when it
+  // ends (exchange_output); only a response complete now closes now.
+  if (!meta.keep_alive && c.phase != Phase::responding) c.close_after_write = true;
+}
+
+// Client keys. Every path needs a key except the two probes a load balancer
+// calls (/health and /ready, exactly so spelled): the decision never depends
+// on how a path is written, so no spelling of a route can slip past it.
+bool Worker::authenticate(Connection& c, const http::RequestHead& head, const http::ResponseMeta& meta,
+                          std::string_view path, RequestContext& rc) {
+  const plugin::Generation* gen = plugins_->generation();
+  const auth::KeyTable* keys = gen ? gen->keys.get() : nullptr;
+  if (keys == nullptr || keys->open() || path == "/health" || path == "/ready") return true;
+  std::string_view presented = auth::credential(head);
+  if (!presented.empty()) {
+    rc.key = keys->lookup(presented);
+    if (rc.key >= 0) {
+      rc.key_name = keys->key(rc.key).name;
+      return true;
+    }
+  }
+  const bool missing = presented.empty();
+  metrics_.count_auth_failure(missing ? metrics::AuthFailure::missing : metrics::AuthFailure::unknown);
+  rc.status = 401;
+  rc.error = missing ? "missing_api_key" : "invalid_api_key";
+  http::write_error(c.out, 401, meta, rc.error,
+                    missing ? "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'."
+                            : "Incorrect API key provided.",
+                    {{"WWW-Authenticate", "Bearer"}});
+  return false;
+}
+
+void Worker::route(Connection& c, const http::RequestHead& head, std::string_view body,
+                   const http::ResponseMeta& meta, std::string_view path, RequestContext* rc) {
+  Router::Result r = (c.admin ? admin_router_ : router_).find(path, head.method);
   switch (r.match) {
     case Router::Match::found: {
-      Exchange ex(*this, c, head, body, meta);
+      Exchange ex(*this, c, head, body, meta, rc);
       r.handler(ex);
       break;
     }
@@ -317,6 +386,10 @@ void Worker::dispatch(Connection& c, const http::RequestHead& head, std::string_
       msg.push_back(' ');
       msg.append(head.path.substr(0, 256));
       http::write_error(c.out, 404, meta, "not_found", msg);
+      if (rc) {
+        rc->status = 404;
+        rc->error = "not_found";
+      }
       break;
     }
     case Router::Match::method_not_allowed: {
@@ -325,12 +398,21 @@ void Worker::dispatch(Connection& c, const http::RequestHead& head, std::string_
       msg.append(" is not allowed here; allowed: ");
       msg.append(r.allow);
       http::write_error(c.out, 405, meta, "method_not_allowed", msg, {{"Allow", r.allow}});
+      if (rc) {
+        rc->status = 405;
+        rc->error = "method_not_allowed";
+      }
       break;
     }
   }
-  // An exchange that goes on asynchronously decides about closing when it
-  // ends (exchange_output); only a response complete now closes now.
-  if (!meta.keep_alive && c.phase != Phase::responding) c.close_after_write = true;
+}
+
+std::string_view Worker::request_id(const http::RequestHead& head, std::string& storage) {
+  for (const http::Header& h : head.headers) {
+    if (http::iequals(h.name, "x-request-id") && metrics::valid_request_id(h.value)) return h.value;
+  }
+  storage = metrics::make_request_id(request_id_state_);
+  return storage;
 }
 
 void Worker::start_plugin_request(Exchange& ex, aigw_endpoint endpoint) {
@@ -338,7 +420,8 @@ void Worker::start_plugin_request(Exchange& ex, aigw_endpoint endpoint) {
   c.phase = Phase::responding;
   c.exchange = kAdminExchange;  // placeholder until start() returns a slot
   uint32_t slot = plugins_->start(c.index, c.generation, ex.head(), ex.body(), endpoint, ex.meta(),
-                                  c.out);
+                                  c.out, *ex.context());
+  if (slot != PluginRuntime::kNone) ex.context()->plugin = true;
   if (slot == PluginRuntime::kNone) {
     // Answered at once with an error: the connection goes on.
     c.phase = Phase::idle;

@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "http/request.h"
+#include "server/accounting.h"
 #include "tls/tls.h"
 
 namespace aigw::server {
@@ -49,6 +50,7 @@ struct Connection {
   uint32_t served = 0;  // requests answered on this connection
   uint32_t exchange = 0xFFFFFFFFu;  // the plugin request in flight (phase responding)
   bool admin = false;               // accepted on the admin listener
+  Peer peer;                        // the client's address, when the access log is on
   std::unique_ptr<tls::Session> tls;  // [server.tls]: between the socket and HTTP
 
   // Input not yet consumed: a partial request (head, or head plus part of its

@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "metrics/metrics.h"
+
 namespace aigw::server {
 
 struct Message {
@@ -44,15 +46,19 @@ struct AdminReply {
   uint32_t conn_index;
   uint32_t conn_generation;
   int status;
-  std::string body;  // JSON
+  std::string body;
+  std::string_view content_type = "application/json";  // static strings only
 };
 
 // The control thread asks every worker for its view (channel health for
 // /admin/providers); each worker fills its own slot on its own thread and
 // counts itself done, so nobody reads a worker's state from outside.
 struct WorkerReport {
-  explicit WorkerReport(size_t workers) : health(workers) {}
-  std::vector<std::string> health;  // JSON object per worker
+  WorkerReport(size_t workers, bool want_metrics)
+      : metrics(want_metrics), health(workers), snapshots(workers) {}
+  const bool metrics;  // false: channel health JSON; true: metrics snapshots
+  std::vector<std::string> health;            // JSON object per worker
+  std::vector<metrics::Snapshot> snapshots;   // per worker
   std::atomic<unsigned> done{0};
 };
 

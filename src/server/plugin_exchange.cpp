@@ -16,6 +16,8 @@
 
 #include <simdjson.h>
 
+#include "limits/estimate.h"
+#include "limits/limiter.h"
 #include "log/log.h"
 #include "server/upstream_conn.h"
 #include "server/worker.h"
@@ -47,6 +49,26 @@ std::string_view code_for(aigw_status st) {
     case AIGW_ERR_LIMIT: return "provider_busy";
     default: return "provider_error";
   }
+}
+
+std::string_view endpoint_route(aigw_endpoint e) {
+  switch (e) {
+    case AIGW_ENDPOINT_CHAT_COMPLETIONS: return "/v1/chat/completions";
+    case AIGW_ENDPOINT_COMPLETIONS: return "/v1/completions";
+    case AIGW_ENDPOINT_EMBEDDINGS: return "/v1/embeddings";
+    default: return "-";
+  }
+}
+
+metrics::RateLimit rate_limit_label(limits::Resource r) {
+  switch (r) {
+    case limits::Resource::rpm: return metrics::RateLimit::rpm;
+    case limits::Resource::tpm: return metrics::RateLimit::tpm;
+    case limits::Resource::daily: return metrics::RateLimit::daily_tokens;
+    case limits::Resource::monthly: return metrics::RateLimit::monthly_tokens;
+    case limits::Resource::concurrent: return metrics::RateLimit::concurrent;
+  }
+  return metrics::RateLimit::rpm;
 }
 
 // Headers a client sends that a provider must never see: hop-by-hop ones and
@@ -90,6 +112,13 @@ bool PluginRuntime::install(std::shared_ptr<plugin::Generation> gen, std::string
       return false;
     }
     wg->instances.push_back(inst);
+  }
+  if (wg->gen->limits) {
+    if (!limiter_) {
+      limiter_ = std::make_unique<limits::WorkerLimiter>(wg->gen->limits, worker_.worker_count());
+    } else {
+      limiter_->reload(wg->gen->limits);
+    }
   }
   if (wg->gen->routes) {
     wg->health = std::make_unique<routing::Health>(
@@ -150,9 +179,11 @@ aigw_request& PluginRuntime::alloc_request() {
 uint32_t PluginRuntime::start(uint32_t conn_index, uint32_t conn_generation,
                               const http::RequestHead& head, std::string_view body,
                               aigw_endpoint endpoint, const http::ResponseMeta& meta,
-                              std::string& out) {
+                              std::string& out, RequestContext& rc) {
   auto fail = [&](int status, std::string_view code, std::string_view message) {
     http::write_error(out, status, meta, code, message);
+    rc.status = status;
+    rc.error = code;
     return kNone;
   };
 
@@ -172,6 +203,7 @@ uint32_t PluginRuntime::start(uint32_t conn_index, uint32_t conn_generation,
   std::string model;
   uint64_t model_off = 0, model_len = 0;
   bool stream = false;
+  limits::CompletionFields fields;
   for (auto field : obj) {
     std::string_view key;
     if (field.unescaped_key().get(key)) return fail(400, "invalid_json", "The request body is not valid JSON.");
@@ -196,6 +228,19 @@ uint32_t PluginRuntime::start(uint32_t conn_index, uint32_t conn_generation,
         return fail(400, "invalid_stream", "The 'stream' field must be true or false.");
       }
       stream = b;
+    } else if (rc.key >= 0 && (key == "max_tokens" || key == "max_completion_tokens" || key == "n")) {
+      // Read in the same pass for the token estimate a limited key is
+      // charged up front (anything but a non-negative integer is ignored).
+      uint64_t v = 0;
+      if (!field.value().get_uint64().get(v)) {
+        if (key == "n") {
+          fields.n = v;
+        } else if (key == "max_tokens") {
+          fields.max_tokens = v;
+        } else {
+          fields.max_completion_tokens = v;
+        }
+      }
     }
   }
   if (model.empty()) return fail(400, "missing_model", "You must provide a model parameter.");
@@ -205,15 +250,45 @@ uint32_t PluginRuntime::start(uint32_t conn_index, uint32_t conn_generation,
     return fail(404, "model_not_found",
                 "The model '" + model.substr(0, 200) + "' does not exist on this gateway.");
   }
+  rc.model = route->model;
+  const plugin::Generation& gen = *current_->gen;
+  if (rc.key >= 0 && gen.keys && !gen.keys->model_allowed(rc.key, model)) {
+    worker_.metrics().count_auth_failure(metrics::AuthFailure::model_not_allowed);
+    return fail(403, "model_not_allowed",
+                "This API key may not use the model '" + model.substr(0, 200) + "'.");
+  }
   int64_t now = static_cast<int64_t>(now_ns());
+  // Rate limits and quotas of the client key: the estimate is charged now
+  // and settled with the real usage when the response ends.
+  limits::Decision admitted;
+  uint64_t estimate = 0;
+  std::vector<std::pair<std::string, std::string>> rate_headers;
+  if (rc.key >= 0 && limiter_) {
+    estimate = limits::estimate_tokens(body.size(), fields, gen.config->limits.default_max_tokens);
+    admitted = limiter_->admit(static_cast<uint32_t>(rc.key), estimate, now, time(nullptr));
+    limits::write_headers(admitted, rate_headers);
+    if (!admitted.ok) {
+      worker_.metrics().key(rc.key_name)->count_rate_limited(rate_limit_label(admitted.failed));
+      std::vector<http::ResponseHeader> hs;
+      for (auto& [k, v] : rate_headers) hs.push_back({k, v});
+      std::string msg = limits::message(admitted);
+      http::write_error(out, 429, meta, limits::error_code(admitted), msg, hs.data(), hs.size());
+      rc.status = 429;
+      rc.error = limits::error_code(admitted);
+      return kNone;
+    }
+  }
   routing::Pick pick = current_->health->pick(*route, now, nullptr, 0);
   if (pick.channel < 0) {
+    if (admitted.ticket.valid) limiter_->settle(admitted.ticket, 0, now, time(nullptr));
     if (pick.why == routing::Pick::None::all_cooling) {
       int64_t wait_s = std::max<int64_t>(1, (pick.retry_at_ns - now + 999999999) / 1000000000);
       std::string retry = std::to_string(wait_s);
       http::write_error(out, 429, meta, "rate_limited",
                         "Every provider of this model is rate limited; retry after " + retry + "s.",
                         {{"Retry-After", retry}});
+      rc.status = 429;
+      rc.error = "rate_limited";
       return kNone;
     }
     return fail(503, "no_healthy_channel",
@@ -229,7 +304,15 @@ uint32_t PluginRuntime::start(uint32_t conn_index, uint32_t conn_generation,
   r.wgen = current_.get();
   ++r.wgen->active;
   r.route = route;
-  r.start_ns = now;
+  r.start_ns = rc.start_ns ? rc.start_ns : now;
+  r.request_id.assign(rc.request_id);
+  r.key = rc.key;
+  r.key_name = rc.key_name;
+  r.peer = rc.peer;
+  r.log_path = endpoint_route(endpoint);
+  r.ticket = admitted.ticket;
+  r.estimate = estimate;
+  r.rate_headers = std::move(rate_headers);
   r.body = std::move(json);
   r.model = std::move(model);
   // Reserved up front: the views below point into these strings, so the
@@ -305,6 +388,7 @@ void PluginRuntime::end_attempt(aigw_request* r) {
 void PluginRuntime::destroy(aigw_request* r) {
   report_abandon(r);
   end_attempt(r);
+  if (!r->probe && r->wgen) account(r);
   WorkerGeneration* wg = r->wgen;
   if (r->probe && wg && wg->gen->id == probe_gen_ && static_cast<size_t>(r->channel) < probe_busy_.size()) {
     probe_busy_[static_cast<size_t>(r->channel)] = false;
@@ -364,6 +448,7 @@ void PluginRuntime::shutdown() {
 
 void PluginRuntime::write_out(aigw_request* r, std::string_view bytes, bool done) {
   if (r->client_gone || r->probe) return;
+  if (r->first_byte_ns == 0 && !bytes.empty()) r->first_byte_ns = mono_ns();
   worker_.exchange_output(r->conn_index, r->conn_generation, bytes, done,
                           done && (!r->keep_alive || (r->stream && r->version_minor == 0)));
 }
@@ -402,6 +487,9 @@ aigw_status PluginRuntime::respond_start(aigw_request* r, int32_t status,
         value.find_first_of("\r\n") != std::string_view::npos) {
       continue;
     }
+    // The client's x-request-id is aigw's own (its log line carries it);
+    // the provider's id for the same request goes out under another name.
+    if (http::iequals(name, "x-request-id")) name = "x-upstream-request-id";
     r->resp_headers.emplace_back(name, value);
   }
   // A stream's head waits for its first content event (commit), so that a
@@ -458,9 +546,12 @@ void PluginRuntime::end_response(aigw_request* r, bool ok, int http_status, std:
   meta.version_minor = r->version_minor;
   meta.keep_alive = r->keep_alive;
   meta.date = worker_.date();
+  meta.request_id = r->request_id;
   std::string out;
   std::string attempts;
   if (ok && r->started && r->stream && !r->committed) commit(r);
+  r->final_status = ok && r->started ? r->status : ok ? 502 : http_status;
+  if (!ok || !r->started) r->error_code.assign(ok ? std::string_view("provider_error") : code);
   if (ok && r->started && !r->stream) {
     r->committed = true;
     std::vector<http::ResponseHeader> hs;
@@ -490,12 +581,10 @@ void PluginRuntime::end_response(aigw_request* r, bool ok, int http_status, std:
         http::write_chunk(out, ev);
         http::write_last_chunk(out);
       }
-    } else if (r->channel >= 0) {
+    } else {
       std::vector<http::ResponseHeader> hs;
       routing_headers(r, hs, attempts);
-      http::write_error(out, http_status, meta, code, msg, {hs[0], hs[1]});
-    } else {
-      http::write_error(out, http_status, meta, code, msg);
+      http::write_error(out, http_status, meta, code, msg, hs.data(), hs.size());
     }
   }
   r->buffered.clear();
@@ -546,6 +635,45 @@ void PluginRuntime::run_timers(uint64_t now) {
   }
 }
 
+// ---- accounting -------------------------------------------------------------------
+
+void PluginRuntime::account(aigw_request* r) {
+  int64_t now = mono_ns();
+  if (r->ticket.valid && limiter_) {
+    limiter_->settle(r->ticket, r->has_usage ? r->usage_total : r->estimate, now, time(nullptr));
+  }
+  if (r->committed && r->stream) worker_.metrics().stream_closed();
+  const plugin::Generation& gen = *r->wgen->gen;
+  std::string_view provider;
+  if (r->channel >= 0) {
+    provider = gen.providers[r->provider].config->name;
+    int status = r->final_status != 0 ? r->final_status : 499;
+    worker_.metrics().provider(provider)->count_attempt(
+        status < 500 && status != 429 && r->finished ? metrics::AttemptResult::ok
+                                                      : metrics::AttemptResult::failed);
+  }
+  RequestRecord rec;
+  rec.request_id = r->request_id;
+  rec.method = "POST";
+  rec.path = r->log_path;
+  rec.peer = r->peer;
+  rec.model = r->route ? std::string_view(r->route->model) : std::string_view();
+  rec.provider = provider;
+  rec.key = r->key_name;
+  // A client that left before the response ended: 499, as nginx logs it.
+  rec.status = r->final_status != 0 ? r->final_status : 499;
+  rec.error = r->final_status != 0 ? std::string_view(r->error_code) : std::string_view("client_closed");
+  rec.prompt_tokens = r->usage_prompt;
+  rec.completion_tokens = r->usage_completion;
+  rec.total_tokens = r->usage_total;
+  rec.start_ns = r->start_ns;
+  rec.first_byte_ns = r->first_byte_ns;
+  rec.end_ns = now;
+  rec.attempts = r->attempts;
+  rec.stream = r->stream;
+  worker_.record(rec);
+}
+
 // ---- the C callbacks --------------------------------------------------------------
 
 namespace abi {
@@ -565,9 +693,17 @@ aigw_status finish(aigw_request* req, aigw_status status, aigw_plugin_str messag
              : AIGW_ERR_INVALID;
 }
 aigw_status report_usage(aigw_request* req, const aigw_usage* usage) {
-  // Accounting arrives with the usage issue; validating the call keeps the
-  // contract honest for plugins today.
-  if (!req || !usage || usage->struct_size < sizeof(uint32_t) * 2) return AIGW_ERR_INVALID;
+  if (!req || !usage || usage->struct_size < offsetof(aigw_usage, total_tokens) + sizeof(uint64_t)) {
+    return AIGW_ERR_INVALID;
+  }
+  // Kept for the access log, the token metrics and settling the client
+  // key's token budget when the request ends. A later report replaces an
+  // earlier one (a stream's final usage event is the whole story).
+  req->usage_prompt = usage->prompt_tokens;
+  req->usage_completion = usage->completion_tokens;
+  req->usage_total = usage->total_tokens != 0 ? usage->total_tokens
+                                              : usage->prompt_tokens + usage->completion_tokens;
+  req->has_usage = true;
   return AIGW_OK;
 }
 aigw_status report_finish_reason(aigw_request* req, aigw_finish_reason reason) {

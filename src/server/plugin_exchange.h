@@ -22,7 +22,10 @@
 #include <deque>
 #include <unordered_map>
 #include "plugin/generation.h"
+#include "limits/limiter.h"
+#include "metrics/metrics.h"
 #include "routing/health.h"
+#include "server/accounting.h"
 
 namespace aigw::server {
 
@@ -110,6 +113,21 @@ struct aigw_request {
   // upstream failure before content can still fail over.
   bool committed = false;
   bool probe = false;             // an active health probe: no client at all
+
+  // Accounting: who asked, what it cost, how it ended.
+  std::string request_id;
+  int32_t key = -1;               // client key index, -1: none
+  std::string_view key_name;      // lives in the generation's KeyTable
+  aigw::server::Peer peer;
+  std::string_view log_path;      // the route's canonical path (static)
+  aigw::limits::Ticket ticket;    // the client key's budget charge, settled at the end
+  uint64_t estimate = 0;
+  std::vector<std::pair<std::string, std::string>> rate_headers;  // x-ratelimit-*
+  uint64_t usage_prompt = 0, usage_completion = 0, usage_total = 0;
+  bool has_usage = false;
+  int final_status = 0;           // what the client was answered; 0: it left first
+  std::string error_code;
+  int64_t first_byte_ns = 0;
   std::string held;
   size_t held_scan = 0;
 
@@ -165,7 +183,7 @@ class PluginRuntime {
   static constexpr uint32_t kNone = 0xFFFFFFFFu;
   uint32_t start(uint32_t conn_index, uint32_t conn_generation, const http::RequestHead& head,
                  std::string_view body, aigw_endpoint endpoint, const http::ResponseMeta& meta,
-                 std::string& out);
+                 std::string& out, RequestContext& rc);
 
   // The connection of request `slot` is gone.
   void client_gone(uint32_t slot);
@@ -191,6 +209,7 @@ class PluginRuntime {
   // Health news from another worker, and this worker's view for /admin/providers.
   void apply_health(const routing::News& news);
   void health_json(std::string& out, int64_t now_ns) const;
+  void channel_states(metrics::Snapshot& snap, int64_t now_ns) const;
   // The routing snapshot new requests use (null before the first generation).
   const routing::Table* routes() const { return current_ ? current_->gen->routes.get() : nullptr; }
   const plugin::Generation* generation() const { return current_ ? current_->gen.get() : nullptr; }
@@ -214,6 +233,7 @@ class PluginRuntime {
   void leave(aigw_request* r);  // destroys a finished request once no hook runs
   void destroy(aigw_request* r);
   void end_attempt(aigw_request* r);  // the plugin context, upstream connection and processes
+  void account(aigw_request* r);      // settles the key's budget, records metrics and the log line
   void retire_unused();
   void write_out(aigw_request* r, std::string_view bytes, bool done);
 
@@ -275,6 +295,7 @@ class PluginRuntime {
   std::vector<uint32_t> free_requests_;
   size_t live_ = 0;
   std::vector<std::pair<uint32_t, uint32_t>> deferred_;  // (index, generation) awaiting failover
+  std::unique_ptr<limits::WorkerLimiter> limiter_;  // client keys' budgets, this worker's share
   uint64_t probe_gen_ = 0;            // the generation probe_due_ describes
   std::vector<int64_t> probe_due_;    // per channel
   std::vector<bool> probe_busy_;      // per channel: a probe is in flight

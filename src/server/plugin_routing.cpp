@@ -149,6 +149,9 @@ bool PluginRuntime::try_failover(aigw_request* r, routing::Failure failure, int6
   r->pending_pick = pick;
   r->finished = true;
   deferred_.emplace_back(r->index, r->generation);
+  worker_.metrics()
+      .provider(r->wgen->gen->providers[r->provider].config->name)
+      ->count_attempt(metrics::AttemptResult::failover);
   return true;
 }
 
@@ -185,6 +188,13 @@ void PluginRuntime::report_failure(aigw_request* r, routing::Failure failure, in
   if (r->verdict_given || r->channel < 0) return;
   r->verdict_given = true;
   routing::News news;
+  static constexpr metrics::UpstreamError kKind[] = {
+      metrics::UpstreamError::connect, metrics::UpstreamError::timeout,
+      metrics::UpstreamError::status_5xx, metrics::UpstreamError::status_429,
+      metrics::UpstreamError::status_401};
+  worker_.metrics()
+      .provider(r->wgen->gen->providers[r->provider].config->name)
+      ->count_error(kKind[static_cast<size_t>(failure)]);
   if (r->wgen->health->failure(static_cast<uint32_t>(r->channel), failure, mono_ns(), retry_after_ns,
                                &news)) {
     worker_.publish_health(news);
@@ -204,6 +214,7 @@ void PluginRuntime::report_abandon(aigw_request* r) {
 
 void PluginRuntime::routing_headers(const aigw_request* r, std::vector<http::ResponseHeader>& out,
                                     std::string& attempts_text) const {
+  for (const auto& [k, v] : r->rate_headers) out.push_back({k, v});
   if (r->channel < 0 || r->wgen == nullptr) return;
   attempts_text = std::to_string(r->attempts);
   out.push_back({"x-aigw-provider", r->wgen->gen->providers[r->provider].config->name});
@@ -229,8 +240,10 @@ void PluginRuntime::commit(aigw_request* r) {
   meta.version_minor = r->version_minor;
   meta.keep_alive = r->keep_alive;
   meta.date = worker_.date();
+  meta.request_id = r->request_id;
   std::string out;
   http::write_stream_head(out, r->status, meta, hs.data(), hs.size());
+  worker_.metrics().stream_opened();
   if (!r->held.empty()) {
     if (r->version_minor == 0) {
       out += r->held;
@@ -244,6 +257,25 @@ void PluginRuntime::commit(aigw_request* r) {
 
 void PluginRuntime::apply_health(const routing::News& news) {
   if (current_ && current_->health) current_->health->apply(news);
+}
+
+void PluginRuntime::channel_states(metrics::Snapshot& snap, int64_t now_ns) const {
+  if (!current_ || !current_->health) return;
+  const routing::Health& h = *current_->health;
+  const auto& channels = h.table().channels();
+  for (uint32_t c = 0; c < channels.size(); ++c) {
+    // The numbers of routing::Health::View and metrics::ChannelState match
+    // by name; map explicitly so neither depends on the other's order.
+    metrics::ChannelState st = metrics::ChannelState::closed;
+    switch (h.view(c, now_ns)) {
+      case routing::Health::View::closed: st = metrics::ChannelState::closed; break;
+      case routing::Health::View::open: st = metrics::ChannelState::open; break;
+      case routing::Health::View::half_open: st = metrics::ChannelState::half_open; break;
+      case routing::Health::View::key_disabled: st = metrics::ChannelState::key_disabled; break;
+      case routing::Health::View::cooling: st = metrics::ChannelState::cooling; break;
+    }
+    snap.set_channel_state(channels[c].name, st);
+  }
 }
 
 void PluginRuntime::health_json(std::string& out, int64_t now_ns) const {

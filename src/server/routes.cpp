@@ -40,11 +40,14 @@ void embeddings(Exchange& ex) { ex.worker().start_plugin_request(ex, AIGW_ENDPOI
 void models(Exchange& ex) {
   std::string body = R"({"object":"list","data":[)";
   const plugin::Generation* gen = ex.worker().plugins().generation();
+  const RequestContext* rc = ex.context();
   if (gen != nullptr && gen->routes) {
     bool first = true;
     for (const std::string& m : gen->routes->public_models()) {
       const routing::Route* route = gen->routes->find(m);
       if (route == nullptr || route->targets.empty()) continue;
+      // A client key sees only the models it may use.
+      if (rc && rc->key >= 0 && gen->keys && !gen->keys->model_allowed(rc->key, m)) continue;
       if (!first) body += ',';
       first = false;
       body += R"({"id":")";
@@ -96,6 +99,9 @@ void reload_config(Exchange& ex) {
 void providers(Exchange& ex) {
   if (admin_allowed(ex)) ex.worker().forward_admin(ex, AdminRequest::Kind::providers);
 }
+void metrics_scrape(Exchange& ex) {
+  if (admin_allowed(ex)) ex.worker().forward_admin(ex, AdminRequest::Kind::metrics);
+}
 
 }  // namespace
 
@@ -114,6 +120,7 @@ void install_admin_routes(Router& router) {
   router.add("/admin/plugins/reload", {http::Method::post}, reload_plugins);
   router.add("/admin/reload", {http::Method::post}, reload_config);
   router.add("/admin/providers", {http::Method::get}, providers);
+  router.add("/metrics", {http::Method::get}, metrics_scrape);
 }
 
 }  // namespace aigw::server

@@ -1,5 +1,6 @@
 #include "server/server.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -15,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "aigw_build_config.h"
 #include "io/ring.h"
 #include "log/log.h"
 #include "plugin/generation.h"
@@ -72,7 +74,10 @@ class PluginControl {
 
   bool build_initial(std::vector<std::string>& errors) {
     current_ = plugin::build_generation(cfg_, ++next_id_, runtime_dir_, errors);
-    if (current_) watch_files();
+    if (current_) {
+      attach_keys(*current_);
+      watch_files();
+    }
     return current_ != nullptr;
   }
   std::shared_ptr<plugin::Generation> current() const { return current_; }
@@ -95,6 +100,7 @@ class PluginControl {
     }
     ++next_id_;
     if (cfg) cfg_ = std::move(cfg);
+    attach_keys(*gen);
     reports.plugin_acks.store(0);
     reports.plugin_failures.store(0);
     for (auto& w : workers) post(*w, Message::Kind::plugins, gen);
@@ -129,6 +135,7 @@ class PluginControl {
   }
 
   int inotify_fd() const { return inotify_fd_; }
+  uint64_t generation_id() const { return current_ ? current_->id : 0; }
   const config::Config& config() const { return *cfg_; }
 
   // Watches the config file's directory too (editors and deploys replace
@@ -204,6 +211,16 @@ class PluginControl {
   }
 
  private:
+  // Client keys and their budgets for a new generation. The budget source
+  // is rebuilt from the previous one, so minute windows and quotas carry
+  // over a reload by key name instead of starting again.
+  void attach_keys(plugin::Generation& gen) {
+    gen.keys = auth::KeyTable::build(gen.config->keys);
+    budgets_ = budgets_ ? budgets_->rebuild(gen.config->keys)
+                        : limits::LocalLeaseSource::build(gen.config->keys);
+    gen.limits = budgets_;
+  }
+
   // Watches the directories of the loaded plugin files: an editor or a
   // deploy replaces a file by rename, which a watch on the file itself
   // would miss.
@@ -228,6 +245,7 @@ class PluginControl {
   uint64_t next_id_ = 0;
   std::shared_ptr<plugin::Generation> current_;
   std::vector<std::shared_ptr<plugin::Generation>> retired_;
+  std::shared_ptr<limits::LocalLeaseSource> budgets_;
   int inotify_fd_ = -1;
   std::vector<std::pair<int, std::string>> watched_;
   int config_wd_ = -1;
@@ -278,6 +296,7 @@ std::vector<std::string> needs_restart(const config::Config& now, const config::
   if (!same_listen(now.admin.listen, next.admin.listen)) out.push_back("admin.listen");
   if (now.admin.api_key != next.admin.api_key) out.push_back("admin.api_key");
   if (now.log.level != next.log.level) out.push_back("log.level");
+  if (now.access_log.path != next.access_log.path) out.push_back("access_log.path");
   return out;
 }
 
@@ -354,6 +373,33 @@ int serve(std::shared_ptr<const config::Config> cfg) {
   signal(SIGPIPE, SIG_IGN);
   int sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 
+  // The access log: stderr, or a file opened once here (O_APPEND, so every
+  // worker's writes land whole at the end). Its path needs a restart to change.
+  int access_fd = 2;
+  if (!cfg->access_log.path.empty()) {
+    access_fd = ::open(cfg->access_log.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (access_fd < 0) {
+      log::error("cannot open the access log", {{"path", cfg->access_log.path}, {"error", std::strerror(errno)}});
+      plugins.release_all();
+      return 1;
+    }
+  }
+  struct AccessFdGuard {
+    int fd;
+    ~AccessFdGuard() {
+      if (fd > 2) ::close(fd);
+    }
+  } access_fd_guard{access_fd};
+  if (cfg->keys.empty()) {
+    for (const config::ListenAddr& a : cfg->server.listen) {
+      bool loopback = a.text.rfind("127.", 0) == 0 || a.text.rfind("[::1]", 0) == 0;
+      if (!loopback) {
+        log::warn("no [[key]] is configured: anyone who can reach this address may use the gateway",
+                  {{"addr", a.text}});
+      }
+    }
+  }
+
   WorkerReports reports;
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::thread> threads;
@@ -367,7 +413,10 @@ int serve(std::shared_ptr<const config::Config> cfg) {
   {
     std::vector<Worker*> peers;
     for (auto& w : workers) peers.push_back(w.get());
-    for (auto& w : workers) w->connect_peers(peers);
+    for (auto& w : workers) {
+      w->connect_peers(peers);
+      w->set_access_log(access_fd);
+    }
   }
   const bool config_file = cfg->source != "<built-in>";
   if (config_file) plugins.watch_config(cfg->source);
@@ -421,8 +470,8 @@ int serve(std::shared_ptr<const config::Config> cfg) {
   auto reload = [&](std::string& result) { return plugins.reload(workers, reports, result); };
   // Parses and validates the config file again; on any error the running
   // config keeps serving. Returns the HTTP status for the admin endpoint.
-  [[maybe_unused]] uint64_t reloads_ok = 0;
-  [[maybe_unused]] uint64_t reloads_failed = 0;
+  uint64_t reloads_ok = 0;
+  uint64_t reloads_failed = 0;
   auto reload_config = [&](std::string& body) -> int {
     if (!config_file) {
       std::string result;
@@ -469,16 +518,41 @@ int serve(std::shared_ptr<const config::Config> cfg) {
            ",\"restart_required\":[" + list + "]}";
     return 200;
   };
-  // Every worker's view of channel health, each produced on its own thread.
-  auto providers_report = [&](std::string& body) -> int {
-    auto report = std::make_shared<WorkerReport>(workers.size());
+  // Asks every worker for its part of a report, each produced on its own
+  // thread (no worker stops, nothing is read from outside). Null when a
+  // worker did not answer within 2 s.
+  auto ask_workers = [&](bool want_metrics) -> std::shared_ptr<WorkerReport> {
+    auto report = std::make_shared<WorkerReport>(workers.size(), want_metrics);
     for (auto& w : workers) post(*w, Message::Kind::report, report);
     int64_t until = now_ms() + 2000;
     while (report->done.load(std::memory_order_acquire) < workers.size() && now_ms() < until) {
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
-    if (report->done.load(std::memory_order_acquire) < workers.size()) {
-      body = R"({"error":{"message":"A worker did not answer in time.","type":"server_error","code":"worker_timeout"}})";
+    if (report->done.load(std::memory_order_acquire) < workers.size()) return nullptr;
+    return report;
+  };
+  static constexpr std::string_view kWorkerTimeout =
+      R"({"error":{"message":"A worker did not answer in time.","type":"server_error","code":"worker_timeout"}})";
+  // Prometheus text: every worker's counters, merged.
+  auto metrics_report = [&](std::string& body) -> int {
+    auto report = ask_workers(true);
+    if (!report) {
+      body = kWorkerTimeout;
+      return 503;
+    }
+    metrics::Info info;
+    info.version = AIGW_VERSION;
+    info.plugin_generation = plugins.generation_id();
+    info.config_reloads_ok = reloads_ok;
+    info.config_reloads_error = reloads_failed;
+    metrics::render(report->snapshots, info, body);
+    return 200;
+  };
+  // Every worker's view of channel health, each produced on its own thread.
+  auto providers_report = [&](std::string& body) -> int {
+    auto report = ask_workers(false);
+    if (!report) {
+      body = kWorkerTimeout;
       return 503;
     }
     body = "{\"generation\":" + std::to_string(plugins.current() ? plugins.current()->id : 0) + ",\"workers\":[";
@@ -524,6 +598,9 @@ int serve(std::shared_ptr<const config::Config> cfg) {
       reply->conn_generation = req.conn_generation;
       if (req.kind == AdminRequest::Kind::providers) {
         reply->status = providers_report(reply->body);
+      } else if (req.kind == AdminRequest::Kind::metrics) {
+        reply->status = metrics_report(reply->body);
+        if (reply->status == 200) reply->content_type = metrics::kContentType;
       } else if (draining) {
         reply->status = 503;
         reply->body = R"({"error":{"message":"shutting down","type":"server_error","code":"draining"}})";

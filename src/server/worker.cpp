@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include "log/log.h"
+#include "metrics/access_log.h"
 #include "server/routes.h"
 
 namespace aigw::server {
@@ -44,7 +45,9 @@ Worker::Worker(unsigned index, unsigned count, std::shared_ptr<const config::Con
       listen_fds_(std::move(listen_fds)),
       reports_(reports),
       tickets_(std::move(tickets)),
-      plugins_(std::make_unique<PluginRuntime>(*this)) {
+      plugins_(std::make_unique<PluginRuntime>(*this)),
+      request_id_state_(metrics::request_id_seed(index)),
+      sample_rng_(0x9e3779b97f4a7c15ull * (index + 1)) {
   const auto& s = cfg_->server;
   limits_.max_header_bytes = s.limits.max_header_bytes;
   limits_.max_header_count = s.limits.max_header_count;
@@ -167,10 +170,14 @@ void Worker::run() {
     }
     if (plugins_->next_timer_ns() != 0) plugins_->run_timers(monotonic_ns());
     if (plugins_->has_deferred()) plugins_->run_deferred();
+    if (access_log_fd_ >= 0 && !access_log_.in_flight() && access_log_.pending() > 0) {
+      flush_access_log();
+    }
     if (now_ms_ >= next_tick_ms_) tick();
     if (draining_ && active_ == 0) exit_ = true;
   }
   plugins_->shutdown();
+  drain_access_log();
   log::debug("worker exiting", {{"worker", index_}});
   reports_.exited.fetch_add(1);
 }
@@ -199,6 +206,9 @@ void Worker::handle(const io_uring_cqe* cqe) {
     case io::Op::upstream_send:
     case io::Op::upstream_recv:
       plugins_->on_upstream_cqe(static_cast<uint8_t>(ud.op), ud.index, ud.generation, cqe->res);
+      break;
+    case io::Op::log_write:
+      access_log_.done(cqe->res);
       break;
     case io::Op::cancel:
     case io::Op::close:
@@ -244,6 +254,7 @@ void Worker::on_accept(size_t listener, const io_uring_cqe* cqe) {
     } else {
       Connection& c = alloc_connection(res);
       c.admin = listener >= public_listeners_;
+      if (access_log_fd_ >= 0 && !c.admin) c.peer = Peer::of_socket(res);
       std::string why;
       if (tls_ && !c.admin) c.tls = std::make_unique<tls::Session>();
       if (c.tls && !c.tls->init_server(*tls_, why)) {
@@ -336,7 +347,13 @@ void Worker::drain_mailbox() {
       }
       case Message::Kind::report: {
         auto report = std::static_pointer_cast<WorkerReport>(std::const_pointer_cast<void>(m.payload));
-        plugins_->health_json(report->health[index_], static_cast<int64_t>(monotonic_ns()));
+        if (report->metrics) {
+          metrics::Snapshot& snap = report->snapshots[index_];
+          snap = metrics_.snapshot();
+          plugins_->channel_states(snap, static_cast<int64_t>(monotonic_ns()));
+        } else {
+          plugins_->health_json(report->health[index_], static_cast<int64_t>(monotonic_ns()));
+        }
         report->done.fetch_add(1, std::memory_order_release);
         break;
       }
@@ -348,7 +365,7 @@ void Worker::drain_mailbox() {
           meta.keep_alive = !draining_;
           meta.date = {date_, date_len_};
           std::string out;
-          http::write_response(out, reply->status, meta, "application/json", reply->body);
+          http::write_response(out, reply->status, meta, reply->content_type, reply->body);
           exchange_output(reply->conn_index, reply->conn_generation, out, true, draining_);
         }
         break;
@@ -407,6 +424,7 @@ Connection& Worker::alloc_connection(int fd) {
   c.fd = fd;
   c.phase = Phase::idle;
   ++active_;
+  metrics_.connection_opened();
   return c;
 }
 
@@ -422,6 +440,7 @@ void Worker::release(Connection& c) {
   c.generation = generation;
   free_slots_.push_back(index);
   --active_;
+  metrics_.connection_closed();
 }
 
 void Worker::close_now(Connection& c) {

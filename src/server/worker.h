@@ -22,6 +22,9 @@
 #include "http/response.h"
 #include "io/buffer_ring.h"
 #include "io/ring.h"
+#include "metrics/log_buffer.h"
+#include "metrics/metrics.h"
+#include "server/accounting.h"
 #include "server/connection.h"
 #include "server/mailbox.h"
 #include "server/peer_ring.h"
@@ -33,7 +36,7 @@ namespace aigw::server {
 // An operator request a worker hands to the control thread (admin
 // endpoints that act on the whole process, such as a plugin reload).
 struct AdminRequest {
-  enum class Kind : uint8_t { reload_plugins, reload_config, providers };
+  enum class Kind : uint8_t { reload_plugins, reload_config, providers, metrics };
   Kind kind;
   unsigned worker;
   uint32_t conn_index;
@@ -75,8 +78,11 @@ class Exchange {
   Connection& connection() { return conn_; }
   const http::ResponseMeta& meta() const { return meta_; }
   Exchange(Worker& w, Connection& c, const http::RequestHead& head, std::string_view body,
-           const http::ResponseMeta& meta)
-      : worker_(w), conn_(c), head_(head), body_(body), meta_(meta) {}
+           const http::ResponseMeta& meta, RequestContext* ctx = nullptr)
+      : worker_(w), conn_(c), head_(head), body_(body), meta_(meta), ctx_(ctx) {}
+  // Public listener requests: the client key and what to account. Null on
+  // the admin listener.
+  RequestContext* context() { return ctx_; }
 
   const http::RequestHead& head() const { return head_; }
   std::string_view body() const { return body_; }
@@ -93,6 +99,7 @@ class Exchange {
   const http::RequestHead& head_;
   std::string_view body_;
   const http::ResponseMeta& meta_;
+  RequestContext* ctx_;
 };
 
 class Worker {
@@ -131,6 +138,14 @@ class Worker {
   void connect_peers(const std::vector<Worker*>& peers);
   void publish_health(const routing::News& news);
   uint64_t news_dropped() const { return news_dropped_; }
+
+  // Accounting (accounting.cpp): metrics and the access log of one
+  // finished request. set_access_log is called before run(); fd -1: off.
+  void set_access_log(int fd);
+  void record(const RequestRecord& rec);
+  metrics::WorkerMetrics& metrics() { return metrics_; }
+  // A request id: the client's x-request-id when it is safe to echo, else a new one.
+  std::string_view request_id(const http::RequestHead& head, std::string& storage);
  private:
   friend class Exchange;
 
@@ -146,6 +161,9 @@ class Worker {
   void stop_now();
   void tick();
   void refresh_date();
+  void flush_access_log();
+  void drain_access_log();
+  size_t access_log_write_len(std::string_view bytes) const;
 
   Connection* slot(uint32_t index, uint32_t generation);
   Connection& alloc_connection(int fd);
@@ -165,6 +183,10 @@ class Worker {
   size_t process(Connection& c, std::string_view buf);
   bool parse_head_ready(Connection& c, std::string_view view) const;
   void dispatch(Connection& c, const http::RequestHead& head, std::string_view body);
+  bool authenticate(Connection& c, const http::RequestHead& head, const http::ResponseMeta& meta,
+                    std::string_view path, RequestContext& rc);
+  void route(Connection& c, const http::RequestHead& head, std::string_view body,
+             const http::ResponseMeta& meta, std::string_view path, RequestContext* rc);
   void fail(Connection& c, int status, std::string_view code, std::string_view message,
             int version_minor = 1);
   void flush(Connection& c);
@@ -194,6 +216,13 @@ class Worker {
   std::string tls_plain_;                    // decrypted bytes, reused
   std::unique_ptr<PluginRuntime> plugins_;
   std::vector<uint32_t> resume_;  // connections whose exchange ended: continue their input
+  metrics::WorkerMetrics metrics_;
+  metrics::LogBuffer access_log_;
+  int access_log_fd_ = -1;
+  bool access_log_small_writes_ = false;
+  std::string log_line_;
+  uint64_t request_id_state_ = 0;
+  uint64_t sample_rng_ = 0;
   std::vector<Worker*> peers_;
   std::vector<std::unique_ptr<PeerRing<routing::News>>> inbound_;  // by sending worker
   uint64_t news_dropped_ = 0;

@@ -211,19 +211,26 @@ providers = [{ provider = "wa", model = "w-model" }]
     def test_half_open_failure_reopens_with_longer_cooldown(self):
         set_fault(self.mocks["c"], "500")
         try:
-            with self.server.connect(timeout=15) as s:  # one worker sees all three
+            # One keep-alive connection: one worker sees every attempt.
+            with self.server.connect(timeout=15) as s:
                 rd = Reader(s)
-                for _ in range(3):
+
+                def one():
                     s.sendall(request("POST", "/v1/chat/completions", {}, chat("s-model")))
-                    self.assertEqual(rd.read_response().status, 200)
-            wait_for(lambda: channel_states(self.server, "fc#0")[0]["state"] == "open", what="open")
-            first = max(c["open_ms"] for c in channel_states(self.server, "fc#0"))
-            time.sleep(0.5)
-            # The trial fails: open again, for twice as long.
-            r = post(self.server, "s-model")
-            self.assertEqual(r.status, 200, r.body)
-            wait_for(lambda: any(c["state"] == "open" and c["open_ms"] > first
-                                 for c in channel_states(self.server, "fc#0")), what="longer reopen")
+                    r = rd.read_response()
+                    self.assertEqual(r.status, 200, r.body)  # sb answers
+                    return r
+                for _ in range(3):
+                    one()
+                wait_for(lambda: channel_states(self.server, "fc#0")[0]["state"] == "open", what="open")
+                first = max(c["open_ms"] for c in channel_states(self.server, "fc#0"))
+                time.sleep(first / 1000 + 0.1)
+                # The half-open trial fails: open again, for twice as long.
+                self.assertEqual(one().header("x-aigw-attempts"), "2")
+                states = channel_states(self.server, "fc#0")
+                # A doubled cooldown (max_cooldown is 2s): longer than the first.
+                self.assertTrue(any(c["state"] == "open" and c["open_ms"] > min(first + 200, 1900)
+                                    for c in states), (first, states))
         finally:
             set_fault(self.mocks["c"], "none")
             time.sleep(2.1)

@@ -356,6 +356,25 @@ TEST(LimitsQuota, SettleCorrectsWithinTheDayOnly) {
   EXPECT_EQ(left(*src, w, 0, Resource::daily, kT0, next), 10000u);
 }
 
+TEST(LimitsQuota, LargeEstimatesSmallUsageStillExhaust) {
+  // Requests estimated far above the quota but using little: each settle
+  // refunds most of its charge. The refunds must not become local credit
+  // that keeps admitting after the real usage has spent the quota.
+  auto src = LocalLeaseSource::build({key("q", 0, 0, 0, /*daily=*/100)});
+  WorkerLimiter w(src, 1);
+  int admitted = 0;
+  for (int i = 0; i < 20; ++i) {
+    Decision d = w.admit(0, 1034, kT0 + i, kWall);
+    if (!d.ok) {
+      EXPECT_EQ(d.failed, Resource::daily);
+      break;
+    }
+    ++admitted;
+    w.settle(d.ticket, 22, kT0 + i, kWall);
+  }
+  EXPECT_EQ(admitted, 5);  // 4 x 22 = 88 < 100 still admits; 5 x 22 = 110 is spent
+}
+
 TEST(LimitsQuota, MonthlyExhaustionAndMonthBoundary) {
   auto src = LocalLeaseSource::build({key("a", 0, 0, 0, 0, 10000)});
   WorkerLimiter w(src, 1);
