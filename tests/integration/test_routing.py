@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import threading
 import time
 import unittest
@@ -104,6 +105,7 @@ plugin = "openai"
 base_url = "http://127.0.0.1:%d/v1"
 api_keys = ["key-bad", "key-good", "key-slow"]
 models = ["k-model"]
+headers = ["x-mock-retry-after: 7"]
 """ % cls.keyed.port
         cfg += """
 [[route]]
@@ -254,7 +256,8 @@ providers = [{ provider = "wa", model = "w-model" }]
         bad = channel_states(self.server, "keys#0")
         self.assertTrue(all(c["state"] == "key_disabled" for c in bad), bad)
         slow = channel_states(self.server, "keys#2")
-        self.assertTrue(all(c["cooling_ms"] > 0 for c in slow), slow)
+        # Retry-After: 7 from the provider, not the 30 s default.
+        self.assertTrue(all(4000 < c["cooling_ms"] <= 7000 for c in slow), slow)
         # From now on only the good key goes upstream.
         self.keyed.get("/mock/stats")
         with socket.create_connection(("127.0.0.1", self.keyed.port)) as s:
@@ -304,6 +307,48 @@ providers = [{ provider = "wa", model = "w-model" }]
         names = {c["channel"] for c in body["workers"][0]["channels"]}
         self.assertIn("keys#2", names)
         self.assertNotIn(CANARY, r.body.decode())
+
+
+class Probes(unittest.TestCase):
+    def test_probe_closes_a_breaker_without_client_traffic(self):
+        os.environ["AIGW_TEST_PROVIDER_KEY"] = CANARY
+        m = Mock("--stream-interval", "1ms", "--stream-tokens", "4")
+        backup = Mock("--stream-interval", "1ms", "--stream-tokens", "4")
+        cfg = '[[plugin]]\nname = "openai"\n' + ADMIN
+        # A long cooldown: only a probe can close the breaker within the test.
+        cfg += '[routing]\nfailure_threshold = 2\ncooldown = "60s"\nmax_cooldown = "60s"\n'
+        cfg += provider("probed", m.port, ["pr-model"], 'probe_interval = "1s"\nprobe_timeout = "500ms"')
+        cfg += provider("backup", backup.port, ["pr-model"], "weight = 1")
+        server = Server(cfg, workers=2)
+        try:
+            set_fault(m, "500")
+            with server.connect(timeout=15) as s:
+                rd = Reader(s)
+                for _ in range(12):  # weighted random: probed is hit about half the time
+                    s.sendall(request("POST", "/v1/chat/completions", {}, chat("pr-model")))
+                    self.assertEqual(rd.read_response().status, 200)
+            wait_for(lambda: all(c["state"] == "open" for c in channel_states(server, "probed#0")),
+                     what="probed#0 open")
+            set_fault(m, "none")
+            # No client request from here on: the probe (GET /v1/models with
+            # the provider's key, every second) closes it on every worker.
+            wait_for(lambda: all(c["state"] == "closed" for c in channel_states(server, "probed#0")),
+                     timeout=6, what="probed#0 closed by a probe")
+            stats = m.get("/mock/stats")
+            self.assertGreater(stats["by_path"].get("/v1/models", 0), 0, stats)
+            self.assertIn("Bearer " + CANARY, stats["auth_headers_seen"])
+        finally:
+            server.stop()
+            m.stop()
+            backup.stop()
+
+    def test_probe_needs_a_plugin_that_can_probe(self):
+        server = Server('[[provider]]\nname = "demo"\nplugin = "local"\nmodels = ["m"]\n'
+                        'probe_interval = "5s"\n', workers=1, start=False)
+        p = subprocess.run([os.environ.get("AIGW_BIN", "build/src/aigw"), "check-config", "-c",
+                            server.config_path], capture_output=True, timeout=30)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(b"has no health probe", p.stderr + p.stdout)
 
 
 class Reload(unittest.TestCase):
