@@ -26,15 +26,6 @@ Generation::~Generation() {
   objects.clear();
 }
 
-int Generation::provider_for_model(std::string_view model) const {
-  for (size_t i = 0; i < providers.size(); ++i) {
-    for (const std::string& m : providers[i].config->models) {
-      if (m == model) return static_cast<int>(i);
-    }
-  }
-  return -1;
-}
-
 bool resolve_upstream(const config::UpstreamConfig& u, std::vector<sockaddr_storage>& out, std::string& why) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;

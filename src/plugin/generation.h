@@ -66,9 +66,6 @@ class Generation {
   // generation); null keys = open gateway.
   std::shared_ptr<const auth::KeyTable> keys;
   std::shared_ptr<limits::LeaseSource> limits;
-
-  // Index into providers for a public model name, or -1.
-  int provider_for_model(std::string_view model) const;
 };
 
 // Loads every plugin the config uses and configures every provider. On any

@@ -32,6 +32,25 @@ std::string duration_error(std::string_view text) {
   return why;
 }
 
+TEST(ConfigGlob, StarsMatchAnyRun) {
+  EXPECT_TRUE(glob_match("gpt-4o*", "gpt-4o"));
+  EXPECT_TRUE(glob_match("gpt-4o*", "gpt-4o-mini"));
+  EXPECT_FALSE(glob_match("gpt-4o*", "gpt-4"));
+  EXPECT_TRUE(glob_match("*", ""));
+  EXPECT_TRUE(glob_match("*", "anything"));
+  EXPECT_TRUE(glob_match("*-mini", "gpt-4o-mini"));
+  EXPECT_TRUE(glob_match("a*b*c", "aXXbYYc"));
+  EXPECT_FALSE(glob_match("a*b*c", "aXXbYY"));
+  EXPECT_TRUE(glob_match("a**b", "ab"));
+  EXPECT_FALSE(glob_match("exact", "exactly"));
+  EXPECT_TRUE(glob_match("exact", "exact"));
+  // Backtracking past a false start: the last star absorbs more.
+  EXPECT_TRUE(glob_match("*ab", "aab"));
+  EXPECT_TRUE(glob_match("*a*ab", "xaxxaab"));
+  EXPECT_TRUE(is_pattern("a*"));
+  EXPECT_FALSE(is_pattern("a"));
+}
+
 TEST(ConfigDuration, AcceptsGoStyleSequences) {
   EXPECT_EQ(duration_ok("10s"), 10s);
   EXPECT_EQ(duration_ok("250ms"), 250ms);
