@@ -366,7 +366,9 @@ typedef struct aigw_host {
    * gets no more events for this request except request_destroy.
    * OWNERSHIP: message plugin-owned, copied. */
   aigw_status (*finish)(aigw_request* req, aigw_status status, aigw_plugin_str message);
-  /* Token usage and finish reason, for accounting. Call at most once each. */
+  /* Token usage and finish reason, for accounting: usage feeds the access
+   * log, the metrics and the client key's token budget. Call once each,
+   * before finish; a later call replaces an earlier one. */
   aigw_status (*report_usage)(aigw_request* req, const aigw_usage* usage);
   aigw_status (*report_finish_reason)(aigw_request* req, aigw_finish_reason reason);
 
@@ -424,7 +426,10 @@ typedef struct aigw_hooks {
 
   /* A new request. The host owns `req` and `client` until request_destroy.
    * Return an error (message in err) to refuse it: the client gets a 400 for
-   * AIGW_ERR_INVALID, 501 for AIGW_ERR_UNSUPPORTED, 500 otherwise.
+   * AIGW_ERR_INVALID, 404 for AIGW_ERR_NOT_FOUND, 501 for
+   * AIGW_ERR_UNSUPPORTED, 429 for AIGW_ERR_LIMIT, 503 for
+   * AIGW_ERR_NO_MEMORY, 502 otherwise (and the host may first try another
+   * provider of the model, ABI 1.1 hosts do).
    * OWNERSHIP: *ctx_out plugin-owned until request_destroy.
    * THREAD: WORKER. */
   aigw_status (*request_new)(void* instance, aigw_request* req, const aigw_client_request* client,

@@ -688,7 +688,10 @@ void read_route_target(TableReader& r, const toml::node& node, const std::string
       }
     }
     uint64_t v = 0;
-    if (tr.get_integer("weight", {0, 1'000'000}, v)) out.weight = static_cast<uint32_t>(v);
+    if (tr.get_integer("weight", {0, 1'000'000}, v)) {
+      out.weight = static_cast<uint32_t>(v);
+      out.weight_set = true;
+    }
     if (tr.get_integer("priority", {0, 1000}, v)) {
       out.priority = static_cast<uint32_t>(v);
       out.priority_set = true;

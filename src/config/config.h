@@ -138,7 +138,8 @@ std::string_view strategy_name(Strategy s);
 struct RouteTarget {
   std::string provider;
   std::string model;        // empty: the name the client asked for
-  uint32_t weight = 0;      // 0: the provider's weight
+  uint32_t weight = 0;
+  bool weight_set = false;    // false: the provider's weight (0 when set: never picked)
   uint32_t priority = 0;
   bool priority_set = false;  // false: the provider's priority
 };

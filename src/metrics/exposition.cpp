@@ -214,6 +214,14 @@ void render(const std::vector<Snapshot>& workers, const Info& info, std::string&
   w.family("aigw_active_streams", "gauge", "Streaming responses in progress.");
   w.sample("aigw_active_streams", {}, m.active_streams);
 
+  w.family("aigw_access_log_dropped_lines_total", "counter",
+           "Access-log lines dropped because the log destination fell behind.");
+  w.sample("aigw_access_log_dropped_lines_total", {}, m.log_lines_dropped);
+
+  w.family("aigw_health_news_dropped_total", "counter",
+           "Channel health messages to another worker dropped because its queue was full.");
+  w.sample("aigw_health_news_dropped_total", {}, m.health_news_dropped);
+
   w.family("aigw_plugin_generation", "gauge", "Generation of the loaded plugin set.");
   w.sample("aigw_plugin_generation", {}, info.plugin_generation);
 

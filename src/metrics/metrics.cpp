@@ -201,6 +201,8 @@ Snapshot merge(const std::vector<Snapshot>& workers) {
     add_arrays(m.auth_failures, w.auth_failures);
     m.active_connections += w.active_connections;
     m.active_streams += w.active_streams;
+    m.log_lines_dropped += w.log_lines_dropped;
+    m.health_news_dropped += w.health_news_dropped;
   }
   for (auto& [k, r] : requests) {
     std::sort(r.statuses.begin(), r.statuses.end(),

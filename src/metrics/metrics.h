@@ -151,6 +151,11 @@ struct Snapshot {
   std::array<uint64_t, count_of<AuthFailure>()> auth_failures{};
   int64_t active_connections = 0;
   int64_t active_streams = 0;
+  // Set by the worker that takes the snapshot: what it had to drop rather
+  // than block (access-log lines past the buffer cap, health news to a
+  // worker whose ring was full).
+  uint64_t log_lines_dropped = 0;
+  uint64_t health_news_dropped = 0;
   std::vector<Channel> channels;  // empty until set_channel_state()
 
   // Channel states are not kept by WorkerMetrics: the worker that builds its

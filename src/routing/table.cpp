@@ -49,7 +49,7 @@ std::shared_ptr<const Table> Table::build(const config::Config& cfg,
       int p = find_provider(cfg, rt.provider);
       if (p < 0) continue;
       const config::ProviderConfig& pc = cfg.providers[static_cast<size_t>(p)];
-      r.targets.push_back(target_of(static_cast<uint32_t>(p), rt.model, rt.weight ? rt.weight : pc.weight,
+      r.targets.push_back(target_of(static_cast<uint32_t>(p), rt.model, rt.weight_set ? rt.weight : pc.weight,
                                     rt.priority_set ? rt.priority : pc.priority));
     }
     t->routes_.push_back(std::move(r));

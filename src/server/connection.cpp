@@ -328,7 +328,9 @@ void Worker::dispatch(Connection& c, const http::RequestHead& head, std::string_
       RequestRecord rec;
       rec.request_id = rc.request_id;
       rec.method = head.method_text;
-      rec.path = rc.status == 404 ? std::string_view("-") : path.substr(0, 256);
+      // A path no route knows is the client's to choose: "-", so the log
+      // stays about routes (the error code says what happened).
+      rec.path = rc.error == "not_found" ? std::string_view("-") : path.substr(0, 256);
       rec.peer = rc.peer;
       rec.model = rc.model;
       rec.key = rc.key_name;

@@ -193,7 +193,10 @@ class PluginRuntime {
   void run_deferred();
   bool has_deferred() const { return !deferred_.empty(); }
 
-  // Active health probes (plugin_probe.cpp), run from the worker's tick.
+  // From the worker's tick (every 10-100 ms): active health probes
+  // (plugin_probe.cpp), and once a second the limiter hands back budget it
+  // has held idle, so other workers can use it.
+  void on_tick(int64_t now_ns);
   void run_probes(int64_t now_ns);
 
   // Ring completions for child processes (Op::process_*).
@@ -240,9 +243,14 @@ class PluginRuntime {
   // Routing and failover (plugin_routing.cpp).
   void launch(aigw_request* r, const routing::Pick& pick);
   void restart(aigw_request* r, const routing::Pick& pick);
-  bool try_failover(aigw_request* r, routing::Failure failure, int64_t retry_after_ns);
+  // `kind` names the failure for aigw_upstream_errors_total when the
+  // routing class alone would not (a TLS or protocol error is a
+  // server_error to routing).
+  bool try_failover(aigw_request* r, routing::Failure failure, int64_t retry_after_ns,
+                    int kind = -1);
   void report_success(aigw_request* r);
-  void report_failure(aigw_request* r, routing::Failure failure, int64_t retry_after_ns);
+  void report_failure(aigw_request* r, routing::Failure failure, int64_t retry_after_ns,
+                      int kind = -1);
   void report_abandon(aigw_request* r);
   void commit(aigw_request* r);
   void hold(aigw_request* r, std::string_view frame);
@@ -296,6 +304,7 @@ class PluginRuntime {
   size_t live_ = 0;
   std::vector<std::pair<uint32_t, uint32_t>> deferred_;  // (index, generation) awaiting failover
   std::unique_ptr<limits::WorkerLimiter> limiter_;  // client keys' budgets, this worker's share
+  int64_t next_limiter_tick_ns_ = 0;
   uint64_t probe_gen_ = 0;            // the generation probe_due_ describes
   std::vector<int64_t> probe_due_;    // per channel
   std::vector<bool> probe_busy_;      // per channel: a probe is in flight

@@ -17,6 +17,14 @@
 
 namespace aigw::server {
 
+void PluginRuntime::on_tick(int64_t now_ns) {
+  run_probes(now_ns);
+  if (limiter_ && now_ns >= next_limiter_tick_ns_) {
+    next_limiter_tick_ns_ = now_ns + 1'000'000'000;
+    limiter_->tick(now_ns, time(nullptr));
+  }
+}
+
 void PluginRuntime::run_probes(int64_t now_ns) {
   if (worker_.index() != 0 || !current_ || !current_->health) return;
   const plugin::Generation& gen = *current_->gen;

@@ -128,8 +128,9 @@ void PluginRuntime::restart(aigw_request* r, const routing::Pick& pick) {
   launch(r, pick);
 }
 
-bool PluginRuntime::try_failover(aigw_request* r, routing::Failure failure, int64_t retry_after_ns) {
-  if (!r->verdict_given) report_failure(r, failure, retry_after_ns);
+bool PluginRuntime::try_failover(aigw_request* r, routing::Failure failure, int64_t retry_after_ns,
+                                 int kind) {
+  if (!r->verdict_given) report_failure(r, failure, retry_after_ns, kind);
   if (r->committed || r->client_gone || r->retry_pending || r->route == nullptr) return false;
   const config::RoutingConfig& rc = r->wgen->gen->config->routing;
   if (r->attempts >= rc.max_attempts || r->attempts >= aigw_request::kMaxAttempts) return false;
@@ -184,7 +185,8 @@ void PluginRuntime::report_success(aigw_request* r) {
   }
 }
 
-void PluginRuntime::report_failure(aigw_request* r, routing::Failure failure, int64_t retry_after_ns) {
+void PluginRuntime::report_failure(aigw_request* r, routing::Failure failure, int64_t retry_after_ns,
+                                   int kind) {
   if (r->verdict_given || r->channel < 0) return;
   r->verdict_given = true;
   routing::News news;
@@ -194,7 +196,8 @@ void PluginRuntime::report_failure(aigw_request* r, routing::Failure failure, in
       metrics::UpstreamError::status_401};
   worker_.metrics()
       .provider(r->wgen->gen->providers[r->provider].config->name)
-      ->count_error(kKind[static_cast<size_t>(failure)]);
+      ->count_error(kind >= 0 ? static_cast<metrics::UpstreamError>(kind)
+                              : kKind[static_cast<size_t>(failure)]);
   if (r->wgen->health->failure(static_cast<uint32_t>(r->channel), failure, mono_ns(), retry_after_ns,
                                &news)) {
     worker_.publish_health(news);

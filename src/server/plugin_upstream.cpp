@@ -677,11 +677,21 @@ void PluginRuntime::upstream_fail(aigw_request* r, int status, std::string_view 
     end_probe(r, false);
     return;
   }
-  routing::Failure f = code == "upstream_timeout"                               ? routing::Failure::timeout
-                       : code == "upstream_busy"                                ? routing::Failure::timeout
-                       : code == "upstream_unreachable" || code == "upstream_tls_error" ? routing::Failure::connect
-                                                                                : routing::Failure::server_error;
-  if (try_failover(r, f, 0)) return;
+  // To routing, a TLS failure is a connect failure and anything malformed
+  // or cut short a server error; the metric keeps them apart.
+  routing::Failure f = routing::Failure::server_error;
+  metrics::UpstreamError kind = metrics::UpstreamError::protocol;
+  if (code == "upstream_timeout" || code == "upstream_busy") {
+    f = routing::Failure::timeout;
+    kind = metrics::UpstreamError::timeout;
+  } else if (code == "upstream_unreachable") {
+    f = routing::Failure::connect;
+    kind = metrics::UpstreamError::connect;
+  } else if (code == "upstream_tls_error") {
+    f = routing::Failure::connect;
+    kind = metrics::UpstreamError::tls;
+  }
+  if (try_failover(r, f, 0, static_cast<int>(kind))) return;
   end_response(r, false, status, code, message);
 }
 

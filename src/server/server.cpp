@@ -87,9 +87,11 @@ class PluginControl {
   // the new generation to every worker and waits for them to switch. On
   // failure the old generation (plugins, routes, keys) keeps serving.
   bool reload(std::vector<std::unique_ptr<Worker>>& workers, WorkerReports& reports,
-              std::string& result, std::shared_ptr<const config::Config> cfg = nullptr) {
+              std::string& result, std::shared_ptr<const config::Config> cfg = nullptr,
+              std::vector<std::string>* build_errors = nullptr) {
     std::vector<std::string> errors;
     auto gen = plugin::build_generation(cfg ? cfg : cfg_, next_id_ + 1, runtime_dir_, errors);
+    if (build_errors) *build_errors = errors;
     if (!gen) {
       result = "plugin reload failed, the previous plugins keep serving:";
       for (const auto& e : errors) result += " " + e + ";";
@@ -482,6 +484,20 @@ int serve(std::shared_ptr<const config::Config> cfg) {
       return ok ? 200 : 500;
     }
     config::LoadResult loaded = config::load_file(cfg->source);
+    std::string result;
+    std::vector<std::string> plugin_errors;
+    // Plugins read their own keys of each [[provider]] when the generation
+    // is built: their complaints are config errors too (400), only a
+    // failure to switch the workers over is the server's (500).
+    bool switched = false;
+    std::shared_ptr<const config::Config> next = loaded.config;
+    if (next) {
+      switched = plugins.reload(workers, reports, result, next, &plugin_errors);
+      if (!switched && !plugin_errors.empty()) {
+        loaded.errors = plugin_errors;
+        loaded.config.reset();
+      }
+    }
     if (!loaded.config) {
       ++reloads_failed;
       log::error("config reload failed; the running config keeps serving",
@@ -496,15 +512,13 @@ int serve(std::shared_ptr<const config::Config> cfg) {
       return 400;
     }
     // Against the running process: restart-only settings are never applied.
-    std::vector<std::string> restart = needs_restart(*cfg, *loaded.config);
-    std::string result;
-    bool ok = plugins.reload(workers, reports, result, loaded.config);
-    if (!ok) {
+    if (!switched) {
       ++reloads_failed;
       body = "{\"error\":{\"message\":" + json_string(result) +
              ",\"type\":\"server_error\",\"code\":\"reload_failed\"}}";
       return 500;
     }
+    std::vector<std::string> restart = needs_restart(*cfg, *loaded.config);
     ++reloads_ok;
     std::string list;
     for (const std::string& r : restart) list += (list.empty() ? "" : ",") + json_string(r);

@@ -254,7 +254,12 @@ void Worker::on_accept(size_t listener, const io_uring_cqe* cqe) {
     } else {
       Connection& c = alloc_connection(res);
       c.admin = listener >= public_listeners_;
-      if (access_log_fd_ >= 0 && !c.admin) c.peer = Peer::of_socket(res);
+      // The client's address is for the access log only: one getpeername
+      // per connection, and none when the log is off.
+      const plugin::Generation* gen = plugins_->generation();
+      if (access_log_fd_ >= 0 && !c.admin && gen && gen->config->access_log.enabled) {
+        c.peer = Peer::of_socket(res);
+      }
       std::string why;
       if (tls_ && !c.admin) c.tls = std::make_unique<tls::Session>();
       if (c.tls && !c.tls->init_server(*tls_, why)) {
@@ -350,6 +355,8 @@ void Worker::drain_mailbox() {
         if (report->metrics) {
           metrics::Snapshot& snap = report->snapshots[index_];
           snap = metrics_.snapshot();
+          snap.log_lines_dropped = access_log_.dropped();
+          snap.health_news_dropped = news_dropped_;
           plugins_->channel_states(snap, static_cast<int64_t>(monotonic_ns()));
         } else {
           plugins_->health_json(report->health[index_], static_cast<int64_t>(monotonic_ns()));
@@ -516,7 +523,7 @@ void Worker::timer_disarm(Connection& c) {
 void Worker::tick() {
   next_tick_ms_ = now_ms_ + tick_ms_;
   refresh_date();
-  if (all_ready_ && !draining_) plugins_->run_probes(static_cast<int64_t>(monotonic_ns()));
+  if (all_ready_ && !draining_) plugins_->on_tick(static_cast<int64_t>(monotonic_ns()));
   for (auto& l : timers_) {
     while (l.head != kNoSlot && conns_[l.head]->deadline_ms <= now_ms_) {
       Connection& c = *conns_[l.head];

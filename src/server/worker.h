@@ -6,8 +6,13 @@
 //   1. submit what was queued and wait for at least one completion or a tick;
 //   2. handle every completion in the batch (accept, receive, send, mailbox);
 //   3. advance the CQ once, give receive buffers back to the kernel in one store;
-//   4. re-arm receives that stopped for lack of buffers;
-//   5. on a tick: expire timers, refresh the cached Date header.
+//   4. re-arm receives that stopped for lack of buffers, resume connections
+//      whose exchange ended;
+//   5. plugin timers and upstream deadlines;
+//   6. failovers decided during this turn (PluginRuntime::run_deferred);
+//   7. one access-log write, if lines are waiting and none is in flight;
+//   8. on a tick: expire timers, refresh the cached Date header, run health
+//      probes (worker 0) and give idle rate-limit credit back.
 #pragma once
 
 #include <atomic>

@@ -160,6 +160,19 @@ TEST(PluginLoader, LoadsHttpModePlugin) {
   EXPECT_EQ(p.negotiated_minor, AIGW_ABI_MINOR);
 }
 
+TEST(PluginLoader, KeyCountOfA11Plugin) {
+  // ABI 1.1: the host reads key_count when the hooks table covers it, and
+  // makes that many routing channels of the provider.
+  TempDir rt;
+  LoadedPlugin p;
+  std::string why;
+  ASSERT_TRUE(aigw::plugin::load(fixture("keyed_http"), rt.path(), p, why)) << why;
+  EXPECT_EQ(p.negotiated_minor, 1);
+  ASSERT_GE(p.hooks->struct_size, aigw::plugin::kHooksMinSize_1_1);
+  ASSERT_NE(p.hooks->key_count, nullptr);
+  EXPECT_EQ(p.hooks->key_count(nullptr), 3u);
+}
+
 TEST(PluginLoader, LoadsPluginBuiltForOlderMinor) {
   // A 1.0 plugin's hooks table is shorter (no key_count): still loadable,
   // spoken to in 1.0.

@@ -451,6 +451,27 @@ class Reload(unittest.TestCase):
         finally:
             server.stop()
 
+    def test_plugin_config_errors_are_a_400_too(self):
+        server = Server(self.config(1), workers=1)
+        try:
+            # The openai plugin reads its own keys: a typo there is a config
+            # error like any other, and the running config keeps serving.
+            self.rewrite_one(server, self.config(1).replace('weight = 1', 'weight = 1\napi_stlye = "azure"'))
+            r = admin(server, "POST", "/admin/reload", {"Authorization": "Bearer admin-secret-1"})
+            self.assertEqual(r.status, 400, r.body)
+            err = r.json()["error"]
+            self.assertEqual(err["code"], "invalid_config")
+            self.assertTrue(any("api_stlye" in e for e in err["errors"]), err)
+            self.assertEqual(post(server, "r-model").status, 200)
+        finally:
+            server.stop()
+
+    def rewrite_one(self, server, text):
+        tmp = server.config_path + ".new"
+        with open(tmp, "w") as f:
+            f.write('[server]\nlisten = "127.0.0.1:0"\nworkers = 1\n' + text)
+        os.rename(tmp, server.config_path)
+
     def test_admin_key_is_required(self):
         server = Server(self.config(1), workers=1)
         try:

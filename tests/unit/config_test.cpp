@@ -370,10 +370,11 @@ max_cooldown = "1m"
   EXPECT_EQ(c.routes[0].strategy, Strategy::priority);
   ASSERT_EQ(c.routes[0].targets.size(), 2u);
   EXPECT_EQ(c.routes[0].targets[0].provider, "a");
-  EXPECT_EQ(c.routes[0].targets[0].weight, 0u);
+  EXPECT_FALSE(c.routes[0].targets[0].weight_set);
   EXPECT_FALSE(c.routes[0].targets[0].priority_set);
   EXPECT_EQ(c.routes[0].targets[1].model, "m");
   EXPECT_EQ(c.routes[0].targets[1].weight, 2u);
+  EXPECT_TRUE(c.routes[0].targets[1].weight_set);
   EXPECT_TRUE(c.routes[0].targets[1].priority_set);
   EXPECT_EQ(c.routing.max_attempts, 4u);
   EXPECT_DOUBLE_EQ(c.routing.error_ratio, 0.25);

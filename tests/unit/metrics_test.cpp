@@ -258,6 +258,12 @@ aigw_active_connections 2
 # HELP aigw_active_streams Streaming responses in progress.
 # TYPE aigw_active_streams gauge
 aigw_active_streams 1
+# HELP aigw_access_log_dropped_lines_total Access-log lines dropped because the log destination fell behind.
+# TYPE aigw_access_log_dropped_lines_total counter
+aigw_access_log_dropped_lines_total 0
+# HELP aigw_health_news_dropped_total Channel health messages to another worker dropped because its queue was full.
+# TYPE aigw_health_news_dropped_total counter
+aigw_health_news_dropped_total 0
 # HELP aigw_plugin_generation Generation of the loaded plugin set.
 # TYPE aigw_plugin_generation gauge
 aigw_plugin_generation 3
@@ -313,7 +319,7 @@ TEST(MetricsRender, FamiliesAreWholeAndNotRepeated) {
       EXPECT_EQ(line.rfind(current, 0), 0u) << line << " outside its family " << current;
     }
   }
-  EXPECT_EQ(seen.size(), 14u);
+  EXPECT_EQ(seen.size(), 16u);
 }
 
 bool have_promtool() { return std::system("command -v promtool >/dev/null 2>&1") == 0; }

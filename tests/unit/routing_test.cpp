@@ -29,6 +29,7 @@ config::RouteTarget target(std::string provider, std::string model = {}, uint32_
   t.provider = std::move(provider);
   t.model = std::move(model);
   t.weight = weight;
+  t.weight_set = weight != 0;
   return t;
 }
 
@@ -108,9 +109,15 @@ TEST(RoutingTable, ExplicitRouteReplacesImplicit) {
   EXPECT_EQ(r->targets[0].weight, 9u);
   EXPECT_EQ(r->targets[0].priority, 2u);  // priority not set: the provider's
   EXPECT_EQ(r->targets[1].provider, 0u);
-  EXPECT_EQ(r->targets[1].weight, 3u);    // weight 0: the provider's
+  EXPECT_EQ(r->targets[1].weight, 3u);    // weight not set: the provider's
   EXPECT_EQ(r->targets[1].priority, 0u);  // set explicitly to 0
   EXPECT_EQ(r->targets[1].first_channel, 0u);
+
+  // A weight set to 0 on the route takes that provider out of it.
+  cfg.routes[0].targets[1].weight = 0;
+  cfg.routes[0].targets[1].weight_set = true;
+  auto t0 = Table::build(cfg, {1, 1}, 2);
+  EXPECT_EQ(t0->find("m")->targets[1].weight, 0u);
 }
 
 TEST(RoutingTable, TargetSlotsAreDense) {
