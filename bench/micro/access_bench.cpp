@@ -59,7 +59,7 @@ void BM_LimiterHeaders(benchmark::State& state) {
   auto src = aigw::limits::LocalLeaseSource::build(keys(1));
   aigw::limits::WorkerLimiter lim(src, 1);
   aigw::limits::Decision d = lim.admit(0, 1200, 1'000'000'000'000, std::time(nullptr));
-  std::vector<std::pair<std::string, std::string>> h;
+  aigw::limits::HeaderList h;
   for (auto _ : state) {
     h.clear();
     aigw::limits::write_headers(d, h);

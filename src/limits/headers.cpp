@@ -23,7 +23,7 @@ std::string format_reset(uint64_t ms) {
   return out;
 }
 
-void write_headers(const Decision& d, std::vector<std::pair<std::string, std::string>>& out) {
+void write_headers(const Decision& d, HeaderList& out) {
   if (d.has_requests) {
     out.emplace_back("x-ratelimit-limit-requests", std::to_string(d.limit_requests));
     out.emplace_back("x-ratelimit-remaining-requests", std::to_string(d.remaining_requests));

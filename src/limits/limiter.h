@@ -132,7 +132,9 @@ class WorkerLimiter {
 // The x-ratelimit-* headers for `d` (only those of the limits the key has),
 // and on a refusal also retry-after (whole seconds, rounded up) and
 // retry-after-ms. Appends to `out`.
-void write_headers(const Decision& d, std::vector<std::pair<std::string, std::string>>& out);
+// Names are static strings (no allocation per response); values are short.
+using HeaderList = std::vector<std::pair<std::string_view, std::string>>;
+void write_headers(const Decision& d, HeaderList& out);
 
 // A reset time as OpenAI writes it, Go duration style: "0s", "20ms", "1s",
 // "1.5s", "6m0s", "1h2m3.5s".

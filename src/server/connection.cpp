@@ -356,7 +356,15 @@ bool Worker::authenticate(Connection& c, const http::RequestHead& head, const ht
   if (keys == nullptr || keys->open() || path == "/health" || path == "/ready") return true;
   std::string_view presented = auth::credential(head);
   if (!presented.empty()) {
-    rc.key = keys->lookup(presented);
+    const uint64_t fp = std::hash<std::string_view>{}(presented) ^ (presented.size() << 48);
+    if (c.auth_key >= 0 && c.auth_generation == gen->id && c.auth_fingerprint == fp) {
+      rc.key = c.auth_key;
+    } else {
+      rc.key = keys->lookup(presented);
+      c.auth_key = rc.key;
+      c.auth_generation = gen->id;
+      c.auth_fingerprint = fp;
+    }
     if (rc.key >= 0) {
       rc.key_name = keys->key(rc.key).name;
       return true;

@@ -51,6 +51,14 @@ struct Connection {
   uint32_t exchange = 0xFFFFFFFFu;  // the plugin request in flight (phase responding)
   bool admin = false;               // accepted on the admin listener
   Peer peer;                        // the client's address, when the access log is on
+  // The last client key verified on this connection: a keep-alive client
+  // sends the same credential every time, and the SHA-256 behind a lookup
+  // is most of what auth costs. Matched by a fast fingerprint of the
+  // presented bytes; a collision could only hand the connection an
+  // identity it already proved, so it needs no cryptographic strength.
+  uint64_t auth_fingerprint = 0;
+  uint64_t auth_generation = 0;     // the key table it was verified against
+  int32_t auth_key = -1;
   std::unique_ptr<tls::Session> tls;  // [server.tls]: between the socket and HTTP
 
   // Input not yet consumed: a partial request (head, or head plus part of its

@@ -262,7 +262,7 @@ uint32_t PluginRuntime::start(uint32_t conn_index, uint32_t conn_generation,
   // and settled with the real usage when the response ends.
   limits::Decision admitted;
   uint64_t estimate = 0;
-  std::vector<std::pair<std::string, std::string>> rate_headers;
+  aigw::limits::HeaderList rate_headers;
   if (rc.key >= 0 && limiter_) {
     estimate = limits::estimate_tokens(body.size(), fields, gen.config->limits.default_max_tokens);
     admitted = limiter_->admit(static_cast<uint32_t>(rc.key), estimate, now, time(nullptr));

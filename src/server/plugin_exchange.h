@@ -122,7 +122,7 @@ struct aigw_request {
   std::string_view log_path;      // the route's canonical path (static)
   aigw::limits::Ticket ticket;    // the client key's budget charge, settled at the end
   uint64_t estimate = 0;
-  std::vector<std::pair<std::string, std::string>> rate_headers;  // x-ratelimit-*
+  aigw::limits::HeaderList rate_headers;  // x-ratelimit-*
   uint64_t usage_prompt = 0, usage_completion = 0, usage_total = 0;
   bool has_usage = false;
   int final_status = 0;           // what the client was answered; 0: it left first

@@ -170,7 +170,10 @@ void Worker::run() {
     }
     if (plugins_->next_timer_ns() != 0) plugins_->run_timers(monotonic_ns());
     if (plugins_->has_deferred()) plugins_->run_deferred();
-    if (access_log_fd_ >= 0 && !access_log_.in_flight() && access_log_.pending() > 0) {
+    // Access-log lines go out in batches: each write to a file is handed to
+    // a kernel worker thread (io-wq), and one per loop turn measured about
+    // 3 us of CPU per request. A full batch goes now, the rest on the tick.
+    if (access_log_fd_ >= 0 && !access_log_.in_flight() && access_log_.pending() >= kLogBatchBytes) {
       flush_access_log();
     }
     if (now_ms_ >= next_tick_ms_) tick();
@@ -524,6 +527,7 @@ void Worker::tick() {
   next_tick_ms_ = now_ms_ + tick_ms_;
   refresh_date();
   if (all_ready_ && !draining_) plugins_->on_tick(static_cast<int64_t>(monotonic_ns()));
+  if (access_log_fd_ >= 0 && !access_log_.in_flight() && access_log_.pending() > 0) flush_access_log();
   for (auto& l : timers_) {
     while (l.head != kNoSlot && conns_[l.head]->deadline_ms <= now_ms_) {
       Connection& c = *conns_[l.head];

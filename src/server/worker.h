@@ -10,9 +10,10 @@
 //      whose exchange ended;
 //   5. plugin timers and upstream deadlines;
 //   6. failovers decided during this turn (PluginRuntime::run_deferred);
-//   7. one access-log write, if lines are waiting and none is in flight;
+//   7. one access-log write, if a batch (64 KiB) is waiting and none is in flight;
 //   8. on a tick: expire timers, refresh the cached Date header, run health
-//      probes (worker 0) and give idle rate-limit credit back.
+//      probes (worker 0), give idle rate-limit credit back, write the
+//      access-log lines still waiting.
 #pragma once
 
 #include <atomic>
@@ -223,6 +224,7 @@ class Worker {
   std::vector<uint32_t> resume_;  // connections whose exchange ended: continue their input
   metrics::WorkerMetrics metrics_;
   metrics::LogBuffer access_log_;
+  static constexpr size_t kLogBatchBytes = 64 * 1024;
   int access_log_fd_ = -1;
   bool access_log_small_writes_ = false;
   std::string log_line_;

@@ -508,9 +508,9 @@ TEST(LimitsHeaders, OkDecision) {
   WorkerLimiter w(src, 1);
   Decision d = w.admit(0, 1500, kT0, kWall);
   ASSERT_TRUE(d.ok);
-  std::vector<std::pair<std::string, std::string>> h;
+  aigw::limits::HeaderList h;
   write_headers(d, h);
-  std::vector<std::pair<std::string, std::string>> want{
+  HeaderList want{
       {"x-ratelimit-limit-requests", "60"},
       {"x-ratelimit-remaining-requests", "59"},
       {"x-ratelimit-reset-requests", "1s"},
@@ -528,9 +528,9 @@ TEST(LimitsHeaders, RefusedDecisionAddsRetryAfter) {
   Decision d = w.admit(0, 100, kT0, kWall);
   ASSERT_FALSE(d.ok);
   EXPECT_EQ(d.retry_after_ms, 6000u);
-  std::vector<std::pair<std::string, std::string>> h;
+  aigw::limits::HeaderList h;
   write_headers(d, h);
-  std::vector<std::pair<std::string, std::string>> want{
+  HeaderList want{
       {"x-ratelimit-limit-tokens", "1000"},
       {"x-ratelimit-remaining-tokens", "0"},
       {"x-ratelimit-reset-tokens", "1m0s"},
@@ -547,17 +547,17 @@ TEST(LimitsHeaders, RetryAfterRoundsUpToWholeSeconds) {
   d.ok = false;
   d.failed = Resource::rpm;
   d.retry_after_ms = 1001;
-  std::vector<std::pair<std::string, std::string>> h;
+  aigw::limits::HeaderList h;
   write_headers(d, h);
   ASSERT_EQ(h.size(), 2u);
-  EXPECT_EQ(h[0], (std::pair<std::string, std::string>{"retry-after", "2"}));
+  EXPECT_EQ(h[0], (std::pair<std::string_view, std::string>{"retry-after", "2"}));
   d.failed = Resource::daily;
   EXPECT_EQ(error_code(d), "insufficient_quota");
   EXPECT_EQ(resource_name(Resource::concurrent), "concurrent");
 }
 
 TEST(LimitsHeaders, UnlimitedKeyWritesNothing) {
-  std::vector<std::pair<std::string, std::string>> h;
+  aigw::limits::HeaderList h;
   write_headers(Decision{}, h);
   EXPECT_TRUE(h.empty());
 }
