@@ -69,6 +69,15 @@ def get(server, path, headers=None, admin=False):
         return Reader(s).read_response()
 
 
+def wait_until(pred, timeout=3.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not met in %.1f s" % timeout)
+
+
 def parse_metrics(text):
     """{(name, frozenset(labels)): value} from a Prometheus text exposition."""
     out = {}
@@ -226,7 +235,9 @@ class Access(unittest.TestCase):
         made = r2.header("x-request-id")
         self.assertRegex(made, r"^[0-9a-f]{16}$")
         self.assertEqual(post(self.server, "acc-model").header("x-request-id") is not None, True)
-        time.sleep(0.3)
+        # Lines are written in batches, at the latest on the worker's tick.
+        wait_until(lambda: any("trace-abc.123" in l for l in self.server.lines) and
+                   any(made in l for l in self.server.lines))
         lines = list(self.server.lines)
         records = [json.loads(l) for l in lines]  # every line of aigw's stderr is JSON
         access = [rec for rec in records if "request_id" in rec and "status" in rec]
@@ -329,9 +340,13 @@ class AccessLogFile(unittest.TestCase):
                 body = json.dumps({"model": "aigw-demo", "messages": [{"role": "user", "content": "x"}]})
                 self.assertEqual(post(server, None, body=body.encode()).status, 200)
             self.assertEqual(post(server, "no-such-model").status, 404)
-            time.sleep(0.3)
-            with open(path) as f:
-                lines = [json.loads(l) for l in f]
+
+            def logged():
+                with open(path) as f:
+                    return [json.loads(l) for l in f]
+            wait_until(lambda: len(logged()) > 0)
+            time.sleep(0.3)  # and nothing else follows
+            lines = logged()
             # sample = 0: successes are not logged, errors always are.
             self.assertEqual([l["status"] for l in lines], [404])
             self.assertEqual(lines[0]["error"], "model_not_found")
