@@ -24,10 +24,13 @@ build: deps $(BUILD)/build.ninja
 run: build
 	./$(BUILD)/src/aigw serve $(ARGS)
 
+# promtool is for the tests only: `make run` does not pull in Prometheus.
 test: deps
+	@scripts/install-deps --test
 	@scripts/run-tests $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
 
 test-plain: deps
+	@scripts/install-deps --test
 	@scripts/run-tests $(BUILD)
 
 bench: build
