@@ -242,6 +242,7 @@ class PluginRuntime {
 
   // Routing and failover (plugin_routing.cpp).
   void launch(aigw_request* r, const routing::Pick& pick);
+  void use_upstream(aigw_request* r, uint32_t provider);  // its base URL and current addresses
   void restart(aigw_request* r, const routing::Pick& pick);
   // `kind` names the failure for aigw_upstream_errors_total when the
   // routing class alone would not (a TLS or protocol error is a

@@ -71,15 +71,7 @@ void PluginRuntime::start_probe(uint32_t channel, int64_t now_ns) {
   c.body = &r.body_chunk;
   c.body_count = 0;
   c.key_index = ch.key;
-  r.upstream = &prov.config->upstream;
-  r.upstream_addrs = &prov.addrs;
-  if (addrs_generation_ == wg.gen->id) {
-    auto it = addrs_.find(ch.provider);
-    if (it != addrs_.end()) {
-      r.addrs_hold = it->second;
-      r.upstream_addrs = r.addrs_hold.get();
-    }
-  }
+  use_upstream(&r, ch.provider);
   probe_busy_[channel] = true;
 
   char msg[256] = {0};

@@ -67,17 +67,7 @@ void PluginRuntime::launch(aigw_request* r, const routing::Pick& pick) {
   r->upstream = nullptr;
   r->upstream_addrs = nullptr;
   r->addrs_hold.reset();
-  if (prov.hooks->mode == AIGW_MODE_HTTP) {
-    r->upstream = &prov.config->upstream;
-    r->upstream_addrs = &prov.addrs;
-    if (addrs_generation_ == wg.gen->id) {
-      auto it = addrs_.find(ch.provider);
-      if (it != addrs_.end()) {
-        r->addrs_hold = it->second;
-        r->upstream_addrs = r->addrs_hold.get();
-      }
-    }
-  }
+  if (prov.hooks->mode == AIGW_MODE_HTTP) use_upstream(r, ch.provider);
   r->attempt_start_ns = mono_ns();
   r->verdict_given = false;
   wg.health->begin(static_cast<uint32_t>(pick.channel));
@@ -108,6 +98,21 @@ void PluginRuntime::launch(aigw_request* r, const routing::Pick& pick) {
     }
   }
   leave(r);
+}
+
+void PluginRuntime::use_upstream(aigw_request* r, uint32_t provider) {
+  const plugin::Provider& prov = r->wgen->gen->providers[provider];
+  r->upstream = &prov.config->upstream;
+  r->upstream_addrs = &prov.addrs;
+  // A DNS refresh newer than the generation's own resolution, held for as
+  // long as the request may connect.
+  if (addrs_generation_ == r->wgen->gen->id) {
+    auto it = addrs_.find(provider);
+    if (it != addrs_.end()) {
+      r->addrs_hold = it->second;
+      r->upstream_addrs = r->addrs_hold.get();
+    }
+  }
 }
 
 void PluginRuntime::restart(aigw_request* r, const routing::Pick& pick) {

@@ -479,8 +479,7 @@ int serve(std::shared_ptr<const config::Config> cfg) {
       std::string result;
       bool ok = reload(result);
       body = ok ? "{\"status\":\"reloaded\",\"message\":" + json_string(result + " (built-in config: plugins only)") + "}"
-                : "{\"error\":{\"message\":" + json_string(result) +
-                      ",\"type\":\"server_error\",\"code\":\"reload_failed\"}}";
+                : http::error_body(500, "reload_failed", result);
       return ok ? 200 : 500;
     }
     config::LoadResult loaded = config::load_file(cfg->source);
@@ -507,15 +506,15 @@ int serve(std::shared_ptr<const config::Config> cfg) {
       std::string msg = "The config has errors; the running config keeps serving.";
       std::string list;
       for (const std::string& e : loaded.errors) list += (list.empty() ? "" : ",") + json_string(e);
-      body = "{\"error\":{\"message\":" + json_string(msg) +
-             ",\"type\":\"invalid_request_error\",\"code\":\"invalid_config\",\"errors\":[" + list + "]}}";
+      // The OpenAI error shape, with every problem in an "errors" array.
+      body = http::error_body(400, "invalid_config", msg);
+      body.insert(body.size() - 2, ",\"errors\":[" + list + "]");
       return 400;
     }
     // Against the running process: restart-only settings are never applied.
     if (!switched) {
       ++reloads_failed;
-      body = "{\"error\":{\"message\":" + json_string(result) +
-             ",\"type\":\"server_error\",\"code\":\"reload_failed\"}}";
+      body = http::error_body(500, "reload_failed", result);
       return 500;
     }
     std::vector<std::string> restart = needs_restart(*cfg, *loaded.config);
@@ -625,8 +624,7 @@ int serve(std::shared_ptr<const config::Config> cfg) {
         bool ok = reload(result);
         reply->status = ok ? 200 : 500;
         reply->body = ok ? "{\"status\":\"reloaded\",\"message\":" + json_string(result) + "}"
-                         : "{\"error\":{\"message\":" + json_string(result) +
-                               ",\"type\":\"server_error\",\"code\":\"reload_failed\"}}";
+                         : http::error_body(500, "reload_failed", result);
       }
       post(*workers[req.worker], Message::Kind::admin_reply, reply);
     }
