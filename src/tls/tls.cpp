@@ -12,9 +12,12 @@
 #include <mbedtls/ssl_ticket.h>
 #include <mbedtls/x509_crt.h>
 
+#include <arpa/inet.h>
+
 #include <cstdio>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 namespace aigw::tls {
 namespace {
@@ -310,6 +313,12 @@ struct Session::Impl {
   std::string error;
   std::string host;        // client: the name asked for, for messages
   std::string peer_names;  // client: the names in the presented certificate
+  std::vector<std::string> peer_addrs;  // client: the iPAddress entries of its subjectAltName
+  // Client asked for an IP literal: its 4 or 16 bytes, which an iPAddress
+  // entry of the leaf's subjectAltName must equal. Length 0 for names.
+  unsigned char ip[16] = {};
+  size_t ip_len = 0;
+  bool ip_mismatch = false;
   bool client = false;
   bool done = false;
   bool full_handshake = false;
@@ -351,19 +360,51 @@ int recv_from_buffer(void* ctx, unsigned char* buf, size_t len) {
   return static_cast<int>(n);
 }
 
-// Records the names in the leaf certificate so that a verification failure
-// can say what the server presented; leaves the verdict to mbedTLS.
-int note_peer_certificate(void* ctx, mbedtls_x509_crt* crt, int depth, uint32_t* /*flags*/) {
+// Parses an IPv4 or IPv6 literal (IPv6 with or without brackets) into
+// `out`; 0 when `host` is a name.
+size_t parse_ip_literal(const std::string& host, unsigned char out[16]) {
+  if (inet_pton(AF_INET, host.c_str(), out) == 1) return 4;
+  std::string bare = host;
+  if (bare.size() > 2 && bare.front() == '[' && bare.back() == ']') bare = bare.substr(1, bare.size() - 2);
+  if (inet_pton(AF_INET6, bare.c_str(), out) == 1) return 16;
+  return 0;
+}
+
+constexpr unsigned char k_san_ip_tag = MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_X509_SAN_IP_ADDRESS;
+
+// Records the names and addresses in the leaf certificate so that a
+// verification failure can say what the server presented. For a name,
+// mbedTLS gives the verdict; for an IP literal, which mbedTLS 2.28 could only
+// compare as text with DNS names and the CN, the address must be one of the
+// iPAddress entries (RFC 6125, RFC 9110 4.3.4).
+int check_peer_certificate(void* ctx, mbedtls_x509_crt* crt, int depth, uint32_t* flags) {
   if (depth != 0) return 0;
   auto* s = static_cast<Session::Impl*>(ctx);
   char dn[256];
   if (mbedtls_x509_dn_gets(dn, sizeof dn, &crt->subject) < 0) dn[0] = '\0';
   s->peer_names = dn;
+  s->peer_addrs.clear();
+  bool ip_found = false;
+  // 2.28 keeps every entry of the extension in the list with its raw tag
+  // byte, iPAddress ones included, though it only interprets dNSName.
   for (const mbedtls_x509_sequence* san = &crt->subject_alt_names; san != nullptr; san = san->next) {
     if (san->buf.len == 0) continue;
+    if (san->buf.tag == k_san_ip_tag) {
+      if (san->buf.len != 4 && san->buf.len != 16) continue;
+      if (s->ip_len == san->buf.len && std::memcmp(s->ip, san->buf.p, s->ip_len) == 0) ip_found = true;
+      char text[INET6_ADDRSTRLEN];
+      if (inet_ntop(san->buf.len == 4 ? AF_INET : AF_INET6, san->buf.p, text, sizeof text) != nullptr) {
+        s->peer_addrs.emplace_back(text);
+      }
+      continue;
+    }
     if ((san->buf.tag & MBEDTLS_ASN1_TAG_VALUE_MASK) != MBEDTLS_X509_SAN_DNS_NAME) continue;
     s->peer_names += s->peer_names.empty() ? "DNS:" : ", DNS:";
     s->peer_names.append(reinterpret_cast<const char*>(san->buf.p), san->buf.len);
+  }
+  if (s->ip_len != 0 && !ip_found) {
+    s->ip_mismatch = true;
+    *flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;  // sends bad_certificate, as a name mismatch does
   }
   return 0;
 }
@@ -374,14 +415,28 @@ Session::Status Session::Impl::fail_handshake(int ret) {
   std::string why = client ? "TLS handshake with '" + host + "' failed: " : "TLS handshake failed: ";
   if (ret == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
     char info[512];
-    const uint32_t flags = mbedtls_ssl_get_verify_result(&ssl);
-    const int n = mbedtls_x509_crt_verify_info(info, sizeof info, "", flags);
-    std::string reasons = n > 0 ? std::string(info, static_cast<size_t>(n)) : std::string("unknown reason");
+    uint32_t flags = mbedtls_ssl_get_verify_result(&ssl);
+    // mbedTLS's text for the flag we set speaks of a CN; ours names the address.
+    if (ip_mismatch) flags &= ~static_cast<uint32_t>(MBEDTLS_X509_BADCERT_CN_MISMATCH);
+    const int n = flags != 0 ? mbedtls_x509_crt_verify_info(info, sizeof info, "", flags) : 0;
+    std::string reasons = n > 0 ? std::string(info, static_cast<size_t>(n)) : std::string();
     // One line per reason; a log line wants them joined.
     while (!reasons.empty() && reasons.back() == '\n') reasons.pop_back();
     for (size_t p = reasons.find('\n'); p != std::string::npos; p = reasons.find('\n', p)) reasons.replace(p, 1, "; ");
+    if (ip_mismatch) {
+      std::string addrs;
+      for (const std::string& a : peer_addrs) addrs += (addrs.empty() ? "" : ", ") + a;
+      if (!reasons.empty()) reasons += "; ";
+      reasons += "the certificate is not valid for the address " + host + " (its addresses: " +
+                 (addrs.empty() ? "none" : addrs) + "; its names: " + (peer_names.empty() ? "none" : peer_names) +
+                 ")";
+    } else {
+      if (reasons.empty()) reasons = "unknown reason";
+      std::string presented = peer_names;
+      for (const std::string& a : peer_addrs) presented += (presented.empty() ? "IP:" : ", IP:") + a;
+      if (!presented.empty()) reasons += " (the server presented " + presented + ")";
+    }
     why += "certificate verification failed: " + reasons;
-    if (!peer_names.empty()) why += " (the server presented " + peer_names + ")";
   } else if (ret == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE && ssl.in_msg != nullptr) {
     const unsigned char code = ssl.in_msg[1];
     why += std::string("the peer sent a fatal ") + alert_name(code) + " alert (" + std::to_string(code) + ")";
@@ -414,8 +469,14 @@ bool Session::init_client(ClientContext& ctx, std::string_view sni_host, const S
   auto impl = std::make_unique<Impl>();
   impl->client = true;
   impl->host = std::string(sni_host);
+  impl->ip_len = parse_ip_literal(impl->host, impl->ip);
   int ret = mbedtls_ssl_setup(&impl->ssl, &ctx.impl_->conf);
-  if (ret == 0 && !impl->host.empty()) ret = mbedtls_ssl_set_hostname(&impl->ssl, impl->host.c_str());
+  // An IP literal is neither sent as SNI (RFC 6066 3 allows host names only)
+  // nor given to mbedTLS, which would match it against DNS names and the
+  // CN; check_peer_certificate compares it with the iPAddress entries.
+  if (ret == 0 && !impl->host.empty() && impl->ip_len == 0) {
+    ret = mbedtls_ssl_set_hostname(&impl->ssl, impl->host.c_str());
+  }
   if (ret == 0 && resume != nullptr && resume->impl_ != nullptr) {
     ret = mbedtls_ssl_set_session(&impl->ssl, &resume->impl_->session);
   }
@@ -424,7 +485,7 @@ bool Session::init_client(ClientContext& ctx, std::string_view sni_host, const S
     return false;
   }
   mbedtls_ssl_set_bio(&impl->ssl, impl.get(), send_to_buffer, recv_from_buffer, nullptr);
-  mbedtls_ssl_set_verify(&impl->ssl, note_peer_certificate, impl.get());
+  mbedtls_ssl_set_verify(&impl->ssl, check_peer_certificate, impl.get());
   impl_ = std::move(impl);
   return true;
 }

@@ -140,8 +140,10 @@ class Session {
   Session& operator=(Session&&) noexcept;
 
   // Once per Session. `sni_host` is sent as SNI and is the name the
-  // certificate must carry (when the context verifies). `resume` may be null
-  // or empty. The context must outlive the session.
+  // certificate must carry (when the context verifies). An IPv4 or IPv6
+  // literal (brackets optional) is not sent, and must instead be one of the
+  // certificate's iPAddress subjectAltNames. `resume` may be null or empty.
+  // The context must outlive the session.
   bool init_client(ClientContext& ctx, std::string_view sni_host, const SavedSession* resume, std::string& why);
   bool init_server(ServerContext& ctx, std::string& why);
 

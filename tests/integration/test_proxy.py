@@ -311,12 +311,23 @@ plugin = "openai"
 base_url = "https://localhost:%d/v1"
 api_keys = ["env:AIGW_TEST_PROVIDER_KEY"]
 models = ["untrusted-model"]
-""" % (port, ca, port), workers=1)
+[[provider]]
+name = "by-address"
+plugin = "openai"
+base_url = "https://127.0.0.1:%d/v1"
+api_keys = ["env:AIGW_TEST_PROVIDER_KEY"]
+models = ["ip-model"]
+ca_file = "%s"
+""" % (port, ca, port, port, ca), workers=1)
         try:
             for _ in range(3):  # the second and third ride the pooled connection
                 r = roundtrip_post(srv, "tls-model")
                 self.assertEqual(r.status, 200, r.body)
                 self.assertEqual(r.json()["choices"][0]["message"]["content"], "over tls")
+            # By address: the certificate's IP:127.0.0.1 subjectAltName vouches for it.
+            r = roundtrip_post(srv, "ip-model")
+            self.assertEqual(r.status, 200, r.body)
+            self.assertEqual(r.json()["choices"][0]["message"]["content"], "over tls")
             r = roundtrip_post(srv, "untrusted-model")
             self.assertEqual(r.status, 502, r.body)
             self.assertEqual(r.json()["error"]["code"], "upstream_tls_error")

@@ -3,6 +3,7 @@
 // openssl binary needed).
 #include <gtest/gtest.h>
 
+#include <mbedtls/asn1write.h>
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/entropy.h>
@@ -10,11 +11,13 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/x509_crt.h>
 
+#include <arpa/inet.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -66,7 +69,44 @@ struct CertSpec {
   const char* not_before = "20200101000000";
   const char* not_after = "20991231235959";
   int serial = 1;
+  std::vector<std::string> ips = {};  // subjectAltName iPAddress entries, as text
 };
+
+// The subjectAltName extension's value: SEQUENCE OF GeneralName, with
+// dNSName [2] and iPAddress [7] (4 or 16 octets). mbedTLS 2.28 has no writer
+// for it; the asn1write functions write backwards from the buffer's end.
+std::string san_der(const char* dns_name, const std::vector<std::string>& ips) {
+  unsigned char buf[512];
+  unsigned char* p = buf + sizeof buf;
+  size_t len = 0;
+  auto entry = [&](const unsigned char* data, size_t n, unsigned char type) {
+    int r = mbedtls_asn1_write_raw_buffer(&p, buf, data, n);
+    EXPECT_GT(r, 0);
+    len += static_cast<size_t>(r);
+    r = mbedtls_asn1_write_len(&p, buf, n);
+    EXPECT_GT(r, 0);
+    len += static_cast<size_t>(r);
+    r = mbedtls_asn1_write_tag(&p, buf, MBEDTLS_ASN1_CONTEXT_SPECIFIC | type);
+    EXPECT_GT(r, 0);
+    len += static_cast<size_t>(r);
+  };
+  for (auto it = ips.rbegin(); it != ips.rend(); ++it) {
+    unsigned char addr[16];
+    const bool v6 = it->find(':') != std::string::npos;
+    EXPECT_EQ(inet_pton(v6 ? AF_INET6 : AF_INET, it->c_str(), addr), 1) << *it;
+    entry(addr, v6 ? 16 : 4, MBEDTLS_X509_SAN_IP_ADDRESS);
+  }
+  if (dns_name != nullptr) {
+    entry(reinterpret_cast<const unsigned char*>(dns_name), std::strlen(dns_name), MBEDTLS_X509_SAN_DNS_NAME);
+  }
+  int r = mbedtls_asn1_write_len(&p, buf, len);
+  EXPECT_GT(r, 0);
+  len += static_cast<size_t>(r);
+  r = mbedtls_asn1_write_tag(&p, buf, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE);
+  EXPECT_GT(r, 0);
+  len += static_cast<size_t>(r);
+  return std::string(reinterpret_cast<const char*>(p), len);
+}
 
 std::string make_cert(TestRng& rng, const CertSpec& spec, Key& subject_key, const std::string& issuer,
                       Key& issuer_key) {
@@ -90,16 +130,8 @@ std::string make_cert(TestRng& rng, const CertSpec& spec, Key& subject_key, cons
             0);
   EXPECT_EQ(mbedtls_x509write_crt_set_subject_key_identifier(&crt), 0);
   EXPECT_EQ(mbedtls_x509write_crt_set_authority_key_identifier(&crt), 0);
-  if (spec.dns_name != nullptr) {
-    // 2.28 has no SAN writer: SEQUENCE { [2] IMPLICIT IA5String } by hand
-    // (short names only, so single-byte lengths).
-    const std::string name = spec.dns_name;
-    std::string der;
-    der += '\x30';
-    der += static_cast<char>(name.size() + 2);
-    der += '\x82';
-    der += static_cast<char>(name.size());
-    der += name;
+  if (spec.dns_name != nullptr || !spec.ips.empty()) {
+    const std::string der = san_der(spec.dns_name, spec.ips);
     EXPECT_EQ(mbedtls_x509write_crt_set_extension(&crt, MBEDTLS_OID_SUBJECT_ALT_NAME,
                                                   MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0,
                                                   reinterpret_cast<const unsigned char*>(der.data()), der.size()),
@@ -119,7 +151,9 @@ void write_file(const std::string& path, const std::string& text) {
 }
 
 // Two CAs; leaf certificates from the first for "localhost" (SAN),
-// "wrong.example" (SAN), "cn-only.test" (no SAN) and an expired "localhost".
+// "wrong.example" (SAN), "cn-only.test" (no SAN), an expired "localhost",
+// and for addresses: 127.0.0.1 and "localhost" (SAN), ::1 (SAN), and two
+// that only name 127.0.0.1 as text (the CN, a dNSName).
 struct Pki {
   std::string dir;
   std::string ca, other_ca;
@@ -127,6 +161,10 @@ struct Pki {
   std::string wrong_cert, wrong_key;
   std::string cn_only_cert, cn_only_key;
   std::string expired_cert, expired_key;
+  std::string ip4_cert, ip4_key;
+  std::string ip6_cert, ip6_key;
+  std::string cn_ip_cert, cn_ip_key;
+  std::string dns_ip_cert, dns_ip_key;
 
   Pki() {
     char tmpl[] = "/tmp/aigw-tls-test-XXXXXX";
@@ -135,6 +173,7 @@ struct Pki {
     dir = d != nullptr ? d : "/tmp";
     TestRng rng;
     Key ca_key(rng), other_ca_key(rng), leaf_key(rng), wrong_key_pk(rng), cn_key(rng), exp_key(rng);
+    Key ip4_key_pk(rng), ip6_key_pk(rng), cn_ip_key_pk(rng), dns_ip_key_pk(rng);
     const std::string ca_name = "CN=aigw test CA,O=aigw";
     const std::string other_name = "CN=aigw other CA,O=aigw";
     ca = dir + "/ca.pem";
@@ -157,6 +196,14 @@ struct Pki {
          cn_only_key, "cn-only");
     leaf({"CN=localhost", "localhost", false, "20100101000000", "20110101000000", 5}, exp_key, expired_cert,
          expired_key, "expired");
+    leaf({"CN=aigw ip test", "localhost", false, "20200101000000", "20991231235959", 6, {"127.0.0.1"}}, ip4_key_pk,
+         ip4_cert, ip4_key, "ip4");
+    leaf({"CN=aigw ip6 test", nullptr, false, "20200101000000", "20991231235959", 7, {"::1"}}, ip6_key_pk, ip6_cert,
+         ip6_key, "ip6");
+    leaf({"CN=127.0.0.1", nullptr, false, "20200101000000", "20991231235959", 8}, cn_ip_key_pk, cn_ip_cert,
+         cn_ip_key, "cn-ip");
+    leaf({"CN=aigw dns ip test", "127.0.0.1", false, "20200101000000", "20991231235959", 9}, dns_ip_key_pk,
+         dns_ip_cert, dns_ip_key, "dns-ip");
   }
   ~Pki() {
     std::error_code ec;
@@ -230,6 +277,77 @@ bool pump_handshake(Session& c, Session& s, bool bytewise = false) {
   }
   ADD_FAILURE() << "handshake did not converge";
   return false;
+}
+
+// The server_name extension of the ClientHello at the start of `wire`:
+// true and the name when there is one. Fails the test on a malformed hello.
+bool client_hello_sni(const std::string& wire, std::string& name) {
+  const auto* b = reinterpret_cast<const unsigned char*>(wire.data());
+  size_t pos = 0;
+  const size_t end = wire.size();
+  auto u16 = [&](size_t at) { return static_cast<size_t>(b[at] << 8 | b[at + 1]); };
+  auto need = [&](size_t n) {
+    if (pos + n > end) ADD_FAILURE() << "ClientHello cut short at " << pos;
+    return pos + n <= end;
+  };
+  // Record header (handshake), handshake header (ClientHello), version, random.
+  if (!need(5 + 4 + 2 + 32) || b[0] != 0x16 || b[5] != 0x01) {
+    ADD_FAILURE() << "not a ClientHello";
+    return false;
+  }
+  pos = 5 + 4 + 2 + 32;
+  if (!need(1)) return false;
+  pos += 1 + b[pos];  // session id
+  if (!need(2)) return false;
+  pos += 2 + u16(pos);  // cipher suites
+  if (!need(1)) return false;
+  pos += 1 + b[pos];  // compression methods
+  if (!need(2)) return false;
+  const size_t ext_end = pos + 2 + u16(pos);
+  pos += 2;
+  if (ext_end > end) {
+    ADD_FAILURE() << "extensions overrun the record";
+    return false;
+  }
+  while (pos + 4 <= ext_end) {
+    const size_t type = u16(pos), len = u16(pos + 2);
+    pos += 4;
+    if (pos + len > ext_end) break;
+    // server_name: list length, then entries of type (0 = host_name), length, name.
+    if (type == 0 && len >= 5) {
+      name.assign(wire, pos + 5, u16(pos + 3));
+      return true;
+    }
+    pos += len;
+  }
+  return false;
+}
+
+// A verifying client (trusting `ca`) asking for `host`, and a server
+// presenting `cert`: true when the handshake completes. The client's error
+// goes to `error`; on failure the server must have received `alert`.
+bool handshake_for(const std::string& ca, std::string_view host, const std::string& cert, const std::string& key,
+                   std::string& error, const std::string& alert = "bad_certificate") {
+  std::string why;
+  auto cctx = ClientContext::create(ca, why);
+  auto sctx = ServerContext::create(cert, key, why);
+  if (!cctx || !sctx) {
+    ADD_FAILURE() << why;
+    return false;
+  }
+  Session c, s;
+  if (!c.init_client(*cctx, host, nullptr, why) || !s.init_server(*sctx, why)) {
+    ADD_FAILURE() << why;
+    return false;
+  }
+  const bool ok = pump_handshake(c, s);
+  error = c.error();
+  if (!ok) {
+    // The client told the server why; for an address that does not match,
+    // with the alert a name that does not match gets.
+    EXPECT_NE(s.error().find("fatal " + alert + " alert"), std::string::npos) << s.error();
+  }
+  return ok;
 }
 
 // Sends `data` from one side and reads it all on the other.
@@ -378,6 +496,112 @@ TEST_F(TlsTest, CommonNameOnlyCertificateMatches) {
   ASSERT_TRUE(c.init_client(*cctx, "cn-only.test", nullptr, why)) << why;
   ASSERT_TRUE(s.init_server(*sctx, why)) << why;
   EXPECT_TRUE(pump_handshake(c, s)) << c.error();
+}
+
+TEST_F(TlsTest, IpAddressInSubjectAltNameVerifies) {
+  std::string error;
+  EXPECT_TRUE(handshake_for(pki().ca, "127.0.0.1", pki().ip4_cert, pki().ip4_key, error)) << error;
+  EXPECT_EQ(error, "");
+  // The same certificate's dNSName still serves a client that asks by name.
+  EXPECT_TRUE(handshake_for(pki().ca, "localhost", pki().ip4_cert, pki().ip4_key, error)) << error;
+  // IPv6, with or without brackets and in any spelling of the same address.
+  EXPECT_TRUE(handshake_for(pki().ca, "::1", pki().ip6_cert, pki().ip6_key, error)) << error;
+  EXPECT_TRUE(handshake_for(pki().ca, "[::1]", pki().ip6_cert, pki().ip6_key, error)) << error;
+  EXPECT_TRUE(handshake_for(pki().ca, "0:0:0:0:0:0:0:1", pki().ip6_cert, pki().ip6_key, error)) << error;
+}
+
+TEST_F(TlsTest, WrongIpAddressIsRejectedWithTheCertificatesIdentities) {
+  std::string error;
+  EXPECT_FALSE(handshake_for(pki().ca, "127.0.0.2", pki().ip4_cert, pki().ip4_key, error));
+  EXPECT_NE(error.find("TLS handshake with '127.0.0.2' failed: certificate verification failed: "
+                       "the certificate is not valid for the address 127.0.0.2 "
+                       "(its addresses: 127.0.0.1; its names: CN=aigw ip test, DNS:localhost)"),
+            std::string::npos)
+      << error;
+  // Only the address is wrong: mbedTLS's CN wording does not appear.
+  EXPECT_EQ(error.find("Common Name"), std::string::npos) << error;
+
+  // The addresses are compared as bytes of the same family, exactly.
+  EXPECT_FALSE(handshake_for(pki().ca, "::1", pki().ip4_cert, pki().ip4_key, error));
+  EXPECT_NE(error.find("not valid for the address ::1"), std::string::npos) << error;
+  EXPECT_FALSE(handshake_for(pki().ca, "::ffff:127.0.0.1", pki().ip4_cert, pki().ip4_key, error));
+  EXPECT_FALSE(handshake_for(pki().ca, "127.0.0.1", pki().ip6_cert, pki().ip6_key, error));
+  EXPECT_NE(error.find("(its addresses: ::1; its names: CN=aigw ip6 test)"), std::string::npos) << error;
+  EXPECT_FALSE(handshake_for(pki().ca, "::2", pki().ip6_cert, pki().ip6_key, error));
+}
+
+// RFC 6125 / RFC 9110: an address is vouched for by an iPAddress entry only,
+// never by a DNS name or a CN that spells it.
+TEST_F(TlsTest, NamesDoNotVouchForAnIpAddress) {
+  std::string error;
+  EXPECT_FALSE(handshake_for(pki().ca, "127.0.0.1", pki().localhost_cert, pki().localhost_key, error));
+  EXPECT_NE(error.find("not valid for the address 127.0.0.1 (its addresses: none; its names: CN=localhost, "
+                       "DNS:localhost)"),
+            std::string::npos)
+      << error;
+  EXPECT_FALSE(handshake_for(pki().ca, "127.0.0.1", pki().cn_ip_cert, pki().cn_ip_key, error));
+  EXPECT_NE(error.find("(its addresses: none; its names: CN=127.0.0.1)"), std::string::npos) << error;
+  EXPECT_FALSE(handshake_for(pki().ca, "127.0.0.1", pki().dns_ip_cert, pki().dns_ip_key, error));
+  EXPECT_NE(error.find("its names: CN=aigw dns ip test, DNS:127.0.0.1"), std::string::npos) << error;
+  // Those certificates are sound otherwise: by name, the same chain verifies.
+  EXPECT_TRUE(handshake_for(pki().ca, "localhost", pki().localhost_cert, pki().localhost_key, error)) << error;
+}
+
+TEST_F(TlsTest, OtherFailuresForAnIpAddressListItsAddresses) {
+  std::string error;
+  // The address matches but the CA is not trusted: the usual sentence, with
+  // the addresses among what the server presented.
+  EXPECT_FALSE(handshake_for(pki().other_ca, "127.0.0.1", pki().ip4_cert, pki().ip4_key, error, "unknown_ca"));
+  EXPECT_NE(error.find("not correctly signed by the trusted CA"), std::string::npos) << error;
+  EXPECT_NE(error.find("(the server presented CN=aigw ip test, DNS:localhost, IP:127.0.0.1)"), std::string::npos)
+      << error;
+  EXPECT_EQ(error.find("not valid for the address"), std::string::npos) << error;
+  // Both wrong: both reasons.
+  EXPECT_FALSE(handshake_for(pki().other_ca, "127.0.0.2", pki().ip4_cert, pki().ip4_key, error));
+  EXPECT_NE(error.find("not correctly signed by the trusted CA"), std::string::npos) << error;
+  EXPECT_NE(error.find("; the certificate is not valid for the address 127.0.0.2"), std::string::npos) << error;
+}
+
+TEST_F(TlsTest, NoSniForAnIpAddress) {
+  auto cctx = client_ctx(pki().ca);
+  ASSERT_TRUE(cctx);
+  std::string why;
+  std::string insecure_why;
+  auto insecure = ClientContext::create_insecure(insecure_why);
+  ASSERT_NE(insecure, nullptr) << insecure_why;
+  auto first_flight = [&](ClientContext& ctx, std::string_view host) {
+    Session c;
+    EXPECT_TRUE(c.init_client(ctx, host, nullptr, why)) << why;
+    EXPECT_EQ(c.handshake(), Status::want_io);
+    return c.take_output();
+  };
+  std::string name;
+  // The parser finds a name where there is one...
+  EXPECT_TRUE(client_hello_sni(first_flight(*cctx, "localhost"), name));
+  EXPECT_EQ(name, "localhost");
+  // ...and the literals send none, verifying or not.
+  for (ClientContext* ctx : {cctx.get(), insecure.get()}) {
+    for (std::string_view host : {"127.0.0.1", "::1", "[::1]"}) {
+      name.clear();
+      EXPECT_FALSE(client_hello_sni(first_flight(*ctx, host), name)) << host << " sent " << name;
+    }
+  }
+}
+
+TEST_F(TlsTest, ResumptionForAnIpAddress) {
+  auto cctx = client_ctx(pki().ca);
+  auto sctx = server_ctx(pki().ip4_cert, pki().ip4_key);
+  ASSERT_TRUE(cctx && sctx);
+  std::string why;
+  SavedSession saved;
+  for (const bool resume : {false, true}) {
+    Session c, s;
+    ASSERT_TRUE(c.init_client(*cctx, "127.0.0.1", &saved, why)) << why;
+    ASSERT_TRUE(s.init_server(*sctx, why)) << why;
+    ASSERT_TRUE(pump_handshake(c, s)) << c.error() << " | " << s.error();
+    EXPECT_EQ(c.resumed(), resume);
+    ASSERT_TRUE(c.save(saved));
+  }
 }
 
 TEST_F(TlsTest, UnknownCaIsRejected) {
