@@ -17,6 +17,7 @@ import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from harness import Reader, Server, main, request
+from upstreams import make_cert
 
 MOCK = os.environ.get("AIGW_MOCK_BIN", "build/tests/mock/aigw-mock")
 CANARY = "sk-canary-5f1d2c3b4a"  # the provider key: must never show up anywhere but upstream
@@ -245,21 +246,6 @@ class Proxy(unittest.TestCase):
             s.close()
         time.sleep(0.2)
         self.assertEqual(self.post("gpt-test").status, 200)
-
-
-def make_cert(d):
-    ca_key, ca, key, csr, crt = (os.path.join(d, n) for n in ("ca.key", "ca.pem", "srv.key", "srv.csr", "srv.pem"))
-    ext = os.path.join(d, "ext.cnf")
-    with open(ext, "w") as f:
-        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    run = lambda *a: subprocess.run(["openssl", *a], check=True, capture_output=True)
-    run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", ca_key,
-        "-out", ca, "-days", "2", "-subj", "/CN=aigw test CA")
-    run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr,
-        "-subj", "/CN=localhost")
-    run("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", crt, "-days", "2",
-        "-extfile", ext)
-    return ca, crt, key
 
 
 class Canned(BaseHTTPRequestHandler):

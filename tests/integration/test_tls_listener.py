@@ -13,7 +13,7 @@ import tempfile
 import unittest
 
 from harness import AIGW, Reader, Server, main, request
-from test_proxy import make_cert
+from upstreams import make_cert
 
 
 @unittest.skipIf(shutil.which("openssl") is None, "openssl not installed")
