@@ -286,11 +286,10 @@ void Health::close(uint32_t c, int64_t now) {
   refresh(c);
 }
 
-bool Health::success(uint32_t channel, int64_t now_ns, int64_t ttfb_ns, News* news) {
+bool Health::first_byte(uint32_t channel, int64_t now_ns, int64_t ttfb_ns, News* news) {
   if (channel >= state_.size()) return false;
   done(channel);
   State& s = state_[channel];
-  ++s.requests;
   if (ttfb_ns >= 0) {
     double& pt = provider_ttfb_[table_->channels()[channel].provider];
     ewma(pt, pt == 0, static_cast<double>(ttfb_ns));
@@ -302,16 +301,42 @@ bool Health::success(uint32_t channel, int64_t now_ns, int64_t ttfb_ns, News* ne
     close(channel, now_ns);
     return tell(news, channel, News::Kind::key_enabled, now_ns);
   }
-  if (s.open) {
+  if (s.open && s.trial) {
     // Only the half-open trial's verdict closes; an attempt that started
     // before the breaker opened says little about now.
-    if (!s.trial) return false;
     close(channel, now_ns);
     return tell(news, channel, News::Kind::closed, now_ns);
   }
-  s.consecutive = 0;
-  count_in_window(s, now_ns, false);
   return false;
+}
+
+bool Health::completed(uint32_t channel, bool ok, int64_t now_ns, News* news) {
+  if (channel >= state_.size()) return false;
+  State& s = state_[channel];
+  ++s.requests;
+  if (ok) {
+    if (!s.open) {
+      s.consecutive = 0;
+      count_in_window(s, now_ns, false);
+    }
+    return false;
+  }
+  ++s.failures;
+  return breaker_failure(channel, now_ns, news);
+}
+
+bool Health::success(uint32_t channel, int64_t now_ns, int64_t ttfb_ns, News* news) {
+  if (channel >= state_.size()) return false;
+  bool told = first_byte(channel, now_ns, ttfb_ns, news);
+  State& s = state_[channel];
+  ++s.requests;
+  // A success that closed the breaker or re-enabled the key starts the
+  // window afresh; one that arrives while the breaker is open says nothing.
+  if (!told && !s.open) {
+    s.consecutive = 0;
+    count_in_window(s, now_ns, false);
+  }
+  return told;
 }
 
 bool Health::failure(uint32_t channel, Failure f, int64_t now_ns, int64_t retry_after_ns, News* news) {
@@ -343,11 +368,16 @@ bool Health::failure(uint32_t channel, Failure f, int64_t now_ns, int64_t retry_
     case Failure::server_error:
       break;
   }
-  if (s.open) {
-    if (!s.trial) return false;
+  if (s.open && s.trial) {
     open(channel, now_ns, news);
     return true;
   }
+  return breaker_failure(channel, now_ns, news);
+}
+
+bool Health::breaker_failure(uint32_t channel, int64_t now_ns, News* news) {
+  State& s = state_[channel];
+  if (s.open) return false;
   ++s.consecutive;
   count_in_window(s, now_ns, true);
   bool by_count = failure_threshold_ > 0 && s.consecutive >= failure_threshold_;

@@ -70,6 +70,15 @@ class Health {
   // when peers must hear: a half-open trial closed the breaker, or a disabled
   // key worked again. ttfb_ns < 0: no latency sample.
   bool success(uint32_t channel, int64_t now_ns, int64_t ttfb_ns, News* news);
+  // A success in two steps, for a response that arrives over time (an
+  // upstream stream): first_byte when its head was good (ends the in-flight
+  // count, takes the latency sample, closes a half-open trial or re-enables
+  // the key, with News as success gives), then completed when it ended.
+  // completed(ok = false) is a response cut short after a good head: it
+  // counts toward the breaker like a server error. A client that leaves in
+  // between gets neither.
+  bool first_byte(uint32_t channel, int64_t now_ns, int64_t ttfb_ns, News* news);
+  bool completed(uint32_t channel, bool ok, int64_t now_ns, News* news);
   // True (and *news filled) when the channel's state changed: breaker
   // opened, key disabled, rate-limit cooldown set or extended.
   // retry_after_ns > 0 overrides RoutingConfig::rate_limit_cooldown.
@@ -114,6 +123,7 @@ class Health {
   void done(uint32_t c);
   void count_in_window(State& s, int64_t now, bool failed);
   void open(uint32_t c, int64_t now, News* news);
+  bool breaker_failure(uint32_t c, int64_t now, News* news);  // counts one; may open the breaker
   void close(uint32_t c, int64_t now);
   bool tell(News* news, uint32_t c, News::Kind k, int64_t until) const;
 

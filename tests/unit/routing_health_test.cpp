@@ -296,6 +296,65 @@ TEST(RoutingHealth, HalfOpenAllowsOneTrial) {
   EXPECT_EQ(f.pick(later).channel, 0);  // closed: no trial limit
 }
 
+// A stream whose head was good and whose body died: the channel hears
+// first_byte, then completed(false), and a provider that always does this
+// opens its breaker like one that fails outright (issue 11, defect 4).
+TEST(RoutingHealth, ResponsesCutShortAfterTheHeadOpenTheBreaker) {
+  Fixture f({{"a"}, {"b"}});
+  News n{};
+  for (int i = 0; i < 2; ++i) {
+    f.health.begin(0);
+    EXPECT_FALSE(f.health.first_byte(0, kT0, 1000, &n));
+    EXPECT_FALSE(f.health.completed(0, false, kT0, &n));
+  }
+  f.health.begin(0);
+  EXPECT_FALSE(f.health.first_byte(0, kT0, 1000, &n));
+  ASSERT_TRUE(f.health.completed(0, false, kT0 + 5, &n));
+  EXPECT_EQ(n.kind, News::Kind::opened);
+  EXPECT_EQ(n.channel, 0u);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(f.pick(kT0 + 6).channel, 1);
+}
+
+TEST(RoutingHealth, ACompletedResponseResetsTheRunAtItsEnd) {
+  Fixture f({{"a"}});
+  News n{};
+  for (int i = 0; i < 2; ++i) {
+    f.health.begin(0);
+    EXPECT_FALSE(f.health.failure(0, Failure::server_error, kT0, 0, &n));
+  }
+  // The head alone decides nothing about the run; the whole response does.
+  f.health.begin(0);
+  EXPECT_FALSE(f.health.first_byte(0, kT0, 1000, &n));
+  EXPECT_FALSE(f.health.completed(0, true, kT0, &n));
+  for (int i = 0; i < 2; ++i) {
+    f.health.begin(0);
+    EXPECT_FALSE(f.health.failure(0, Failure::server_error, kT0, 0, &n));
+  }
+  f.health.begin(0);
+  EXPECT_TRUE(f.health.failure(0, Failure::server_error, kT0, 0, &n));
+}
+
+TEST(RoutingHealth, FirstByteEndsTheInFlightCountAndClosesATrial) {
+  Fixture f({{"a"}});
+  News n = f.open_channel(0);
+  int64_t later = n.until_ns;
+  ASSERT_EQ(f.pick(later).channel, 0);  // claims the trial
+  f.health.begin(0);
+  News closed{};
+  ASSERT_TRUE(f.health.first_byte(0, later, 1000, &closed));
+  EXPECT_EQ(closed.kind, News::Kind::closed);
+  std::string out;
+  f.health.write_json(out, 0, later);
+  EXPECT_NE(out.find("\"in_flight\":0"), std::string::npos) << out;
+  // The trial's body then dies: the breaker closed on a good head, and the
+  // death counts as the first failure of a new run.
+  EXPECT_FALSE(f.health.completed(0, false, later + 1, &n));
+  out.clear();
+  f.health.write_json(out, 0, later + 1);
+  EXPECT_NE(out.find("\"consecutive_failures\":1"), std::string::npos) << out;
+  EXPECT_EQ(f.pick(later + 1).channel, 0);
+}
+
 TEST(RoutingHealth, AttemptsFromBeforeTheOpenDoNotDecide) {
   Fixture f({{"a"}});
   f.health.begin(0);  // an older attempt still in flight
