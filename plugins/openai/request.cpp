@@ -18,6 +18,8 @@ constexpr std::string_view kEventStream = "text/event-stream";
 constexpr std::string_view kNoCache = "no-cache";
 constexpr std::string_view kRequestId = "x-request-id";
 constexpr std::string_view kProcessingMs = "openai-processing-ms";
+constexpr std::string_view kRetryAfter = "retry-after";
+constexpr std::string_view kRetryAfterMs = "retry-after-ms";
 // The one client header worth passing on: it opts into beta API behaviour
 // the client was written for. Organisation and project headers would let a
 // client pick the account the gateway's key bills, and SDK telemetry
@@ -224,6 +226,8 @@ aigw_status Request::on_head(int32_t status, const aigw_host_header* headers, si
   content_type_.clear();
   request_id_.clear();
   processing_ms_.clear();
+  retry_after_.clear();
+  retry_after_ms_.clear();
   for (size_t i = 0; headers != nullptr && i < count; ++i) {
     std::string_view name = view(headers[i].name);
     std::string_view value = view(headers[i].value);
@@ -234,6 +238,10 @@ aigw_status Request::on_head(int32_t status, const aigw_host_header* headers, si
       request_id_.assign(value);
     } else if (iequals(name, kProcessingMs)) {
       processing_ms_.assign(value);
+    } else if (iequals(name, kRetryAfter)) {
+      retry_after_.assign(value);
+    } else if (iequals(name, kRetryAfterMs)) {
+      retry_after_ms_.assign(value);
     }
   }
   passthrough_ = cls != AIGW_ERROR_NONE;
@@ -250,12 +258,14 @@ bool Request::start_response() {
   bool sse = stream_ && !passthrough_;
   std::string_view type = content_type_;
   if (type.empty()) type = sse ? kEventStream : kJson;
-  aigw_plugin_header h[4];
+  aigw_plugin_header h[6];
   size_t n = 0;
   h[n++] = {pstr(kContentType), pstr(type)};
   if (sse) h[n++] = {pstr(kCacheControl), pstr(kNoCache)};
   if (!request_id_.empty()) h[n++] = {pstr(kRequestId), pstr(request_id_)};
   if (!processing_ms_.empty()) h[n++] = {pstr(kProcessingMs), pstr(processing_ms_)};
+  if (!retry_after_.empty()) h[n++] = {pstr("Retry-After"), pstr(retry_after_)};
+  if (!retry_after_ms_.empty()) h[n++] = {pstr(kRetryAfterMs), pstr(retry_after_ms_)};
   aigw_status st = host_->respond_start(req_, status_, h, n);
   if (st == AIGW_OK) {
     responded_ = true;

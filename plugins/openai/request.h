@@ -77,6 +77,10 @@ class Request {
   std::string content_type_;
   std::string request_id_;
   std::string processing_ms_;
+  // A refusal's advice on when to come back, passed on with it: clients
+  // (the OpenAI SDKs' retry loops among them) read these.
+  std::string retry_after_;
+  std::string retry_after_ms_;
 
   bool responded_ = false;
   // Finished, or the client is gone, or emit was refused: every event
