@@ -1,5 +1,8 @@
 #include "text.h"
 
+#include <algorithm>
+#include <cstring>
+
 namespace aigw::local_plugin {
 namespace {
 
@@ -108,8 +111,10 @@ uint64_t TokenCounter::tokens() const {
 void Utf8Carry::feed(std::string_view piece, std::string& out) {
   if (tail_len_ == 0) {
     size_t used = scan(piece, out);
-    tail_len_ = piece.size() - used;
-    for (size_t i = 0; i < tail_len_; ++i) tail_[i] = piece[used + i];
+    // scan() stops only before an incomplete sequence, which is shorter
+    // than tail_; the clamp says so to the compiler too.
+    tail_len_ = std::min(piece.size() - used, sizeof tail_);
+    std::memcpy(tail_, piece.data() + used, tail_len_);
     return;
   }
   // Only the split sequence needs the copy; the rest is scanned in place.
@@ -119,8 +124,10 @@ void Utf8Carry::feed(std::string_view piece, std::string& out) {
   auto p = reinterpret_cast<const unsigned char*>(joined.data());
   Seq seq = classify(p, joined.size());
   if (seq.kind == SeqKind::incomplete) {
-    // Still short: the whole piece (fewer than 4 bytes) joins the tail.
-    for (size_t i = 0; i < take; ++i) tail_[tail_len_ + i] = piece[i];
+    // Still short: the whole piece (fewer than 4 bytes) joins the tail; a
+    // sequence is at most 4 bytes, so tail and piece fit together.
+    take = std::min(take, sizeof tail_ - tail_len_);
+    std::memcpy(tail_ + tail_len_, piece.data(), take);
     tail_len_ += take;
     return;
   }
