@@ -267,8 +267,9 @@ class Upstream:
                 announce = mode.get("close") == "header" or served == mode.get("keepalive", 0)
                 if last and mode.get("together"):
                     # Corked: the last bytes, the close_notify and the FIN
-                    # leave in one segment and arrive in one read.
-                    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+                    # leave in one segment and arrive in one read. On the
+                    # connection's own socket: wrap_socket detached `raw`.
+                    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
                 try:
                     self._answer(conn, req, mode, announce)
                 except _Died:
