@@ -171,6 +171,7 @@ start_aigw() {
 [server]
 listen = "127.0.0.1:0"
 workers = 1
+shutdown_delay = "0s"
 
 [server.limits]
 max_connections_per_worker = $((IDLE_CONNECTIONS + 10000))

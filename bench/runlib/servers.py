@@ -74,6 +74,7 @@ def aigw_config(providers, *, workers, max_connections_per_worker=30000, plugin_
         "[server]",
         'listen = "127.0.0.1:0"',
         f"workers = {workers}",
+        'shutdown_delay = "0s"',
         'shutdown_grace = "0s"',
         "",
         "[server.limits]",

@@ -434,6 +434,7 @@ void read_server(TableReader r, ServerConfig& out) {
   read_listen(r, out.listen);
   r.get_integer("workers", {0, 1024}, out.workers);
   r.get_bool("pin_workers", out.pin_workers);
+  r.get_duration("shutdown_delay", {Duration{0}, std::chrono::minutes{10}}, out.shutdown_delay);
   r.get_duration("shutdown_grace", {Duration{0}, std::chrono::hours{1}}, out.shutdown_grace);
   read_limits(r.table("limits"), out.limits);
   read_timeouts(r.table("timeouts"), out.timeouts);
@@ -622,7 +623,8 @@ void read_providers(TableReader& top, const std::shared_ptr<const toml::table>& 
       r.get_duration("first_byte_timeout", any, u.first_byte_timeout);
       r.get_duration("stream_idle_timeout", any, u.stream_idle_timeout);
       r.get_duration("request_timeout", any, u.request_timeout);
-      r.get_integer("max_connections", {1, 100'000}, u.max_connections);
+      r.get_integer("max_connections", {0, 1'000'000}, u.max_connections);
+      r.get_integer("max_idle_connections", {0, 100'000}, u.max_idle_connections);
       r.get_string("ca_file", u.ca_file);
       r.get_bool("tls_verify", u.tls_verify);
     }
@@ -647,7 +649,7 @@ void read_providers(TableReader& top, const std::shared_ptr<const toml::table>& 
     table->host_keys = {"name",           "plugin",          "models",
                         "model_map",      "base_url",        "connect_timeout",
                         "first_byte_timeout", "stream_idle_timeout", "request_timeout",
-                        "max_connections", "ca_file",        "tls_verify",
+                        "max_connections", "max_idle_connections", "ca_file", "tls_verify",
                         "weight",         "priority",        "probe_interval",
                         "probe_timeout"};
     p.table = std::move(table);

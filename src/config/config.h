@@ -59,6 +59,10 @@ struct ServerConfig {
   ServerTls tls;
   uint64_t workers = 0;             // 0 = one per online CPU
   bool pin_workers = false;         // pin worker i to the i-th allowed CPU
+  // SIGTERM: /ready answers 503 this long before draining starts, while
+  // requests are still accepted and served (a load balancer's health check
+  // needs time to notice). SIGINT skips it.
+  Duration shutdown_delay{5'000};
   Duration shutdown_grace{30'000};
   ServerLimits limits;
   ServerTimeouts timeouts;
@@ -94,7 +98,13 @@ struct UpstreamConfig {
   Duration first_byte_timeout{300'000};  // long enough for slow models to start answering
   Duration stream_idle_timeout{120'000}; // longest gap between body bytes
   Duration request_timeout{900'000};     // the whole exchange
-  uint64_t max_connections = 512;        // per worker
+  // Per worker. 0: no cap of its own; the worker's share of file descriptors
+  // bounds it (a client connection is admitted only with room for one
+  // upstream connection). Reaching a cap answers 503 at once.
+  uint64_t max_connections = 0;
+  // Keep-alive connections kept idle per worker for reuse (nginx's
+  // `keepalive N`); more are closed when their response ends.
+  uint64_t max_idle_connections = 64;
   std::string ca_file;                   // empty: the system bundle
   bool tls_verify = true;
 };

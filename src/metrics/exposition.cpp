@@ -208,6 +208,12 @@ void render(const std::vector<Snapshot>& workers, const Info& info, std::string&
     w.sample("aigw_channel_state", {{"channel", c.name}}, static_cast<uint64_t>(c.state));
   }
 
+  w.family("aigw_connections_refused_total", "counter",
+           "Client connections answered 503 and closed at accept, by the limit that was reached.");
+  each_enum<Refusal>(m.refused, [&](std::string_view reason, uint64_t v) {
+    w.sample("aigw_connections_refused_total", {{"reason", reason}}, v);
+  });
+
   w.family("aigw_active_connections", "gauge", "Client connections open.");
   w.sample("aigw_active_connections", {}, m.active_connections);
 

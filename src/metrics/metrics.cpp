@@ -32,6 +32,8 @@ std::string_view label(UpstreamError e) {
     case UpstreamError::status_401: return "status_401";
     case UpstreamError::protocol: return "protocol";
     case UpstreamError::tls: return "tls";
+    case UpstreamError::interrupted: return "interrupted";
+    case UpstreamError::pool_full: return "pool_full";
     case UpstreamError::count_: break;
   }
   return "unknown";
@@ -43,6 +45,15 @@ std::string_view label(AttemptResult r) {
     case AttemptResult::failover: return "failover";
     case AttemptResult::failed: return "failed";
     case AttemptResult::count_: break;
+  }
+  return "unknown";
+}
+
+std::string_view label(Refusal r) {
+  switch (r) {
+    case Refusal::connection_limit: return "connection_limit";
+    case Refusal::fd_limit: return "fd_limit";
+    case Refusal::count_: break;
   }
   return "unknown";
 }
@@ -112,6 +123,7 @@ Snapshot WorkerMetrics::snapshot() const {
   s.keys.reserve(keys_.size());
   for (const auto& [labels, k] : keys_) s.keys.push_back({labels[0], k});
   s.auth_failures = auth_failures_;
+  s.refused = refused_;
   s.active_connections = active_connections_;
   s.active_streams = active_streams_;
   return s;
@@ -199,6 +211,7 @@ Snapshot merge(const std::vector<Snapshot>& workers) {
       if (!fresh && severity(c.state) > severity(it->second.state)) it->second.state = c.state;
     }
     add_arrays(m.auth_failures, w.auth_failures);
+    add_arrays(m.refused, w.refused);
     m.active_connections += w.active_connections;
     m.active_streams += w.active_streams;
     m.log_lines_dropped += w.log_lines_dropped;

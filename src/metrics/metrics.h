@@ -46,7 +46,10 @@ struct Histogram {
 
 // label kind= of aigw_upstream_errors_total
 enum class UpstreamError : uint8_t {
-  connect, timeout, status_5xx, status_429, status_401, protocol, tls, count_
+  connect, timeout, status_5xx, status_429, status_401, protocol, tls,
+  interrupted,  // the response died after a good head (closed or reset mid-body)
+  pool_full,    // no connection could be opened: the provider's cap or the worker's descriptors
+  count_
 };
 // label result= of aigw_attempts_total: ok = the attempt answered the client,
 // failover = it failed and another channel was tried, failed = it failed and
@@ -56,6 +59,10 @@ enum class AttemptResult : uint8_t { ok, failover, failed, count_ };
 enum class AuthFailure : uint8_t { missing, unknown, model_not_allowed, count_ };
 // label limit= of aigw_rate_limited_total: which [[key]] limit refused
 enum class RateLimit : uint8_t { rpm, tpm, concurrent, daily_tokens, monthly_tokens, count_ };
+// label reason= of aigw_connections_refused_total: a connection accepted only
+// to be answered 503 and closed (max_connections_per_worker, or the worker's
+// share of file descriptors, see io/fd_budget.h)
+enum class Refusal : uint8_t { connection_limit, fd_limit, count_ };
 // value of aigw_channel_state (the numbers are part of the exposition)
 enum class ChannelState : uint8_t {
   closed = 0, open = 1, half_open = 2, key_disabled = 3, cooling = 4
@@ -65,6 +72,7 @@ std::string_view label(UpstreamError e);
 std::string_view label(AttemptResult r);
 std::string_view label(AuthFailure a);
 std::string_view label(RateLimit l);
+std::string_view label(Refusal r);
 
 template <class E>
 constexpr size_t count_of() { return static_cast<size_t>(E::count_); }
@@ -149,6 +157,7 @@ struct Snapshot {
   std::vector<Provider> providers;
   std::vector<Key> keys;
   std::array<uint64_t, count_of<AuthFailure>()> auth_failures{};
+  std::array<uint64_t, count_of<Refusal>()> refused{};
   int64_t active_connections = 0;
   int64_t active_streams = 0;
   // Set by the worker that takes the snapshot: what it had to drop rather
@@ -187,6 +196,7 @@ class WorkerMetrics {
 
   void count_auth_failure(AuthFailure why) { ++auth_failures_[static_cast<size_t>(why)]; }
 
+  void count_refused(Refusal why) { ++refused_[static_cast<size_t>(why)]; }
   void connection_opened() { ++active_connections_; }
   void connection_closed() { --active_connections_; }
   void stream_opened() { ++active_streams_; }
@@ -200,6 +210,7 @@ class WorkerMetrics {
   SeriesMap<1, ProviderCounts> providers_;
   SeriesMap<1, KeyCounts> keys_;
   std::array<uint64_t, count_of<AuthFailure>()> auth_failures_{};
+  std::array<uint64_t, count_of<Refusal>()> refused_{};
   int64_t active_connections_ = 0;
   int64_t active_streams_ = 0;
 };

@@ -22,8 +22,9 @@ namespace aigw::server {
 struct Message {
   enum class Kind : uint8_t {
     all_ready,  // every worker is accepting: /ready may answer 200
+    unready,    // shutdown_delay: /ready answers 503, everything else goes on
     drain,      // stop accepting, finish what is in flight, then exit
-    stop,       // grace is over: close everything now and exit
+    stop,       // grace is over: end what is left with an error, then exit
     plugins,    // payload: a plugin::Generation to serve new requests with
     admin_reply,  // payload: an AdminReply for a connection waiting on the control thread
     addresses,    // payload: an AddressUpdate for one provider's upstream

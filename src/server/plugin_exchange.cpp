@@ -1,11 +1,6 @@
 #include "server/plugin_exchange.h"
 
-#include "server/clock.h"
-
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,10 +14,8 @@
 #include "limits/estimate.h"
 #include "limits/limiter.h"
 #include "log/log.h"
-#include "server/upstream_conn.h"
+#include "server/clock.h"
 #include "server/worker.h"
-
-extern char** environ;
 
 namespace aigw::server {
 
@@ -90,7 +83,8 @@ struct PluginRuntime::Json {
   simdjson::ondemand::parser parser;
 };
 
-PluginRuntime::PluginRuntime(Worker& w) : worker_(w), json_(std::make_unique<Json>()) {}
+PluginRuntime::PluginRuntime(Worker& w)
+    : worker_(w), json_(std::make_unique<Json>()), client_(w.ring(), w.fds(), *this) {}
 
 PluginRuntime::~PluginRuntime() { shutdown(); }
 
@@ -363,19 +357,15 @@ void PluginRuntime::leave(aigw_request* r) {
 }
 
 void PluginRuntime::end_attempt(aigw_request* r) {
-  disarm_upstream_timer(r);
-  if (r->conn) {
-    // The attempt ended before the upstream response did (client gone, an
-    // error, a failover): that connection has unread bytes and cannot be
-    // reused.
-    UpstreamConn* c = r->conn;
-    r->conn = nullptr;
-    c->req = nullptr;
-    close_upstream(*c);
-  }
+  // The attempt ended before its upstream response did (client gone, an
+  // error, a failover): the client closes that connection, which has unread
+  // bytes. A finished exchange ignores this.
+  client_.cancel(r->exchange);
+  r->exchange = {};
+  r->outcome_pending = false;
   for (aigw_process* p : r->procs) {
     p->req = nullptr;
-    if (!p->exited && p->pid > 0) kill(p->pid, SIGKILL);
+    kill_process(p);
   }
   r->procs.clear();
   if (r->ctx_live) {
@@ -422,20 +412,31 @@ void PluginRuntime::client_gone(uint32_t slot) {
   if (r->depth == 0) destroy(r);
 }
 
+void PluginRuntime::abort(uint32_t slot, int status, std::string_view code, std::string_view message) {
+  if (slot >= requests_.size()) return;
+  aigw_request* r = requests_[slot].get();
+  if (r->wgen == nullptr || r->finished || r->client_gone) return;
+  enter(r);
+  report_abandon(r);
+  end_response(r, false, status, code, message);
+  leave(r);
+}
+
 void PluginRuntime::shutdown() {
   for (auto& r : requests_) {
     if (r->wgen != nullptr) client_gone(r->index);
   }
+  client_.close_idle();
   if (current_) {
     retired_.push_back(std::move(current_));
   }
   retire_unused();
   for (auto& p : procs_) {
-    if (p->pid > 0 && !p->exited) {
-      kill(p->pid, SIGKILL);
+    if (p->pid > 0 && !p->reaped) {
+      kill_process(p.get());
       int st;
       waitpid(p->pid, &st, 0);
-      p->exited = true;
+      p->exited = p->reaped = true;
     }
     if (p->pidfd >= 0) close(p->pidfd);
     if (p->stdin_fd >= 0) close(p->stdin_fd);
@@ -530,8 +531,9 @@ aigw_status PluginRuntime::finish(aigw_request* r, aigw_status status, std::stri
   // The provider failed or is busy and nothing reached the client yet:
   // another channel may still answer.
   if ((status == AIGW_ERR_INTERNAL || status == AIGW_ERR_LIMIT) && !r->committed &&
-      try_failover(r, status == AIGW_ERR_LIMIT ? routing::Failure::rate_limited
-                                               : routing::Failure::server_error, 0)) {
+      try_failover(r, status == AIGW_ERR_LIMIT ? routing::Failure::rate_limited : routing::Failure::server_error,
+                   0, status == AIGW_ERR_LIMIT ? metrics::UpstreamError::status_429
+                                               : metrics::UpstreamError::status_5xx)) {
     return AIGW_OK;
   }
   end_response(r, status == AIGW_OK, status_for(status), code_for(status),
@@ -584,47 +586,43 @@ void PluginRuntime::end_response(aigw_request* r, bool ok, int http_status, std:
     } else {
       std::vector<http::ResponseHeader> hs;
       routing_headers(r, hs, attempts);
+      std::string retry;
+      if (r->retry_after_s != 0) {
+        retry = std::to_string(r->retry_after_s);
+        hs.push_back({"Retry-After", retry});
+      }
       http::write_error(out, http_status, meta, code, msg, hs.data(), hs.size());
     }
   }
   r->buffered.clear();
   write_out(r, out, true);
-  for (aigw_process* p : r->procs) {
-    if (!p->exited && p->pid > 0) kill(p->pid, SIGKILL);
-  }
+  for (aigw_process* p : r->procs) kill_process(p);
   if (r->depth == 0) destroy(r);
 }
 
 aigw_status PluginRuntime::timer_start(aigw_request* r, uint64_t delay_ns, uint64_t token) {
   if (r->finished || r->client_gone) return AIGW_ERR_CLOSED;
-  timers_.push(Timer{now_ns() + delay_ns, r->index, r->generation, token, 0});
+  timers_.push(Timer{now_ns() + delay_ns, r->index, r->generation, token, kPluginTimer});
   return AIGW_OK;
 }
 
 uint64_t PluginRuntime::next_timer_ns() const {
   uint64_t t = timers_.empty() ? 0 : timers_.top().deadline_ns;
-  if (!upstream_heap_.empty()) {
-    auto u = static_cast<uint64_t>(upstream_heap_.front()->upstream_deadline_ns);
-    if (t == 0 || u < t) t = u;
+  if (int64_t u = client_.next_deadline_ns(); u != 0) {
+    if (t == 0 || static_cast<uint64_t>(u) < t) t = static_cast<uint64_t>(u);
   }
   return t;
 }
 
 void PluginRuntime::run_timers(uint64_t now) {
-  while (!upstream_heap_.empty() &&
-         static_cast<uint64_t>(upstream_heap_.front()->upstream_deadline_ns) <= now) {
-    aigw_request* r = upstream_heap_.front();
-    disarm_upstream_timer(r);
-    if (!r->finished) upstream_timeout(r);
+  if (int64_t u = client_.next_deadline_ns(); u != 0 && static_cast<uint64_t>(u) <= now) {
+    client_.run_timers(static_cast<int64_t>(now));
   }
   while (!timers_.empty() && timers_.top().deadline_ns <= now) {
     Timer t = timers_.top();
     timers_.pop();
-    if (t.kind == 1) {
-      if (t.index < procs_.size()) {
-        aigw_process* p = procs_[t.index].get();
-        if (p->generation == t.generation && !p->exited && p->pid > 0) kill(p->pid, SIGKILL);
-      }
+    if (t.kind != kPluginTimer) {
+      on_process_timer(t.kind, t.index, t.generation);
       continue;
     }
     aigw_request* r = request(t.index, t.generation);

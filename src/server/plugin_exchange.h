@@ -26,13 +26,12 @@
 #include "metrics/metrics.h"
 #include "routing/health.h"
 #include "server/accounting.h"
+#include "upstream/client.h"
 
 namespace aigw::server {
 
 class Worker;
 class PluginRuntime;
-
-struct UpstreamConn;
 
 // The worker's instances of one generation.
 struct WorkerGeneration {
@@ -56,8 +55,11 @@ struct aigw_process {
   int stdin_fd = -1;
   int stdout_fd = -1;
   uint8_t ops = 0;               // ring operations in flight
-  bool exited = false;
+  bool exited = false;           // seen through the pidfd; not reaped yet (see reap())
+  bool reaped = false;
   bool stdout_eof = false;
+  bool read_armed = false;
+  bool deadline_passed = false;  // timeout_ms ran out: killed, and no more waiting on stdout
   bool writing = false;
   bool close_stdin_after_write = false;
   int32_t exit_status = 0;
@@ -143,26 +145,20 @@ struct aigw_request {
   std::vector<std::unique_ptr<char[]>> arena;
   std::vector<aigw_process*> procs;
 
-  // HTTP mode: the upstream exchange.
+  // HTTP mode: the upstream exchange of the current attempt (src/upstream).
   const aigw::config::UpstreamConfig* upstream = nullptr;
   const std::vector<sockaddr_storage>* upstream_addrs = nullptr;
   std::shared_ptr<const std::vector<sockaddr_storage>> addrs_hold;  // keeps a refreshed set alive
-  std::string upstream_request;   // serialised request, sent once a connection is ready
-  aigw::server::UpstreamConn* conn = nullptr;
-  bool upstream_head_seen = false;
-  int64_t deadline_first_byte_ns = 0;
-  int64_t deadline_total_ns = 0;
-  // The upstream deadline: one entry per request in the runtime's indexed
-  // heap, moved in place when the deadline changes (every body byte moves
-  // it), removed when the request ends, so the heap never holds more entries
-  // than requests in flight.
-  int64_t upstream_deadline_ns = 0;
-  size_t heap_index = SIZE_MAX;
+  aigw::upstream::Handle exchange;
+  // The upstream head was good and the channel heard first_byte: how the
+  // body ends (complete or cut short) is still owed to its health.
+  bool outcome_pending = false;
+  uint32_t retry_after_s = 0;     // a Retry-After for the error answer, 0: none
 };
 
 namespace aigw::server {
 
-class PluginRuntime {
+class PluginRuntime : private upstream::Listener {
  public:
   explicit PluginRuntime(Worker& w);
   ~PluginRuntime();
@@ -187,6 +183,9 @@ class PluginRuntime {
 
   // The connection of request `slot` is gone.
   void client_gone(uint32_t slot);
+  // Ends request `slot` now with an error answer (an error event when the
+  // stream already reached the client): the worker is stopping.
+  void abort(uint32_t slot, int status, std::string_view code, std::string_view message);
 
   // Failovers decided during this loop turn start here, once no completion
   // handler or hook holds the failed attempt any more.
@@ -244,14 +243,17 @@ class PluginRuntime {
   void launch(aigw_request* r, const routing::Pick& pick);
   void use_upstream(aigw_request* r, uint32_t provider);  // its base URL and current addresses
   void restart(aigw_request* r, const routing::Pick& pick);
-  // `kind` names the failure for aigw_upstream_errors_total when the
-  // routing class alone would not (a TLS or protocol error is a
-  // server_error to routing).
+  // `kind` names the failure for aigw_upstream_errors_total: routing's
+  // class alone would not (a TLS or protocol error is a server_error to
+  // routing). When the channel already heard first_byte for this attempt,
+  // the failure is its outcome: a response cut short.
   bool try_failover(aigw_request* r, routing::Failure failure, int64_t retry_after_ns,
-                    int kind = -1);
+                    metrics::UpstreamError kind);
   void report_success(aigw_request* r);
+  void report_first_byte(aigw_request* r);  // HTTP mode: a good head; the outcome follows
+  void report_outcome(aigw_request* r);     // the body ended well, if the outcome is owed
   void report_failure(aigw_request* r, routing::Failure failure, int64_t retry_after_ns,
-                      int kind = -1);
+                      metrics::UpstreamError kind);
   void report_abandon(aigw_request* r);
   void commit(aigw_request* r);
   void hold(aigw_request* r, std::string_view frame);
@@ -260,35 +262,25 @@ class PluginRuntime {
   void routing_headers(const aigw_request* r, std::vector<http::ResponseHeader>& out,
                        std::string& attempts_text) const;
 
-  // HTTP mode (plugin_upstream.cpp).
+  // HTTP mode (plugin_upstream.cpp): the request to the provider, and what
+  // the upstream client tells about its answer.
   void start_upstream(aigw_request* r);
-  void acquire_connection(aigw_request* r);
-  void connect_new(aigw_request* r, const std::string& key);
-  void send_request(UpstreamConn& c);
-  void queue_send(UpstreamConn& c, std::string_view bytes);
-  void write_request(UpstreamConn& c);
-  bool tls_step(UpstreamConn& c);  // false: the connection failed and is closed
-  tls::ClientContext* tls_context(const config::UpstreamConfig& u, std::string& why);
-  void arm_upstream_recv(UpstreamConn& c);
-  void on_upstream_bytes(UpstreamConn& c, std::string_view bytes);
-  void deliver_body(UpstreamConn& c, std::string_view data, bool end);
-  void upstream_done(UpstreamConn& c, bool reusable);
-  void upstream_fail(aigw_request* r, int status, std::string_view code, std::string_view message);
+  aigw_request* by_cookie(uint64_t cookie);
+  void on_head(uint64_t cookie, const http::ResponseHead& head) override;
+  void on_body(uint64_t cookie, std::string_view bytes, bool end) override;
+  void on_failure(uint64_t cookie, const upstream::Failure& f) override;
+  void upstream_head_verdict(aigw_request* r, int32_t status, const aigw_upstream_verdict& verdict,
+                             aigw_status st);
   // Ends the response: complete (ok) or with an error of this HTTP status
   // (an error event when bytes were already sent).
   void end_response(aigw_request* r, bool ok, int status, std::string_view code,
                     std::string_view message);
-  void close_upstream(UpstreamConn& c);
-  void release_upstream(UpstreamConn& c);
-  void arm_upstream_timer(aigw_request* r, int64_t deadline_ns);
-  void disarm_upstream_timer(aigw_request* r);
-  void heap_swap(size_t a, size_t b);
-  void heap_up(size_t i);
-  void heap_down(size_t i);
-  void upstream_timeout(aigw_request* r);
 
  public:
-  void on_upstream_cqe(uint8_t op, uint32_t index, uint32_t generation, int res);
+  void on_upstream_cqe(uint8_t op, uint32_t index, uint32_t generation, int res) {
+    client_.on_cqe(static_cast<io::Op>(op), index, generation, res);
+  }
+  const upstream::Client& upstream_client() const { return client_; }
 
  private:
   void arm_process_read(aigw_process* p);
@@ -296,6 +288,9 @@ class PluginRuntime {
   void arm_process_exit(aigw_process* p);
   void process_op_done(aigw_process* p);
   void reap(aigw_process* p);
+  void kill_process(aigw_process* p);  // SIGKILL to its whole process group
+  void force_eof(aigw_process* p);     // stop waiting for stdout: end it now
+  void on_process_timer(uint8_t kind, uint32_t index, uint32_t generation);
 
   Worker& worker_;
   std::unique_ptr<WorkerGeneration> current_;
@@ -316,27 +311,22 @@ class PluginRuntime {
   struct Json;
   std::unique_ptr<Json> json_;
 
-  std::vector<std::unique_ptr<UpstreamConn>> uconns_;
-  std::vector<uint32_t> free_uconns_;
-  struct Pool {
-    std::vector<uint32_t> idle;          // keep-alive connections ready for a request
-    uint64_t open = 0;                   // connections in any state
-    std::deque<std::pair<uint32_t, uint32_t>> waiting;  // requests (index, generation)
-    tls::SavedSession tls_session;       // resumption on reconnect: no full handshake
-  };
-  std::unordered_map<std::string, std::unique_ptr<tls::ClientContext>> tls_contexts_;
   // Refreshed address sets, by provider index of the current generation.
   uint64_t addrs_generation_ = 0;
   std::unordered_map<size_t, std::shared_ptr<const std::vector<sockaddr_storage>>> addrs_;
-  std::unordered_map<std::string, Pool> pools_;
-  std::vector<aigw_request*> upstream_heap_;  // min-heap on upstream_deadline_ns
+  upstream::Client client_;
 
+  enum TimerKind : uint8_t {
+    kPluginTimer,      // host->timer_start: on_timer(token)
+    kProcessDeadline,  // spawn's timeout_ms ran out: kill the process group
+    kProcessEof,       // the child is gone but stdout is still held open: stop waiting
+  };
   struct Timer {
     uint64_t deadline_ns;
     uint32_t index;
     uint32_t generation;
     uint64_t token;
-    uint8_t kind;  // 0 plugin timer, 1 process kill, 2 upstream deadline
+    TimerKind kind;
     bool operator>(const Timer& o) const { return deadline_ns > o.deadline_ns; }
   };
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;

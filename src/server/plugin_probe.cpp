@@ -12,7 +12,6 @@
 #include "log/log.h"
 #include "server/clock.h"
 #include "server/plugin_exchange.h"
-#include "server/upstream_conn.h"
 #include "server/worker.h"
 
 namespace aigw::server {
@@ -100,12 +99,8 @@ void PluginRuntime::end_probe(aigw_request* r, bool ok) {
     log::info(ok ? "health probe: channel healthy again" : "health probe failed",
               {{"channel", ch.name}});
   }
-  if (r->conn) {
-    UpstreamConn* c = r->conn;
-    r->conn = nullptr;
-    c->req = nullptr;
-    close_upstream(*c);  // the body is not wanted
-  }
+  client_.cancel(r->exchange);  // the body is not wanted
+  r->exchange = {};
   if (r->depth == 0) destroy(r);
 }
 

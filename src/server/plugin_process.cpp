@@ -1,5 +1,16 @@
 // Child processes for direct-mode plugins: spawned with pipes whose reads,
 // writes and exit notification (a pidfd) all run on the worker's ring.
+//
+// Each child leads its own process group, and every kill is a kill of the
+// group: a model script's own children (a shell pipeline, a Python worker)
+// die with it, on a client disconnect as on a timeout. The leader is reaped
+// only when the host is done with it, so its pid (the group's id) cannot be
+// reused by another process while we may still signal the group.
+//
+// Deadlines are kept by the clock, not by the pipe: a descendant that
+// escaped the group can hold stdout open for ever, so once the child is
+// gone (exited, or killed at timeout_ms) stdout gets a short grace and is
+// then ended by the host.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -12,6 +23,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "io/clock.h"
 #include "log/log.h"
 #include "server/plugin_exchange.h"
 #include "server/worker.h"
@@ -20,13 +32,16 @@ extern char** environ;
 
 namespace aigw::server {
 
+
 namespace {
 
-uint64_t mono_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
-}
+uint64_t now_ns() { return static_cast<uint64_t>(io::mono_ns()); }
+
+// After the child exits on its own, how long its descendants may keep
+// writing to stdout; after a timeout kill, only long enough for the pipe's
+// last bytes.
+constexpr uint64_t kEofGraceNs = 2'000'000'000;
+constexpr uint64_t kKilledEofGraceNs = 100'000'000;
 
 std::string str(aigw_plugin_str s) { return std::string(s.ptr ? s.ptr : "", s.ptr ? s.len : 0); }
 
@@ -38,6 +53,17 @@ aigw_status PluginRuntime::spawn(aigw_request* r, const aigw_spawn_options* o, a
   if (!o || !out || o->argc == 0 || !o->argv || o->struct_size < sizeof(uint32_t) * 2) {
     return AIGW_ERR_INVALID;
   }
+  // Two pipe ends and a pidfd stay open while the child runs.
+  if (!worker_.fds().take(3)) {
+    log::warn("plugin process refused: this worker's share of file descriptors is spent");
+    return AIGW_ERR_LIMIT;
+  }
+  struct Undo {
+    io::FdBudget* fds;
+    ~Undo() {
+      if (fds) fds->give(3);
+    }
+  } undo{&worker_.fds()};
   std::vector<std::string> args;
   for (size_t i = 0; i < o->argc; ++i) args.push_back(str(o->argv[i]));
   std::vector<char*> argv;
@@ -103,6 +129,7 @@ aigw_status PluginRuntime::spawn(aigw_request* r, const aigw_spawn_options* o, a
     procs_[i]->index = i;
   }
   aigw_process* p = procs_[i].get();
+  undo.fds = nullptr;  // reap() gives them back
   p->req = r;
   p->rt = this;
   p->pid = pid;
@@ -113,7 +140,7 @@ aigw_status PluginRuntime::spawn(aigw_request* r, const aigw_spawn_options* o, a
   arm_process_read(p);
   arm_process_exit(p);
   if (o->timeout_ms != 0) {
-    timers_.push(Timer{mono_ns() + o->timeout_ms * 1000000u, p->index, p->generation, 0, 1});
+    timers_.push(Timer{now_ns() + o->timeout_ms * 1000000u, p->index, p->generation, 0, kProcessDeadline});
   }
   *out = p;
   return AIGW_OK;
@@ -123,7 +150,46 @@ void PluginRuntime::arm_process_read(aigw_process* p) {
   io_uring_sqe* sqe = worker_.sqe();
   io_uring_prep_read(sqe, p->stdout_fd, p->out_buf, sizeof p->out_buf, 0);
   io_uring_sqe_set_data64(sqe, io::pack(io::Op::process_read, p->index, p->generation));
+  p->read_armed = true;
   ++p->ops;
+}
+
+void PluginRuntime::kill_process(aigw_process* p) {
+  if (p->pid > 0 && !p->reaped) kill(-p->pid, SIGKILL);
+}
+
+void PluginRuntime::on_process_timer(uint8_t kind, uint32_t index, uint32_t generation) {
+  if (index >= procs_.size()) return;
+  aigw_process* p = procs_[index].get();
+  if (p->generation != generation || p->reaped) return;
+  if (kind == kProcessDeadline) {
+    if (p->exited && p->stdout_eof) return;
+    p->deadline_passed = true;
+    kill_process(p);
+    timers_.push(Timer{now_ns() + kKilledEofGraceNs, p->index, p->generation, 0, kProcessEof});
+  } else if (kind == kProcessEof) {
+    force_eof(p);
+  }
+}
+
+void PluginRuntime::force_eof(aigw_process* p) {
+  if (p->stdout_eof) return;
+  // Whoever still holds the pipe is not waited for: end stdout here, and let
+  // the plugin hear it as it would hear a real end of file.
+  kill_process(p);
+  p->stdout_eof = true;
+  if (p->read_armed) {
+    io_uring_sqe* sqe = worker_.sqe();
+    io_uring_prep_cancel64(sqe, io::pack(io::Op::process_read, p->index, p->generation), 0);
+    io_uring_sqe_set_data64(sqe, io::pack(io::Op::cancel, 0, 0));
+  }
+  aigw_request* r = p->req;
+  if (r && !r->finished && r->ctx_live && r->hooks->on_process_output) {
+    enter(r);
+    r->hooks->on_process_output(r->ctx, p, nullptr, 0, 1);
+    leave(r);
+  }
+  process_op_done(p);
 }
 
 void PluginRuntime::arm_process_exit(aigw_process* p) {
@@ -165,7 +231,7 @@ aigw_status PluginRuntime::process_close_stdin(aigw_process* p) {
 }
 
 aigw_status PluginRuntime::process_kill(aigw_process* p) {
-  if (!p->exited && p->pid > 0) kill(p->pid, SIGKILL);
+  kill_process(p);
   return AIGW_OK;
 }
 
@@ -178,14 +244,19 @@ void PluginRuntime::on_process_cqe(uint8_t op, uint32_t index, uint32_t generati
   bool deliver = r && !r->finished && r->ctx_live;
   switch (static_cast<io::Op>(op)) {
     case io::Op::process_read:
-      if (res > 0) {
+      p->read_armed = false;
+      if (p->stdout_eof) {
+        // Ended by force_eof: what the read brought is too late.
+        if (p->stdout_fd >= 0) close(p->stdout_fd);
+        p->stdout_fd = -1;
+      } else if (res > 0) {
         if (deliver && r->hooks->on_process_output) {
           aigw_host_bytes b{reinterpret_cast<const uint8_t*>(p->out_buf), static_cast<size_t>(res)};
           enter(r);
           r->hooks->on_process_output(r->ctx, p, &b, 1, 0);
           leave(r);
         }
-        if (p->stdout_fd >= 0) arm_process_read(p);
+        if (p->stdout_fd >= 0 && !p->stdout_eof) arm_process_read(p);
       } else {
         p->stdout_eof = true;
         close(p->stdout_fd);
@@ -213,13 +284,21 @@ void PluginRuntime::on_process_cqe(uint8_t op, uint32_t index, uint32_t generati
       }
       break;
     case io::Op::process_exit: {
-      int st = 0;
-      if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
+      // Read the status without reaping (WNOWAIT): the pid stays ours, so
+      // the group can still be signalled; reap() collects it.
+      siginfo_t info{};
+      if (waitid(P_PID, static_cast<id_t>(p->pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+          info.si_pid == p->pid) {
         p->exited = true;
-        p->exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
+        p->exit_status = info.si_code == CLD_EXITED ? info.si_status : -info.si_status;
         if (p->stdin_fd >= 0 && !p->writing) {
           close(p->stdin_fd);
           p->stdin_fd = -1;
+        }
+        if (!p->stdout_eof) {
+          // Descendants may still be writing; not for long.
+          timers_.push(Timer{now_ns() + (p->deadline_passed ? kKilledEofGraceNs : kEofGraceNs), p->index,
+                             p->generation, 0, kProcessEof});
         }
       } else {
         arm_process_exit(p);  // spurious wake-up
@@ -255,6 +334,12 @@ void PluginRuntime::process_op_done(aigw_process* p) {
 }
 
 void PluginRuntime::reap(aigw_process* p) {
+  // Whatever the child left running in its group goes with it.
+  kill_process(p);
+  int st;
+  waitpid(p->pid, &st, 0);  // it has exited (pidfd said so): does not block
+  p->reaped = true;
+  worker_.fds().give(3);
   if (p->pidfd >= 0) close(p->pidfd);
   if (p->stdin_fd >= 0) close(p->stdin_fd);
   if (p->stdout_fd >= 0) close(p->stdout_fd);

@@ -13,7 +13,6 @@
 #include "log/log.h"
 #include "server/clock.h"
 #include "server/plugin_exchange.h"
-#include "server/upstream_conn.h"
 #include "server/worker.h"
 
 namespace aigw::server {
@@ -82,7 +81,7 @@ void PluginRuntime::launch(aigw_request* r, const routing::Pick& pick) {
     // channel's health, and another provider may accept it.
     wg.health->abandon(static_cast<uint32_t>(pick.channel));
     r->verdict_given = true;
-    if (!try_failover(r, routing::Failure::server_error, 0)) {
+    if (!try_failover(r, routing::Failure::server_error, 0, metrics::UpstreamError::status_5xx)) {
       finish(r, st, msg[0] ? msg : "The provider refused the request.");
     }
     leave(r);
@@ -126,16 +125,13 @@ void PluginRuntime::restart(aigw_request* r, const routing::Pick& pick) {
   r->buffered.clear();
   r->held.clear();
   r->held_scan = 0;
-  r->upstream_request.clear();
-  r->upstream_head_seen = false;
-  r->deadline_first_byte_ns = 0;
-  r->deadline_total_ns = 0;
+  r->retry_after_s = 0;
   launch(r, pick);
 }
 
 bool PluginRuntime::try_failover(aigw_request* r, routing::Failure failure, int64_t retry_after_ns,
-                                 int kind) {
-  if (!r->verdict_given) report_failure(r, failure, retry_after_ns, kind);
+                                 metrics::UpstreamError kind) {
+  report_failure(r, failure, retry_after_ns, kind);
   if (r->committed || r->client_gone || r->retry_pending || r->route == nullptr) return false;
   const config::RoutingConfig& rc = r->wgen->gen->config->routing;
   if (r->attempts >= rc.max_attempts || r->attempts >= aigw_request::kMaxAttempts) return false;
@@ -190,31 +186,61 @@ void PluginRuntime::report_success(aigw_request* r) {
   }
 }
 
-void PluginRuntime::report_failure(aigw_request* r, routing::Failure failure, int64_t retry_after_ns,
-                                   int kind) {
+void PluginRuntime::report_first_byte(aigw_request* r) {
   if (r->verdict_given || r->channel < 0) return;
   r->verdict_given = true;
+  r->outcome_pending = true;
+  int64_t now = mono_ns();
   routing::News news;
-  static constexpr metrics::UpstreamError kKind[] = {
-      metrics::UpstreamError::connect, metrics::UpstreamError::timeout,
-      metrics::UpstreamError::status_5xx, metrics::UpstreamError::status_429,
-      metrics::UpstreamError::status_401};
-  worker_.metrics()
-      .provider(r->wgen->gen->providers[r->provider].config->name)
-      ->count_error(kind >= 0 ? static_cast<metrics::UpstreamError>(kind)
-                              : kKind[static_cast<size_t>(failure)]);
-  if (r->wgen->health->failure(static_cast<uint32_t>(r->channel), failure, mono_ns(), retry_after_ns,
-                               &news)) {
+  if (r->wgen->health->first_byte(static_cast<uint32_t>(r->channel), now, now - r->attempt_start_ns, &news)) {
     worker_.publish_health(news);
-    if (news.kind == routing::News::Kind::opened || news.kind == routing::News::Kind::key_disabled) {
-      log::warn(news.kind == routing::News::Kind::opened ? "channel circuit opened" : "channel key disabled",
-                {{"channel", r->wgen->health->table().channels()[static_cast<size_t>(r->channel)].name},
-                 {"worker", worker_.index()}});
-    }
+  }
+}
+
+void PluginRuntime::report_outcome(aigw_request* r) {
+  if (!r->outcome_pending) return;
+  r->outcome_pending = false;
+  r->wgen->health->completed(static_cast<uint32_t>(r->channel), true, mono_ns(), nullptr);
+}
+
+namespace {
+
+const char* news_word(routing::News::Kind k) {
+  return k == routing::News::Kind::opened ? "channel circuit opened" : "channel key disabled";
+}
+
+}  // namespace
+
+void PluginRuntime::report_failure(aigw_request* r, routing::Failure failure, int64_t retry_after_ns,
+                                   metrics::UpstreamError kind) {
+  if (r->channel < 0) return;
+  routing::News news;
+  bool told = false;
+  if (!r->verdict_given) {
+    r->verdict_given = true;
+    told = r->wgen->health->failure(static_cast<uint32_t>(r->channel), failure, mono_ns(), retry_after_ns,
+                                    &news);
+  } else if (r->outcome_pending) {
+    // The head was good, the rest of the response was not: a failure of
+    // the channel all the same, or a provider whose streams die after the
+    // head would stay in rotation for ever.
+    r->outcome_pending = false;
+    told = r->wgen->health->completed(static_cast<uint32_t>(r->channel), false, mono_ns(), &news);
+  } else {
+    return;
+  }
+  worker_.metrics().provider(r->wgen->gen->providers[r->provider].config->name)->count_error(kind);
+  if (!told) return;
+  worker_.publish_health(news);
+  if (news.kind == routing::News::Kind::opened || news.kind == routing::News::Kind::key_disabled) {
+    log::warn(news_word(news.kind),
+              {{"channel", r->wgen->health->table().channels()[static_cast<size_t>(r->channel)].name},
+               {"worker", worker_.index()}});
   }
 }
 
 void PluginRuntime::report_abandon(aigw_request* r) {
+  r->outcome_pending = false;  // the client left: the body's end says nothing now
   if (r->verdict_given || r->channel < 0 || r->wgen == nullptr) return;
   r->verdict_given = true;
   r->wgen->health->abandon(static_cast<uint32_t>(r->channel));

@@ -9,6 +9,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -49,6 +50,17 @@ void raise_fd_limit() {
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
   }
+}
+
+// Each worker's share of the open-file limit (io/fd_budget.h). The reserve
+// covers what is not per connection: listeners, rings, eventfds, the access
+// log, inotify, plugin files, DNS lookups on the control thread.
+uint64_t fd_share(unsigned workers, size_t listeners) {
+  rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return UINT64_MAX / 4;
+  uint64_t reserve = 64 + 8 * static_cast<uint64_t>(workers) * (listeners + 2);
+  uint64_t total = rl.rlim_cur > reserve ? rl.rlim_cur - reserve : 0;
+  return std::max<uint64_t>(total / workers, 4);
 }
 
 int64_t now_ms() {
@@ -277,6 +289,7 @@ std::vector<std::string> needs_restart(const config::Config& now, const config::
   if (a.workers != b.workers || a.pin_workers != b.pin_workers) out.push_back("server.workers");
   if (a.tls.cert_file != b.tls.cert_file || a.tls.key_file != b.tls.key_file) out.push_back("server.tls");
   if (a.shutdown_grace != b.shutdown_grace) out.push_back("server.shutdown_grace");
+  if (a.shutdown_delay != b.shutdown_delay) out.push_back("server.shutdown_delay");
   const auto& la = a.limits;
   const auto& lb = b.limits;
   if (la.max_header_bytes != lb.max_header_bytes || la.max_header_count != lb.max_header_count ||
@@ -412,6 +425,9 @@ int serve(std::shared_ptr<const config::Config> cfg) {
     post(*workers.back(), Message::Kind::plugins, plugins.current());
   }
   listeners.fds.clear();  // the workers own their sockets now
+  const uint64_t fds_per_worker = fd_share(n, addrs.size());
+  for (auto& w : workers) w->set_fd_limit(fds_per_worker);
+  log::debug("file descriptors per worker", {{"limit", static_cast<unsigned long long>(fds_per_worker)}});
   {
     std::vector<Worker*> peers;
     for (auto& w : workers) peers.push_back(w.get());
@@ -467,8 +483,18 @@ int serve(std::shared_ptr<const config::Config> cfg) {
   }
   log::info("ready", {{"workers", n}, {"config", cfg->source}});
 
+  bool delaying = false;  // shutdown_delay: unready, still serving
+  int64_t drain_at = 0;
   bool draining = false;
   int64_t deadline = 0;
+  auto start_drain = [&](const char* why) {
+    delaying = false;
+    draining = true;
+    deadline = now_ms() + cfg->server.shutdown_grace.count();
+    log::info("shutting down: draining connections",
+              {{"reason", why}, {"grace_ms", static_cast<long long>(cfg->server.shutdown_grace.count())}});
+    for (auto& w : workers) post(*w, Message::Kind::drain);
+  };
   auto reload = [&](std::string& result) { return plugins.reload(workers, reports, result); };
   // Parses and validates the config file again; on any error the running
   // config keeps serving. Returns the HTTP status for the admin endpoint.
@@ -585,17 +611,26 @@ int serve(std::shared_ptr<const config::Config> cfg) {
     while (read(sfd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
       int sig = static_cast<int>(si.ssi_signo);
       if (sig == SIGINT || sig == SIGTERM) {
-        if (draining) {
+        if (draining || delaying) {
           log::warn("second signal: exiting now", {{"signal", strsignal(sig)}});
           std::_Exit(1);
         }
-        draining = true;
-        deadline = now_ms() + cfg->server.shutdown_grace.count();
-        log::info("shutting down: draining connections",
-                  {{"signal", strsignal(sig)},
-                   {"grace_ms", static_cast<long long>(cfg->server.shutdown_grace.count())}});
-        for (auto& w : workers) post(*w, Message::Kind::drain);
-      } else if (sig == SIGHUP && !draining) {
+        // SIGTERM is how orchestrators stop a server: first /ready turns
+        // 503 while everything else goes on, so load balancers see it and
+        // move traffic away before anything closes. SIGINT (Ctrl-C at a
+        // terminal) has nobody to warn and drains at once.
+        const int64_t delay = sig == SIGTERM ? cfg->server.shutdown_delay.count() : 0;
+        if (delay > 0) {
+          delaying = true;
+          drain_at = now_ms() + delay;
+          log::info("shutting down: /ready now answers 503; draining after the delay",
+                    {{"signal", strsignal(sig)}, {"delay_ms", static_cast<long long>(delay)},
+                     {"grace_ms", static_cast<long long>(cfg->server.shutdown_grace.count())}});
+          for (auto& w : workers) post(*w, Message::Kind::unready);
+        } else {
+          start_drain(strsignal(sig));
+        }
+      } else if (sig == SIGHUP && !draining && !delaying) {
         log::info("SIGHUP: reloading the config and plugins");
         std::string body;
         reload_config(body);
@@ -642,6 +677,7 @@ int serve(std::shared_ptr<const config::Config> cfg) {
     plugins.collect();
     if (!draining) plugins.refresh_addresses(workers);
 
+    if (delaying && now_ms() >= drain_at) start_drain("shutdown_delay over");
     if (reports.exited.load() == n) break;
     if (draining && now_ms() >= deadline) {
       log::warn("shutdown grace period over: closing remaining connections");

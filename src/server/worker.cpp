@@ -178,6 +178,7 @@ void Worker::run() {
     }
     if (now_ms_ >= next_tick_ms_) tick();
     if (draining_ && active_ == 0) exit_ = true;
+    if (stop_until_ms_ != 0 && (now_ms_ >= stop_until_ms_ || active_ == 0)) exit_ = true;
   }
   plugins_->shutdown();
   drain_access_log();
@@ -243,15 +244,28 @@ void Worker::on_accept(size_t listener, const io_uring_cqe* cqe) {
   if (res >= 0) {
     if (draining_) {
       ::close(res);
-    } else if (active_ >= cfg_->server.limits.max_connections_per_worker) {
+    } else if (active_ >= cfg_->server.limits.max_connections_per_worker || active_ >= fds_.client_cap() ||
+               !fds_.take()) {
       // Refuse cleanly: a short 503 the client can read, then close. The
-      // socket is fresh, so the non-blocking send fits its buffer.
+      // socket is fresh, so the non-blocking send fits its buffer. The
+      // descriptor limit is met here, at accept, where a refusal is clean,
+      // and never halfway through a stream.
+      const bool by_fds = active_ < cfg_->server.limits.max_connections_per_worker;
+      metrics_.count_refused(by_fds ? metrics::Refusal::fd_limit : metrics::Refusal::connection_limit);
+      if (!refusing_) {
+        refusing_ = true;
+        log::warn(by_fds ? "refusing connections: this worker's share of file descriptors is spent"
+                         : "refusing connections: max_connections_per_worker reached",
+                  {{"worker", index_}, {"connections", static_cast<unsigned long long>(active_)},
+                   {"fd_limit", static_cast<unsigned long long>(fds_.limit())}});
+      }
       std::string out;
       http::ResponseMeta meta;
       meta.keep_alive = false;
       meta.date = {date_, date_len_};
       http::write_error(out, 503, meta, "server_busy",
-                        "This server has reached its connection limit; retry shortly.");
+                        "This server has reached its connection limit; retry shortly.",
+                        {{"Retry-After", "1"}});
       [[maybe_unused]] ssize_t w = ::send(res, out.data(), out.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
       ::close(res);
     } else {
@@ -328,6 +342,9 @@ void Worker::drain_mailbox() {
     switch (m.kind) {
       case Message::Kind::all_ready:
         all_ready_ = true;
+        break;
+      case Message::Kind::unready:
+        unready_ = true;
         break;
       case Message::Kind::drain:
         start_drain();
@@ -408,14 +425,29 @@ void Worker::start_drain() {
 }
 
 void Worker::stop_now() {
+  if (stop_until_ms_ != 0) return;
   uint64_t cut = 0;
   for (auto& p : conns_) {
-    if (p && p->fd >= 0 && p->phase != Phase::closing && p->phase != Phase::lingering) ++cut;
+    if (!p || p->fd < 0 || p->phase == Phase::closing || p->phase == Phase::lingering) continue;
+    Connection& c = *p;
+    ++cut;
+    // A response still in progress ends with an error the client can read
+    // (an error event on a stream that already started), not a bare close.
+    if (c.exchange != kNoSlot && c.exchange != kAdminExchange) {
+      plugins_->abort(c.exchange, 503, "shutting_down",
+                      "The gateway is shutting down and could not finish this response.");
+    }
+    if (c.fd >= 0 && c.phase != Phase::closing) {
+      c.close_after_write = true;
+      if (!c.send_inflight && c.out.empty()) close_now(c);
+    }
   }
   reports_.dropped_at_stop.fetch_add(cut);
-  // Operations still in flight are cancelled when the ring is torn down; the
-  // connection memory outlives the ring because conns_ is destroyed after it.
-  exit_ = true;
+  // The loop runs on until those last bytes are sent, for half a second at
+  // most. Operations still in flight then are cancelled when the ring is
+  // torn down; connection memory outlives the ring (conns_ is destroyed
+  // after it).
+  stop_until_ms_ = now_ms_ + 500;
 }
 
 // ---- connections ------------------------------------------------------------
@@ -434,6 +466,11 @@ Connection& Worker::alloc_connection(int fd) {
   c.fd = fd;
   c.phase = Phase::idle;
   ++active_;
+  if (refusing_ && active_ * 10 < fds_.client_cap() * 9 &&
+      active_ * 10 < cfg_->server.limits.max_connections_per_worker * 9) {
+    refusing_ = false;  // well below both limits again: the next refusal is news
+    log::info("accepting connections again", {{"worker", index_}});
+  }
   metrics_.connection_opened();
   return c;
 }
@@ -441,6 +478,7 @@ Connection& Worker::alloc_connection(int fd) {
 void Worker::release(Connection& c) {
   timer_disarm(c);
   ::close(c.fd);
+  fds_.give();
   // Reset everything but the identity; give string memory back so a slot
   // that served a large request does not keep it.
   uint32_t index = c.index;

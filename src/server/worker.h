@@ -27,6 +27,7 @@
 #include "config/config.h"
 #include "http/response.h"
 #include "io/buffer_ring.h"
+#include "io/fd_budget.h"
 #include "io/ring.h"
 #include "metrics/log_buffer.h"
 #include "metrics/metrics.h"
@@ -122,11 +123,15 @@ class Worker {
 
   Mailbox& mailbox() { return mailbox_; }
   unsigned index() const { return index_; }
-  bool ready() const { return all_ready_ && !draining_; }
+  bool ready() const { return all_ready_ && !unready_ && !draining_; }
   bool draining() const { return draining_; }
   unsigned worker_count() const { return count_; }
   std::string_view date() const { return {date_, date_len_}; }
   io_uring_sqe* sqe() { return ring_.sqe(); }
+  io::Ring& ring() { return ring_; }
+  // This worker's share of the open-file limit (io/fd_budget.h); set before run().
+  io::FdBudget& fds() { return fds_; }
+  void set_fd_limit(uint64_t limit) { fds_ = io::FdBudget(limit); }
   PluginRuntime& plugins() { return *plugins_; }
   const config::Config& config() const { return *cfg_; }
 
@@ -214,6 +219,8 @@ class Worker {
   uint64_t mailbox_value_ = 0;  // target of the eventfd read; owned by that operation
 
   io::Ring ring_;
+  io::FdBudget fds_;
+  bool refusing_ = false;  // logged that connections are being refused; quiet until it stops
   io::BufferRing buffers_;
   Router router_;
   Router admin_router_;
@@ -256,7 +263,9 @@ class Worker {
   size_t date_len_ = 0;
 
   bool all_ready_ = false;
+  bool unready_ = false;   // shutting down soon: tell load balancers, keep serving
   bool draining_ = false;
+  int64_t stop_until_ms_ = 0;  // stopping: the last sends get until then
   bool exit_ = false;
 };
 

@@ -19,10 +19,13 @@ SOURCE_ROOT = os.environ.get("AIGW_SOURCE_ROOT", ".")
 class Server:
     """One aigw process with a config written to a temp file."""
 
-    def __init__(self, config="", workers=1, extra_server="", start=True):
+    def __init__(self, config="", workers=1, extra_server="", start=True, shutdown_delay="0s"):
+        # shutdown_delay: tests stop aigw with SIGTERM; the default 5 s of
+        # /ready 503 before the drain is tested on its own (test_lifecycle).
         self.dir = tempfile.TemporaryDirectory(prefix="aigw-test-")
         self.config_path = os.path.join(self.dir.name, "aigw.toml")
-        text = '[server]\nlisten = "127.0.0.1:0"\nworkers = %d\n%s\n%s' % (workers, extra_server, config)
+        delay = 'shutdown_delay = "%s"\n' % shutdown_delay if shutdown_delay is not None else ""
+        text = '[server]\nlisten = "127.0.0.1:0"\nworkers = %d\n%s%s\n%s' % (workers, delay, extra_server, config)
         with open(self.config_path, "w") as f:
             f.write(text)
         self.proc = None

@@ -1,12 +1,108 @@
-"""Graceful shutdown: SIGTERM drains, /ready turns 503, in-flight requests
-finish, the grace period is enforced, a second signal exits at once."""
+"""Graceful shutdown: SIGTERM first turns /ready 503 for shutdown_delay while
+everything else is served, then drains; in-flight requests finish, the grace
+period is enforced (streams still open get an error event before the close),
+a second signal exits at once."""
 
+import json
 import signal
 import subprocess
+import threading
 import time
 import unittest
 
 from harness import Reader, Server, main, request
+
+
+SLOW_DEMO = """
+[[provider]]
+name = "slow"
+plugin = "local"
+models = ["slow-demo"]
+chunk_interval = "300ms"
+
+[[provider]]
+name = "fast"
+plugin = "local"
+models = ["fast-demo"]
+chunk_interval = "0ms"
+"""
+
+
+def chat(model, content, stream=False):
+    body = {"model": model, "messages": [{"role": "user", "content": content}]}
+    if stream:
+        body["stream"] = True
+    data = json.dumps(body).encode()
+    return request("POST", "/v1/chat/completions", {"Content-Type": "application/json"}, data)
+
+
+class ShutdownDelay(unittest.TestCase):
+    def test_a_load_balancer_sees_503_while_requests_still_succeed(self):
+        srv = Server(SLOW_DEMO, workers=2, shutdown_delay="1500ms", extra_server='shutdown_grace = "5s"')
+        try:
+            def get(path):
+                with srv.connect(timeout=5) as s:
+                    s.sendall(request("GET", path))
+                    return Reader(s).read_response().status
+
+            self.assertEqual(get("/ready"), 200)
+            signalled = time.time()
+            srv.signal(signal.SIGTERM)
+            # A load balancer's health check, polling on new connections.
+            seen = []
+            served = 0
+            while time.time() - signalled < 1.2:
+                seen.append(get("/ready"))
+                with srv.connect(timeout=5) as s:
+                    s.sendall(chat("fast-demo", "still here"))
+                    r = Reader(s).read_response()
+                    self.assertEqual(r.status, 200, r.body)
+                    served += 1
+                time.sleep(0.05)
+            # /ready turned 503 at once and stayed so; requests went on.
+            self.assertEqual(set(seen[1:]), {503}, seen)
+            self.assertGreater(served, 5)
+            self.assertIsNone(srv.proc.poll())
+            # After the delay the listeners close and the process exits.
+            self.assertEqual(srv.wait(10), 0)
+            self.assertGreaterEqual(time.time() - signalled, 1.4)
+            msgs = [x.get("msg") for x in srv.log_records()]
+            self.assertIn("shutting down: /ready now answers 503; draining after the delay", msgs)
+            self.assertIn("shutting down: draining connections", msgs)
+        finally:
+            srv.kill()
+
+    def test_sigint_skips_the_delay(self):
+        srv = Server(workers=1, shutdown_delay="10s")
+        start = time.time()
+        srv.signal(signal.SIGINT)
+        self.assertEqual(srv.wait(10), 0)
+        self.assertLess(time.time() - start, 3)
+
+    def test_a_stream_cut_by_the_grace_ends_with_an_error_event(self):
+        srv = Server(SLOW_DEMO, workers=1, extra_server='shutdown_grace = "600ms"')
+        try:
+            s = srv.connect(timeout=10)
+            words = " ".join("w%d" % i for i in range(40))  # 40 chunks, 300 ms apart
+            s.sendall(chat("slow-demo", words, stream=True))
+            got = b""
+            while b"data:" not in got:
+                got += s.recv(65536)
+            srv.signal(signal.SIGTERM)
+            s.settimeout(5)
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+            text = got.decode()
+            self.assertIn('"code":"shutting_down"', text)
+            # The chunked body is closed properly after the error event.
+            self.assertTrue(text.endswith("0\r\n\r\n"), text[-200:])
+            self.assertNotIn("[DONE]", text)
+            self.assertEqual(srv.wait(10), 0)
+        finally:
+            srv.kill()
 
 
 class Shutdown(unittest.TestCase):

@@ -182,10 +182,21 @@ class Proxy(unittest.TestCase):
         r = self.post("fault-429")
         self.assertEqual(r.status, 429)
         self.assertEqual(r.json()["error"]["code"], "rate_limit_exceeded")
-        for code in ("500", "503", "401"):
+        for code in ("500", "503"):
             r = self.post("fault-" + code)
             self.assertEqual(r.status, int(code), r.body)
             self.assertIn("error", r.json())
+
+    def test_upstream_rejecting_the_gateways_key_is_not_the_clients_fault(self):
+        # A 401 from the provider is about aigw's key: the client must not
+        # read it as "your API key is invalid" (its SDK would), and must
+        # not learn the key.
+        r = self.post("fault-401")
+        self.assertEqual(r.status, 502, r.body)
+        err = r.json()["error"]
+        self.assertEqual(err["code"], "upstream_auth_failed")
+        self.assertIn("fault-401", err["message"])
+        self.assertNotIn(CANARY, r.body.decode())
 
     def test_connection_refused_is_502(self):
         r = self.post("down-model")

@@ -237,6 +237,8 @@ aigw_upstream_errors_total{provider="openai",kind="status_429"} 0
 aigw_upstream_errors_total{provider="openai",kind="status_401"} 0
 aigw_upstream_errors_total{provider="openai",kind="protocol"} 0
 aigw_upstream_errors_total{provider="openai",kind="tls"} 0
+aigw_upstream_errors_total{provider="openai",kind="interrupted"} 0
+aigw_upstream_errors_total{provider="openai",kind="pool_full"} 0
 # HELP aigw_rate_limited_total Requests refused by a client key's limit.
 # TYPE aigw_rate_limited_total counter
 aigw_rate_limited_total{key="team-a",limit="rpm"} 1
@@ -252,6 +254,10 @@ aigw_auth_failures_total{reason="model_not_allowed"} 0
 # HELP aigw_channel_state Channel health: 0 closed, 1 open, 2 half_open, 3 key_disabled, 4 cooling.
 # TYPE aigw_channel_state gauge
 aigw_channel_state{channel="openai#0"} 2
+# HELP aigw_connections_refused_total Client connections answered 503 and closed at accept, by the limit that was reached.
+# TYPE aigw_connections_refused_total counter
+aigw_connections_refused_total{reason="connection_limit"} 0
+aigw_connections_refused_total{reason="fd_limit"} 0
 # HELP aigw_active_connections Client connections open.
 # TYPE aigw_active_connections gauge
 aigw_active_connections 2
@@ -319,7 +325,7 @@ TEST(MetricsRender, FamiliesAreWholeAndNotRepeated) {
       EXPECT_EQ(line.rfind(current, 0), 0u) << line << " outside its family " << current;
     }
   }
-  EXPECT_EQ(seen.size(), 16u);
+  EXPECT_EQ(seen.size(), 17u);
 }
 
 bool have_promtool() { return std::system("command -v promtool >/dev/null 2>&1") == 0; }
