@@ -21,6 +21,7 @@
 
 #include "config/config.h"
 #include "config/provider_table.h"
+#include "config/suggest.h"
 
 namespace aigw::config {
 namespace {
@@ -68,22 +69,6 @@ std::string quoted(std::string_view s) {
   q += s;
   q += '"';
   return q;
-}
-
-size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t above = row[j];
-      const size_t substitute = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
-      row[j] = std::min({above + 1, row[j - 1] + 1, substitute});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
 }
 
 // All problems of one load, kept in file order so the output reads top to bottom.
@@ -277,9 +262,8 @@ class TableReader {
     for (auto&& [key, node] : *table_) {
       if (is_known(key.str())) continue;
       std::string message = "unknown key " + quoted(path_of(key.str()));
-      if (const std::string* near = closest_known(key.str())) {
-        message += " (did you mean " + quoted(path_of(*near)) + "?)";
-      }
+      const std::string_view near = closest_key(key.str(), known_);
+      if (!near.empty()) message += " (did you mean " + quoted(path_of(near)) + "?)";
       // The key's own position is where the typo is; a table's node would
       // point at its header instead.
       const toml::source_region& where = key.source().begin.line ? key.source() : node.source();
@@ -303,20 +287,6 @@ class TableReader {
 
   bool is_known(std::string_view key) const {
     return std::find(known_.begin(), known_.end(), key) != known_.end();
-  }
-
-  const std::string* closest_known(std::string_view key) const {
-    const std::string* best = nullptr;
-    size_t best_distance = 3;  // suggest only within two edits
-    for (const std::string& known : known_) {
-      const size_t d = edit_distance(key, known);
-      // A suggestion that rewrites most of the word is noise, not help.
-      if (d < best_distance && d < known.size()) {
-        best = &known;
-        best_distance = d;
-      }
-    }
-    return best;
   }
 
   const toml::table* table_;
