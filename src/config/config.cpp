@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <string>
 #include <tuple>
@@ -518,15 +519,20 @@ void read_providers(TableReader& top, const std::shared_ptr<const toml::table>& 
   read_table_array(top, "provider", [&](TableReader r, const toml::table& t, size_t i) {
     ProviderConfig p;
     require_name(r, t, p.name);
-    if (!r.get_string("plugin", p.plugin) && !t.contains("plugin")) {
-      r.error_here(r.path_of("plugin"), "is required (the plugin that serves this provider)");
-    } else if (!p.plugin.empty() && p.plugin != "local") {
+    if (!r.get_string("plugin", p.plugin)) {
+      if (!t.contains("plugin")) {
+        r.error_here(r.path_of("plugin"), "is required (the plugin that serves this provider)");
+      }
+    } else if (p.plugin != "local") {
       bool declared = false;
       for (const PluginConfig& pl : config.plugins) declared |= pl.name == p.plugin;
       if (!declared) {
         r.error(*t.get("plugin"), r.path_of("plugin"),
                 "no [[plugin]] named " + quoted(p.plugin) + " is declared");
       }
+      // Already an error (here or at the [[plugin]]): a partial config must
+      // not hand this table to a plugin that was never properly declared.
+      if (!declared || !valid_name(p.plugin)) p.plugin.clear();
     }
     if (const toml::node* node = r.get_node("models")) {
       const toml::array* list = node->as_array();
@@ -887,6 +893,7 @@ LoadResult build(const std::shared_ptr<const toml::table>& root_ptr, std::string
     result.config = std::move(config);
   } else {
     result.errors = problems.take_sorted();
+    result.partial = std::move(config);
   }
   return result;
 }
@@ -942,6 +949,43 @@ LoadResult load_file(const std::string& path) {
 }
 
 std::string_view default_config_toml() { return kDefaultConfig; }
+
+void in_file_order(std::vector<std::string>& problems, std::string_view source) {
+  struct Line {
+    bool positioned;
+    unsigned long line;
+    unsigned long column;
+    std::string text;
+  };
+  // Reads the "<source>:<line>:<column>:" every positioned line starts with.
+  auto position = [&](std::string_view text, unsigned long& line, unsigned long& column) {
+    if (!text.starts_with(source) || text.size() <= source.size() || text[source.size()] != ':') {
+      return false;
+    }
+    const char* p = text.data() + source.size() + 1;
+    const char* end = text.data() + text.size();
+    auto l = std::from_chars(p, end, line);
+    if (l.ec != std::errc() || l.ptr == end || *l.ptr != ':') return false;
+    auto c = std::from_chars(l.ptr + 1, end, column);
+    return c.ec == std::errc() && c.ptr != end && *c.ptr == ':';
+  };
+  std::vector<Line> lines;
+  lines.reserve(problems.size());
+  for (std::string& text : problems) {
+    Line l{false, 0, 0, std::move(text)};
+    l.positioned = position(l.text, l.line, l.column);
+    lines.push_back(std::move(l));
+  }
+  std::stable_sort(lines.begin(), lines.end(), [](const Line& a, const Line& b) {
+    return std::tuple(!a.positioned, a.line, a.column) < std::tuple(!b.positioned, b.line, b.column);
+  });
+  problems.clear();
+  for (Line& l : lines) {
+    if (std::find(problems.begin(), problems.end(), l.text) == problems.end()) {
+      problems.push_back(std::move(l.text));
+    }
+  }
+}
 
 const ProviderConfig* Config::provider_for_model(std::string_view model) const {
   for (const ProviderConfig& p : providers) {

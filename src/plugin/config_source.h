@@ -46,13 +46,18 @@ struct aigw_config_source {
 
   // Keys nobody (host or plugin) read, as "unknown key" errors, each with
   // the nearest key the host or the plugin asked for when one is close.
-  void report_unknown(std::string_view plugin_name) {
+  // `complete`: config_new succeeded, so the plugin read every key it knows.
+  // A plugin that gave up early may not have asked for all of its keys yet;
+  // then only keys near one that was asked for (and so most likely typos of
+  // it) are reported.
+  void report_unknown(std::string_view plugin_name, bool complete) {
     std::vector<std::string> asked = table->host_keys;
     asked.insert(asked.end(), read.begin(), read.end());
     for (auto&& [k, node] : *table->table) {
       std::string_view key = k.str();
       if (std::find(asked.begin(), asked.end(), key) != asked.end()) continue;
       const std::string_view near = aigw::config::closest_key(key, asked);
+      if (!complete && near.empty()) continue;
       std::string message = "unknown key for plugin \"";
       message += plugin_name;
       message += '"';
