@@ -1,7 +1,9 @@
 // aigw: the command line. Subcommands:
 //   aigw [serve] [-c FILE]      run the gateway (built-in default config without -c)
-//   aigw check-config -c FILE   validate a config file and exit
-//   aigw version                version, plugin ABI version, build options
+//   aigw check-config -c FILE   print every problem of a config file; exit 0 valid, 1 invalid
+//   aigw plugins [-c FILE]      the plugins the config would load, with ABI versions
+//   aigw version                version, plugin ABI version, build options (also -V, --version)
+//   aigw help                   the usage (also -h, --help)
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -22,8 +24,8 @@ constexpr const char* kUsage =
     "usage: aigw [serve] [-c FILE]      run the gateway (built-in default config without -c)\n"
     "       aigw check-config -c FILE   print every problem of a config file (exit 0 valid, 1 invalid)\n"
     "       aigw plugins [-c FILE]      list the plugins the config would load, with ABI versions\n"
-    "       aigw version                print version and build options\n"
-    "       aigw help                   this text\n";
+    "       aigw version                print version and build options (also -V, --version)\n"
+    "       aigw help                   this text (also -h, --help)\n";
 
 int usage_error(const std::string& msg) {
   std::fprintf(stderr, "aigw: %s\n%s", msg.c_str(), kUsage);
@@ -37,6 +39,12 @@ aigw::config::LoadResult load(const std::string& path) {
 
 void print_errors(const aigw::config::LoadResult& r) {
   for (const auto& e : r.errors) std::fprintf(stderr, "%s\n", e.c_str());
+}
+
+int print_version() {
+  std::printf("aigw %s\nplugin ABI: %d.%d (%s)\nbuild: %s\n", AIGW_VERSION, AIGW_ABI_MAJOR,
+              AIGW_ABI_MINOR, AIGW_ABI_SIGNATURE, AIGW_BUILD_OPTIONS);
+  return 0;
 }
 
 // Every problem of the loaded file, the plugins' included (see
@@ -128,6 +136,8 @@ int main(int argc, char** argv) {
     } else if (a == "-h" || a == "--help") {
       std::fputs(kUsage, stdout);
       return 0;
+    } else if (a == "-V" || a == "--version") {
+      return print_version();
     } else {
       return usage_error("unknown argument: " + std::string(a));
     }
@@ -137,11 +147,7 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, stdout);
     return 0;
   }
-  if (cmd == "version") {
-    std::printf("aigw %s\nplugin ABI: %d.%d (%s)\nbuild: %s\n", AIGW_VERSION, AIGW_ABI_MAJOR,
-                AIGW_ABI_MINOR, AIGW_ABI_SIGNATURE, AIGW_BUILD_OPTIONS);
-    return 0;
-  }
+  if (cmd == "version") return print_version();
   if (cmd == "plugins") {
     auto r = load(config_path);
     if (!r.config) {

@@ -130,6 +130,17 @@ chunk_wrods = 2
         r = run("help")
         self.assertEqual(r.returncode, 0)
         self.assertIn("usage:", r.stdout)
+        for flag in ("-h", "--help"):
+            r = run(flag)
+            self.assertEqual(r.returncode, 0, flag)
+            self.assertEqual(r.stdout, run("help").stdout, flag)
+
+    def test_version_flags(self):
+        want = run("version").stdout
+        for flag in ("-V", "--version"):
+            r = run(flag)
+            self.assertEqual(r.returncode, 0, flag + ": " + r.stderr)
+            self.assertEqual(r.stdout, want, flag)
 
     def test_address_in_use_is_one_clear_error(self):
         import socket
