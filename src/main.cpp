@@ -1,11 +1,14 @@
 // aigw: the command line. Subcommands:
 //   aigw [serve] [-c FILE]      run the gateway (built-in default config without -c)
-//   aigw check-config -c FILE   validate a config file and exit
-//   aigw version                version, plugin ABI version, build options
+//   aigw check-config -c FILE   print every problem of a config file; exit 0 valid, 1 invalid
+//   aigw plugins [-c FILE]      the plugins the config would load, with ABI versions
+//   aigw version                version, plugin ABI version, build options (also -V, --version)
+//   aigw help                   the usage (also -h, --help)
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "aigw_build_config.h"
 #include "config/config.h"
@@ -19,10 +22,10 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: aigw [serve] [-c FILE]      run the gateway (built-in default config without -c)\n"
-    "       aigw check-config -c FILE   validate a config file and exit (0 valid, 1 invalid)\n"
+    "       aigw check-config -c FILE   print every problem of a config file (exit 0 valid, 1 invalid)\n"
     "       aigw plugins [-c FILE]      list the plugins the config would load, with ABI versions\n"
-    "       aigw version                print version and build options\n"
-    "       aigw help                   this text\n";
+    "       aigw version                print version and build options (also -V, --version)\n"
+    "       aigw help                   this text (also -h, --help)\n";
 
 int usage_error(const std::string& msg) {
   std::fprintf(stderr, "aigw: %s\n%s", msg.c_str(), kUsage);
@@ -36,6 +39,28 @@ aigw::config::LoadResult load(const std::string& path) {
 
 void print_errors(const aigw::config::LoadResult& r) {
   for (const auto& e : r.errors) std::fprintf(stderr, "%s\n", e.c_str());
+}
+
+int print_version() {
+  std::printf("aigw %s\nplugin ABI: %d.%d (%s)\nbuild: %s\n", AIGW_VERSION, AIGW_ABI_MAJOR,
+              AIGW_ABI_MINOR, AIGW_ABI_SIGNATURE, AIGW_BUILD_OPTIONS);
+  return 0;
+}
+
+// Every problem of the loaded file, the plugins' included (see
+// plugin::config_problems); plugins are loaded from a private runtime
+// directory that is gone again afterwards.
+std::vector<std::string> every_problem(const aigw::config::LoadResult& r) {
+  if (!r.config && !r.partial) return r.errors;  // a syntax error or an unreadable file
+  std::string dir, why;
+  if (!aigw::plugin::create_runtime_dir(dir, why)) {
+    std::vector<std::string> problems = r.errors;
+    problems.push_back("aigw: the providers' plugin keys are not checked: " + why);
+    return problems;
+  }
+  std::vector<std::string> problems = aigw::plugin::config_problems(r, dir);
+  aigw::plugin::remove_runtime_dir();
+  return problems;
 }
 
 const char* mode_name(const aigw_plugin_def* def) {
@@ -111,6 +136,8 @@ int main(int argc, char** argv) {
     } else if (a == "-h" || a == "--help") {
       std::fputs(kUsage, stdout);
       return 0;
+    } else if (a == "-V" || a == "--version") {
+      return print_version();
     } else {
       return usage_error("unknown argument: " + std::string(a));
     }
@@ -120,11 +147,7 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, stdout);
     return 0;
   }
-  if (cmd == "version") {
-    std::printf("aigw %s\nplugin ABI: %d.%d (%s)\nbuild: %s\n", AIGW_VERSION, AIGW_ABI_MAJOR,
-                AIGW_ABI_MINOR, AIGW_ABI_SIGNATURE, AIGW_BUILD_OPTIONS);
-    return 0;
-  }
+  if (cmd == "version") return print_version();
   if (cmd == "plugins") {
     auto r = load(config_path);
     if (!r.config) {
@@ -135,27 +158,13 @@ int main(int argc, char** argv) {
   }
   if (cmd == "check-config") {
     if (config_path.empty()) return usage_error("check-config needs -c FILE");
-    auto r = load(config_path);
-    if (!r.config) {
-      print_errors(r);
-      std::fprintf(stderr, "%s: %zu error%s\n", config_path.c_str(), r.errors.size(),
-                   r.errors.size() == 1 ? "" : "s");
-      return 1;
-    }
-    // Provider tables are also the plugins' to judge: configure every
-    // provider as serve would, then throw the result away.
-    std::string dir, why;
-    if (!aigw::plugin::create_runtime_dir(dir, why)) {
-      std::fprintf(stderr, "aigw: %s\n", why.c_str());
-      return 1;
-    }
-    std::vector<std::string> errors;
-    bool ok = aigw::plugin::build_generation(r.config, 1, dir, errors) != nullptr;
-    aigw::plugin::remove_runtime_dir();
-    if (!ok) {
-      for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
-      std::fprintf(stderr, "%s: %zu error%s\n", config_path.c_str(), errors.size(),
-                   errors.size() == 1 ? "" : "s");
+    // Host-level errors do not hide the plugins' own: providers are handed
+    // to their plugins either way, so one run shows every problem.
+    const std::vector<std::string> problems = every_problem(load(config_path));
+    if (!problems.empty()) {
+      for (const auto& e : problems) std::fprintf(stderr, "%s\n", e.c_str());
+      std::fprintf(stderr, "%s: %zu error%s\n", config_path.c_str(), problems.size(),
+                   problems.size() == 1 ? "" : "s");
       return 1;
     }
     std::printf("%s: OK\n", config_path.c_str());
@@ -164,7 +173,9 @@ int main(int argc, char** argv) {
   if (cmd == "serve") {
     auto r = load(config_path);
     if (!r.config) {
-      print_errors(r);
+      // The same report as check-config. A valid file's plugin problems are
+      // reported by serve itself, which configures the plugins anyway.
+      for (const auto& e : every_problem(r)) std::fprintf(stderr, "%s\n", e.c_str());
       return 1;
     }
     aigw::log::set_level(r.config->log.level);

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <string>
 #include <tuple>
@@ -21,6 +22,7 @@
 
 #include "config/config.h"
 #include "config/provider_table.h"
+#include "config/suggest.h"
 
 namespace aigw::config {
 namespace {
@@ -68,22 +70,6 @@ std::string quoted(std::string_view s) {
   q += s;
   q += '"';
   return q;
-}
-
-size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t above = row[j];
-      const size_t substitute = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
-      row[j] = std::min({above + 1, row[j - 1] + 1, substitute});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
 }
 
 // All problems of one load, kept in file order so the output reads top to bottom.
@@ -277,9 +263,8 @@ class TableReader {
     for (auto&& [key, node] : *table_) {
       if (is_known(key.str())) continue;
       std::string message = "unknown key " + quoted(path_of(key.str()));
-      if (const std::string* near = closest_known(key.str())) {
-        message += " (did you mean " + quoted(path_of(*near)) + "?)";
-      }
+      const std::string_view near = closest_key(key.str(), known_);
+      if (!near.empty()) message += " (did you mean " + quoted(path_of(near)) + "?)";
       // The key's own position is where the typo is; a table's node would
       // point at its header instead.
       const toml::source_region& where = key.source().begin.line ? key.source() : node.source();
@@ -303,20 +288,6 @@ class TableReader {
 
   bool is_known(std::string_view key) const {
     return std::find(known_.begin(), known_.end(), key) != known_.end();
-  }
-
-  const std::string* closest_known(std::string_view key) const {
-    const std::string* best = nullptr;
-    size_t best_distance = 3;  // suggest only within two edits
-    for (const std::string& known : known_) {
-      const size_t d = edit_distance(key, known);
-      // A suggestion that rewrites most of the word is noise, not help.
-      if (d < best_distance && d < known.size()) {
-        best = &known;
-        best_distance = d;
-      }
-    }
-    return best;
   }
 
   const toml::table* table_;
@@ -549,15 +520,20 @@ void read_providers(TableReader& top, const std::shared_ptr<const toml::table>& 
   read_table_array(top, "provider", [&](TableReader r, const toml::table& t, size_t i) {
     ProviderConfig p;
     require_name(r, t, p.name);
-    if (!r.get_string("plugin", p.plugin) && !t.contains("plugin")) {
-      r.error_here(r.path_of("plugin"), "is required (the plugin that serves this provider)");
-    } else if (!p.plugin.empty() && p.plugin != "local") {
+    if (!r.get_string("plugin", p.plugin)) {
+      if (!t.contains("plugin")) {
+        r.error_here(r.path_of("plugin"), "is required (the plugin that serves this provider)");
+      }
+    } else if (p.plugin != "local") {
       bool declared = false;
       for (const PluginConfig& pl : config.plugins) declared |= pl.name == p.plugin;
       if (!declared) {
         r.error(*t.get("plugin"), r.path_of("plugin"),
                 "no [[plugin]] named " + quoted(p.plugin) + " is declared");
       }
+      // Already an error (here or at the [[plugin]]): a partial config must
+      // not hand this table to a plugin that was never properly declared.
+      if (!declared || !valid_name(p.plugin)) p.plugin.clear();
     }
     if (const toml::node* node = r.get_node("models")) {
       const toml::array* list = node->as_array();
@@ -919,6 +895,7 @@ LoadResult build(const std::shared_ptr<const toml::table>& root_ptr, std::string
     result.config = std::move(config);
   } else {
     result.errors = problems.take_sorted();
+    result.partial = std::move(config);
   }
   return result;
 }
@@ -974,6 +951,43 @@ LoadResult load_file(const std::string& path) {
 }
 
 std::string_view default_config_toml() { return kDefaultConfig; }
+
+void in_file_order(std::vector<std::string>& problems, std::string_view source) {
+  struct Line {
+    bool positioned;
+    unsigned long line;
+    unsigned long column;
+    std::string text;
+  };
+  // Reads the "<source>:<line>:<column>:" every positioned line starts with.
+  auto position = [&](std::string_view text, unsigned long& line, unsigned long& column) {
+    if (!text.starts_with(source) || text.size() <= source.size() || text[source.size()] != ':') {
+      return false;
+    }
+    const char* p = text.data() + source.size() + 1;
+    const char* end = text.data() + text.size();
+    auto l = std::from_chars(p, end, line);
+    if (l.ec != std::errc() || l.ptr == end || *l.ptr != ':') return false;
+    auto c = std::from_chars(l.ptr + 1, end, column);
+    return c.ec == std::errc() && c.ptr != end && *c.ptr == ':';
+  };
+  std::vector<Line> lines;
+  lines.reserve(problems.size());
+  for (std::string& text : problems) {
+    Line l{false, 0, 0, std::move(text)};
+    l.positioned = position(l.text, l.line, l.column);
+    lines.push_back(std::move(l));
+  }
+  std::stable_sort(lines.begin(), lines.end(), [](const Line& a, const Line& b) {
+    return std::tuple(!a.positioned, a.line, a.column) < std::tuple(!b.positioned, b.line, b.column);
+  });
+  problems.clear();
+  for (Line& l : lines) {
+    if (std::find(problems.begin(), problems.end(), l.text) == problems.end()) {
+      problems.push_back(std::move(l.text));
+    }
+  }
+}
 
 const ProviderConfig* Config::provider_for_model(std::string_view model) const {
   for (const ProviderConfig& p : providers) {

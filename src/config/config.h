@@ -225,7 +225,17 @@ struct Config {
 struct LoadResult {
   std::shared_ptr<const Config> config;  // null when errors is not empty
   std::vector<std::string> errors;
+  // When the file parsed but has errors: what could be read of it, so the
+  // providers' plugins can still judge their keys and one run reports every
+  // problem (see plugin::config_problems). Never served. A provider whose
+  // plugin could not be named has an empty `plugin` here.
+  std::shared_ptr<const Config> partial;
 };
+
+// Puts problem lines of the file `source` ("<source>:<line>:<column>: ...")
+// in file order and drops repeated lines. Lines without a position (a plugin
+// file that cannot be loaded) keep their order, after the others.
+void in_file_order(std::vector<std::string>& problems, std::string_view source);
 
 LoadResult load_file(const std::string& path);
 LoadResult load_string(std::string_view toml_text, std::string_view source_name);

@@ -3,6 +3,7 @@
 // reported as unknown) and collects problems in the config's error format.
 #pragma once
 
+#include <algorithm>
 #include <deque>
 #include <string>
 #include <string_view>
@@ -10,6 +11,7 @@
 
 #include "aigw_plugin.h"
 #include "config/provider_table.h"
+#include "config/suggest.h"
 
 struct aigw_config_source {
   const aigw::config::ProviderTable* table = nullptr;
@@ -42,18 +44,30 @@ struct aigw_config_source {
 
   std::string& keep_secret() { return secrets.emplace_back(); }
 
-  // Keys nobody (host or plugin) read, as "unknown key" errors.
-  void report_unknown(std::string_view plugin_name) {
+  // Keys nobody (host or plugin) read, as "unknown key" errors, each with
+  // the nearest key the host or the plugin asked for when one is close.
+  // `complete`: config_new succeeded, so the plugin read every key it knows.
+  // A plugin that gave up early may not have asked for all of its keys yet;
+  // then only keys near one that was asked for (and so most likely typos of
+  // it) are reported.
+  void report_unknown(std::string_view plugin_name, bool complete) {
+    std::vector<std::string> asked = table->host_keys;
+    asked.insert(asked.end(), read.begin(), read.end());
     for (auto&& [k, node] : *table->table) {
       std::string_view key = k.str();
-      bool known = false;
-      for (const std::string& h : table->host_keys) known |= h == key;
-      for (const std::string& r : read) known |= r == key;
-      if (!known) {
-        errors.push_back(table->format(k.source().begin.line ? k.source() : node.source(), key,
-                                       "unknown key for plugin \"" + std::string(plugin_name) +
-                                           "\""));
+      if (std::find(asked.begin(), asked.end(), key) != asked.end()) continue;
+      const std::string_view near = aigw::config::closest_key(key, asked);
+      if (!complete && near.empty()) continue;
+      std::string message = "unknown key for plugin \"";
+      message += plugin_name;
+      message += '"';
+      if (!near.empty()) {
+        message += " (did you mean \"";
+        message += table->dotted(near);
+        message += "\"?)";
       }
+      errors.push_back(table->format(k.source().begin.line ? k.source() : node.source(), key,
+                                     message));
     }
   }
 };

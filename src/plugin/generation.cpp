@@ -107,22 +107,19 @@ bool resolve_plugin(Generation& gen, const std::string& name, const std::string&
   return r.def != nullptr;
 }
 
-}  // namespace
-
-std::shared_ptr<Generation> build_generation(std::shared_ptr<const config::Config> config,
-                                             uint64_t id, const std::string& runtime_dir,
-                                             std::vector<std::string>& errors) {
-  auto gen = std::make_shared<Generation>();
-  gen->id = id;
-  gen->config = std::move(config);
+// Loads the plugins of gen.config's providers and configures each provider,
+// appending every problem to `errors`. `checking`: a config the host
+// rejected (LoadResult::partial), only to collect what the plugins say;
+// providers whose plugin could not be named are left out.
+void configure_providers(Generation& gen, const std::string& runtime_dir, bool checking,
+                         std::vector<std::string>& errors) {
   std::vector<std::pair<std::string, Resolved>> cache;
-  size_t errors_before = errors.size();
-
-  gen->providers.reserve(gen->config->providers.size());
-  for (const config::ProviderConfig& pc : gen->config->providers) {
+  gen.providers.reserve(gen.config->providers.size());
+  for (const config::ProviderConfig& pc : gen.config->providers) {
+    if (checking && pc.plugin.empty()) continue;
     Resolved r;
-    if (!resolve_plugin(*gen, pc.plugin, runtime_dir, cache, errors, r)) continue;
-    Provider& p = gen->providers.emplace_back();
+    if (!resolve_plugin(gen, pc.plugin, runtime_dir, cache, errors, r)) continue;
+    Provider& p = gen.providers.emplace_back();
     p.config = &pc;
     p.def = r.def;
     p.hooks = r.def->hooks;
@@ -131,9 +128,12 @@ std::shared_ptr<Generation> build_generation(std::shared_ptr<const config::Confi
     if (p.hooks->mode == AIGW_MODE_HTTP) {
       if (!pc.has_upstream) {
         const toml::table& t = *pc.table->table;
-        errors.push_back(pc.table->format(t.source(), "base_url",
-                                          "is required: plugin \"" + p.host_plugin.name +
-                                              "\" sends requests to an upstream"));
+        // A base_url that is there but invalid is the host's error already.
+        if (!t.contains("base_url")) {
+          errors.push_back(pc.table->format(t.source(), "base_url",
+                                            "is required: plugin \"" + p.host_plugin.name +
+                                                "\" sends requests to an upstream"));
+        }
       } else {
         std::string why;
         if (!resolve_upstream(pc.upstream, p.addrs, why)) {
@@ -150,8 +150,8 @@ std::shared_ptr<Generation> build_generation(std::shared_ptr<const config::Confi
     aigw_errbuf err{msg, sizeof msg};
     aigw_status st = p.hooks->config_new(host_table(), &p.host_plugin, &src, &p.plugin_config, &err);
     msg[sizeof msg - 1] = 0;
+    src.report_unknown(p.host_plugin.name, st == AIGW_OK);
     if (st == AIGW_OK) {
-      src.report_unknown(p.host_plugin.name);
       // ABI 1.1: one routing channel per upstream key.
       if (p.hooks->struct_size >= kHooksMinSize_1_1 && p.hooks->key_count != nullptr) {
         p.keys = std::max<uint32_t>(1, p.hooks->key_count(p.plugin_config));
@@ -190,11 +190,37 @@ std::shared_ptr<Generation> build_generation(std::shared_ptr<const config::Confi
       }
     }
   }
+}
+
+}  // namespace
+
+std::shared_ptr<Generation> build_generation(std::shared_ptr<const config::Config> config,
+                                             uint64_t id, const std::string& runtime_dir,
+                                             std::vector<std::string>& errors) {
+  auto gen = std::make_shared<Generation>();
+  gen->id = id;
+  gen->config = std::move(config);
+  const size_t errors_before = errors.size();
+  configure_providers(*gen, runtime_dir, false, errors);
   if (errors.size() != errors_before) return nullptr;  // the destructor undoes what was built
   std::vector<uint32_t> keys;
   for (const Provider& p : gen->providers) keys.push_back(p.keys);
   gen->routes = routing::Table::build(*gen->config, keys, id);
   return gen;
+}
+
+std::vector<std::string> config_problems(const config::LoadResult& loaded,
+                                         const std::string& runtime_dir) {
+  std::vector<std::string> problems = loaded.errors;
+  std::shared_ptr<const config::Config> cfg = loaded.config ? loaded.config : loaded.partial;
+  if (!cfg) return problems;  // nothing could be read: a syntax error, an unreadable file
+  {
+    Generation check;
+    check.config = cfg;
+    configure_providers(check, runtime_dir, !loaded.config, problems);
+  }  // configs destroyed, then the plugins unloaded
+  config::in_file_order(problems, cfg->source);
+  return problems;
 }
 
 }  // namespace aigw::plugin

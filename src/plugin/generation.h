@@ -75,6 +75,16 @@ std::shared_ptr<Generation> build_generation(std::shared_ptr<const config::Confi
                                              uint64_t id, const std::string& runtime_dir,
                                              std::vector<std::string>& errors);
 
+// Every problem of a loaded config file, as check-config, serve and a
+// config reload report them: the host's (loaded.errors) and what each
+// provider's plugin says when configured as build_generation would, also
+// when the host found errors elsewhere (then from loaded.partial, leaving
+// out providers whose plugin could not be named), so one run shows them
+// all. In file order, each once; empty when the config is valid. Plugins are
+// loaded into `runtime_dir` and unloaded again before it returns.
+std::vector<std::string> config_problems(const config::LoadResult& loaded,
+                                         const std::string& runtime_dir);
+
 // Resolves an upstream's host name (getaddrinfo: blocking, so control thread
 // only). IP literals resolve to themselves.
 bool resolve_upstream(const config::UpstreamConfig& u, std::vector<sockaddr_storage>& out,

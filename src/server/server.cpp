@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <thread>
@@ -343,7 +344,9 @@ int serve(std::shared_ptr<const config::Config> cfg) {
   {
     std::vector<std::string> errors;
     if (!plugins.build_initial(errors)) {
-      for (const auto& e : errors) log::error("plugin configuration failed", {{"error", e}});
+      // Config problems, printed as `aigw check-config` prints them.
+      config::in_file_order(errors, cfg->source);
+      for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
       return 1;
     }
   }
@@ -520,8 +523,12 @@ int serve(std::shared_ptr<const config::Config> cfg) {
       switched = plugins.reload(workers, reports, result, next, &plugin_errors);
       if (!switched && !plugin_errors.empty()) {
         loaded.errors = plugin_errors;
+        config::in_file_order(loaded.errors, next->source);
         loaded.config.reset();
       }
+    } else {
+      // The plugins' problems too, as check-config reports them.
+      loaded.errors = plugin::config_problems(loaded, runtime_dir);
     }
     if (!loaded.config) {
       ++reloads_failed;

@@ -41,6 +41,83 @@ class Cli(unittest.TestCase):
         finally:
             os.unlink(f.name)
 
+    def write_config(self, text):
+        f = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
+        with f:
+            f.write(text)
+        self.addCleanup(os.unlink, f.name)
+        return f.name
+
+    # One host-level error (provider[1].weight) and a typo in the plugin's
+    # keys of two providers, each of another plugin.
+    MIXED = """\
+[[plugin]]
+name = "openai"
+
+[[provider]]
+name = "up"
+plugin = "openai"
+base_url = "http://127.0.0.1:9/v1"
+api_key = "sk-test-key"
+models = ["gpt"]
+include_usgae = false
+
+[[provider]]
+name = "demo"
+plugin = "local"
+models = ["demo"]
+weight = -1
+chunk_wrods = 2
+"""
+
+    def test_check_config_reports_host_and_plugin_problems_in_one_run(self):
+        path = self.write_config(self.MIXED)
+        r = run("check-config", "-c", path)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        want = [
+            path + ':10:1: provider[0].include_usgae: unknown key for plugin "openai" '
+            '(did you mean "provider[0].include_usage"?)',
+            path + ":16:10: provider[1].weight: must be between 0 and 1000000, got -1",
+            path + ':17:1: provider[1].chunk_wrods: unknown key for plugin "local" '
+            '(did you mean "provider[1].chunk_words"?)',
+            path + ": 3 errors",
+        ]
+        self.assertEqual(r.stderr.splitlines(), want)
+        # serve refuses it with the same problems, before starting
+        r = run("serve", "-c", path)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stderr.splitlines(), want[:-1])
+
+    def test_check_config_suggests_for_a_plugin_that_rejected_the_provider(self):
+        # The plugin stops at the missing key, so only the near miss of a key
+        # it asked for is reported as unknown, not every key it did not reach.
+        path = self.write_config(
+            '[[plugin]]\nname = "openai"\n[[provider]]\nname = "up"\nplugin = "openai"\n'
+            'base_url = "http://127.0.0.1:9/v1"\nmodels = ["gpt"]\napi_kye = "sk-test-key"\n'
+            '[server]\nworkers = "two"\n')
+        r = run("check-config", "-c", path)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        lines = r.stderr.splitlines()
+        self.assertEqual(len(lines), 4, r.stderr)
+        self.assertTrue(lines[0].startswith(
+            path + ':3:1: provider[0].plugin: plugin "openai" rejected the provider: api_keys '
+            'is required'), r.stderr)
+        self.assertEqual(lines[1], path + ':8:1: provider[0].api_kye: unknown key for plugin '
+                         '"openai" (did you mean "provider[0].api_key"?)')
+        self.assertEqual(lines[2], path + ":10:11: server.workers: expected an integer, got a "
+                         "string")
+        self.assertEqual(lines[3], path + ": 3 errors")
+
+    def test_a_provider_without_a_usable_plugin_is_skipped(self):
+        path = self.write_config(
+            '[[provider]]\nname = "a"\nplugin = "nope"\nmodels = ["m"]\nwhatever = 1\n')
+        r = run("check-config", "-c", path)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stderr.splitlines(), [
+            path + ':3:10: provider[0].plugin: no [[plugin]] named "nope" is declared',
+            path + ": 1 error",
+        ])
+
     def test_missing_config_file(self):
         r = run("check-config", "-c", "/nonexistent/aigw.toml")
         self.assertEqual(r.returncode, 1)
@@ -53,6 +130,17 @@ class Cli(unittest.TestCase):
         r = run("help")
         self.assertEqual(r.returncode, 0)
         self.assertIn("usage:", r.stdout)
+        for flag in ("-h", "--help"):
+            r = run(flag)
+            self.assertEqual(r.returncode, 0, flag)
+            self.assertEqual(r.stdout, run("help").stdout, flag)
+
+    def test_version_flags(self):
+        want = run("version").stdout
+        for flag in ("-V", "--version"):
+            r = run(flag)
+            self.assertEqual(r.returncode, 0, flag + ": " + r.stderr)
+            self.assertEqual(r.stdout, want, flag)
 
     def test_address_in_use_is_one_clear_error(self):
         import socket

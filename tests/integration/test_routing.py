@@ -463,6 +463,15 @@ class Reload(unittest.TestCase):
             self.assertEqual(err["code"], "invalid_config")
             self.assertTrue(any("api_stlye" in e for e in err["errors"]), err)
             self.assertEqual(post(server, "r-model").status, 200)
+            # With a host-level error as well: both reported by one reload.
+            self.rewrite_one(server, self.config(1).replace('weight = 1', 'weight = 1\napi_stlye = "azure"')
+                             + '\n[routing]\nmax_attempts = "many"\n')
+            r = admin(server, "POST", "/admin/reload", {"Authorization": "Bearer admin-secret-1"})
+            self.assertEqual(r.status, 400, r.body)
+            errors = r.json()["error"]["errors"]
+            self.assertTrue(any("api_stlye" in e for e in errors), errors)
+            self.assertTrue(any("routing.max_attempts" in e for e in errors), errors)
+            self.assertEqual(post(server, "r-model").status, 200)
         finally:
             server.stop()
 

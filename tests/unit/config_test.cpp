@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -508,6 +509,71 @@ level = "loud"
       "\"loud\"",
   };
   EXPECT_EQ(e, want);
+}
+
+TEST(ConfigErrors, InFileOrderMergesSortsAndDropsRepeats) {
+  // As check-config merges the host's lines with the plugins': numeric
+  // order of line then column, each line once, unpositioned lines last.
+  Errors e = {
+      "a:b.toml:10:1: provider[1].x: unknown key for plugin \"local\"",
+      "a:b.toml:9:12: server.workers: expected an integer, got a string",
+      "plugin \"nope\": no file found; looked for /x/libaigw_nope.so",
+      "a:b.toml:9:3: server.pin: unknown key \"server.pin\"",
+      "a:b.toml:10:1: provider[1].x: unknown key for plugin \"local\"",
+      "other.toml:1:1: not this file's",
+      "a:b.toml:2:1: provider[0].plugin: plugin \"local\" rejected the provider: y",
+  };
+  in_file_order(e, "a:b.toml");
+  const Errors want = {
+      "a:b.toml:2:1: provider[0].plugin: plugin \"local\" rejected the provider: y",
+      "a:b.toml:9:3: server.pin: unknown key \"server.pin\"",
+      "a:b.toml:9:12: server.workers: expected an integer, got a string",
+      "a:b.toml:10:1: provider[1].x: unknown key for plugin \"local\"",
+      "plugin \"nope\": no file found; looked for /x/libaigw_nope.so",
+      "other.toml:1:1: not this file's",
+  };
+  EXPECT_EQ(e, want);
+}
+
+TEST(ConfigErrors, AFileWithErrorsStillGivesWhatCouldBeRead) {
+  LoadResult r = load_string(R"([server]
+workers = "two"
+[[plugin]]
+name = "Bad Name"
+[[provider]]
+name = "a"
+plugin = "local"
+models = ["m"]
+weight = -1
+[[provider]]
+name = "b"
+plugin = "nope"
+models = ["n"]
+[[provider]]
+name = "c"
+plugin = "Bad Name"
+models = ["o"]
+[[provider]]
+name = "d"
+plugin = ""
+models = ["p"]
+)", "test.toml");
+  EXPECT_EQ(r.config, nullptr);
+  ASSERT_NE(r.partial, nullptr) << ::testing::PrintToString(r.errors);
+  ASSERT_EQ(r.partial->providers.size(), 4u);
+  // Handed to its plugin despite its own error (weight) and the file's.
+  EXPECT_EQ(r.partial->providers[0].plugin, "local");
+  ASSERT_NE(r.partial->providers[0].table, nullptr);
+  // Not declared, declared under an invalid name, empty: no plugin to ask.
+  EXPECT_EQ(r.partial->providers[1].plugin, "");
+  EXPECT_EQ(r.partial->providers[2].plugin, "");
+  EXPECT_EQ(r.partial->providers[3].plugin, "");
+  EXPECT_NE(std::find(r.errors.begin(), r.errors.end(),
+                      "test.toml:20:10: provider[3].plugin: no [[plugin]] named \"\" is declared"),
+            r.errors.end())
+      << ::testing::PrintToString(r.errors);
+  // Nothing to go on after a syntax error.
+  EXPECT_EQ(load_string("[server\n", "test.toml").partial, nullptr);
 }
 
 TEST(ConfigErrors, SyntaxErrorStopsWithItsPosition) {
