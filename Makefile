@@ -1,10 +1,12 @@
 # The two commands of the README, and a few more for developers.
 #   make run    install what is missing, build, start aigw on the built-in config
 #   make test   install what is missing, build, run every test (plain and ASan+UBSan),
-#               and the threaded integration tests under ThreadSanitizer
+#               the threaded integration tests under ThreadSanitizer, and a
+#               release build (-O3, what packagers build) with its unit tests
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
+RELEASE_BUILD ?= build-release
 ARGS       ?=
 MESON_OPTS ?=
 
@@ -27,7 +29,7 @@ run: build
 # promtool is for the tests only: `make run` does not pull in Prometheus.
 test: deps
 	@scripts/install-deps --test
-	@scripts/run-tests $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
+	@scripts/run-tests $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(RELEASE_BUILD)
 
 test-plain: deps
 	@scripts/install-deps --test
@@ -43,4 +45,4 @@ fuzz:
 	ninja -C build-fuzz
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) build-fuzz
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(RELEASE_BUILD) build-fuzz

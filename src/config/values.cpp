@@ -459,8 +459,6 @@ bool parse_base_url(std::string_view text, UpstreamConfig& out, std::string& why
   out.port = static_cast<uint16_t>(port);
   out.base_path = std::string(path);
   bool v6 = out.host.find(':') != std::string::npos;
-  // Appends, not operator+ on a literal: GCC 12 at -O3 reports a false
-  // -Wrestrict inside std::string for that form.
   out.host_header.clear();
   if (v6) out.host_header.append("[");
   out.host_header.append(out.host);

@@ -105,7 +105,7 @@ aigw_status cfg_secret(aigw_config_source* src, aigw_plugin_str key, size_t inde
   if (!n) return AIGW_ERR_NOT_FOUND;
   std::string dotted(view(key));
   if (n->is_array()) {
-    dotted += "[" + std::to_string(index) + "]";
+    dotted.append("[").append(std::to_string(index)).append("]");
     n = n->as_array()->get(index);
     if (!n) return AIGW_ERR_NOT_FOUND;
   } else if (index != 0) {

@@ -27,7 +27,9 @@ std::string format_sockaddr(const sockaddr_storage& ss) {
   if (ss.ss_family == AF_INET6) {
     auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
     inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-    return "[" + std::string(host) + "]:" + std::to_string(ntohs(a->sin6_port));
+    std::string out("[");
+    out.append(host).append("]:").append(std::to_string(ntohs(a->sin6_port)));
+    return out;
   }
   auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
   inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
