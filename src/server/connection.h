@@ -50,6 +50,7 @@ struct Connection {
   uint32_t served = 0;  // requests answered on this connection
   uint32_t exchange = 0xFFFFFFFFu;  // the plugin request in flight (phase responding)
   bool admin = false;               // accepted on the admin listener
+  bool refusal = false;             // open only to deliver a 503 at a limit (Worker::refuse)
   Peer peer;                        // the client's address, when the access log is on
   // The last client key verified on this connection: a keep-alive client
   // sends the same credential every time, and the SHA-256 behind a lookup

@@ -55,11 +55,12 @@ void raise_fd_limit() {
 
 // Each worker's share of the open-file limit (io/fd_budget.h). The reserve
 // covers what is not per connection: listeners, rings, eventfds, the access
-// log, inotify, plugin files, DNS lookups on the control thread.
+// log, inotify, plugin files, DNS lookups on the control thread, and each
+// worker's few connections that only deliver a refusal.
 uint64_t fd_share(unsigned workers, size_t listeners) {
   rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return UINT64_MAX / 4;
-  uint64_t reserve = 64 + 8 * static_cast<uint64_t>(workers) * (listeners + 2);
+  uint64_t reserve = 64 + static_cast<uint64_t>(workers) * (8 * (listeners + 2) + Worker::kRefusalReserve);
   uint64_t total = rl.rlim_cur > reserve ? rl.rlim_cur - reserve : 0;
   return std::max<uint64_t>(total / workers, 4);
 }
@@ -290,7 +291,6 @@ std::vector<std::string> needs_restart(const config::Config& now, const config::
   if (a.workers != b.workers || a.pin_workers != b.pin_workers) out.push_back("server.workers");
   if (a.tls.cert_file != b.tls.cert_file || a.tls.key_file != b.tls.key_file) out.push_back("server.tls");
   if (a.shutdown_grace != b.shutdown_grace) out.push_back("server.shutdown_grace");
-  if (a.shutdown_delay != b.shutdown_delay) out.push_back("server.shutdown_delay");
   const auto& la = a.limits;
   const auto& lb = b.limits;
   if (la.max_header_bytes != lb.max_header_bytes || la.max_header_count != lb.max_header_count ||
@@ -626,7 +626,8 @@ int serve(std::shared_ptr<const config::Config> cfg) {
         // 503 while everything else goes on, so load balancers see it and
         // move traffic away before anything closes. SIGINT (Ctrl-C at a
         // terminal) has nobody to warn and drains at once.
-        const int64_t delay = sig == SIGTERM ? cfg->server.shutdown_delay.count() : 0;
+        // The delay is the latest config's: a reload may change it.
+        const int64_t delay = sig == SIGTERM ? plugins.config().server.shutdown_delay.count() : 0;
         if (delay > 0) {
           delaying = true;
           drain_at = now_ms() + delay;

@@ -244,30 +244,9 @@ void Worker::on_accept(size_t listener, const io_uring_cqe* cqe) {
   if (res >= 0) {
     if (draining_) {
       ::close(res);
-    } else if (active_ >= cfg_->server.limits.max_connections_per_worker || active_ >= fds_.client_cap() ||
-               !fds_.take()) {
-      // Refuse cleanly: a short 503 the client can read, then close. The
-      // socket is fresh, so the non-blocking send fits its buffer. The
-      // descriptor limit is met here, at accept, where a refusal is clean,
-      // and never halfway through a stream.
-      const bool by_fds = active_ < cfg_->server.limits.max_connections_per_worker;
-      metrics_.count_refused(by_fds ? metrics::Refusal::fd_limit : metrics::Refusal::connection_limit);
-      if (!refusing_) {
-        refusing_ = true;
-        log::warn(by_fds ? "refusing connections: this worker's share of file descriptors is spent"
-                         : "refusing connections: max_connections_per_worker reached",
-                  {{"worker", index_}, {"connections", static_cast<unsigned long long>(active_)},
-                   {"fd_limit", static_cast<unsigned long long>(fds_.limit())}});
-      }
-      std::string out;
-      http::ResponseMeta meta;
-      meta.keep_alive = false;
-      meta.date = {date_, date_len_};
-      http::write_error(out, 503, meta, "server_busy",
-                        "This server has reached its connection limit; retry shortly.",
-                        {{"Retry-After", "1"}});
-      [[maybe_unused]] ssize_t w = ::send(res, out.data(), out.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-      ::close(res);
+    } else if (active_ - refusals_ >= cfg_->server.limits.max_connections_per_worker ||
+               active_ - refusals_ >= fds_.client_cap() || !fds_.take()) {
+      refuse(res, listener >= public_listeners_);
     } else {
       Connection& c = alloc_connection(res);
       c.admin = listener >= public_listeners_;
@@ -298,6 +277,40 @@ void Worker::on_accept(size_t listener, const io_uring_cqe* cqe) {
       now_ms_ >= accept_retry_ms_) {
     arm_accept(listener);
   }
+}
+
+// The connection limit or the descriptor share is reached: a short 503 the
+// client can read, then close, at accept, never halfway through a stream.
+// The refusal itself is a connection that lingers until the client closes
+// (closing with its request unread would reset it before it reads the 503),
+// drawn from a small reserve of descriptors outside the worker's share (see
+// fd_share in server.cpp); past that reserve the socket is closed at once.
+void Worker::refuse(int fd, bool admin) {
+  const bool by_fds = active_ - refusals_ < cfg_->server.limits.max_connections_per_worker;
+  metrics_.count_refused(by_fds ? metrics::Refusal::fd_limit : metrics::Refusal::connection_limit);
+  if (!refusing_) {
+    refusing_ = true;
+    log::warn(by_fds ? "refusing connections: this worker's share of file descriptors is spent"
+                     : "refusing connections: max_connections_per_worker reached",
+              {{"worker", index_}, {"connections", static_cast<unsigned long long>(active_ - refusals_)},
+               {"fd_limit", static_cast<unsigned long long>(fds_.limit())}});
+  }
+  // A TLS client cannot read a plain 503 before its handshake.
+  if ((tls_ && !admin) || refusals_ >= kRefusalReserve) {
+    ::close(fd);
+    return;
+  }
+  Connection& c = alloc_connection(fd);
+  c.refusal = true;
+  ++refusals_;
+  http::ResponseMeta meta;
+  meta.keep_alive = false;
+  meta.date = {date_, date_len_};
+  http::write_error(c.out, 503, meta, "server_busy", "This server has reached its connection limit; retry shortly.",
+                    {{"Retry-After", "1"}});
+  c.close_after_write = true;  // what the client sends is read only to be discarded
+  arm_recv(c);
+  flush(c);
 }
 
 // ---- mailbox ----------------------------------------------------------------
@@ -466,8 +479,8 @@ Connection& Worker::alloc_connection(int fd) {
   c.fd = fd;
   c.phase = Phase::idle;
   ++active_;
-  if (refusing_ && active_ * 10 < fds_.client_cap() * 9 &&
-      active_ * 10 < cfg_->server.limits.max_connections_per_worker * 9) {
+  if (refusing_ && (active_ - refusals_) * 10 < fds_.client_cap() * 9 &&
+      (active_ - refusals_) * 10 < cfg_->server.limits.max_connections_per_worker * 9) {
     refusing_ = false;  // well below both limits again: the next refusal is news
     log::info("accepting connections again", {{"worker", index_}});
   }
@@ -478,7 +491,11 @@ Connection& Worker::alloc_connection(int fd) {
 void Worker::release(Connection& c) {
   timer_disarm(c);
   ::close(c.fd);
-  fds_.give();
+  if (c.refusal) {
+    --refusals_;
+  } else {
+    fds_.give();
+  }
   // Reset everything but the identity; give string memory back so a slot
   // that served a large request does not keep it.
   uint32_t index = c.index;

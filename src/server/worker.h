@@ -165,6 +165,7 @@ class Worker {
   void handle(const io_uring_cqe* cqe);
   void arm_accept(size_t listener);
   void on_accept(size_t listener, const io_uring_cqe* cqe);
+  void refuse(int fd, bool admin);
   void arm_mailbox();
   void on_mailbox();
   void drain_mailbox();
@@ -221,6 +222,10 @@ class Worker {
   io::Ring ring_;
   io::FdBudget fds_;
   bool refusing_ = false;  // logged that connections are being refused; quiet until it stops
+  size_t refusals_ = 0;    // connections open only to deliver a 503 (Connection::refusal)
+ public:
+  static constexpr size_t kRefusalReserve = 32;  // at most this many at once, beyond the fd share
+ private:
   io::BufferRing buffers_;
   Router router_;
   Router admin_router_;

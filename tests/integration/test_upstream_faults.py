@@ -666,5 +666,59 @@ class Drip(unittest.TestCase):
         self.check("tls")
 
 
+class DescriptorLimit(unittest.TestCase):
+    """Near the open-file limit (aigw run with a small RLIMIT_NOFILE): what
+    cannot be served is refused at accept with a readable 503, and no
+    admitted stream is reset or cut for lack of a descriptor (issue 11,
+    defect 3)."""
+
+    def test_connections_beyond_the_share_get_503_and_admitted_streams_finish(self):
+        up = Upstream("drip=200")  # each stream about 1.2 s
+        os.environ["AIGW_TEST_PROVIDER_KEY"] = CANARY
+        # 260 descriptors: 120 are the process's reserve, so the worker's
+        # share is 140 and at most 70 client connections are admitted, each
+        # with room for its upstream connection.
+        server = Server('[[plugin]]\nname = "openai"\n' + ADMIN + provider("slow", up, ["slow"]),
+                        workers=1, rlimit_nofile=260)
+        try:
+            n = 90
+            outcomes = [None] * n
+            start = threading.Barrier(n)
+
+            def one(i):
+                start.wait()
+                outcomes[i] = ask(server, "slow", "fd-%d" % i, stream=True, timeout=10)
+
+            threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            ok = [o for o in outcomes if o is not None and o.ok]
+            refused = [o for o in outcomes if o is not None and not o.ok and o.status == 503
+                       and (o.error() or {}).get("code") == "server_busy"]
+            other = [o.symptom if o else "no outcome" for o in outcomes
+                     if o is None or (not o.ok and o not in refused)]
+            self.assertEqual(other, [], "streams reset, cut or failed otherwise")
+            self.assertGreaterEqual(len(ok), 50)
+            self.assertGreaterEqual(len(refused), 10)
+            for o in refused:
+                self.assertEqual(o.header("Connection"), "close")
+                self.assertEqual(o.header("Retry-After"), "1")
+            # Once in the log, and counted.
+            warned = [x for x in server.log_records() if str(x.get("msg", "")).startswith("refusing connections")]
+            self.assertEqual(len(warned), 1, warned)
+            metrics = admin_get(server, "/metrics").body.decode()
+            m = re.search(r'aigw_connections_refused_total\{reason="fd_limit"\} (\d+)', metrics)
+            self.assertIsNotNone(m, metrics[-2000:])
+            self.assertEqual(int(m.group(1)), len(refused))
+            # And the worker serves normally once the streams are done.
+            again = ask(server, "slow", "after", stream=False, timeout=10)
+            self.assertTrue(again.ok, again.symptom)
+        finally:
+            stop_gateway(server)
+            up.stop()
+
+
 if __name__ == "__main__":
     main()
