@@ -31,9 +31,9 @@ std::string pool_key(const config::UpstreamConfig& u) {
 }
 
 // A reused keep-alive connection may have been closed by the provider just
-// as we sent on it; the request is then sent again on another connection.
-// Bounded: each retry consumes a connection that was already stale.
-constexpr uint8_t kMaxStaleRetries = 4;
+// as we sent on it; the request is then sent again, on a new connection (so
+// one retry is enough; the bound only guards the rule).
+constexpr uint8_t kMaxStaleRetries = 2;
 
 }  // namespace
 
@@ -126,10 +126,10 @@ Handle Client::start(Request&& request) {
   return eh;
 }
 
-void Client::attach(Handle eh) {
+void Client::attach(Handle eh, bool reuse) {
   Exchange& e = *exchange(eh);
   Pool& pool = *e.pool;
-  while (!pool.idle.empty()) {
+  while (reuse && !pool.idle.empty()) {
     Handle ch = pool.idle.back();
     pool.idle.pop_back();
     Connection* c = connection(ch);
@@ -550,7 +550,9 @@ void Client::connection_lost(Connection& c, int res) {
     c.exchange = {};
     close(c);
     ++e->stale_retries;
-    attach(eh);
+    // On a new connection: the other idle ones were parked about when this
+    // one was and may be just as stale.
+    attach(eh, false);
     return;
   }
   const Failure::Phase phase = e->phase;

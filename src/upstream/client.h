@@ -106,7 +106,8 @@ class Client {
   Pool& pool_for(const config::UpstreamConfig& u);
   tls::ClientContext* tls_context(const config::UpstreamConfig& u, std::string& why);
 
-  void attach(Handle eh);            // a connection for the exchange, or its failure
+  // A connection for the exchange (an idle one if `reuse`), or its failure.
+  void attach(Handle eh, bool reuse = true);
   void connect_new(Handle eh);
   void bind(Connection& c, Handle ch, Exchange& e, Handle eh);
   void send_request(Connection& c);
