@@ -14,6 +14,7 @@
 #include "limits/estimate.h"
 #include "limits/limiter.h"
 #include "log/log.h"
+#include "metrics/utf8.h"
 #include "server/clock.h"
 #include "server/worker.h"
 
@@ -62,6 +63,18 @@ metrics::RateLimit rate_limit_label(limits::Resource r) {
     case limits::Resource::concurrent: return metrics::RateLimit::concurrent;
   }
   return metrics::RateLimit::rpm;
+}
+
+// application/json, or a structured +json type, with any parameters
+// (charset=utf-8 is common).
+bool json_media_type(std::string_view v) {
+  size_t semi = v.find(';');
+  if (semi != std::string_view::npos) v = v.substr(0, semi);
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  if (http::iequals(v, "application/json")) return true;
+  return v.size() > 17 && http::iequals(v.substr(0, 12), "application/") &&
+         http::iequals(v.substr(v.size() - 5), "+json");
 }
 
 // Headers a client sends that a provider must never see: hop-by-hop ones and
@@ -181,6 +194,21 @@ uint32_t PluginRuntime::start(uint32_t conn_index, uint32_t conn_generation,
     return kNone;
   };
 
+  // The body must be declared JSON. Besides saying what the gateway
+  // expects, this shuts a door: a web page may make a browser POST
+  // text/plain or a form to any address (even 127.0.0.1) without asking
+  // first, but never application/json, so a gateway without client keys on
+  // a developer's machine cannot be made to spend its provider credits.
+  std::string_view type;
+  for (const http::Header& h : head.headers) {
+    if (http::iequals(h.name, "content-type")) type = h.value;
+  }
+  if (!json_media_type(type)) {
+    std::string got = type.empty() ? std::string("none") : "'" + std::string(type.substr(0, 100)) + "'";
+    return fail(415, "unsupported_media_type",
+                "The request body must be JSON sent with 'Content-Type: application/json' (got " + got + ").");
+  }
+
   // Only what routing needs is read from the body: "model" (with its byte
   // offsets, so an adapter can splice a new name) and "stream". The copy is
   // the padded buffer simdjson needs, and it is also the request's own copy
@@ -190,9 +218,20 @@ uint32_t PluginRuntime::start(uint32_t conn_index, uint32_t conn_generation,
   json.assign(body);
   simdjson::ondemand::document doc;
   simdjson::ondemand::object obj;
-  if (json_->parser.iterate(json.data(), json.size(), json.capacity()).get(doc) ||
-      doc.get_object().get(obj)) {
-    return fail(400, "invalid_json", "The request body must be a JSON object.");
+  simdjson::error_code parse_err =
+      json_->parser.iterate(json.data(), json.size(), json.capacity()).get(doc);
+  if (parse_err == simdjson::UTF8_ERROR) {
+    size_t at = metrics::utf8_valid_run(body, 0);
+    return fail(400, "invalid_encoding",
+                "The request body is not valid UTF-8: the byte at offset " + std::to_string(at) +
+                    " does not start a well-formed sequence.");
+  }
+  if (parse_err) return fail(400, "invalid_json", "The request body is not valid JSON.");
+  if (auto err = doc.get_object().get(obj)) {
+    std::string why = err == simdjson::INCORRECT_TYPE ? "The request body must be a JSON object."
+                                                      : std::string("The request body is not valid JSON: ") +
+                                                            simdjson::error_message(err);
+    return fail(400, "invalid_json", why);
   }
   std::string model;
   uint64_t model_off = 0, model_len = 0;
@@ -200,7 +239,16 @@ uint32_t PluginRuntime::start(uint32_t conn_index, uint32_t conn_generation,
   limits::CompletionFields fields;
   for (auto field : obj) {
     std::string_view key;
-    if (field.unescaped_key().get(key)) return fail(400, "invalid_json", "The request body is not valid JSON.");
+    if (auto err = field.unescaped_key().get(key)) {
+      // Where the parser stopped, for the client to find its mistake.
+      std::string where;
+      const char* at = nullptr;
+      if (!doc.current_location().get(at) && at >= json.data() && at <= json.data() + json.size()) {
+        where = " near byte " + std::to_string(at - json.data());
+      }
+      return fail(400, "invalid_json",
+                  "The request body is not valid JSON" + where + ": " + simdjson::error_message(err));
+    }
     if (key == "model") {
       std::string_view raw = field.value().raw_json_token();
       std::string_view m;

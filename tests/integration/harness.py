@@ -3,6 +3,7 @@ over real sockets. Used by every integration test in this folder."""
 
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -19,7 +20,8 @@ SOURCE_ROOT = os.environ.get("AIGW_SOURCE_ROOT", ".")
 class Server:
     """One aigw process with a config written to a temp file."""
 
-    def __init__(self, config="", workers=1, extra_server="", start=True, shutdown_delay="0s"):
+    def __init__(self, config="", workers=1, extra_server="", start=True, shutdown_delay="0s",
+                 rlimit_nofile=None):
         # shutdown_delay: tests stop aigw with SIGTERM; the default 5 s of
         # /ready 503 before the drain is tested on its own (test_lifecycle).
         self.dir = tempfile.TemporaryDirectory(prefix="aigw-test-")
@@ -28,6 +30,7 @@ class Server:
         text = '[server]\nlisten = "127.0.0.1:0"\nworkers = %d\n%s%s\n%s' % (workers, delay, extra_server, config)
         with open(self.config_path, "w") as f:
             f.write(text)
+        self.rlimit_nofile = rlimit_nofile  # the process's open-file limit, soft and hard
         self.proc = None
         self.lines = []
         self.port = None
@@ -38,9 +41,15 @@ class Server:
             self.start()
 
     def start(self, timeout=20):
+        limit = self.rlimit_nofile
+
+        def set_limit():
+            if limit is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
         self.proc = subprocess.Popen(
             [AIGW, "serve", "-c", self.config_path],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=set_limit)
         threading.Thread(target=self._read_stderr, daemon=True).start()
         if not self._listening.wait(timeout):
             self.kill()
@@ -168,8 +177,14 @@ class Reader:
 
 
 def request(method, path, headers=None, body=b"", version="HTTP/1.1"):
+    """Raw request bytes. A body for /v1/... goes out as JSON, the way every
+    SDK sends it, unless the test says otherwise (a Content-Type of its own,
+    or None for no Content-Type at all)."""
+    headers = dict(headers or {})
+    if body and "/v1/" in path and not any(k.lower() == "content-type" for k in headers):
+        headers["Content-Type"] = "application/json"
     hs = [("Host", "localhost")] if version == "HTTP/1.1" else []
-    hs += list((headers or {}).items())
+    hs += [(k, v) for k, v in headers.items() if v is not None]
     if body and not any(k.lower() in ("content-length", "transfer-encoding") for k, _ in hs):
         hs.append(("Content-Length", str(len(body))))
     out = "%s %s %s\r\n" % (method, path, version)

@@ -136,6 +136,31 @@ class LocalPlugin(ServerTest):
         self.assertErrorShape(r, 400)
         r = roundtrip(self.server, request("POST", "/v1/chat/completions", body=b"[1,2]"))
         self.assertErrorShape(r, 400, "invalid_json")
+        self.assertIn("must be a JSON object", r.json()["error"]["message"])
+
+    def test_bad_bodies_are_told_what_is_wrong_and_where(self):
+        # Not UTF-8: the byte offset of the first bad byte.
+        body = b'{"model":"aigw-demo","messages":[{"role":"user","content":"h\xffi"}]}'
+        r = roundtrip(self.server, request("POST", "/v1/chat/completions", body=body))
+        self.assertErrorShape(r, 400, "invalid_encoding")
+        self.assertIn("offset %d" % body.index(b"\xff"), r.json()["error"]["message"])
+        # Broken JSON: where the parser stopped.
+        body = b'{"model":"aigw-demo" "messages":[]}'
+        r = roundtrip(self.server, request("POST", "/v1/chat/completions", body=body))
+        self.assertErrorShape(r, 400, "invalid_json")
+        self.assertIn("near byte 21", r.json()["error"]["message"])
+
+    def test_the_body_must_be_declared_json(self):
+        body = json.dumps({"model": "aigw-demo", "messages": [{"role": "user", "content": "hi"}]}).encode()
+        # What browsers may send cross-site without asking, and no type at all.
+        for ctype in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+                      None):
+            r = roundtrip(self.server, request("POST", "/v1/chat/completions", {"Content-Type": ctype}, body))
+            self.assertErrorShape(r, 415, "unsupported_media_type")
+            self.assertIn("Content-Type: application/json", r.json()["error"]["message"])
+        for ctype in ("application/json", "Application/JSON; charset=utf-8", "application/vnd.api+json"):
+            r = roundtrip(self.server, request("POST", "/v1/chat/completions", {"Content-Type": ctype}, body))
+            self.assertEqual(r.status, 200, (ctype, r.body))
         r = post_json(self.server, "/v1/chat/completions", {"model": "aigw-demo"})
         self.assertErrorShape(r, 400)  # the plugin's own refusal: no messages
         r = roundtrip(self.server, request("GET", "/v1/chat/completions"))
