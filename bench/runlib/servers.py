@@ -69,7 +69,8 @@ def snapshot(binaries, tmp):
 
 
 def aigw_config(providers, *, workers, max_connections_per_worker=30000, plugin_path=None):
-    """providers: [(name, model, upstream_port, upstream_max_connections)]."""
+    """providers: [(name, model, upstream_port, upstream_max_connections)]. None for
+    max_connections_per_worker or a provider's max_connections keeps aigw's default."""
     out = [
         "[server]",
         'listen = "127.0.0.1:0"',
@@ -78,7 +79,8 @@ def aigw_config(providers, *, workers, max_connections_per_worker=30000, plugin_
         'shutdown_grace = "0s"',
         "",
         "[server.limits]",
-        f"max_connections_per_worker = {max_connections_per_worker}",
+        *([f"max_connections_per_worker = {max_connections_per_worker}"]
+          if max_connections_per_worker is not None else []),
         "max_requests_per_connection = 1000000000",
         "",
         "[log]",
@@ -98,7 +100,7 @@ def aigw_config(providers, *, workers, max_connections_per_worker=30000, plugin_
             f'base_url = "http://127.0.0.1:{port}/v1"',
             f'api_keys = ["env:{UPSTREAM_KEY_ENV}"]',
             f'models = ["{model}"]',
-            f"max_connections = {maxc}",
+            *([f"max_connections = {maxc}"] if maxc is not None else []),
         ]
     return "\n".join(out) + "\n"
 
