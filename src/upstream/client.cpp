@@ -245,17 +245,20 @@ void Client::handshake_step(Connection& c) {
   if (c.tls->has_output()) queue_send(c, c.tls->take_output());
   if (st == tls::Session::Status::want_io) return;
   if (st != tls::Session::Status::ok) {
-    std::string msg = "TLS with the provider failed: " + c.tls->error();
-    if (c.exchange.set()) {
-      fail(c.exchange, Failure::Kind::tls, std::move(msg));
-    } else {
-      close(c);
-    }
+    tls_failed(c);
     return;
   }
   c.tls->save(c.pool->tls_session);
   c.state = Connection::State::busy;
   write_request(c);
+}
+
+void Client::tls_failed(Connection& c) {
+  if (c.exchange.set()) {
+    fail(c.exchange, Failure::Kind::tls, "TLS with the provider failed: " + c.tls->error());
+  } else {
+    close(c);  // an idle connection: nobody to tell
+  }
 }
 
 void Client::queue_send(Connection& c, std::string_view bytes) {
@@ -400,12 +403,7 @@ void Client::on_recv(Connection& c, int res) {
   }
   if (c.tls->has_output()) queue_send(c, c.tls->take_output());
   if (st == tls::Session::Status::error) {
-    std::string msg = "TLS with the provider failed: " + c.tls->error();
-    if (c.exchange.set()) {
-      fail(c.exchange, Failure::Kind::tls, std::move(msg));
-    } else {
-      close(c);
-    }
+    tls_failed(c);
     return;
   }
   // close_notify: the provider is done with this connection. Known before

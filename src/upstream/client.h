@@ -113,6 +113,7 @@ class Client {
   void send_request(Connection& c);
   void write_request(Connection& c);
   void handshake_step(Connection& c);
+  void tls_failed(Connection& c);  // the engine reported an error: fail the exchange, close
   void queue_send(Connection& c, std::string_view bytes);
   void arm_recv(Connection& c);
 

@@ -176,6 +176,32 @@ class Reader:
             return False
 
 
+def read_chunked_events(rd):
+    """The SSE data payloads of a chunked body read from Reader `rd` (its
+    head already consumed), and whether the chunked terminator arrived. A
+    timeout, a reset or a cut ends the read (clean = False)."""
+    body = b""
+    clean = False
+    try:
+        while True:
+            while b"\r\n" not in rd.buf:
+                rd._fill()
+            line, rd.buf = rd.buf.split(b"\r\n", 1)
+            size = int(line, 16)
+            while len(rd.buf) < size + 2:
+                rd._fill()
+            if size == 0:
+                clean = True
+                break
+            body += rd.buf[:size]
+            rd.buf = rd.buf[size + 2:]
+    except (EOFError, ConnectionResetError, socket.timeout):
+        pass
+    events = [e[len("data: "):] if e.startswith("data: ") else e
+              for e in body.decode("utf-8", "replace").split("\n\n") if e.strip()]
+    return events, clean
+
+
 def request(method, path, headers=None, body=b"", version="HTTP/1.1"):
     """Raw request bytes. A body for /v1/... goes out as JSON, the way every
     SDK sends it, unless the test says otherwise (a Content-Type of its own,

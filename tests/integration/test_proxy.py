@@ -16,7 +16,7 @@ import time
 import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from harness import Reader, Server, main, request
+from harness import Reader, Server, main, read_chunked_events, request
 from upstreams import make_cert
 
 MOCK = os.environ.get("AIGW_MOCK_BIN", "build/tests/mock/aigw-mock")
@@ -80,25 +80,8 @@ def read_stream(sock, timeout=10):
         while len(rd.buf) < n:
             rd._fill()
         return status, [rd.buf[:n].decode()], True
-    body = b""
     rd.buf = rest
-    clean = False
-    try:
-        while True:
-            while b"\r\n" not in rd.buf:
-                rd._fill()
-            line, rd.buf = rd.buf.split(b"\r\n", 1)
-            size = int(line, 16)
-            while len(rd.buf) < size + 2:
-                rd._fill()
-            if size == 0:
-                clean = True
-                break
-            body += rd.buf[:size]
-            rd.buf = rd.buf[size + 2:]
-    except (EOFError, ConnectionResetError, socket.timeout):
-        pass
-    events = [e[len("data: "):] if e.startswith("data: ") else e for e in body.decode().split("\n\n") if e]
+    events, clean = read_chunked_events(rd)
     return status, events, clean
 
 

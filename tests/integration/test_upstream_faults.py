@@ -33,7 +33,7 @@ import threading
 import time
 import unittest
 
-from harness import Reader, Server, main, request
+from harness import Reader, Server, main, read_chunked_events, request
 from upstreams import Upstream, answer_text, make_cert, parse_mode, tls_skip_reason
 
 CANARY = "sk-canary-faults-31c9e0"
@@ -116,31 +116,6 @@ def ask(server, model, prompt, stream=False, timeout=CLIENT_TIMEOUT):
             return Outcome(False, "aigw closed the connection without a complete answer", ms())
         except ConnectionResetError:
             return Outcome(False, "aigw reset the connection", ms())
-
-
-def read_chunked_events(rd):
-    """The SSE data payloads of a chunked body, and whether the chunked
-    terminator arrived. A timeout or a cut ends the read (clean = False)."""
-    body = b""
-    clean = False
-    try:
-        while True:
-            while b"\r\n" not in rd.buf:
-                rd._fill()
-            line, rd.buf = rd.buf.split(b"\r\n", 1)
-            size = int(line, 16)
-            while len(rd.buf) < size + 2:
-                rd._fill()
-            if size == 0:
-                clean = True
-                break
-            body += rd.buf[:size]
-            rd.buf = rd.buf[size + 2:]
-    except (EOFError, ConnectionResetError, socket.timeout):
-        pass
-    events = [e[len("data: "):] if e.startswith("data: ") else e
-              for e in body.decode("utf-8", "replace").split("\n\n") if e.strip()]
-    return events, clean
 
 
 def stream_text(events):
