@@ -132,6 +132,17 @@ TEST(PluginSdkBarrier, GuardedEventEndsTheRequestOnce) {
 
 // --- ConfigReader ------------------------------------------------------------------
 
+// Somewhere for each getter to write.
+struct Outs {
+  std::string s;
+  int64_t i = 0;
+  bool b = false;
+  uint64_t d = 0;
+  size_t n = 0;
+  std::string item;
+  std::string_view secret;
+};
+
 class PluginSdkConfig : public ::testing::Test {
  protected:
   sdk::ConfigReader reader(std::map<std::string, aigw::test::ConfigValue> values) {
@@ -150,28 +161,23 @@ TEST_F(PluginSdkConfig, ReadsEachTypeAndTellsAbsentFromWrong) {
                    {"b", true},
                    {"d", std::string("2m")},
                    {"a", std::vector<std::string>{"x", "y"}}});
-  std::string s;
-  int64_t i = 0;
-  bool b = false;
-  uint64_t d = 0;
-  size_t n = 0;
-  std::string item;
-  EXPECT_TRUE(r.string("s", s));
-  EXPECT_TRUE(r.integer("i", i));
-  EXPECT_TRUE(r.boolean("b", b));
-  EXPECT_TRUE(r.duration_ms("d", d));
-  EXPECT_TRUE(r.array_len("a", n));
-  EXPECT_TRUE(r.array_string("a", 1, item));
-  EXPECT_EQ(s, "text");
-  EXPECT_EQ(i, -3);
-  EXPECT_TRUE(b);
-  EXPECT_EQ(d, 120'000u);
-  EXPECT_EQ(n, 2u);
-  EXPECT_EQ(item, "y");
+  Outs o;
+  EXPECT_TRUE(r.string("s", o.s));
+  EXPECT_TRUE(r.integer("i", o.i));
+  EXPECT_TRUE(r.boolean("b", o.b));
+  EXPECT_TRUE(r.duration_ms("d", o.d));
+  EXPECT_TRUE(r.array_len("a", o.n));
+  EXPECT_TRUE(r.array_string("a", 1, o.item));
+  EXPECT_EQ(o.s, "text");
+  EXPECT_EQ(o.i, -3);
+  EXPECT_TRUE(o.b);
+  EXPECT_EQ(o.d, 120'000u);
+  EXPECT_EQ(o.n, 2u);
+  EXPECT_EQ(o.item, "y");
   // Absent: false, and no error.
-  EXPECT_FALSE(r.string("nope", s));
+  EXPECT_FALSE(r.string("nope", o.s));
   EXPECT_FALSE(r.failed());
-  EXPECT_EQ(s, "text");
+  EXPECT_EQ(o.s, "text");
 }
 
 struct WrongType {
@@ -194,18 +200,13 @@ TEST_F(PluginSdkConfig, AWrongTypeSaysWhatTheKeyMustBe) {
     std::string w = c.what;
     auto r = reader({{"k", w == "boolean" ? aigw::test::ConfigValue(std::string("yes"))
                                           : aigw::test::ConfigValue(true)}});
-    std::string s;
-    int64_t i = 0;
-    bool b = false;
-    uint64_t d = 0;
-    size_t n = 0;
-    std::string_view secret;
-    bool got = w == "string"     ? r.string("k", s)
-               : w == "integer"  ? r.integer("k", i)
-               : w == "boolean"  ? r.boolean("k", b)
-               : w == "duration" ? r.duration_ms("k", d)
-               : w == "array"    ? r.array_len("k", n)
-                                 : r.secret("k", 0, "k", false, secret);
+    Outs o;
+    bool got = w == "string"     ? r.string("k", o.s)
+               : w == "integer"  ? r.integer("k", o.i)
+               : w == "boolean"  ? r.boolean("k", o.b)
+               : w == "duration" ? r.duration_ms("k", o.d)
+               : w == "array"    ? r.array_len("k", o.n)
+                                 : r.secret("k", 0, "k", false, o.secret);
     EXPECT_FALSE(got) << w;
     EXPECT_TRUE(r.failed()) << w;
     EXPECT_EQ(error_, c.message) << w;
