@@ -28,27 +28,15 @@ void guarded_event(Request& r, Fn&& fn) {
 
 aigw_status config_new(const aigw_host* host, aigw_host_plugin* plugin, aigw_config_source* src,
                        void** config_out, aigw_errbuf* err) {
-  return sdk::guarded(kWho, err, [&]() -> aigw_status {
-    if (host == nullptr || config_out == nullptr) return AIGW_ERR_INVALID;
-    // The whole ABI 1.0 table, which this plugin was written against
-    // (process_kill is its last callback).
-    aigw_status st = sdk::require_host(*host, &aigw_host::process_kill, kWho, err);
-    if (st != AIGW_OK) return st;
-    auto config = std::make_unique<Config>();
-    config->host = host;
-    config->plugin = plugin;
-    std::string error;
-    st = load_config(host, src, *config, error);
-    if (st != AIGW_OK) {
-      set_error(err, error);
-      return st;
-    }
-    *config_out = config.release();
-    return AIGW_OK;
-  });
+  // The whole ABI 1.0 table, which this plugin was written against
+  // (process_kill is its last callback).
+  return sdk::new_config<Config>(kWho, host, &aigw_host::process_kill, config_out, err,
+                                 [&](Config& config, std::string& error) {
+                                   config.host = host;
+                                   config.plugin = plugin;
+                                   return load_config(host, src, config, error);
+                                 });
 }
-
-void config_destroy(void* config) { delete static_cast<Config*>(config); }
 
 aigw_status instance_new(void* config, const aigw_worker_info* worker, void** instance_out,
                          aigw_errbuf* err) {
@@ -63,8 +51,6 @@ aigw_status instance_new(void* config, const aigw_worker_info* worker, void** in
     return AIGW_OK;
   });
 }
-
-void instance_destroy(void* instance) { delete static_cast<Instance*>(instance); }
 
 aigw_status request_new(void* instance, aigw_request* req, const aigw_client_request* client,
                         void** ctx_out, aigw_errbuf* err) {
@@ -85,8 +71,6 @@ aigw_status request_new(void* instance, aigw_request* req, const aigw_client_req
     return AIGW_OK;
   });
 }
-
-void request_destroy(void* ctx) { delete static_cast<Request*>(ctx); }
 
 aigw_status build_upstream(void* ctx, aigw_upstream_request* up, aigw_errbuf* err) {
   return sdk::guarded(kWho, err, [&]() -> aigw_status {
@@ -141,12 +125,12 @@ constexpr aigw_hooks kHooks = {
     sizeof(aigw_hooks),
     AIGW_MODE_HTTP,
     config_new,
-    config_destroy,
+    sdk::destroy<Config>,
     instance_new,
-    instance_destroy,
+    sdk::destroy<Instance>,
     nullptr,  // list_models: the operator's `models` list is the whole story
     request_new,
-    request_destroy,
+    sdk::destroy<Request>,
     build_upstream,
     on_upstream_head,
     on_upstream_body,

@@ -13,6 +13,7 @@
 //   set_error                messages into the host's aigw_errbuf
 //   has_field, require_host  struct_size checks (VERSIONING RULE)
 //   guarded, guarded_event   the exception barrier at every hook
+//   new_config, destroy      config_new and the destroy hooks
 //   ConfigReader             typed config reads with messages in one style
 //   utf8_sequence            UTF-8 decoding, and is_valid_utf8
 //   append_json_string       JSON strings under one UTF-8 policy (below)
@@ -30,6 +31,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <string>
 #include <string_view>
@@ -178,6 +180,41 @@ void guarded_event(Fn&& fn, OnFailure&& on_failure) noexcept {
     std::forward<OnFailure>(on_failure)(st);
   } catch (...) {
   }
+}
+
+// --- hooks every plugin writes alike ------------------------------------
+
+// config_new as every plugin writes it: inside the barrier, refuse null
+// arguments and a host table that does not reach `last` (require_host),
+// make a Config, let load(Config&, std::string& error) fill it, and hand it
+// to the host only when load returned AIGW_OK; otherwise the Config is
+// freed and `error` goes into `err`. Pair it with destroy<Config> as
+// config_destroy.
+template <typename Config, typename F, typename Load>
+aigw_status new_config(std::string_view who, const aigw_host* host, F aigw_host::*last,
+                       void** config_out, aigw_errbuf* err, Load&& load) noexcept {
+  return guarded(who, err, [&]() -> aigw_status {
+    if (host == nullptr || config_out == nullptr) return AIGW_ERR_INVALID;
+    aigw_status st = require_host(*host, last, who, err);
+    if (st != AIGW_OK) return st;
+    auto config = std::make_unique<Config>();
+    std::string error;
+    st = load(*config, error);
+    if (st != AIGW_OK) {
+      set_error(err, error);
+      return st;
+    }
+    *config_out = config.release();
+    return AIGW_OK;
+  });
+}
+
+// The destroy hooks for objects the plugin made with new (config_destroy,
+// instance_destroy, request_destroy): the host hands back a void*, and the
+// cast to the right type is the one thing such a hook must get right.
+template <typename T>
+void destroy(void* object) noexcept {
+  delete static_cast<T*>(object);
 }
 
 // --- configuration ----------------------------------------------------------

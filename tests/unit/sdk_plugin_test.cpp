@@ -130,6 +130,63 @@ TEST(PluginSdkBarrier, GuardedEventEndsTheRequestOnce) {
   sdk::guarded_event([] { throw 1; }, [](aigw_status) { throw 2; });
 }
 
+// --- new_config and destroy ------------------------------------------------------
+
+struct Counted {
+  static int alive;
+  Counted() { ++alive; }
+  ~Counted() { --alive; }
+  Counted(const Counted&) = delete;
+  Counted& operator=(const Counted&) = delete;
+  int value = 0;
+};
+int Counted::alive = 0;
+
+TEST(PluginSdkHooks, NewConfigHandsOverOnlyWhatLoaded) {
+  FakeHost host;
+  char buf[128] = "";
+  aigw_errbuf err{buf, sizeof buf};
+  void* out = nullptr;
+  auto load = [](Counted& c, std::string&) {
+    c.value = 7;
+    return AIGW_OK;
+  };
+  ASSERT_EQ(sdk::new_config<Counted>("p", host.table(), &aigw_host::process_kill, &out, &err, load),
+            AIGW_OK);
+  ASSERT_NE(out, nullptr);
+  EXPECT_EQ(static_cast<Counted*>(out)->value, 7);
+  sdk::destroy<Counted>(out);
+  EXPECT_EQ(Counted::alive, 0);
+
+  out = nullptr;
+  auto refuse = [](Counted&, std::string& error) {
+    error = "k must be a string";
+    return AIGW_ERR_CONFIG;
+  };
+  EXPECT_EQ(sdk::new_config<Counted>("p", host.table(), &aigw_host::log, &out, &err, refuse),
+            AIGW_ERR_CONFIG);
+  EXPECT_STREQ(buf, "k must be a string");
+  EXPECT_EQ(out, nullptr);
+  EXPECT_EQ(Counted::alive, 0);
+
+  auto throws = [](Counted&, std::string&) -> aigw_status { throw std::bad_alloc(); };
+  EXPECT_EQ(sdk::new_config<Counted>("p", host.table(), &aigw_host::log, &out, &err, throws),
+            AIGW_ERR_NO_MEMORY);
+  EXPECT_STREQ(buf, "p: out of memory");
+  EXPECT_EQ(Counted::alive, 0);
+
+  aigw_host old = *host.table();
+  old.struct_size = offsetof(aigw_host, spawn);
+  EXPECT_EQ(sdk::new_config<Counted>("p", &old, &aigw_host::process_kill, &out, &err, load),
+            AIGW_ERR_UNSUPPORTED);
+  EXPECT_EQ(sdk::new_config<Counted>("p", nullptr, &aigw_host::log, &out, &err, load),
+            AIGW_ERR_INVALID);
+  EXPECT_EQ(sdk::new_config<Counted>("p", host.table(), &aigw_host::log, nullptr, &err, load),
+            AIGW_ERR_INVALID);
+  EXPECT_EQ(out, nullptr);
+  EXPECT_EQ(Counted::alive, 0);
+}
+
 // --- ConfigReader ------------------------------------------------------------------
 
 // Somewhere for each getter to write.
