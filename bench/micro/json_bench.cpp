@@ -10,6 +10,7 @@
 #include <string>
 
 #include "aigw_plugin.h"
+#include "aigw_plugin.hpp"
 #include "splice.h"
 
 namespace {
@@ -62,7 +63,7 @@ void BM_SpliceModelName(benchmark::State& state) {
   const uint64_t off = kBody.find("gpt-4o-mini");
   for (auto _ : state) {
     std::string name;
-    aigw::openai_plugin::append_json_escaped(name, "gpt-4o-mini-2024-07-18");
+    aigw::sdk::append_json_escaped(name, "gpt-4o-mini-2024-07-18");
     aigw::openai_plugin::Edit edit{off, 11, name};
     aigw_plugin_bytes out[3];
     size_t n = aigw::openai_plugin::splice_chunks(&body, 1, &edit, 1, out);

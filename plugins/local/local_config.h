@@ -31,7 +31,4 @@ struct Config {
 aigw_status load_config(const aigw_host* host, aigw_config_source* src, Config& out,
                         std::string& error);
 
-// "120s", "250ms": how durations are shown in messages.
-std::string format_ms(uint64_t ms);
-
 }  // namespace aigw::local_plugin

@@ -1,15 +1,14 @@
 // The hook table: C entry points that check the ABI contract, keep C++
 // exceptions from crossing it, and hand each request to demo or process
 // mode.
-#include <cstddef>
-#include <cstring>
 #include <ctime>
 #include <memory>
-#include <new>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "aigw_plugin.h"
+#include "aigw_plugin.hpp"
 #include "demo_mode.h"
 #include "local_config.h"
 #include "local_plugin.h"
@@ -19,91 +18,39 @@
 namespace aigw::local_plugin {
 namespace {
 
-// Writes a NUL-terminated message, cut at a UTF-8 boundary if it is too long.
-void set_error(aigw_errbuf* err, std::string_view message) {
-  if (err == nullptr || err->ptr == nullptr || err->cap == 0) return;
-  size_t n = message.size() < err->cap - 1 ? message.size() : err->cap - 1;
-  if (n < message.size()) {
-    while (n > 0 && (static_cast<unsigned char>(message[n]) & 0xC0) == 0x80) --n;
-  }
-  std::memcpy(err->ptr, message.data(), n);
-  err->ptr[n] = '\0';
-}
+using sdk::set_error;
 
-// Exceptions (only std::bad_alloc in practice) must not unwind into the
-// host's C frames.
-template <typename Fn>
-aigw_status guarded(aigw_errbuf* err, Fn fn) {
-  try {
-    return fn();
-  } catch (const std::bad_alloc&) {
-    set_error(err, "local plugin: out of memory");
-    return AIGW_ERR_NO_MEMORY;
-  } catch (...) {
-    set_error(err, "local plugin: internal error");
-    return AIGW_ERR_INTERNAL;
-  }
-}
+constexpr std::string_view kWho = "local plugin";
 
-// For hooks without a return value: the request ends with the error.
+// The SDK's barrier, plus what only this plugin knows: a running child is
+// killed before the request ends with the error.
 template <typename Fn>
-void guarded_event(Request& r, Fn fn) {
-  aigw_status st;
-  try {
-    fn();
-    return;
-  } catch (const std::bad_alloc&) {
-    st = AIGW_ERR_NO_MEMORY;
-  } catch (...) {
-    st = AIGW_ERR_INTERNAL;
-  }
-  if (r.done_) return;
-  if (r.proc_ != nullptr && !r.exited_) r.host_->process_kill(r.proc_);
-  r.finish_error(st, "local plugin: internal error", 0);
+void guarded_event(Request& r, Fn&& fn) {
+  sdk::guarded_event(std::forward<Fn>(fn), [&r](aigw_status st) {
+    if (r.done_) return;
+    if (r.proc_ != nullptr && !r.exited_) r.host_->process_kill(r.proc_);
+    r.finish_error(st, "local plugin: internal error", 0);
+  });
 }
 
 aigw_status config_new(const aigw_host* host, aigw_host_plugin* plugin, aigw_config_source* src,
                        void** config_out, aigw_errbuf* err) {
-  return guarded(err, [&]() -> aigw_status {
-    if (host == nullptr || config_out == nullptr) return AIGW_ERR_INVALID;
-    // ABI 1.0 has every callback we call; an older table would be read past
-    // its end.
-    if (host->abi_major != AIGW_ABI_MAJOR || host->struct_size < sizeof(aigw_host)) {
-      set_error(err, "local plugin: host callback table too old (ABI " +
-                         std::to_string(host->abi_major) + "." + std::to_string(host->abi_minor) +
-                         ", " + std::to_string(host->struct_size) + " bytes)");
-      return AIGW_ERR_UNSUPPORTED;
-    }
-    auto config = new Config;
-    config->host = host;
-    config->plugin = plugin;
-    std::string error;
-    aigw_status st = AIGW_ERR_INTERNAL;
-    try {
-      st = load_config(host, src, *config, error);
-    } catch (...) {
-      delete config;
-      throw;
-    }
-    if (st != AIGW_OK) {
-      set_error(err, error);
-      delete config;
-      return st;
-    }
-    *config_out = config;
-    return AIGW_OK;
-  });
+  // process_kill is the last callback we call (all of ABI 1.0).
+  return sdk::new_config<Config>(kWho, host, &aigw_host::process_kill, config_out, err,
+                                 [&](Config& config, std::string& error) {
+                                   config.host = host;
+                                   config.plugin = plugin;
+                                   return load_config(host, src, config, error);
+                                 });
 }
-
-void config_destroy(void* config) { delete static_cast<Config*>(config); }
 
 aigw_status instance_new(void* config, const aigw_worker_info* worker, void** instance_out,
                          aigw_errbuf* err) {
-  return guarded(err, [&]() -> aigw_status {
+  return sdk::guarded(kWho, err, [&]() -> aigw_status {
     if (config == nullptr || instance_out == nullptr) return AIGW_ERR_INVALID;
     auto instance = new Instance;
     instance->config_ = static_cast<const Config*>(config);
-    if (worker != nullptr && worker->struct_size >= offsetof(aigw_worker_info, reserved) &&
+    if (worker != nullptr && sdk::has_field(*worker, &aigw_worker_info::worker_count) &&
         worker->worker_count > 0) {
       instance->worker_index_ = worker->worker_index;
       instance->worker_count_ = worker->worker_count;
@@ -113,12 +60,10 @@ aigw_status instance_new(void* config, const aigw_worker_info* worker, void** in
   });
 }
 
-void instance_destroy(void* instance) { delete static_cast<Instance*>(instance); }
-
 aigw_status request_new_inner(Instance& inst, aigw_request* req, const aigw_client_request* client,
                               void** ctx_out, aigw_errbuf* err) {
   if (client == nullptr || ctx_out == nullptr ||
-      client->struct_size < offsetof(aigw_client_request, model_value_offset)) {
+      !sdk::has_field(*client, &aigw_client_request::body_count)) {
     set_error(err, "local plugin: malformed client request");
     return AIGW_ERR_INVALID;
   }
@@ -133,7 +78,7 @@ aigw_status request_new_inner(Instance& inst, aigw_request* req, const aigw_clie
   r->config_ = inst.config_;
   r->host_ = inst.config_->host;
   r->req_ = req;
-  r->model_ = std::string_view(client->model.ptr ? client->model.ptr : "", client->model.len);
+  r->model_ = sdk::view(client->model);
   r->stream_ = client->stream == 1 && ep != AIGW_ENDPOINT_EMBEDDINGS;
   std::string error;
   aigw_status st = inst.parser_.parse(ep, client->body, client->body_count, r->parsed_, error);
@@ -163,7 +108,7 @@ aigw_status request_new_inner(Instance& inst, aigw_request* req, const aigw_clie
 
 aigw_status request_new(void* instance, aigw_request* req, const aigw_client_request* client,
                         void** ctx_out, aigw_errbuf* err) {
-  return guarded(err, [&] {
+  return sdk::guarded(kWho, err, [&] {
     return request_new_inner(*static_cast<Instance*>(instance), req, client, ctx_out, err);
   });
 }
@@ -221,9 +166,9 @@ constexpr aigw_hooks kHooks = {
     sizeof(aigw_hooks),
     AIGW_MODE_DIRECT,
     config_new,
-    config_destroy,
+    sdk::destroy<Config>,
     instance_new,
-    instance_destroy,
+    sdk::destroy<Instance>,
     nullptr,  // list_models: the operator's `models` list is the whole story
     request_new,
     request_destroy,

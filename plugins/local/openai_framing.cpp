@@ -1,5 +1,6 @@
 #include "openai_framing.h"
 
+#include "aigw_plugin.hpp"
 #include "embedding.h"
 #include "json_out.h"
 
@@ -19,7 +20,7 @@ void Framer::open_object(std::string& out, bool chunk) const {
   out.append("\",\"created\":");
   append_int(out, created_);
   out.append(",\"model\":");
-  append_json_string(out, model_);
+  sdk::append_json_string(out, model_);
 }
 
 // OpenAI puts "usage":null on every chunk but the last when the client asked
@@ -43,11 +44,11 @@ void Framer::content_event(std::string& out, std::string_view text) const {
   open_object(out, true);
   if (kind_ == ReplyKind::chat) {
     out.append(",\"choices\":[{\"index\":0,\"delta\":{\"content\":");
-    append_json_string(out, text);
+    sdk::append_json_string(out, text);
     out.append("},\"logprobs\":null,\"finish_reason\":null}]");
   } else {
     out.append(",\"choices\":[{\"index\":0,\"text\":");
-    append_json_string(out, text);
+    sdk::append_json_string(out, text);
     out.append(",\"logprobs\":null,\"finish_reason\":null}]");
   }
   close_chunk(out);
@@ -59,7 +60,7 @@ void Framer::finish_event(std::string& out, std::string_view finish_reason) cons
   out.append(kind_ == ReplyKind::chat ? ",\"choices\":[{\"index\":0,\"delta\":{},"
                                       : ",\"choices\":[{\"index\":0,\"text\":\"\",");
   out.append("\"logprobs\":null,\"finish_reason\":");
-  append_json_string(out, finish_reason);
+  sdk::append_json_string(out, finish_reason);
   out.append("}]");
   close_chunk(out);
 }
@@ -79,11 +80,11 @@ void Framer::full_response(std::string& out, std::string_view text,
   open_object(out, false);
   if (kind_ == ReplyKind::chat) {
     out.append(",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
-    append_json_string(out, text);
+    sdk::append_json_string(out, text);
     out.append("},");
   } else {
     out.append(",\"choices\":[{\"index\":0,\"text\":");
-    append_json_string(out, text);
+    sdk::append_json_string(out, text);
     out.append(",");
   }
   out.append("\"logprobs\":null,\"finish_reason\":\"stop\"}],\"usage\":");
@@ -129,7 +130,7 @@ void embeddings_response(std::string& out, std::string_view model,
     out.push_back('}');
   }
   out.append("],\"model\":");
-  append_json_string(out, model);
+  sdk::append_json_string(out, model);
   out.append(",\"usage\":");
   append_usage(out, usage, false);
   out.append("}");

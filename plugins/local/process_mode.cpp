@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "aigw_plugin.hpp"
+
 namespace aigw::local_plugin {
 namespace {
 
@@ -54,7 +56,8 @@ std::string exit_message(const Request& r, int32_t exit_status) {
   if (exit_status >= 0) return program(r) + " exited with status " + std::to_string(exit_status);
   uint64_t elapsed_ms = (r.host_->now_ns() - r.spawn_ns_) / 1'000'000;
   if (exit_status == -kSigKill && elapsed_ms >= r.config_->timeout_ms) {
-    return program(r) + " was killed after the timeout of " + format_ms(r.config_->timeout_ms);
+    return program(r) + " was killed after the timeout of " +
+           sdk::format_duration_ms(r.config_->timeout_ms);
   }
   return program(r) + " was killed by signal " + std::to_string(-exit_status);
 }

@@ -3,50 +3,17 @@
 #include <algorithm>
 #include <cstring>
 
+#include "aigw_plugin.hpp"
+
 namespace aigw::local_plugin {
 namespace {
 
+using sdk::kReplacementChar;
+using sdk::Utf8Kind;
+using sdk::Utf8Seq;
+using sdk::utf8_sequence;
+
 bool is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
-
-constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
-
-enum class SeqKind { complete, incomplete, invalid };
-
-struct Seq {
-  SeqKind kind;
-  size_t len;  // complete: sequence length; invalid: bytes to replace
-};
-
-// Classifies the sequence at p[0] following RFC 3629 (no overlongs, no
-// surrogates, nothing above U+10FFFF). An invalid sequence is replaced as
-// its longest valid prefix (the "maximal subpart" rule), so one bad byte
-// never swallows the good character after it.
-Seq classify(const unsigned char* p, size_t n) {
-  unsigned char c = p[0];
-  if (c < 0x80) return {SeqKind::complete, 1};
-  size_t need;
-  unsigned char lo = 0x80, hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF) {
-    need = 2;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    need = 3;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    need = 4;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-  } else {
-    return {SeqKind::invalid, 1};
-  }
-  for (size_t i = 1; i < need; ++i) {
-    if (i >= n) return {SeqKind::incomplete, i};
-    unsigned char b = p[i];
-    bool ok = i == 1 ? (b >= lo && b <= hi) : (b >= 0x80 && b <= 0xBF);
-    if (!ok) return {SeqKind::invalid, i};
-  }
-  return {SeqKind::complete, need};
-}
 
 // Appends the valid UTF-8 of s to out and returns how many bytes it used;
 // the rest (at most 3 bytes) is an incomplete sequence at the very end.
@@ -60,14 +27,14 @@ size_t scan(std::string_view s, std::string& out) {
       ++i;
       continue;
     }
-    Seq seq = classify(p + i, n - i);
-    if (seq.kind == SeqKind::complete) {
+    Utf8Seq seq = utf8_sequence(p + i, n - i);
+    if (seq.kind == Utf8Kind::complete) {
       i += seq.len;
       continue;
     }
     out.append(s.data() + run, i - run);
-    if (seq.kind == SeqKind::incomplete) return i;
-    out.append(kReplacement);
+    if (seq.kind == Utf8Kind::incomplete) return i;
+    out.append(kReplacementChar);
     i += seq.len;
     run = i;
   }
@@ -122,8 +89,8 @@ void Utf8Carry::feed(std::string_view piece, std::string& out) {
   size_t take = piece.size() < 4 ? piece.size() : 4;
   joined.append(piece.data(), take);
   auto p = reinterpret_cast<const unsigned char*>(joined.data());
-  Seq seq = classify(p, joined.size());
-  if (seq.kind == SeqKind::incomplete) {
+  Utf8Seq seq = utf8_sequence(p, joined.size());
+  if (seq.kind == Utf8Kind::incomplete) {
     // Still short: the whole piece (fewer than 4 bytes) joins the tail; a
     // sequence is at most 4 bytes, so tail and piece fit together.
     take = std::min(take, sizeof tail_ - tail_len_);
@@ -133,10 +100,10 @@ void Utf8Carry::feed(std::string_view piece, std::string& out) {
   }
   // The tail was a valid prefix, so a failure lies inside the piece: seq.len
   // never ends before the tail does.
-  if (seq.kind == SeqKind::complete) {
+  if (seq.kind == Utf8Kind::complete) {
     out.append(joined.data(), seq.len);
   } else {
-    out.append(kReplacement);
+    out.append(kReplacementChar);
   }
   size_t from_piece = seq.len - tail_len_;
   tail_len_ = 0;
@@ -144,18 +111,8 @@ void Utf8Carry::feed(std::string_view piece, std::string& out) {
 }
 
 void Utf8Carry::flush(std::string& out) {
-  if (tail_len_ > 0) out.append(kReplacement);
+  if (tail_len_ > 0) out.append(kReplacementChar);
   tail_len_ = 0;
-}
-
-bool is_valid_utf8(std::string_view s) {
-  auto p = reinterpret_cast<const unsigned char*>(s.data());
-  for (size_t i = 0; i < s.size();) {
-    Seq seq = classify(p + i, s.size() - i);
-    if (seq.kind != SeqKind::complete) return false;
-    i += seq.len;
-  }
-  return true;
 }
 
 }  // namespace aigw::local_plugin

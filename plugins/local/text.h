@@ -49,7 +49,4 @@ class Utf8Carry {
   size_t tail_len_ = 0;
 };
 
-// True when `s` is entirely valid UTF-8.
-bool is_valid_utf8(std::string_view s);
-
 }  // namespace aigw::local_plugin

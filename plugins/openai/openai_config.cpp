@@ -2,8 +2,14 @@
 
 #include <utility>
 
+#include "aigw_plugin.hpp"
+
 namespace aigw::openai_plugin {
 namespace {
+
+using Reader = sdk::ConfigReader;
+using sdk::iequals;
+using sdk::item_name;
 
 constexpr size_t kMaxKeys = 1024;
 constexpr size_t kMaxKeyBytes = 4096;
@@ -19,8 +25,6 @@ constexpr std::string_view kReservedHeaders[] = {
     "authorization", "api-key",          "content-type",     "accept",      "host",
     "content-length", "transfer-encoding", "connection",      "keep-alive",  "te",
     "trailer",       "upgrade",          "proxy-authorization", "proxy-connection", "expect"};
-
-aigw_plugin_str key_str(std::string_view key) { return {key.data(), key.size()}; }
 
 bool is_tchar(unsigned char c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
@@ -49,78 +53,6 @@ std::string_view trim_ows(std::string_view s) {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
 }
-
-std::string indexed(std::string_view key, size_t index) {
-  return std::string(key) + "[" + std::to_string(index) + "]";
-}
-
-class Reader {
- public:
-  Reader(const aigw_host* host, aigw_config_source* src, std::string& error)
-      : host_(host), src_(src), error_(error) {}
-
-  // Each getter returns true when the key was read, false when it is absent
-  // or wrong; a wrong one also sets the error (failed() becomes true).
-  bool string(std::string_view key, std::string& out) {
-    aigw_host_str s{};
-    if (!check(host_->config_string(src_, key_str(key), &s), key, "a string")) return false;
-    out.assign(s.ptr ? s.ptr : "", s.ptr ? s.len : 0);
-    return true;
-  }
-  bool boolean(std::string_view key, bool& out) {
-    int32_t b = 0;
-    if (!check(host_->config_bool(src_, key_str(key), &b), key, "true or false")) return false;
-    out = b != 0;
-    return true;
-  }
-  bool array_len(std::string_view key, size_t& out) {
-    return check(host_->config_array_len(src_, key_str(key), &out), key, "an array of strings");
-  }
-  bool array_string(std::string_view key, size_t index, std::string& out) {
-    aigw_host_str s{};
-    std::string name = indexed(key, index);
-    if (!check(host_->config_array_string(src_, key_str(key), index, &s), name, "a string")) {
-      if (!failed_) fail(name + " is missing");
-      return false;
-    }
-    out.assign(s.ptr ? s.ptr : "", s.ptr ? s.len : 0);
-    return true;
-  }
-  // The secret stays in host memory: the caller copies it straight into
-  // its final place, so no temporary copy is left behind unwiped. An absent
-  // item of a list is an error; an absent single key is not.
-  bool secret(std::string_view key, size_t index, std::string_view name, bool required,
-              std::string_view& out) {
-    aigw_host_str s{};
-    if (!check(host_->config_secret(src_, key_str(key), index, &s), name,
-               "a string, or \"env:NAME\" naming a set environment variable")) {
-      if (required && !failed_) fail(std::string(name) + " is missing");
-      return false;
-    }
-    out = std::string_view(s.ptr ? s.ptr : "", s.ptr ? s.len : 0);
-    return true;
-  }
-
-  bool fail(std::string message) {
-    if (!failed_) error_ = std::move(message);
-    failed_ = true;
-    return false;
-  }
-  bool failed() const { return failed_; }
-
- private:
-  bool check(aigw_status st, std::string_view key, const char* expected) {
-    if (st == AIGW_OK) return true;
-    if (st == AIGW_ERR_NOT_FOUND) return false;
-    if (st == AIGW_ERR_INVALID) return fail(std::string(key) + " must be " + expected);
-    return fail("reading " + std::string(key) + " failed (status " + std::to_string(st) + ")");
-  }
-
-  const aigw_host* host_;
-  aigw_config_source* src_;
-  std::string& error_;
-  bool failed_ = false;
-};
 
 bool add_credential(Reader& r, Config& c, std::string_view name, std::string_view key) {
   if (key.empty()) return r.fail(std::string(name) + " is empty");
@@ -181,7 +113,7 @@ void read_keys(Reader& r, Config& c) {
   }
   c.credentials.reserve(count);
   for (size_t i = 0; i < count; ++i) {
-    std::string name = indexed("api_keys", i);
+    std::string name = item_name("api_keys", i);
     std::string_view key;
     if (!r.secret("api_keys", i, name, true, key) || !add_credential(r, c, name, key)) return;
   }
@@ -198,7 +130,7 @@ void read_headers(Reader& r, Config& c) {
   for (size_t i = 0; i < count; ++i) {
     std::string line;
     if (!r.array_string("headers", i, line)) return;
-    std::string name = indexed("headers", i);
+    std::string name = item_name("headers", i);
     // Values may be sensitive (tokens for a proxy in front of the provider),
     // so no message below quotes one.
     if (line.size() > kMaxHeaderBytes) {
@@ -284,24 +216,7 @@ void read_style(Reader& r, Config& c) {
 }  // namespace
 
 Config::~Config() {
-  for (std::string& s : credentials) wipe(s);
-}
-
-void wipe(std::string& s) {
-  volatile char* p = s.data();
-  for (size_t i = 0; i < s.size(); ++i) p[i] = 0;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i];
-    char y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
+  for (std::string& s : credentials) sdk::wipe(s);
 }
 
 aigw_status load_config(const aigw_host* host, aigw_config_source* src, Config& out,

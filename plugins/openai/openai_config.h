@@ -49,10 +49,4 @@ struct Config {
 aigw_status load_config(const aigw_host* host, aigw_config_source* src, Config& out,
                         std::string& error);
 
-// Overwrites a string's bytes in a way the optimiser keeps.
-void wipe(std::string& s);
-
-// ASCII case-insensitive equality, for header names.
-bool iequals(std::string_view a, std::string_view b);
-
 }  // namespace aigw::openai_plugin

@@ -2,96 +2,49 @@
 // exceptions from crossing it.
 #include "openai_plugin.h"
 
-#include <cstddef>
-#include <cstring>
 #include <memory>
-#include <new>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "aigw_plugin.h"
+#include "aigw_plugin.hpp"
 #include "openai_config.h"
 #include "request.h"
 
 namespace aigw::openai_plugin {
 namespace {
 
-// Writes a NUL-terminated message, cut at a UTF-8 boundary if it is too long.
-void set_error(aigw_errbuf* err, std::string_view message) {
-  if (err == nullptr || err->ptr == nullptr || err->cap == 0) return;
-  size_t n = message.size() < err->cap - 1 ? message.size() : err->cap - 1;
-  if (n < message.size()) {
-    while (n > 0 && (static_cast<unsigned char>(message[n]) & 0xC0) == 0x80) --n;
-  }
-  std::memcpy(err->ptr, message.data(), n);
-  err->ptr[n] = '\0';
-}
+using sdk::set_error;
 
-// Exceptions (std::bad_alloc in practice) must not unwind into the host's C
-// frames.
-template <typename Fn>
-aigw_status guarded(aigw_errbuf* err, Fn fn) {
-  try {
-    return fn();
-  } catch (const std::bad_alloc&) {
-    set_error(err, "openai plugin: out of memory");
-    return AIGW_ERR_NO_MEMORY;
-  } catch (...) {
-    set_error(err, "openai plugin: internal error");
-    return AIGW_ERR_INTERNAL;
-  }
-}
+constexpr std::string_view kWho = "openai plugin";
 
 // For body events: an exception ends the request with the error.
 template <typename Fn>
-void guarded_event(Request& r, Fn fn) {
-  aigw_status st;
-  try {
-    fn();
-    return;
-  } catch (const std::bad_alloc&) {
-    st = AIGW_ERR_NO_MEMORY;
-  } catch (...) {
-    st = AIGW_ERR_INTERNAL;
-  }
-  r.fail(st, "openai plugin: internal error");
+void guarded_event(Request& r, Fn&& fn) {
+  sdk::guarded_event(std::forward<Fn>(fn),
+                     [&r](aigw_status st) { r.fail(st, "openai plugin: internal error"); });
 }
 
 aigw_status config_new(const aigw_host* host, aigw_host_plugin* plugin, aigw_config_source* src,
                        void** config_out, aigw_errbuf* err) {
-  return guarded(err, [&]() -> aigw_status {
-    if (host == nullptr || config_out == nullptr) return AIGW_ERR_INVALID;
-    // ABI 1.0 has every callback we call; an older table would be read past
-    // its end.
-    if (host->abi_major != AIGW_ABI_MAJOR || host->struct_size < sizeof(aigw_host)) {
-      set_error(err, "openai plugin: host callback table too old (ABI " +
-                         std::to_string(host->abi_major) + "." + std::to_string(host->abi_minor) +
-                         ", " + std::to_string(host->struct_size) + " bytes)");
-      return AIGW_ERR_UNSUPPORTED;
-    }
-    auto config = std::make_unique<Config>();
-    config->host = host;
-    config->plugin = plugin;
-    std::string error;
-    aigw_status st = load_config(host, src, *config, error);
-    if (st != AIGW_OK) {
-      set_error(err, error);
-      return st;
-    }
-    *config_out = config.release();
-    return AIGW_OK;
-  });
+  // The whole ABI 1.0 table, which this plugin was written against
+  // (process_kill is its last callback).
+  return sdk::new_config<Config>(kWho, host, &aigw_host::process_kill, config_out, err,
+                                 [&](Config& config, std::string& error) {
+                                   config.host = host;
+                                   config.plugin = plugin;
+                                   return load_config(host, src, config, error);
+                                 });
 }
-
-void config_destroy(void* config) { delete static_cast<Config*>(config); }
 
 aigw_status instance_new(void* config, const aigw_worker_info* worker, void** instance_out,
                          aigw_errbuf* err) {
-  return guarded(err, [&]() -> aigw_status {
+  return sdk::guarded(kWho, err, [&]() -> aigw_status {
     if (config == nullptr || instance_out == nullptr) return AIGW_ERR_INVALID;
     auto instance = std::make_unique<Instance>();
     instance->config_ = static_cast<const Config*>(config);
-    if (worker != nullptr && worker->struct_size >= offsetof(aigw_worker_info, reserved)) {
+    if (worker != nullptr && sdk::has_field(*worker, &aigw_worker_info::worker_count)) {
       instance->next_key_ = worker->worker_index % instance->config_->credentials.size();
     }
     *instance_out = instance.release();
@@ -99,13 +52,11 @@ aigw_status instance_new(void* config, const aigw_worker_info* worker, void** in
   });
 }
 
-void instance_destroy(void* instance) { delete static_cast<Instance*>(instance); }
-
 aigw_status request_new(void* instance, aigw_request* req, const aigw_client_request* client,
                         void** ctx_out, aigw_errbuf* err) {
-  return guarded(err, [&]() -> aigw_status {
+  return sdk::guarded(kWho, err, [&]() -> aigw_status {
     if (instance == nullptr || client == nullptr || ctx_out == nullptr ||
-        client->struct_size < offsetof(aigw_client_request, key_index)) {
+        !sdk::has_field(*client, &aigw_client_request::model_value_len)) {
       set_error(err, "openai plugin: malformed client request");
       return AIGW_ERR_INVALID;
     }
@@ -121,10 +72,8 @@ aigw_status request_new(void* instance, aigw_request* req, const aigw_client_req
   });
 }
 
-void request_destroy(void* ctx) { delete static_cast<Request*>(ctx); }
-
 aigw_status build_upstream(void* ctx, aigw_upstream_request* up, aigw_errbuf* err) {
-  return guarded(err, [&]() -> aigw_status {
+  return sdk::guarded(kWho, err, [&]() -> aigw_status {
     if (ctx == nullptr || up == nullptr) return AIGW_ERR_INVALID;
     std::string error;
     aigw_status st = static_cast<Request*>(ctx)->build_upstream(*up, error);
@@ -153,7 +102,7 @@ aigw_status on_upstream_body(void* ctx, const aigw_host_bytes* chunks, size_t co
 aigw_status health_probe(void* config, aigw_health_probe* probe) {
   if (config == nullptr || probe == nullptr) return AIGW_ERR_INVALID;
   const auto& c = *static_cast<const Config*>(config);
-  if (probe->struct_size < sizeof(aigw_health_probe)) return AIGW_ERR_UNSUPPORTED;
+  if (!sdk::has_field(*probe, &aigw_health_probe::path)) return AIGW_ERR_UNSUPPORTED;
   static constexpr std::string_view kGet = "GET";
   probe->expect_status = 200;
   probe->method = {kGet.data(), kGet.size()};
@@ -176,12 +125,12 @@ constexpr aigw_hooks kHooks = {
     sizeof(aigw_hooks),
     AIGW_MODE_HTTP,
     config_new,
-    config_destroy,
+    sdk::destroy<Config>,
     instance_new,
-    instance_destroy,
+    sdk::destroy<Instance>,
     nullptr,  // list_models: the operator's `models` list is the whole story
     request_new,
-    request_destroy,
+    sdk::destroy<Request>,
     build_upstream,
     on_upstream_head,
     on_upstream_body,

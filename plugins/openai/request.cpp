@@ -4,6 +4,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "aigw_plugin.hpp"
 #include "splice.h"
 #include "verdict.h"
 
@@ -33,11 +34,9 @@ constexpr size_t kMaxKeptHeader = 256;
 constexpr std::string_view kUsageOption = "\"stream_options\":{\"include_usage\":true},";
 constexpr std::string_view kUsageOptionAlone = "\"stream_options\":{\"include_usage\":true}";
 
-aigw_plugin_str pstr(std::string_view s) { return {s.data(), s.size()}; }
-
-std::string_view view(aigw_host_str s) {
-  return s.ptr == nullptr ? std::string_view() : std::string_view(s.ptr, s.len);
-}
+using sdk::iequals;
+using sdk::str;
+using sdk::view;
 
 bool clean_value(std::string_view v) {
   for (char ch : v) {
@@ -60,8 +59,7 @@ std::string_view endpoint_path(aigw_endpoint ep) {
 const std::string& Instance::credential_for(const aigw_client_request& client) {
   const std::vector<std::string>& keys = config_->credentials;
   // An ABI 1.1 host routes keys itself (one channel per key) and says which.
-  if (client.struct_size >= offsetof(aigw_client_request, key_index) + sizeof(uint32_t) &&
-      client.key_index < keys.size()) {
+  if (sdk::has_field(client, &aigw_client_request::key_index) && client.key_index < keys.size()) {
     return keys[client.key_index];
   }
   if (next_key_ >= keys.size()) next_key_ = 0;
@@ -99,7 +97,7 @@ aigw_status Request::admit(std::string& error) {
   scan.reset(JsonScanner::kStreamOptions);
   for (size_t i = 0; i < client_.body_count; ++i) {
     const aigw_host_bytes& c = client_.body[i];
-    if (c.ptr != nullptr) scan.feed({reinterpret_cast<const char*>(c.ptr), c.len});
+    if (c.ptr != nullptr) scan.feed(view(c));
   }
   // The host has parsed the body already; a body we cannot follow is sent
   // as it is rather than risk a broken splice.
@@ -118,7 +116,7 @@ void* Request::arena_copy(const void* data, size_t len) {
 }
 
 aigw_status Request::build_upstream(aigw_upstream_request& up, std::string& error) {
-  if (up.struct_size < sizeof(aigw_upstream_request)) {
+  if (!sdk::has_field(up, &aigw_upstream_request::body_count)) {
     error = "openai plugin: the host's upstream request table is too small";
     return AIGW_ERR_UNSUPPORTED;
   }
@@ -140,10 +138,10 @@ aigw_status Request::build_upstream(aigw_upstream_request& up, std::string& erro
   }
   size_t n = 0;
   // The config outlives every request, so its strings need no copy.
-  h[n++] = {pstr(config_.credential_header()), pstr(instance_.credential_for(client_))};
-  if (!probe_) h[n++] = {pstr(kContentType), pstr(kJson)};
-  h[n++] = {pstr(kAccept), pstr(stream_ ? kEventStream : kJson)};
-  for (const ExtraHeader& e : config_.extra_headers) h[n++] = {pstr(e.name), pstr(e.value)};
+  h[n++] = {str(config_.credential_header()), str(instance_.credential_for(client_))};
+  if (!probe_) h[n++] = {str(kContentType), str(kJson)};
+  h[n++] = {str(kAccept), str(stream_ ? kEventStream : kJson)};
+  for (const ExtraHeader& e : config_.extra_headers) h[n++] = {str(e.name), str(e.value)};
   for (size_t i = 0; beta > 0 && i < client_.header_count; ++i) {
     const aigw_host_header& ch = client_.headers[i];
     if (iequals(view(ch.name), kOpenAiBeta) && clean_value(view(ch.value))) {
@@ -180,7 +178,7 @@ aigw_status Request::build_upstream(aigw_upstream_request& up, std::string& erro
   std::string_view upstream_model = view(client_.upstream_model);
   if (client_.model_value_len > 0 && upstream_model != model) {
     std::string escaped;
-    append_json_escaped(escaped, upstream_model);
+    sdk::append_json_escaped(escaped, upstream_model);
     auto* p = static_cast<char*>(arena_copy(escaped.data(), escaped.size()));
     if (p == nullptr) {
       error = nomem;
@@ -217,10 +215,10 @@ aigw_status Request::on_head(int32_t status, const aigw_host_header* headers, si
   if (cls == AIGW_ERROR_RATE_LIMITED) {
     retry_ms = retry_after_ms(headers, count, static_cast<int64_t>(std::time(nullptr)));
   }
-  if (verdict.struct_size >= offsetof(aigw_upstream_verdict, error_class) + sizeof(verdict.error_class)) {
+  if (sdk::has_field(verdict, &aigw_upstream_verdict::error_class)) {
     verdict.error_class = cls;
   }
-  if (verdict.struct_size >= offsetof(aigw_upstream_verdict, retry_after_ms) + sizeof(uint64_t)) {
+  if (sdk::has_field(verdict, &aigw_upstream_verdict::retry_after_ms)) {
     verdict.retry_after_ms = retry_ms;
   }
   content_type_.clear();
@@ -260,12 +258,12 @@ bool Request::start_response() {
   if (type.empty()) type = sse ? kEventStream : kJson;
   aigw_plugin_header h[6];
   size_t n = 0;
-  h[n++] = {pstr(kContentType), pstr(type)};
-  if (sse) h[n++] = {pstr(kCacheControl), pstr(kNoCache)};
-  if (!request_id_.empty()) h[n++] = {pstr(kRequestId), pstr(request_id_)};
-  if (!processing_ms_.empty()) h[n++] = {pstr(kProcessingMs), pstr(processing_ms_)};
-  if (!retry_after_.empty()) h[n++] = {pstr("Retry-After"), pstr(retry_after_)};
-  if (!retry_after_ms_.empty()) h[n++] = {pstr(kRetryAfterMs), pstr(retry_after_ms_)};
+  h[n++] = {str(kContentType), str(type)};
+  if (sse) h[n++] = {str(kCacheControl), str(kNoCache)};
+  if (!request_id_.empty()) h[n++] = {str(kRequestId), str(request_id_)};
+  if (!processing_ms_.empty()) h[n++] = {str(kProcessingMs), str(processing_ms_)};
+  if (!retry_after_.empty()) h[n++] = {str("Retry-After"), str(retry_after_)};
+  if (!retry_after_ms_.empty()) h[n++] = {str(kRetryAfterMs), str(retry_after_ms_)};
   aigw_status st = host_->respond_start(req_, status_, h, n);
   if (st == AIGW_OK) {
     responded_ = true;
@@ -281,7 +279,7 @@ bool Request::start_response() {
 
 bool Request::emit(std::string_view bytes) {
   if (bytes.empty()) return true;
-  aigw_plugin_bytes chunk{reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()};
+  aigw_plugin_bytes chunk = sdk::bytes(bytes);
   aigw_status st = host_->emit(req_, &chunk, 1);
   if (st == AIGW_OK) return true;
   // CLOSED: the client left; on_client_gone and request_destroy follow and
@@ -314,7 +312,7 @@ bool Request::emit_all(const aigw_host_bytes* chunks, size_t count) {
 void Request::fail(aigw_status status, std::string_view message) {
   if (done_) return;
   done_ = true;
-  host_->finish(req_, status, pstr(message));
+  host_->finish(req_, status, str(message));
 }
 
 void Request::on_body(const aigw_host_bytes* chunks, size_t count, bool end_of_body) {
@@ -328,9 +326,7 @@ void Request::on_body(const aigw_host_bytes* chunks, size_t count, bool end_of_b
     if (!emit_all(chunks, count)) return;
     if (!passthrough_) {
       for (size_t i = 0; i < count; ++i) {
-        if (chunks[i].ptr != nullptr) {
-          body_scan_.feed({reinterpret_cast<const char*>(chunks[i].ptr), chunks[i].len});
-        }
+        if (chunks[i].ptr != nullptr) body_scan_.feed(view(chunks[i]));
       }
     }
     if (end_of_body) end_plain();
@@ -338,8 +334,7 @@ void Request::on_body(const aigw_host_bytes* chunks, size_t count, bool end_of_b
   }
   for (size_t i = 0; i < count; ++i) {
     if (chunks[i].ptr == nullptr || chunks[i].len == 0) continue;
-    std::string_view bytes(reinterpret_cast<const char*>(chunks[i].ptr), chunks[i].len);
-    if (!sse_.feed(bytes, [this](std::string_view event) { return on_event(event); })) {
+    if (!sse_.feed(view(chunks[i]), [this](std::string_view event) { return on_event(event); })) {
       if (sse_.overflow()) {
         fail(AIGW_ERR_INTERNAL, "upstream sent a stream event larger than 16 MiB");
       }
@@ -361,7 +356,7 @@ void Request::end_plain() {
     }
   }
   done_ = true;
-  host_->finish(req_, AIGW_OK, pstr({}));
+  host_->finish(req_, AIGW_OK, str({}));
 }
 
 bool Request::on_event(std::string_view event) {
@@ -402,18 +397,18 @@ void Request::end_stream() {
     std::string msg = std::to_string(garbage_events_) +
                       " upstream stream event(s) had data that is not a JSON object; "
                       "passed through unchanged";
-    host_->log(config_.plugin, AIGW_LOG_WARN, pstr(msg));
+    host_->log(config_.plugin, AIGW_LOG_WARN, str(msg));
   }
   if (have_usage_) host_->report_usage(req_, &usage_);
   done_ = true;
   if (done_seen_) {
     if (have_reason_) host_->report_finish_reason(req_, reason_);
-    host_->finish(req_, AIGW_OK, pstr({}));
+    host_->finish(req_, AIGW_OK, str({}));
     return;
   }
   host_->report_finish_reason(req_, have_reason_ ? reason_ : AIGW_FINISH_ERROR);
   constexpr std::string_view kCut = "upstream ended the stream without [DONE]";
-  host_->finish(req_, AIGW_ERR_INTERNAL, pstr(kCut));
+  host_->finish(req_, AIGW_ERR_INTERNAL, str(kCut));
 }
 
 }  // namespace aigw::openai_plugin

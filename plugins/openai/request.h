@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "aigw_plugin.h"
+#include "aigw_plugin.hpp"
 #include "json_scan.h"
 #include "openai_config.h"
 #include "sse.h"
@@ -90,7 +91,7 @@ class Request {
   // The body.
   // Non-stream: usage and finish_reason, found on the fly.
   JsonScanner body_scan_{JsonScanner::kUsage | JsonScanner::kFinishReasons};
-  SseSplitter sse_;
+  sdk::SseSplitter sse_;
   bool done_seen_ = false;
   uint64_t garbage_events_ = 0;
   bool have_usage_ = false;

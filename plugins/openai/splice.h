@@ -30,9 +30,6 @@ constexpr size_t max_spliced_chunks(size_t body_count, size_t edit_count) {
 size_t splice_chunks(const aigw_host_bytes* body, size_t body_count, const Edit* edits,
                      size_t edit_count, aigw_plugin_bytes* out);
 
-// Appends `s` as the inside of a JSON string literal.
-void append_json_escaped(std::string& out, std::string_view s);
-
 // Appends `s` percent-encoded for a URL path segment (everything but
 // RFC 3986 unreserved characters).
 void append_path_segment(std::string& out, std::string_view s);

@@ -1,6 +1,6 @@
 #include "verdict.h"
 
-#include "openai_config.h"
+#include "aigw_plugin.hpp"
 
 namespace aigw::openai_plugin {
 namespace {
@@ -168,16 +168,14 @@ uint64_t retry_after_ms(const aigw_host_header* headers, size_t count, int64_t n
   static constexpr std::string_view kNames[3] = {"retry-after-ms", "retry-after",
                                                  "x-ratelimit-reset-requests"};
   for (size_t i = 0; headers != nullptr && i < count; ++i) {
-    std::string_view name(headers[i].name.ptr ? headers[i].name.ptr : "",
-                          headers[i].name.ptr ? headers[i].name.len : 0);
+    std::string_view name = sdk::view(headers[i].name);
     for (size_t k = 0; k < 3; ++k) {
-      if (found[k] == nullptr && iequals(name, kNames[k])) found[k] = &headers[i];
+      if (found[k] == nullptr && sdk::iequals(name, kNames[k])) found[k] = &headers[i];
     }
   }
   for (size_t k = 0; k < 3; ++k) {
     if (found[k] == nullptr) continue;
-    std::string_view v(found[k]->value.ptr ? found[k]->value.ptr : "",
-                       found[k]->value.ptr ? found[k]->value.len : 0);
+    std::string_view v = sdk::view(found[k]->value);
     uint64_t ms = 0;
     if (k == 0 && parse_decimal_ms(v, ms)) return ms;
     if (k == 1) {

@@ -14,10 +14,8 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -26,6 +24,7 @@
 
 #include "aigw_build_config.h"
 #include "plugin/loader.h"
+#include "support/fake_host.h"
 
 #ifndef ABI_FIXTURE_DIR
 #error "ABI_FIXTURE_DIR must name the directory holding the fixture plugins"
@@ -716,14 +715,11 @@ TEST(RuntimeDir, ExistingDirectoryIsCheckedAndKept) {
 
 #ifdef EXAMPLE_PLUGIN_PATH
 
-// What a provider table holds, as the fake host's config callbacks see it.
-struct FakeConfig {
-  std::map<std::string, std::string> strings;
-  std::set<std::string> wrong_type;  // keys whose value is not a string
-};
+using aigw::test::FakeConfig;
+using aigw::test::FakeHost;
 
-struct FakeRequest {
-  std::vector<std::unique_ptr<std::max_align_t[]>> arena;
+// What one request produced, in the shape the tests below read.
+struct Outcome {
   int32_t status = 0;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
@@ -732,60 +728,15 @@ struct FakeRequest {
   std::optional<aigw_finish_reason> reason;
 };
 
-std::string str(aigw_plugin_str s) { return std::string(s.ptr ? s.ptr : "", s.len); }
-
-const aigw_host& fake_host() {
-  static const aigw_host host = [] {
-    aigw_host h{};
-    h.struct_size = sizeof h;
-    h.abi_major = AIGW_ABI_MAJOR;
-    h.abi_minor = AIGW_ABI_MINOR;
-    h.log = [](aigw_host_plugin*, aigw_log_level, aigw_plugin_str) {};
-    h.now_ns = []() -> uint64_t { return 0; };
-    h.config_string = [](aigw_config_source* src, aigw_plugin_str key,
-                         aigw_host_str* out) -> aigw_status {
-      auto* cfg = reinterpret_cast<FakeConfig*>(src);
-      if (cfg->wrong_type.count(str(key))) return AIGW_ERR_INVALID;
-      auto it = cfg->strings.find(str(key));
-      if (it == cfg->strings.end()) return AIGW_ERR_NOT_FOUND;
-      *out = aigw_host_str{it->second.data(), it->second.size()};
-      return AIGW_OK;
-    };
-    h.arena_alloc = [](aigw_request* req, size_t size, size_t align) -> void* {
-      if (align > alignof(std::max_align_t)) return nullptr;
-      auto* r = reinterpret_cast<FakeRequest*>(req);
-      const size_t n = (size + sizeof(std::max_align_t) - 1) / sizeof(std::max_align_t);
-      r->arena.push_back(std::make_unique<std::max_align_t[]>(n));
-      return r->arena.back().get();
-    };
-    h.respond_start = [](aigw_request* req, int32_t status, const aigw_plugin_header* headers,
-                         size_t count) -> aigw_status {
-      auto* r = reinterpret_cast<FakeRequest*>(req);
-      r->status = status;
-      for (size_t i = 0; i < count; ++i) r->headers.emplace_back(str(headers[i].name), str(headers[i].value));
-      return AIGW_OK;
-    };
-    h.emit = [](aigw_request* req, const aigw_plugin_bytes* chunks, size_t count) -> aigw_status {
-      auto* r = reinterpret_cast<FakeRequest*>(req);
-      for (size_t i = 0; i < count; ++i)
-        r->body.append(reinterpret_cast<const char*>(chunks[i].ptr), chunks[i].len);
-      return AIGW_OK;
-    };
-    h.finish = [](aigw_request* req, aigw_status status, aigw_plugin_str) -> aigw_status {
-      reinterpret_cast<FakeRequest*>(req)->finished = status;
-      return AIGW_OK;
-    };
-    h.report_usage = [](aigw_request* req, const aigw_usage* usage) -> aigw_status {
-      reinterpret_cast<FakeRequest*>(req)->usage = *usage;
-      return AIGW_OK;
-    };
-    h.report_finish_reason = [](aigw_request* req, aigw_finish_reason reason) -> aigw_status {
-      reinterpret_cast<FakeRequest*>(req)->reason = reason;
-      return AIGW_OK;
-    };
-    return h;
-  }();
-  return host;
+Outcome outcome_of(const aigw::test::FakeRequest& fr) {
+  Outcome o;
+  o.status = fr.status;
+  o.headers = fr.headers;
+  o.body = fr.body();
+  if (fr.finished()) o.finished = fr.finish_status;
+  if (fr.usage_calls > 0) o.usage = fr.usage;
+  if (fr.reason_calls > 0) o.reason = fr.reason;
+  return o;
 }
 
 class ExamplePlugin : public ::testing::Test {
@@ -800,13 +751,12 @@ class ExamplePlugin : public ::testing::Test {
   aigw_status configure(FakeConfig& cfg) {
     err_[0] = '\0';
     aigw_errbuf err{err_, sizeof err_};
-    return hooks_->config_new(&fake_host(), nullptr, reinterpret_cast<aigw_config_source*>(&cfg),
-                              &config_, &err);
+    return hooks_->config_new(host_.table(), host_.plugin(), cfg.handle(), &config_, &err);
   }
 
   // One request through request_new / request_start / request_destroy.
-  FakeRequest run(aigw_endpoint endpoint, bool stream, aigw_status* new_status = nullptr) {
-    FakeRequest fr;
+  Outcome run(aigw_endpoint endpoint, bool stream, aigw_status* new_status = nullptr) {
+    aigw::test::FakeRequest fr;
     const std::string body = R"({"model":"hello-1","messages":[{"role":"user","content":"hi"}]})";
     aigw_host_bytes chunk{reinterpret_cast<const uint8_t*>(body.data()), body.size()};
     aigw_client_request client{};
@@ -822,13 +772,12 @@ class ExamplePlugin : public ::testing::Test {
     void* ctx = nullptr;
     err_[0] = '\0';
     aigw_errbuf err{err_, sizeof err_};
-    aigw_status st = hooks_->request_new(instance_, reinterpret_cast<aigw_request*>(&fr), &client,
-                                         &ctx, &err);
+    aigw_status st = hooks_->request_new(instance_, fr.handle(), &client, &ctx, &err);
     if (new_status) *new_status = st;
-    if (st != AIGW_OK) return fr;
+    if (st != AIGW_OK) return outcome_of(fr);
     EXPECT_EQ(hooks_->request_start(ctx), AIGW_OK);
     hooks_->request_destroy(ctx);
-    return fr;
+    return outcome_of(fr);
   }
 
   void start_instance() {
@@ -844,6 +793,7 @@ class ExamplePlugin : public ::testing::Test {
 
   TempDir rt_;
   LoadedPlugin plugin_;
+  FakeHost host_{AIGW_MODE_DIRECT};
   const aigw_hooks* hooks_ = nullptr;
   void* config_ = nullptr;
   void* instance_ = nullptr;
@@ -859,11 +809,11 @@ TEST_F(ExamplePlugin, PassesValidation) {
 
 TEST_F(ExamplePlugin, AnswersWithConfiguredGreeting) {
   FakeConfig cfg;
-  cfg.strings["greeting"] = "Hi \"tester\"";
+  cfg.values["greeting"] = std::string("Hi \"tester\"");
   ASSERT_EQ(configure(cfg), AIGW_OK) << err_;
   start_instance();
 
-  FakeRequest r = run(AIGW_ENDPOINT_CHAT_COMPLETIONS, false);
+  Outcome r = run(AIGW_ENDPOINT_CHAT_COMPLETIONS, false);
   EXPECT_EQ(r.status, 200);
   ASSERT_EQ(r.headers.size(), 1u);
   EXPECT_EQ(r.headers[0].second, "application/json");
@@ -880,17 +830,17 @@ TEST_F(ExamplePlugin, AnswersWithConfiguredGreeting) {
   EXPECT_EQ(r.reason, AIGW_FINISH_STOP);
 
   // Per-worker ids count up without any sharing between workers.
-  FakeRequest again = run(AIGW_ENDPOINT_CHAT_COMPLETIONS, false);
+  Outcome again = run(AIGW_ENDPOINT_CHAT_COMPLETIONS, false);
   EXPECT_NE(again.body.find(R"("id":"chatcmpl-hello-3-1")"), std::string::npos) << again.body;
 }
 
 TEST_F(ExamplePlugin, StreamsWordsAndEndsWithDone) {
   FakeConfig cfg;
-  cfg.strings["greeting"] = "Hi there";
+  cfg.values["greeting"] = std::string("Hi there");
   ASSERT_EQ(configure(cfg), AIGW_OK) << err_;
   start_instance();
 
-  FakeRequest r = run(AIGW_ENDPOINT_CHAT_COMPLETIONS, true);
+  Outcome r = run(AIGW_ENDPOINT_CHAT_COMPLETIONS, true);
   EXPECT_EQ(r.status, 200);
   ASSERT_FALSE(r.headers.empty());
   EXPECT_EQ(r.headers[0].second, "text/event-stream");
@@ -914,18 +864,18 @@ TEST_F(ExamplePlugin, DefaultGreeting) {
   FakeConfig cfg;
   ASSERT_EQ(configure(cfg), AIGW_OK) << err_;
   start_instance();
-  FakeRequest r = run(AIGW_ENDPOINT_CHAT_COMPLETIONS, false);
+  Outcome r = run(AIGW_ENDPOINT_CHAT_COMPLETIONS, false);
   EXPECT_NE(r.body.find(R"("content":"Hello from a C plugin!")"), std::string::npos) << r.body;
 }
 
 TEST_F(ExamplePlugin, RejectsBadConfiguration) {
   FakeConfig empty;
-  empty.strings["greeting"] = "";
+  empty.values["greeting"] = std::string();
   EXPECT_EQ(configure(empty), AIGW_ERR_CONFIG);
   EXPECT_STREQ(err_, "greeting must not be empty");
 
   FakeConfig wrong;
-  wrong.wrong_type.insert("greeting");
+  wrong.values["greeting"] = int64_t{1};  // not a string
   EXPECT_EQ(configure(wrong), AIGW_ERR_CONFIG);
   EXPECT_STREQ(err_, "greeting must be a string");
   config_ = nullptr;
@@ -936,7 +886,7 @@ TEST_F(ExamplePlugin, RefusesOtherEndpoints) {
   ASSERT_EQ(configure(cfg), AIGW_OK) << err_;
   start_instance();
   aigw_status st = AIGW_OK;
-  FakeRequest r = run(AIGW_ENDPOINT_EMBEDDINGS, false, &st);
+  Outcome r = run(AIGW_ENDPOINT_EMBEDDINGS, false, &st);
   EXPECT_EQ(st, AIGW_ERR_UNSUPPORTED);
   EXPECT_STREQ(err_, "the hello provider only answers /v1/chat/completions");
   EXPECT_EQ(r.status, 0);

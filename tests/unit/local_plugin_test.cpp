@@ -1,305 +1,32 @@
-// The local plugin (plugins/local) driven through its hook table by a fake
-// host that records what the plugin asks for: responses, emits, timers and
-// child processes. Timers and process events fire only when a test says so,
-// which makes streaming fully deterministic.
+// The local plugin (plugins/local) driven through its hook table by the fake
+// host of tests/support/fake_host.h, which records what the plugin asks for:
+// responses, emits, timers and child processes. Timers and process events
+// fire only when a test says so, which makes streaming fully deterministic.
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
-#include <cctype>
 #include <cmath>
 #include <cstddef>
 #include <cstring>
 #include <map>
 #include <memory>
-#include <optional>
 #include <set>
 #include <string>
-#include <variant>
 #include <vector>
 
 #include "aigw_plugin.h"
+#include "support/fake_host.h"
 
 extern "C" const aigw_plugin_def* aigw_local_plugin_entry(void);
 
 namespace {
 
-// --- fake config source -----------------------------------------------------
-
-using ConfigValue = std::variant<std::string, int64_t, bool, std::vector<std::string>>;
-
-// The handles the host passes are opaque; the fakes are separate types that
-// travel through them by reinterpret_cast (defining the opaque structs here
-// could clash with the real host linked into the same test binary).
-struct FakeConfig {
-  std::map<std::string, ConfigValue> values;
-  std::set<std::string> read;
-};
-
-FakeConfig& fake(aigw_config_source* src) { return *reinterpret_cast<FakeConfig*>(src); }
-
-const ConfigValue* lookup(aigw_config_source* src, aigw_plugin_str key) {
-  auto& cfg = fake(src);
-  std::string k(key.ptr, key.len);
-  auto it = cfg.values.find(k);
-  if (it == cfg.values.end()) return nullptr;
-  cfg.read.insert(k);
-  return &it->second;
-}
-
-aigw_status host_config_string(aigw_config_source* src, aigw_plugin_str key, aigw_host_str* out) {
-  auto v = lookup(src, key);
-  if (!v) return AIGW_ERR_NOT_FOUND;
-  auto s = std::get_if<std::string>(v);
-  if (!s) return AIGW_ERR_INVALID;
-  *out = {s->data(), s->size()};
-  return AIGW_OK;
-}
-
-aigw_status host_config_int(aigw_config_source* src, aigw_plugin_str key, int64_t* out) {
-  auto v = lookup(src, key);
-  if (!v) return AIGW_ERR_NOT_FOUND;
-  auto i = std::get_if<int64_t>(v);
-  if (!i) return AIGW_ERR_INVALID;
-  *out = *i;
-  return AIGW_OK;
-}
-
-aigw_status host_config_bool(aigw_config_source* src, aigw_plugin_str key, int32_t* out) {
-  auto v = lookup(src, key);
-  if (!v) return AIGW_ERR_NOT_FOUND;
-  auto b = std::get_if<bool>(v);
-  if (!b) return AIGW_ERR_INVALID;
-  *out = *b ? 1 : 0;
-  return AIGW_OK;
-}
-
-// "250ms", "10s", "2m", "1h" like the real config.
-aigw_status host_config_duration_ms(aigw_config_source* src, aigw_plugin_str key, uint64_t* out) {
-  auto v = lookup(src, key);
-  if (!v) return AIGW_ERR_NOT_FOUND;
-  auto s = std::get_if<std::string>(v);
-  if (!s) return AIGW_ERR_INVALID;
-  size_t digits = 0;
-  while (digits < s->size() && std::isdigit(static_cast<unsigned char>((*s)[digits]))) ++digits;
-  if (digits == 0) return AIGW_ERR_INVALID;
-  uint64_t n = std::stoull(s->substr(0, digits));
-  std::string unit = s->substr(digits);
-  static const std::map<std::string, uint64_t> kUnits = {
-      {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}};
-  auto it = kUnits.find(unit);
-  if (it == kUnits.end()) return AIGW_ERR_INVALID;
-  *out = n * it->second;
-  return AIGW_OK;
-}
-
-aigw_status host_config_array_len(aigw_config_source* src, aigw_plugin_str key, size_t* out) {
-  auto v = lookup(src, key);
-  if (!v) return AIGW_ERR_NOT_FOUND;
-  auto a = std::get_if<std::vector<std::string>>(v);
-  if (!a) return AIGW_ERR_INVALID;
-  *out = a->size();
-  return AIGW_OK;
-}
-
-aigw_status host_config_array_string(aigw_config_source* src, aigw_plugin_str key, size_t index,
-                                     aigw_host_str* out) {
-  auto v = lookup(src, key);
-  if (!v) return AIGW_ERR_NOT_FOUND;
-  auto a = std::get_if<std::vector<std::string>>(v);
-  if (!a) return AIGW_ERR_INVALID;
-  if (index >= a->size()) return AIGW_ERR_NOT_FOUND;
-  *out = {(*a)[index].data(), (*a)[index].size()};
-  return AIGW_OK;
-}
-
-aigw_status host_config_secret(aigw_config_source*, aigw_plugin_str, size_t, aigw_host_str*) {
-  ADD_FAILURE() << "the local plugin has no secrets";
-  return AIGW_ERR_NOT_FOUND;
-}
-
-// --- fake requests and processes ----------------------------------------------
-
-struct FakeProcess {
-  std::vector<std::string> argv;
-  uint64_t timeout_ms = 0;
-  bool inherit_env = false;
-  std::string stdin_bytes;
-  bool stdin_closed = false;
-  int kills = 0;
-};
-
-struct Timer {
-  uint64_t delay_ns;
-  uint64_t token;
-};
-
-struct FakeRequest {
-  int respond_calls = 0;
-  int32_t status = 0;
-  std::map<std::string, std::string> headers;
-  std::vector<std::string> emits;  // one entry per emit call
-  bool client_closed = false;      // emit answers AIGW_ERR_CLOSED
-  int finish_calls = 0;
-  aigw_status finish_status = -1;
-  std::string finish_message;
-  int usage_calls = 0;
-  aigw_usage usage{};
-  int reason_calls = 0;
-  aigw_finish_reason reason = AIGW_FINISH_UNKNOWN;
-  std::vector<Timer> timers;  // started, not yet fired, in order
-  std::vector<std::unique_ptr<FakeProcess>> procs;
-  aigw_status spawn_result = AIGW_OK;
-
-  std::string body() const {
-    std::string all;
-    for (const auto& e : emits) all += e;
-    return all;
-  }
-  bool finished() const { return finish_calls > 0; }
-};
-
-FakeRequest& fake(aigw_request* req) { return *reinterpret_cast<FakeRequest*>(req); }
-aigw_request* handle(FakeRequest& fr) { return reinterpret_cast<aigw_request*>(&fr); }
-FakeProcess& fake(aigw_process* proc) { return *reinterpret_cast<FakeProcess*>(proc); }
-aigw_process* handle(FakeProcess& fp) { return reinterpret_cast<aigw_process*>(&fp); }
-
-// Nothing may reach the host for a request after it finished.
-void expect_open(FakeRequest& fr, const char* what) {
-  EXPECT_EQ(fr.finish_calls, 0) << what << " after finish";
-}
-
-void host_log(aigw_host_plugin*, aigw_log_level, aigw_plugin_str) {}
-
-// A fixed clock: only the process timeout message reads it.
-uint64_t g_now_ns = 1'000'000'000;
-uint64_t host_now_ns() { return g_now_ns; }
-
-void* host_arena_alloc(aigw_request*, size_t, size_t) {
-  ADD_FAILURE() << "arena_alloc is not used in direct mode";
-  return nullptr;
-}
-
-aigw_status host_respond_start(aigw_request* req, int32_t status, const aigw_plugin_header* headers,
-                               size_t count) {
-  auto& fr = fake(req);
-  expect_open(fr, "respond_start");
-  EXPECT_EQ(fr.respond_calls, 0) << "respond_start twice";
-  ++fr.respond_calls;
-  fr.status = status;
-  for (size_t i = 0; i < count; ++i) {
-    fr.headers[std::string(headers[i].name.ptr, headers[i].name.len)] =
-        std::string(headers[i].value.ptr, headers[i].value.len);
-  }
-  return AIGW_OK;
-}
-
-aigw_status host_emit(aigw_request* req, const aigw_plugin_bytes* chunks, size_t count) {
-  auto& fr = fake(req);
-  expect_open(fr, "emit");
-  EXPECT_EQ(fr.respond_calls, 1) << "emit before respond_start";
-  if (fr.client_closed) return AIGW_ERR_CLOSED;
-  std::string bytes;
-  for (size_t i = 0; i < count; ++i) {
-    bytes.append(reinterpret_cast<const char*>(chunks[i].ptr), chunks[i].len);
-  }
-  fr.emits.push_back(std::move(bytes));
-  return AIGW_OK;
-}
-
-aigw_status host_finish(aigw_request* req, aigw_status status, aigw_plugin_str message) {
-  auto& fr = fake(req);
-  expect_open(fr, "finish");
-  ++fr.finish_calls;
-  fr.finish_status = status;
-  fr.finish_message.assign(message.ptr, message.len);
-  return AIGW_OK;
-}
-
-aigw_status host_report_usage(aigw_request* req, const aigw_usage* usage) {
-  auto& fr = fake(req);
-  expect_open(fr, "report_usage");
-  ++fr.usage_calls;
-  fr.usage = *usage;
-  return AIGW_OK;
-}
-
-aigw_status host_report_finish_reason(aigw_request* req, aigw_finish_reason reason) {
-  auto& fr = fake(req);
-  expect_open(fr, "report_finish_reason");
-  ++fr.reason_calls;
-  fr.reason = reason;
-  return AIGW_OK;
-}
-
-aigw_status host_timer_start(aigw_request* req, uint64_t delay_ns, uint64_t token) {
-  auto& fr = fake(req);
-  expect_open(fr, "timer_start");
-  fr.timers.push_back({delay_ns, token});
-  return AIGW_OK;
-}
-
-aigw_status host_spawn(aigw_request* req, const aigw_spawn_options* options, aigw_process** out) {
-  auto& fr = fake(req);
-  expect_open(fr, "spawn");
-  if (fr.spawn_result != AIGW_OK) return fr.spawn_result;
-  auto proc = std::make_unique<FakeProcess>();
-  EXPECT_GE(options->struct_size, sizeof(aigw_spawn_options));
-  for (size_t i = 0; i < options->argc; ++i) {
-    proc->argv.emplace_back(options->argv[i].ptr, options->argv[i].len);
-  }
-  proc->timeout_ms = options->timeout_ms;
-  proc->inherit_env = options->env == nullptr;
-  *out = handle(*proc);
-  fr.procs.push_back(std::move(proc));
-  return AIGW_OK;
-}
-
-aigw_status host_process_write(aigw_process* proc, const aigw_plugin_bytes* chunks, size_t count) {
-  auto& fp = fake(proc);
-  EXPECT_FALSE(fp.stdin_closed) << "write after close";
-  for (size_t i = 0; i < count; ++i) {
-    fp.stdin_bytes.append(reinterpret_cast<const char*>(chunks[i].ptr), chunks[i].len);
-  }
-  return AIGW_OK;
-}
-
-aigw_status host_process_close_stdin(aigw_process* proc) {
-  fake(proc).stdin_closed = true;
-  return AIGW_OK;
-}
-
-aigw_status host_process_kill(aigw_process* proc) {
-  ++fake(proc).kills;
-  return AIGW_OK;
-}
-
-aigw_host make_host() {
-  aigw_host h{};
-  h.struct_size = sizeof h;
-  h.abi_major = AIGW_ABI_MAJOR;
-  h.abi_minor = AIGW_ABI_MINOR;
-  h.log = host_log;
-  h.now_ns = host_now_ns;
-  h.config_string = host_config_string;
-  h.config_int = host_config_int;
-  h.config_bool = host_config_bool;
-  h.config_duration_ms = host_config_duration_ms;
-  h.config_array_len = host_config_array_len;
-  h.config_array_string = host_config_array_string;
-  h.config_secret = host_config_secret;
-  h.arena_alloc = host_arena_alloc;
-  h.respond_start = host_respond_start;
-  h.emit = host_emit;
-  h.finish = host_finish;
-  h.report_usage = host_report_usage;
-  h.report_finish_reason = host_report_finish_reason;
-  h.timer_start = host_timer_start;
-  h.spawn = host_spawn;
-  h.process_write = host_process_write;
-  h.process_close_stdin = host_process_close_stdin;
-  h.process_kill = host_process_kill;
-  return h;
-}
+using aigw::test::ConfigValue;
+using aigw::test::FakeConfig;
+using aigw::test::FakeHost;
+using aigw::test::FakeProcess;
+using aigw::test::FakeRequest;
+using aigw::test::FakeTimer;
 
 // --- JSON and SSE helpers ------------------------------------------------------
 
@@ -384,14 +111,18 @@ class LocalPluginTest : public ::testing::Test {
     for (auto& c : calls_) destroy(*c);
     if (instance_) hooks_->instance_destroy(instance_);
     if (config_) hooks_->config_destroy(config_);
+    // Callbacks this plugin has no use for.
+    EXPECT_EQ(cfg_.callbacks.count("config_secret"), 0u) << "the local plugin has no secrets";
+    for (auto& c : calls_) {
+      EXPECT_TRUE(c->fr.arena.empty()) << "arena_alloc is not used in direct mode";
+    }
   }
 
   aigw_status configure(std::map<std::string, ConfigValue> values) {
     cfg_.values = std::move(values);
     char buf[512] = "unset";
     aigw_errbuf err{buf, sizeof buf};
-    aigw_status st = hooks_->config_new(&host_, reinterpret_cast<aigw_host_plugin*>(this),
-                                        reinterpret_cast<aigw_config_source*>(&cfg_), &config_,
+    aigw_status st = hooks_->config_new(host_.table(), host_.plugin(), cfg_.handle(), &config_,
                                         &err);
     config_error_ = st == AIGW_OK ? "" : buf;
     return st;
@@ -429,7 +160,7 @@ class LocalPluginTest : public ::testing::Test {
     c.client.body_count = c.chunks.size();
     char buf[512] = "";
     aigw_errbuf err{buf, sizeof buf};
-    c.new_status = hooks_->request_new(instance_, handle(c.fr), &c.client, &c.ctx, &err);
+    c.new_status = hooks_->request_new(instance_, c.fr.handle(), &c.client, &c.ctx, &err);
     c.error = buf;
     if (c.new_status != AIGW_OK) c.destroyed = true;  // nothing to destroy
     return c;
@@ -447,7 +178,7 @@ class LocalPluginTest : public ::testing::Test {
   // Fires the oldest pending timer; false when none is pending.
   bool fire_timer(Call& c) {
     if (c.fr.timers.empty()) return false;
-    Timer t = c.fr.timers.front();
+    FakeTimer t = c.fr.timers.front();
     c.fr.timers.erase(c.fr.timers.begin());
     hooks_->on_timer(c.ctx, t.token);
     return true;
@@ -460,12 +191,12 @@ class LocalPluginTest : public ::testing::Test {
 
   void output(Call& c, const std::string& bytes, bool eof = false, size_t proc = 0) {
     aigw_host_bytes chunk{reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()};
-    hooks_->on_process_output(c.ctx, handle(*c.fr.procs.at(proc)), &chunk, bytes.empty() ? 0 : 1,
+    hooks_->on_process_output(c.ctx, c.fr.procs.at(proc)->handle(), &chunk, bytes.empty() ? 0 : 1,
                               eof ? 1 : 0);
   }
 
   void exit_with(Call& c, int32_t status, size_t proc = 0) {
-    hooks_->on_process_exit(c.ctx, handle(*c.fr.procs.at(proc)), status);
+    hooks_->on_process_exit(c.ctx, c.fr.procs.at(proc)->handle(), status);
   }
 
   void destroy(Call& c) {
@@ -476,7 +207,7 @@ class LocalPluginTest : public ::testing::Test {
 
   const aigw_plugin_def* def_ = aigw_local_plugin_entry();
   const aigw_hooks* hooks_ = def_->hooks;
-  aigw_host host_ = make_host();
+  FakeHost host_{AIGW_MODE_DIRECT};
   FakeConfig cfg_;
   void* config_ = nullptr;
   void* instance_ = nullptr;
@@ -615,18 +346,18 @@ TEST_F(LocalPluginTest, ErrorMessagesAreCutToTheBufferAndTerminated) {
   char buf[8];
   std::memset(buf, 'X', sizeof buf);
   aigw_errbuf err{buf, sizeof buf};
-  ASSERT_EQ(hooks_->config_new(&host_, nullptr, reinterpret_cast<aigw_config_source*>(&cfg_),
+  ASSERT_EQ(hooks_->config_new(host_.table(), nullptr, cfg_.handle(),
                                &config_, &err),
             AIGW_ERR_CONFIG);
   EXPECT_STREQ(buf, "mode mu");
 }
 
 TEST_F(LocalPluginTest, RefusesAnOlderHostTable) {
-  aigw_host old = host_;
+  aigw_host old = *host_.table();
   old.struct_size = offsetof(aigw_host, spawn);
   char buf[256] = "";
   aigw_errbuf err{buf, sizeof buf};
-  EXPECT_EQ(hooks_->config_new(&old, nullptr, reinterpret_cast<aigw_config_source*>(&cfg_),
+  EXPECT_EQ(hooks_->config_new(&old, nullptr, cfg_.handle(),
                                &config_, &err),
             AIGW_ERR_UNSUPPORTED);
   EXPECT_NE(std::string(buf).find("too old"), std::string::npos) << buf;
@@ -638,7 +369,7 @@ TEST_F(LocalPluginTest, ChatAnswersWithAFullCompletion) {
   setup({});
   Call& c = start(AIGW_ENDPOINT_CHAT_COMPLETIONS, kChatBody);
   EXPECT_EQ(c.fr.status, 200);
-  EXPECT_EQ(c.fr.headers["Content-Type"], "application/json");
+  EXPECT_EQ(c.fr.header("Content-Type"), "application/json");
   ASSERT_EQ(c.fr.emits.size(), 1u);
   EXPECT_TRUE(c.fr.timers.empty());
   auto j = parse_json(c.fr.emits[0]);
@@ -735,7 +466,7 @@ TEST_F(LocalPluginTest, EchoesTheClientModelEscaped) {
   d.client.model = {d.model.data(), d.model.size()};
   d.client.body = d.chunks.data();
   d.client.body_count = 1;
-  ASSERT_EQ(hooks_->request_new(instance_, handle(d.fr), &d.client, &d.ctx, nullptr), AIGW_OK);
+  ASSERT_EQ(hooks_->request_new(instance_, d.fr.handle(), &d.client, &d.ctx, nullptr), AIGW_OK);
   ASSERT_EQ(hooks_->request_start(d.ctx), AIGW_OK);
   auto j = parse_json(d.fr.body());
   EXPECT_EQ(str(j->root["model"]), "team/\"odd\" model");
@@ -791,8 +522,8 @@ TEST_F(LocalPluginTest, StreamsWordChunksOnTimers) {
   setup({{"chunk_words", int64_t{2}}, {"chunk_interval", std::string("50ms")}});
   Call& c = start(AIGW_ENDPOINT_CHAT_COMPLETIONS, kChatBody, true);
   EXPECT_EQ(c.fr.status, 200);
-  EXPECT_EQ(c.fr.headers["Content-Type"], "text/event-stream");
-  EXPECT_EQ(c.fr.headers["Cache-Control"], "no-cache");
+  EXPECT_EQ(c.fr.header("Content-Type"), "text/event-stream");
+  EXPECT_EQ(c.fr.header("Cache-Control"), "no-cache");
   // First the role chunk, then nothing until the timer fires.
   ASSERT_EQ(c.fr.emits.size(), 1u);
   auto first = parse_json(sse_events(c.fr.emits[0]).at(0));
@@ -957,7 +688,7 @@ TEST_F(LocalPluginTest, EmbeddingsAreDeterministicUnitVectors) {
   Call& a = start(AIGW_ENDPOINT_EMBEDDINGS, body);
   Call& b = start(AIGW_ENDPOINT_EMBEDDINGS, body);
   EXPECT_EQ(a.fr.body(), b.fr.body());
-  EXPECT_EQ(a.fr.headers["Content-Type"], "application/json");
+  EXPECT_EQ(a.fr.header("Content-Type"), "application/json");
   auto j = parse_json(a.fr.body());
   EXPECT_EQ(str(j->root["object"]), "list");
   EXPECT_EQ(str(j->root["model"]), "aigw-demo");
@@ -1008,7 +739,7 @@ TEST_F(LocalPluginTest, EmbeddingsInBase64AreLittleEndianFloat32) {
 TEST_F(LocalPluginTest, EmbeddingsIgnoreStream) {
   setup({});
   Call& c = start(AIGW_ENDPOINT_EMBEDDINGS, R"({"input":"x"})", true);
-  EXPECT_EQ(c.fr.headers["Content-Type"], "application/json");
+  EXPECT_EQ(c.fr.header("Content-Type"), "application/json");
   EXPECT_EQ(c.fr.finish_status, AIGW_OK);
 }
 
@@ -1156,7 +887,7 @@ TEST_F(LocalProcessTest, StreamsOutputAsChunksKeepingUtf8Whole) {
                   true);
   EXPECT_EQ(c.fr.respond_calls, 0);
   output(c, "caf\xC3");  // é split across two reads
-  EXPECT_EQ(c.fr.headers["Content-Type"], "text/event-stream");
+  EXPECT_EQ(c.fr.header("Content-Type"), "text/event-stream");
   output(c, "\xA9 au lait \xF0\x9F");
   output(c, "\x8D\xB5");  // 🍵 in three reads
   output(c, "\xE2\x82");
@@ -1238,9 +969,9 @@ TEST_F(LocalProcessTest, StreamErrorAfterOutputReportsWhatWasSent) {
 
 TEST_F(LocalProcessTest, KillAfterTheTimeoutSaysSo) {
   Call& c = start(kChat, kChatBody);
-  g_now_ns += 30'000'000'000;
+  FakeHost::clock_ns() += 30'000'000'000;
   exit_with(c, -9);
-  g_now_ns -= 30'000'000'000;
+  FakeHost::clock_ns() -= 30'000'000'000;
   EXPECT_EQ(c.fr.finish_message, "`llama-cli` was killed after the timeout of 30s");
 }
 

@@ -1,7 +1,8 @@
-// The openai plugin (plugins/openai) driven through its hook table by a fake
-// host that plays both sides of HTTP mode: it pre-fills the upstream request
-// the way aigw does, feeds recorded upstream responses (tests/fixtures/openai)
-// in arbitrary pieces, and records what the plugin sends to the client.
+// The openai plugin (plugins/openai) driven through its hook table by the fake
+// host of tests/support/fake_host.h, with a fixture that plays both sides of
+// HTTP mode: it pre-fills the upstream request the way aigw does, feeds
+// recorded upstream responses (tests/fixtures/openai) in arbitrary pieces, and
+// records what the plugin sends to the client.
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "aigw_plugin.h"
+#include "support/fake_host.h"
 
 extern "C" const aigw_plugin_def* aigw_openai_plugin_entry(void);
 
@@ -30,257 +32,10 @@ extern "C" const aigw_plugin_def* aigw_openai_plugin_entry(void);
 
 namespace {
 
-// --- fake config source -----------------------------------------------------
-
-using ConfigValue = std::variant<std::string, int64_t, bool, std::vector<std::string>>;
-
-// The handles the host passes are opaque; the fakes are separate types that
-// travel through them by reinterpret_cast (defining the opaque structs here
-// could clash with the real host linked into the same test binary).
-struct FakeConfig {
-  std::map<std::string, ConfigValue> values;
-  std::set<std::string> read;
-  std::vector<std::string> secrets;  // resolved values handed out, for leak checks
-};
-
-FakeConfig& fake(aigw_config_source* src) { return *reinterpret_cast<FakeConfig*>(src); }
-
-const ConfigValue* lookup(aigw_config_source* src, aigw_plugin_str key) {
-  auto& cfg = fake(src);
-  std::string k(key.ptr, key.len);
-  auto it = cfg.values.find(k);
-  if (it == cfg.values.end()) return nullptr;
-  cfg.read.insert(k);
-  return &it->second;
-}
-
-aigw_status host_config_string(aigw_config_source* src, aigw_plugin_str key, aigw_host_str* out) {
-  auto v = lookup(src, key);
-  if (!v) return AIGW_ERR_NOT_FOUND;
-  auto s = std::get_if<std::string>(v);
-  if (!s) return AIGW_ERR_INVALID;
-  *out = {s->data(), s->size()};
-  return AIGW_OK;
-}
-
-aigw_status host_config_int(aigw_config_source* src, aigw_plugin_str key, int64_t* out) {
-  auto v = lookup(src, key);
-  if (!v) return AIGW_ERR_NOT_FOUND;
-  auto i = std::get_if<int64_t>(v);
-  if (!i) return AIGW_ERR_INVALID;
-  *out = *i;
-  return AIGW_OK;
-}
-
-aigw_status host_config_bool(aigw_config_source* src, aigw_plugin_str key, int32_t* out) {
-  auto v = lookup(src, key);
-  if (!v) return AIGW_ERR_NOT_FOUND;
-  auto b = std::get_if<bool>(v);
-  if (!b) return AIGW_ERR_INVALID;
-  *out = *b ? 1 : 0;
-  return AIGW_OK;
-}
-
-aigw_status host_config_duration_ms(aigw_config_source*, aigw_plugin_str, uint64_t*) {
-  ADD_FAILURE() << "the openai plugin has no duration keys";
-  return AIGW_ERR_NOT_FOUND;
-}
-
-aigw_status host_config_array_len(aigw_config_source* src, aigw_plugin_str key, size_t* out) {
-  auto v = lookup(src, key);
-  if (!v) return AIGW_ERR_NOT_FOUND;
-  auto a = std::get_if<std::vector<std::string>>(v);
-  if (!a) return AIGW_ERR_INVALID;
-  *out = a->size();
-  return AIGW_OK;
-}
-
-aigw_status host_config_array_string(aigw_config_source* src, aigw_plugin_str key, size_t index,
-                                     aigw_host_str* out) {
-  auto v = lookup(src, key);
-  if (!v) return AIGW_ERR_NOT_FOUND;
-  auto a = std::get_if<std::vector<std::string>>(v);
-  if (!a) return AIGW_ERR_INVALID;
-  if (index >= a->size()) return AIGW_ERR_NOT_FOUND;
-  *out = {(*a)[index].data(), (*a)[index].size()};
-  return AIGW_OK;
-}
-
-// Like the host: a string (index 0) or an array item, "env:NAME" resolved.
-aigw_status host_config_secret(aigw_config_source* src, aigw_plugin_str key, size_t index,
-                               aigw_host_str* out) {
-  auto v = lookup(src, key);
-  if (!v) return AIGW_ERR_NOT_FOUND;
-  const std::string* raw = nullptr;
-  if (auto s = std::get_if<std::string>(v)) {
-    if (index != 0) return AIGW_ERR_NOT_FOUND;
-    raw = s;
-  } else if (auto a = std::get_if<std::vector<std::string>>(v)) {
-    if (index >= a->size()) return AIGW_ERR_NOT_FOUND;
-    raw = &(*a)[index];
-  } else {
-    return AIGW_ERR_INVALID;
-  }
-  auto& cfg = fake(src);
-  if (raw->rfind("env:", 0) == 0) {
-    const char* env = std::getenv(raw->c_str() + 4);
-    if (env == nullptr) return AIGW_ERR_INVALID;
-    cfg.secrets.emplace_back(env);
-  } else {
-    cfg.secrets.push_back(*raw);
-  }
-  *out = {cfg.secrets.back().data(), cfg.secrets.back().size()};
-  return AIGW_OK;
-}
-
-// --- fake requests -------------------------------------------------------------
-
-struct FakeRequest {
-  int respond_calls = 0;
-  int32_t status = 0;
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::vector<std::string> emits;  // one entry per emit call
-  bool client_closed = false;      // emit answers AIGW_ERR_CLOSED
-  int finish_calls = 0;
-  aigw_status finish_status = -1;
-  std::string finish_message;
-  int usage_calls = 0;
-  aigw_usage usage{};
-  int reason_calls = 0;
-  aigw_finish_reason reason = AIGW_FINISH_UNKNOWN;
-  std::vector<std::unique_ptr<std::byte[]>> arena;
-
-  std::string body() const {
-    std::string all;
-    for (const auto& e : emits) all += e;
-    return all;
-  }
-  std::string header(const std::string& name) const {
-    for (const auto& [n, v] : headers) {
-      if (n == name) return v;
-    }
-    return "<none>";
-  }
-};
-
-FakeRequest& fake(aigw_request* req) { return *reinterpret_cast<FakeRequest*>(req); }
-aigw_request* handle(FakeRequest& fr) { return reinterpret_cast<aigw_request*>(&fr); }
-
-// Nothing may reach the host for a request after it finished.
-void expect_open(FakeRequest& fr, const char* what) {
-  EXPECT_EQ(fr.finish_calls, 0) << what << " after finish";
-}
-
-std::vector<std::string> g_logs;
-
-void host_log(aigw_host_plugin*, aigw_log_level, aigw_plugin_str msg) {
-  g_logs.emplace_back(msg.ptr, msg.len);
-}
-
-uint64_t host_now_ns() { return 1'000'000'000; }
-
-void* host_arena_alloc(aigw_request* req, size_t size, size_t align) {
-  EXPECT_LE(align, alignof(std::max_align_t));
-  auto& fr = fake(req);
-  fr.arena.push_back(std::make_unique<std::byte[]>(size));
-  return fr.arena.back().get();
-}
-
-aigw_status host_respond_start(aigw_request* req, int32_t status, const aigw_plugin_header* headers,
-                               size_t count) {
-  auto& fr = fake(req);
-  expect_open(fr, "respond_start");
-  EXPECT_EQ(fr.respond_calls, 0) << "respond_start twice";
-  ++fr.respond_calls;
-  fr.status = status;
-  for (size_t i = 0; i < count; ++i) {
-    fr.headers.emplace_back(std::string(headers[i].name.ptr, headers[i].name.len),
-                            std::string(headers[i].value.ptr, headers[i].value.len));
-  }
-  return AIGW_OK;
-}
-
-aigw_status host_emit(aigw_request* req, const aigw_plugin_bytes* chunks, size_t count) {
-  auto& fr = fake(req);
-  expect_open(fr, "emit");
-  EXPECT_EQ(fr.respond_calls, 1) << "emit before respond_start";
-  if (fr.client_closed) return AIGW_ERR_CLOSED;
-  std::string bytes;
-  for (size_t i = 0; i < count; ++i) {
-    bytes.append(reinterpret_cast<const char*>(chunks[i].ptr), chunks[i].len);
-  }
-  fr.emits.push_back(std::move(bytes));
-  return AIGW_OK;
-}
-
-aigw_status host_finish(aigw_request* req, aigw_status status, aigw_plugin_str message) {
-  auto& fr = fake(req);
-  expect_open(fr, "finish");
-  ++fr.finish_calls;
-  fr.finish_status = status;
-  fr.finish_message.assign(message.ptr ? message.ptr : "", message.len);
-  return AIGW_OK;
-}
-
-aigw_status host_report_usage(aigw_request* req, const aigw_usage* usage) {
-  auto& fr = fake(req);
-  expect_open(fr, "report_usage");
-  ++fr.usage_calls;
-  fr.usage = *usage;
-  return AIGW_OK;
-}
-
-aigw_status host_report_finish_reason(aigw_request* req, aigw_finish_reason reason) {
-  auto& fr = fake(req);
-  expect_open(fr, "report_finish_reason");
-  ++fr.reason_calls;
-  fr.reason = reason;
-  return AIGW_OK;
-}
-
-aigw_status host_timer_start(aigw_request*, uint64_t, uint64_t) {
-  ADD_FAILURE() << "timers are direct mode only";
-  return AIGW_ERR_UNSUPPORTED;
-}
-
-aigw_status host_spawn(aigw_request*, const aigw_spawn_options*, aigw_process**) {
-  ADD_FAILURE() << "spawn is direct mode only";
-  return AIGW_ERR_UNSUPPORTED;
-}
-
-aigw_status host_process_write(aigw_process*, const aigw_plugin_bytes*, size_t) {
-  return AIGW_ERR_UNSUPPORTED;
-}
-aigw_status host_process_close_stdin(aigw_process*) { return AIGW_ERR_UNSUPPORTED; }
-aigw_status host_process_kill(aigw_process*) { return AIGW_ERR_UNSUPPORTED; }
-
-aigw_host make_host() {
-  aigw_host h{};
-  h.struct_size = sizeof h;
-  h.abi_major = AIGW_ABI_MAJOR;
-  h.abi_minor = AIGW_ABI_MINOR;
-  h.log = host_log;
-  h.now_ns = host_now_ns;
-  h.config_string = host_config_string;
-  h.config_int = host_config_int;
-  h.config_bool = host_config_bool;
-  h.config_duration_ms = host_config_duration_ms;
-  h.config_array_len = host_config_array_len;
-  h.config_array_string = host_config_array_string;
-  h.config_secret = host_config_secret;
-  h.arena_alloc = host_arena_alloc;
-  h.respond_start = host_respond_start;
-  h.emit = host_emit;
-  h.finish = host_finish;
-  h.report_usage = host_report_usage;
-  h.report_finish_reason = host_report_finish_reason;
-  h.timer_start = host_timer_start;
-  h.spawn = host_spawn;
-  h.process_write = host_process_write;
-  h.process_close_stdin = host_process_close_stdin;
-  h.process_kill = host_process_kill;
-  return h;
-}
+using aigw::test::ConfigValue;
+using aigw::test::FakeConfig;
+using aigw::test::FakeHost;
+using aigw::test::FakeRequest;
 
 // --- fixtures --------------------------------------------------------------------
 
@@ -397,26 +152,25 @@ CallOptions opts() { return {}; }
 
 class OpenAiPluginTest : public ::testing::Test {
  protected:
-  void SetUp() override { g_logs.clear(); }
-
   void TearDown() override {
     for (auto& c : calls_) destroy(*c);
     for (void* inst : instances_) hooks_->instance_destroy(inst);
     if (config_) hooks_->config_destroy(config_);
     // Whatever the plugin logged, no key may be in it.
-    for (const std::string& line : g_logs) {
+    for (const std::string& line : host_.logs) {
       for (const std::string& s : cfg_.secrets) {
         EXPECT_EQ(line.find(s), std::string::npos) << "a secret in the log: " << line;
       }
     }
+    EXPECT_EQ(cfg_.callbacks.count("config_duration_ms"), 0u)
+        << "the openai plugin has no duration keys";
   }
 
   aigw_status configure(std::map<std::string, ConfigValue> values) {
     cfg_.values = std::move(values);
     char buf[512] = "unset";
     aigw_errbuf err{buf, sizeof buf};
-    aigw_status st = hooks_->config_new(&host_, reinterpret_cast<aigw_host_plugin*>(this),
-                                        reinterpret_cast<aigw_config_source*>(&cfg_), &config_,
+    aigw_status st = hooks_->config_new(host_.table(), host_.plugin(), cfg_.handle(), &config_,
                                         &err);
     config_error_ = st == AIGW_OK ? "" : buf;
     return st;
@@ -476,7 +230,7 @@ class OpenAiPluginTest : public ::testing::Test {
     c.client.model_value_len = len;
     char buf[512] = "";
     aigw_errbuf err{buf, sizeof buf};
-    c.new_status = hooks_->request_new(instance ? instance : instance_, handle(c.fr), &c.client,
+    c.new_status = hooks_->request_new(instance ? instance : instance_, c.fr.handle(), &c.client,
                                        &c.ctx, &err);
     c.error = buf;
     if (c.new_status != AIGW_OK) c.destroyed = true;  // nothing to destroy
@@ -576,7 +330,7 @@ class OpenAiPluginTest : public ::testing::Test {
 
   const aigw_plugin_def* def_ = aigw_openai_plugin_entry();
   const aigw_hooks* hooks_ = def_->hooks;
-  aigw_host host_ = make_host();
+  FakeHost host_{AIGW_MODE_HTTP};
   FakeConfig cfg_;
   void* config_ = nullptr;
   void* instance_ = nullptr;
@@ -735,11 +489,11 @@ TEST_F(OpenAiPluginTest, ConfigErrorsNeverQuoteAKeyOrAHeaderValue) {
 }
 
 TEST_F(OpenAiPluginTest, RefusesAnOlderHostTable) {
-  aigw_host old = host_;
+  aigw_host old = *host_.table();
   old.struct_size = offsetof(aigw_host, spawn);
   char buf[256] = "";
   aigw_errbuf err{buf, sizeof buf};
-  EXPECT_EQ(hooks_->config_new(&old, nullptr, reinterpret_cast<aigw_config_source*>(&cfg_),
+  EXPECT_EQ(hooks_->config_new(&old, nullptr, cfg_.handle(),
                                &config_, &err),
             AIGW_ERR_UNSUPPORTED);
   EXPECT_NE(std::string(buf).find("too old"), std::string::npos) << buf;
@@ -761,7 +515,7 @@ TEST_F(OpenAiPluginTest, RefusesOtherEndpointsAndMalformedRequests) {
   void* ctx = nullptr;
   char buf[128] = "";
   aigw_errbuf err{buf, sizeof buf};
-  EXPECT_EQ(hooks_->request_new(instance_, handle(fr), &small, &ctx, &err), AIGW_ERR_INVALID);
+  EXPECT_EQ(hooks_->request_new(instance_, fr.handle(), &small, &ctx, &err), AIGW_ERR_INVALID);
   EXPECT_EQ(ctx, nullptr);
 }
 
@@ -1302,8 +1056,8 @@ TEST_F(OpenAiPluginTest, GarbageEventsPassThroughAndAreCounted) {
   EXPECT_EQ(c.fr.emits, events);
   EXPECT_EQ(c.fr.finish_status, AIGW_OK);
   EXPECT_EQ(c.fr.reason, AIGW_FINISH_CONTENT_FILTER);  // from a two-line data event
-  ASSERT_EQ(g_logs.size(), 1u);
-  EXPECT_EQ(g_logs[0].rfind("3 upstream stream event(s)", 0), 0u) << g_logs[0];
+  ASSERT_EQ(host_.logs.size(), 1u);
+  EXPECT_EQ(host_.logs[0].rfind("3 upstream stream event(s)", 0), 0u) << host_.logs[0];
 }
 
 TEST_F(OpenAiPluginTest, CrLfFramedStreamsSplitToo) {
