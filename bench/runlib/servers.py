@@ -68,7 +68,8 @@ def snapshot(binaries, tmp):
     return out, plugin, info
 
 
-def aigw_config(providers, *, workers, max_connections_per_worker=30000, plugin_path=None):
+def aigw_config(providers, *, workers, max_connections_per_worker=30000, plugin_path=None,
+                header_read=None):
     """providers: [(name, model, upstream_port, upstream_max_connections)]. None for
     max_connections_per_worker or a provider's max_connections keeps aigw's default."""
     out = [
@@ -83,6 +84,7 @@ def aigw_config(providers, *, workers, max_connections_per_worker=30000, plugin_
           if max_connections_per_worker is not None else []),
         "max_requests_per_connection = 1000000000",
         "",
+        *(["[server.timeouts]", f'header_read = "{header_read}"', ""] if header_read else []),
         "[log]",
         'level = "info"',
         "",
@@ -106,10 +108,10 @@ def aigw_config(providers, *, workers, max_connections_per_worker=30000, plugin_
 
 
 def start_aigw(procs, binary, name, tmp, providers, *, workers=1, cpus=None,
-               max_connections_per_worker=30000, plugin_path=None):
+               max_connections_per_worker=30000, plugin_path=None, header_read=None):
     cfg = os.path.join(tmp, name + ".toml")
     with open(cfg, "w") as f:
-        f.write(aigw_config(providers, workers=workers,
+        f.write(aigw_config(providers, workers=workers, header_read=header_read,
                             max_connections_per_worker=max_connections_per_worker,
                             plugin_path=plugin_path))
     env = dict(os.environ)
