@@ -11,12 +11,13 @@
 #include <vector>
 
 #include "aigw_build_config.h"
-#include "config/config.h"
 #include "aigw_plugin.h"
+#include "config/config.h"
+#include "control/serve.h"
+#include "gateway/abi_host.h"
 #include "log/log.h"
 #include "plugin/generation.h"
 #include "plugin/loader.h"
-#include "server/server.h"
 
 namespace {
 
@@ -58,7 +59,7 @@ std::vector<std::string> every_problem(const aigw::config::LoadResult& r) {
     problems.push_back("aigw: the providers' plugin keys are not checked: " + why);
     return problems;
   }
-  std::vector<std::string> problems = aigw::plugin::config_problems(r, dir);
+  std::vector<std::string> problems = aigw::plugin::config_problems(r, aigw::gateway::host_table(), dir);
   aigw::plugin::remove_runtime_dir();
   return problems;
 }
@@ -179,7 +180,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     aigw::log::set_level(r.config->log.level);
-    return aigw::server::serve(r.config);
+    return aigw::control::serve(r.config);
   }
   return usage_error("unknown command: " + std::string(cmd));
 }

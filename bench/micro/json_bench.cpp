@@ -1,5 +1,5 @@
 // What aigw does with a request body on the way to a provider: extract the
-// routing fields with simdjson On-Demand (as src/server/plugin_exchange.cpp
+// routing fields with simdjson On-Demand (as src/gateway/runtime.cpp
 // does) and splice a mapped model name into the original bytes (as the openai
 // plugin does) instead of re-serialising.
 #include <benchmark/benchmark.h>

@@ -111,7 +111,7 @@ bool resolve_plugin(Generation& gen, const std::string& name, const std::string&
 // appending every problem to `errors`. `checking`: a config the host
 // rejected (LoadResult::partial), only to collect what the plugins say;
 // providers whose plugin could not be named are left out.
-void configure_providers(Generation& gen, const std::string& runtime_dir, bool checking,
+void configure_providers(Generation& gen, const aigw_host* host, const std::string& runtime_dir, bool checking,
                          std::vector<std::string>& errors) {
   std::vector<std::pair<std::string, Resolved>> cache;
   gen.providers.reserve(gen.config->providers.size());
@@ -148,7 +148,7 @@ void configure_providers(Generation& gen, const std::string& runtime_dir, bool c
     src.table = pc.table.get();
     char msg[1024] = {0};
     aigw_errbuf err{msg, sizeof msg};
-    aigw_status st = p.hooks->config_new(host_table(), &p.host_plugin, &src, &p.plugin_config, &err);
+    aigw_status st = p.hooks->config_new(host, &p.host_plugin, &src, &p.plugin_config, &err);
     msg[sizeof msg - 1] = 0;
     src.report_unknown(p.host_plugin.name, st == AIGW_OK);
     if (st == AIGW_OK) {
@@ -195,13 +195,14 @@ void configure_providers(Generation& gen, const std::string& runtime_dir, bool c
 }  // namespace
 
 std::shared_ptr<Generation> build_generation(std::shared_ptr<const config::Config> config,
-                                             uint64_t id, const std::string& runtime_dir,
+                                             const aigw_host* host, uint64_t id,
+                                             const std::string& runtime_dir,
                                              std::vector<std::string>& errors) {
   auto gen = std::make_shared<Generation>();
   gen->id = id;
   gen->config = std::move(config);
   const size_t errors_before = errors.size();
-  configure_providers(*gen, runtime_dir, false, errors);
+  configure_providers(*gen, host, runtime_dir, false, errors);
   if (errors.size() != errors_before) return nullptr;  // the destructor undoes what was built
   std::vector<uint32_t> keys;
   for (const Provider& p : gen->providers) keys.push_back(p.keys);
@@ -209,7 +210,7 @@ std::shared_ptr<Generation> build_generation(std::shared_ptr<const config::Confi
   return gen;
 }
 
-std::vector<std::string> config_problems(const config::LoadResult& loaded,
+std::vector<std::string> config_problems(const config::LoadResult& loaded, const aigw_host* host,
                                          const std::string& runtime_dir) {
   std::vector<std::string> problems = loaded.errors;
   std::shared_ptr<const config::Config> cfg = loaded.config ? loaded.config : loaded.partial;
@@ -217,7 +218,7 @@ std::vector<std::string> config_problems(const config::LoadResult& loaded,
   {
     Generation check;
     check.config = cfg;
-    configure_providers(check, runtime_dir, !loaded.config, problems);
+    configure_providers(check, host, runtime_dir, !loaded.config, problems);
   }  // configs destroyed, then the plugins unloaded
   config::in_file_order(problems, cfg->source);
   return problems;

@@ -68,11 +68,13 @@ class Generation {
   std::shared_ptr<limits::LeaseSource> limits;
 };
 
-// Loads every plugin the config uses and configures every provider. On any
-// failure returns null and fills `errors` (one line each); nothing of the
-// half-built generation survives.
+// Loads every plugin the config uses and configures every provider, handing
+// each plugin `host` (the gateway's aigw_host table, gateway/abi_host.h). On
+// any failure returns null and fills `errors` (one line each); nothing of
+// the half-built generation survives.
 std::shared_ptr<Generation> build_generation(std::shared_ptr<const config::Config> config,
-                                             uint64_t id, const std::string& runtime_dir,
+                                             const aigw_host* host, uint64_t id,
+                                             const std::string& runtime_dir,
                                              std::vector<std::string>& errors);
 
 // Every problem of a loaded config file, as check-config, serve and a
@@ -82,16 +84,13 @@ std::shared_ptr<Generation> build_generation(std::shared_ptr<const config::Confi
 // out providers whose plugin could not be named), so one run shows them
 // all. In file order, each once; empty when the config is valid. Plugins are
 // loaded into `runtime_dir` and unloaded again before it returns.
-std::vector<std::string> config_problems(const config::LoadResult& loaded,
+std::vector<std::string> config_problems(const config::LoadResult& loaded, const aigw_host* host,
                                          const std::string& runtime_dir);
 
 // Resolves an upstream's host name (getaddrinfo: blocking, so control thread
 // only). IP literals resolve to themselves.
 bool resolve_upstream(const config::UpstreamConfig& u, std::vector<sockaddr_storage>& out,
                       std::string& why);
-
-// The table of host callbacks handed to every plugin.
-const aigw_host* host_table();
 
 // The built-in local plugin (linked into aigw), used when [[plugin]] name
 // "local" has no path and no libaigw_local.so is found.

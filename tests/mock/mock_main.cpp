@@ -18,7 +18,7 @@
 #include "io/ring.h"
 #include "log/log.h"
 #include "mock_server.h"
-#include "server/listener.h"
+#include "worker/listener.h"
 
 namespace {
 
@@ -183,8 +183,8 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  aigw::server::ListenerSet listeners;
-  if (!aigw::server::open_listeners({addr}, opts.threads, listeners, why)) {
+  aigw::worker::ListenerSet listeners;
+  if (!aigw::worker::open_listeners({addr}, opts.threads, listeners, why)) {
     log::error("cannot listen", {{"error", why}});
     return 1;
   }

@@ -1,4 +1,4 @@
-#include "server/router.h"
+#include "worker/router.h"
 
 #include <gtest/gtest.h>
 
@@ -7,11 +7,11 @@
 namespace {
 
 using aigw::http::Method;
-using aigw::server::Router;
+using aigw::worker::Router;
 
 int g_called = 0;
-void handler_a(aigw::server::Exchange&) { g_called = 1; }
-void handler_b(aigw::server::Exchange&) { g_called = 2; }
+void handler_a(aigw::worker::Exchange&) { g_called = 1; }
+void handler_b(aigw::worker::Exchange&) { g_called = 2; }
 
 TEST(Router, ExactMatchAndMethods) {
   Router r;

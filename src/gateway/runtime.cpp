@@ -1,0 +1,723 @@
+#include "gateway/runtime.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <simdjson.h>
+
+#include "limits/estimate.h"
+#include "limits/limiter.h"
+#include "log/log.h"
+#include "metrics/utf8.h"
+#include "io/clock.h"
+
+namespace aigw::gateway {
+
+namespace {
+
+uint64_t now_ns() { return static_cast<uint64_t>(io::mono_ns()); }
+
+int status_for(aigw_status st) {
+  switch (st) {
+    case AIGW_ERR_INVALID: return 400;
+    case AIGW_ERR_NOT_FOUND: return 404;
+    case AIGW_ERR_UNSUPPORTED: return 501;
+    case AIGW_ERR_LIMIT: return 429;
+    case AIGW_ERR_NO_MEMORY: return 503;
+    default: return 502;  // the provider failed to produce an answer
+  }
+}
+
+std::string_view code_for(aigw_status st) {
+  switch (st) {
+    case AIGW_ERR_INVALID: return "invalid_request";
+    case AIGW_ERR_NOT_FOUND: return "not_found";
+    case AIGW_ERR_UNSUPPORTED: return "unsupported";
+    case AIGW_ERR_LIMIT: return "provider_busy";
+    default: return "provider_error";
+  }
+}
+
+std::string_view endpoint_route(aigw_endpoint e) {
+  switch (e) {
+    case AIGW_ENDPOINT_CHAT_COMPLETIONS: return "/v1/chat/completions";
+    case AIGW_ENDPOINT_COMPLETIONS: return "/v1/completions";
+    case AIGW_ENDPOINT_EMBEDDINGS: return "/v1/embeddings";
+    default: return "-";
+  }
+}
+
+metrics::RateLimit rate_limit_label(limits::Resource r) {
+  switch (r) {
+    case limits::Resource::rpm: return metrics::RateLimit::rpm;
+    case limits::Resource::tpm: return metrics::RateLimit::tpm;
+    case limits::Resource::daily: return metrics::RateLimit::daily_tokens;
+    case limits::Resource::monthly: return metrics::RateLimit::monthly_tokens;
+    case limits::Resource::concurrent: return metrics::RateLimit::concurrent;
+  }
+  return metrics::RateLimit::rpm;
+}
+
+// application/json, or a structured +json type, with any parameters
+// (charset=utf-8 is common).
+bool json_media_type(std::string_view v) {
+  size_t semi = v.find(';');
+  if (semi != std::string_view::npos) v = v.substr(0, semi);
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  if (http::iequals(v, "application/json")) return true;
+  return v.size() > 17 && http::iequals(v.substr(0, 12), "application/") &&
+         http::iequals(v.substr(v.size() - 5), "+json");
+}
+
+// Headers a client sends that a provider must never see: hop-by-hop ones and
+// the client's own credentials for aigw.
+bool forwardable(std::string_view name) {
+  static constexpr std::string_view kDrop[] = {
+      "authorization", "x-api-key", "api-key", "connection", "keep-alive", "transfer-encoding",
+      "te", "upgrade", "proxy-authorization", "proxy-connection", "host", "content-length",
+      "expect", "trailer", "cookie"};
+  for (std::string_view d : kDrop) {
+    if (http::iequals(name, d)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+struct Runtime::Json {
+  simdjson::ondemand::parser parser;
+};
+
+Runtime::Runtime(Host& host)
+    : host_(host), json_(std::make_unique<Json>()), client_(host.ring(), host.fds(), *this) {}
+
+Runtime::~Runtime() { shutdown(); }
+
+bool Runtime::install(std::shared_ptr<plugin::Generation> gen, std::string& why) {
+  auto wg = std::make_unique<WorkerGeneration>();
+  wg->gen = std::move(gen);
+  aigw_worker_info info{sizeof(aigw_worker_info), host_.index(), host_.worker_count(), 0};
+  for (const plugin::Provider& p : wg->gen->providers) {
+    void* inst = nullptr;
+    char msg[512] = {0};
+    aigw_errbuf err{msg, sizeof msg};
+    aigw_status st = p.hooks->instance_new(p.plugin_config, &info, &inst, &err);
+    if (st != AIGW_OK) {
+      msg[sizeof msg - 1] = 0;
+      why = "provider \"" + p.config->name + "\": instance_new failed: " + (msg[0] ? msg : "no reason");
+      for (size_t i = 0; i < wg->instances.size(); ++i) {
+        wg->gen->providers[i].hooks->instance_destroy(wg->instances[i]);
+      }
+      return false;
+    }
+    wg->instances.push_back(inst);
+  }
+  if (wg->gen->limits) {
+    if (!limiter_) {
+      limiter_ = std::make_unique<limits::WorkerLimiter>(wg->gen->limits, host_.worker_count());
+    } else {
+      limiter_->reload(wg->gen->limits);
+    }
+  }
+  if (wg->gen->routes) {
+    wg->health = std::make_unique<routing::Health>(
+        wg->gen->routes, wg->gen->config->routing,
+        (static_cast<uint64_t>(host_.index()) << 32) ^ wg->gen->id ^ 0x9e3779b97f4a7c15ull);
+  }
+  if (current_) retired_.push_back(std::move(current_));
+  current_ = std::move(wg);
+  retire_unused();
+  return true;
+}
+
+void Runtime::update_addresses(uint64_t generation, size_t provider,
+                                     std::shared_ptr<const std::vector<sockaddr_storage>> addrs) {
+  if (generation != addrs_generation_) {
+    addrs_.clear();
+    addrs_generation_ = generation;
+  }
+  addrs_[provider] = std::move(addrs);
+}
+
+void Runtime::retire_unused() {
+  for (size_t i = 0; i < retired_.size();) {
+    WorkerGeneration& wg = *retired_[i];
+    if (wg.active != 0) {
+      ++i;
+      continue;
+    }
+    for (size_t p = 0; p < wg.instances.size(); ++p) {
+      wg.gen->providers[p].hooks->instance_destroy(wg.instances[p]);
+    }
+    // Dropping our reference lets the control thread destroy the
+    // generation (configs, then the shared objects) once all workers did.
+    retired_.erase(retired_.begin() + static_cast<long>(i));
+  }
+}
+
+aigw_request* Runtime::request(uint32_t index, uint32_t generation) {
+  if (index >= requests_.size()) return nullptr;
+  aigw_request* r = requests_[index].get();
+  return r->generation == generation && r->wgen != nullptr ? r : nullptr;
+}
+
+aigw_request& Runtime::alloc_request() {
+  uint32_t i;
+  if (!free_requests_.empty()) {
+    i = free_requests_.back();
+    free_requests_.pop_back();
+  } else {
+    i = static_cast<uint32_t>(requests_.size());
+    requests_.push_back(std::make_unique<aigw_request>());
+    requests_[i]->index = i;
+  }
+  ++live_;
+  return *requests_[i];
+}
+
+uint32_t Runtime::start(uint32_t conn_index, uint32_t conn_generation,
+                              const http::RequestHead& head, std::string_view body,
+                              aigw_endpoint endpoint, const http::ResponseMeta& meta,
+                              std::string& out, RequestContext& rc) {
+  auto fail = [&](int status, std::string_view code, std::string_view message) {
+    http::write_error(out, status, meta, code, message);
+    rc.status = status;
+    rc.error = code;
+    return kNone;
+  };
+
+  // The body must be declared JSON. Besides saying what the gateway
+  // expects, this shuts a door: a web page may make a browser POST
+  // text/plain or a form to any address (even 127.0.0.1) without asking
+  // first, but never application/json, so a gateway without client keys on
+  // a developer's machine cannot be made to spend its provider credits.
+  std::string_view type;
+  for (const http::Header& h : head.headers) {
+    if (http::iequals(h.name, "content-type")) type = h.value;
+  }
+  if (!json_media_type(type)) {
+    std::string got = type.empty() ? std::string("none") : "'" + std::string(type.substr(0, 100)) + "'";
+    return fail(415, "unsupported_media_type",
+                "The request body must be JSON sent with 'Content-Type: application/json' (got " + got + ").");
+  }
+
+  // Only what routing needs is read from the body: "model" (with its byte
+  // offsets, so an adapter can splice a new name) and "stream". The copy is
+  // the padded buffer simdjson needs, and it is also the request's own copy
+  // of its bytes, which the ABI keeps alive until request_destroy.
+  std::string json;
+  json.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+  json.assign(body);
+  simdjson::ondemand::document doc;
+  simdjson::ondemand::object obj;
+  simdjson::error_code parse_err =
+      json_->parser.iterate(json.data(), json.size(), json.capacity()).get(doc);
+  if (parse_err == simdjson::UTF8_ERROR) {
+    size_t at = metrics::utf8_valid_run(body, 0);
+    return fail(400, "invalid_encoding",
+                "The request body is not valid UTF-8: the byte at offset " + std::to_string(at) +
+                    " does not start a well-formed sequence.");
+  }
+  if (parse_err) return fail(400, "invalid_json", "The request body is not valid JSON.");
+  if (auto err = doc.get_object().get(obj)) {
+    std::string why = err == simdjson::INCORRECT_TYPE ? "The request body must be a JSON object."
+                                                      : std::string("The request body is not valid JSON: ") +
+                                                            simdjson::error_message(err);
+    return fail(400, "invalid_json", why);
+  }
+  std::string model;
+  uint64_t model_off = 0, model_len = 0;
+  bool stream = false;
+  limits::CompletionFields fields;
+  for (auto field : obj) {
+    std::string_view key;
+    if (auto err = field.unescaped_key().get(key)) {
+      // Where the parser stopped, for the client to find its mistake.
+      std::string where;
+      const char* at = nullptr;
+      if (!doc.current_location().get(at) && at >= json.data() && at <= json.data() + json.size()) {
+        where = " near byte " + std::to_string(at - json.data());
+      }
+      return fail(400, "invalid_json",
+                  "The request body is not valid JSON" + where + ": " + simdjson::error_message(err));
+    }
+    if (key == "model") {
+      std::string_view raw = field.value().raw_json_token();
+      std::string_view m;
+      if (field.value().get_string().get(m)) {
+        return fail(400, "invalid_model", "The 'model' field must be a string.");
+      }
+      model.assign(m);
+      while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' ||
+                              raw.back() == '\t')) {
+        raw.remove_suffix(1);
+      }
+      if (raw.size() >= 2) {
+        model_off = static_cast<uint64_t>(raw.data() + 1 - json.data());
+        model_len = raw.size() - 2;
+      }
+    } else if (key == "stream") {
+      bool b = false;
+      if (field.value().get_bool().get(b)) {
+        return fail(400, "invalid_stream", "The 'stream' field must be true or false.");
+      }
+      stream = b;
+    } else if (rc.key >= 0 && (key == "max_tokens" || key == "max_completion_tokens" || key == "n")) {
+      // Read in the same pass for the token estimate a limited key is
+      // charged up front (anything but a non-negative integer is ignored).
+      uint64_t v = 0;
+      if (!field.value().get_uint64().get(v)) {
+        if (key == "n") {
+          fields.n = v;
+        } else if (key == "max_tokens") {
+          fields.max_tokens = v;
+        } else {
+          fields.max_completion_tokens = v;
+        }
+      }
+    }
+  }
+  if (model.empty()) return fail(400, "missing_model", "You must provide a model parameter.");
+  if (!current_ || !current_->health) return fail(503, "no_providers", "No providers are configured.");
+  const routing::Route* route = current_->health->table().find(model);
+  if (route == nullptr) {
+    return fail(404, "model_not_found",
+                "The model '" + model.substr(0, 200) + "' does not exist on this gateway.");
+  }
+  rc.model = route->model;
+  const plugin::Generation& gen = *current_->gen;
+  if (rc.key >= 0 && gen.keys && !gen.keys->model_allowed(rc.key, model)) {
+    host_.metrics().count_auth_failure(metrics::AuthFailure::model_not_allowed);
+    return fail(403, "model_not_allowed",
+                "This API key may not use the model '" + model.substr(0, 200) + "'.");
+  }
+  int64_t now = static_cast<int64_t>(now_ns());
+  // Rate limits and quotas of the client key: the estimate is charged now
+  // and settled with the real usage when the response ends.
+  limits::Decision admitted;
+  uint64_t estimate = 0;
+  aigw::limits::HeaderList rate_headers;
+  if (rc.key >= 0 && limiter_) {
+    estimate = limits::estimate_tokens(body.size(), fields, gen.config->limits.default_max_tokens);
+    admitted = limiter_->admit(static_cast<uint32_t>(rc.key), estimate, now, time(nullptr));
+    limits::write_headers(admitted, rate_headers);
+    if (!admitted.ok) {
+      host_.metrics().key(rc.key_name)->count_rate_limited(rate_limit_label(admitted.failed));
+      std::vector<http::ResponseHeader> hs;
+      for (auto& [k, v] : rate_headers) hs.push_back({k, v});
+      std::string msg = limits::message(admitted);
+      http::write_error(out, 429, meta, limits::error_code(admitted), msg, hs.data(), hs.size());
+      rc.status = 429;
+      rc.error = limits::error_code(admitted);
+      return kNone;
+    }
+  }
+  routing::Pick pick = current_->health->pick(*route, now, nullptr, 0);
+  if (pick.channel < 0) {
+    if (admitted.ticket.valid) limiter_->settle(admitted.ticket, 0, now, time(nullptr));
+    if (pick.why == routing::Pick::None::all_cooling) {
+      int64_t wait_s = std::max<int64_t>(1, (pick.retry_at_ns - now + 999999999) / 1000000000);
+      std::string retry = std::to_string(wait_s);
+      http::write_error(out, 429, meta, "rate_limited",
+                        "Every provider of this model is rate limited; retry after " + retry + "s.",
+                        {{"Retry-After", retry}});
+      rc.status = 429;
+      rc.error = "rate_limited";
+      return kNone;
+    }
+    return fail(503, "no_healthy_channel",
+                pick.why == routing::Pick::None::all_disabled
+                    ? "Every provider key for this model has been rejected by its provider."
+                    : "Every provider of this model is failing; try again shortly.");
+  }
+
+  aigw_request& r = alloc_request();
+  r.rt = this;
+  r.conn_index = conn_index;
+  r.conn_generation = conn_generation;
+  r.wgen = current_.get();
+  ++r.wgen->active;
+  r.route = route;
+  r.start_ns = rc.start_ns ? rc.start_ns : now;
+  r.request_id.assign(rc.request_id);
+  r.key = rc.key;
+  r.key_name = rc.key_name;
+  r.peer = rc.peer;
+  r.log_path = endpoint_route(endpoint);
+  r.ticket = admitted.ticket;
+  r.estimate = estimate;
+  r.rate_headers = std::move(rate_headers);
+  r.body = std::move(json);
+  r.model = std::move(model);
+  // Reserved up front: the views below point into these strings, so the
+  // vector must never reallocate.
+  r.header_store.reserve(head.headers.size() * 2 + 2);
+  r.header_store.emplace_back(head.method_text);
+  r.header_store.emplace_back(head.path);
+  for (const http::Header& h : head.headers) {
+    if (!forwardable(h.name)) continue;
+    r.header_store.emplace_back(h.name);
+    r.header_store.emplace_back(h.value);
+  }
+  for (size_t i = 2; i + 1 < r.header_store.size(); i += 2) {
+    r.headers.push_back({{r.header_store[i].data(), r.header_store[i].size()},
+                         {r.header_store[i + 1].data(), r.header_store[i + 1].size()}});
+  }
+  r.stream = stream;
+  r.version_minor = head.version_minor;
+  r.keep_alive = meta.keep_alive;
+  r.body_chunk = {reinterpret_cast<const uint8_t*>(r.body.data()), r.body.size()};
+
+  aigw_client_request& c = r.client;
+  c.struct_size = sizeof c;
+  c.endpoint = endpoint;
+  c.stream = stream ? 1 : 0;
+  c.model = {r.model.data(), r.model.size()};
+  c.method = {r.header_store[0].data(), r.header_store[0].size()};
+  c.path = {r.header_store[1].data(), r.header_store[1].size()};
+  c.headers = r.headers.data();
+  c.header_count = r.headers.size();
+  c.body = &r.body_chunk;
+  c.body_count = 1;
+  c.model_value_offset = model_off;
+  c.model_value_len = model_len;
+  uint32_t slot = r.index;
+  enter(&r);
+  launch(&r, pick);
+  // A request answered synchronously has already written its bytes through
+  // write_out, which told the connection it is done.
+  leave(&r);
+  return slot;
+}
+
+void Runtime::leave(aigw_request* r) {
+  if (--r->depth != 0) return;
+  if (r->retry_pending && !r->client_gone) return;  // run_deferred goes on with it
+  if (r->finished) destroy(r);
+}
+
+void Runtime::end_attempt(aigw_request* r) {
+  // The attempt ended before its upstream response did (client gone, an
+  // error, a failover): the client closes that connection, which has unread
+  // bytes. A finished exchange ignores this.
+  client_.cancel(r->exchange);
+  r->exchange = {};
+  r->outcome_pending = false;
+  for (aigw_process* p : r->procs) {
+    p->req = nullptr;
+    kill_process(p);
+  }
+  r->procs.clear();
+  if (r->ctx_live) {
+    r->ctx_live = false;
+    r->hooks->request_destroy(r->ctx);
+    r->ctx = nullptr;
+  }
+}
+
+void Runtime::destroy(aigw_request* r) {
+  report_abandon(r);
+  end_attempt(r);
+  if (!r->probe && r->wgen) account(r);
+  WorkerGeneration* wg = r->wgen;
+  if (r->probe && wg && wg->gen->id == probe_gen_ && static_cast<size_t>(r->channel) < probe_busy_.size()) {
+    probe_busy_[static_cast<size_t>(r->channel)] = false;
+  }
+  uint32_t index = r->index;
+  uint32_t generation = r->generation + 1;
+  requests_[index] = std::make_unique<aigw_request>();  // r is gone from here on
+  requests_[index]->index = index;
+  requests_[index]->generation = generation;
+  free_requests_.push_back(index);
+  --live_;
+  if (wg) {
+    --wg->active;
+    if (wg != current_.get() && wg->active == 0) retire_unused();
+  }
+}
+
+void Runtime::client_gone(uint32_t slot) {
+  if (slot >= requests_.size()) return;
+  aigw_request* r = requests_[slot].get();
+  if (r->wgen == nullptr) return;
+  r->client_gone = true;
+  if (!r->finished) {
+    r->finished = true;
+    if (r->ctx_live && r->hooks->on_client_gone) {
+      enter(r);
+      r->hooks->on_client_gone(r->ctx);
+      --r->depth;
+    }
+  }
+  if (r->depth == 0) destroy(r);
+}
+
+void Runtime::abort(uint32_t slot, int status, std::string_view code, std::string_view message) {
+  if (slot >= requests_.size()) return;
+  aigw_request* r = requests_[slot].get();
+  if (r->wgen == nullptr || r->finished || r->client_gone) return;
+  enter(r);
+  report_abandon(r);
+  end_response(r, false, status, code, message);
+  leave(r);
+}
+
+void Runtime::shutdown() {
+  for (auto& r : requests_) {
+    if (r->wgen != nullptr) client_gone(r->index);
+  }
+  client_.close_idle();
+  if (current_) {
+    retired_.push_back(std::move(current_));
+  }
+  retire_unused();
+  for (auto& p : procs_) {
+    if (p->pid > 0 && !p->reaped) {
+      kill_process(p.get());
+      int st;
+      waitpid(p->pid, &st, 0);
+      p->exited = p->reaped = true;
+    }
+    if (p->pidfd >= 0) close(p->pidfd);
+    if (p->stdin_fd >= 0) close(p->stdin_fd);
+    if (p->stdout_fd >= 0) close(p->stdout_fd);
+    p->pidfd = p->stdin_fd = p->stdout_fd = -1;
+  }
+}
+
+// ---- response framing ---------------------------------------------------------
+
+void Runtime::write_out(aigw_request* r, std::string_view bytes, bool done) {
+  if (r->client_gone || r->probe) return;
+  if (r->first_byte_ns == 0 && !bytes.empty()) r->first_byte_ns = io::mono_ns();
+  host_.output(r->conn_index, r->conn_generation, bytes, done,
+                          done && (!r->keep_alive || (r->stream && r->version_minor == 0)));
+}
+
+void* Runtime::arena_alloc(aigw_request* r, size_t size, size_t align) {
+  if (size == 0) return nullptr;
+  if (align == 0 || (align & (align - 1)) != 0 || align > 4096) return nullptr;
+  // One block per allocation keeps this simple; plugins allocate a handful
+  // per request at most.
+  r->arena.push_back(std::unique_ptr<char[]>(new (std::nothrow) char[size + align]));
+  char* p = r->arena.back().get();
+  if (!p) return nullptr;
+  auto v = reinterpret_cast<uintptr_t>(p);
+  v = (v + align - 1) & ~(static_cast<uintptr_t>(align) - 1);
+  return reinterpret_cast<void*>(v);
+}
+
+aigw_status Runtime::respond_start(aigw_request* r, int32_t status,
+                                         const aigw_plugin_header* h, size_t n) {
+  if (r->finished || r->client_gone) return AIGW_ERR_CLOSED;
+  if (r->started) return AIGW_ERR_INVALID;
+  if (status < 200 || status > 599 || (n > 0 && h == nullptr)) return AIGW_ERR_INVALID;
+  r->started = true;
+  // Direct mode has no upstream head: the response starting is the sign
+  // that the channel works.
+  if (r->hooks->mode != AIGW_MODE_HTTP) report_success(r);
+  r->status = status;
+  for (size_t i = 0; i < n; ++i) {
+    std::string_view name{h[i].name.ptr ? h[i].name.ptr : "", h[i].name.len};
+    std::string_view value{h[i].value.ptr ? h[i].value.ptr : "", h[i].value.len};
+    // The host owns framing headers; a plugin cannot smuggle a second
+    // response through a header value either.
+    if (http::iequals(name, "content-length") || http::iequals(name, "transfer-encoding") ||
+        http::iequals(name, "connection") || name.empty() ||
+        name.find_first_of(":\r\n ") != std::string_view::npos ||
+        value.find_first_of("\r\n") != std::string_view::npos) {
+      continue;
+    }
+    // The client's x-request-id is aigw's own (its log line carries it);
+    // the provider's id for the same request goes out under another name.
+    if (http::iequals(name, "x-request-id")) name = "x-upstream-request-id";
+    r->resp_headers.emplace_back(name, value);
+  }
+  // A stream's head waits for its first content event (commit), so that a
+  // failure before content can still go to another channel.
+  return AIGW_OK;
+}
+
+aigw_status Runtime::emit(aigw_request* r, const aigw_plugin_bytes* chunks, size_t n) {
+  if (r->finished || r->client_gone) return AIGW_ERR_CLOSED;
+  if (!r->started || (n > 0 && chunks == nullptr)) return AIGW_ERR_INVALID;
+  if (!r->stream) {
+    for (size_t i = 0; i < n; ++i) {
+      r->buffered.append(reinterpret_cast<const char*>(chunks[i].ptr), chunks[i].len);
+    }
+    return AIGW_OK;
+  }
+  size_t total = 0;
+  for (size_t i = 0; i < n; ++i) total += chunks[i].len;
+  if (total == 0) return AIGW_OK;
+  std::string frame;
+  std::string joined;
+  for (size_t i = 0; i < n; ++i) joined.append(reinterpret_cast<const char*>(chunks[i].ptr), chunks[i].len);
+  if (!r->committed) {
+    hold(r, joined);  // framed when committed
+    return AIGW_OK;
+  }
+  if (r->version_minor == 0) {
+    frame = std::move(joined);
+  } else {
+    http::write_chunk(frame, joined);
+  }
+  write_out(r, frame, false);
+  return AIGW_OK;
+}
+
+aigw_status Runtime::finish(aigw_request* r, aigw_status status, std::string_view message) {
+  if (r->finished || r->client_gone) return AIGW_ERR_CLOSED;
+  // The provider failed or is busy and nothing reached the client yet:
+  // another channel may still answer.
+  if ((status == AIGW_ERR_INTERNAL || status == AIGW_ERR_LIMIT) && !r->committed &&
+      try_failover(r, status == AIGW_ERR_LIMIT ? routing::Failure::rate_limited : routing::Failure::server_error,
+                   0, status == AIGW_ERR_LIMIT ? metrics::UpstreamError::status_429
+                                               : metrics::UpstreamError::status_5xx)) {
+    return AIGW_OK;
+  }
+  end_response(r, status == AIGW_OK, status_for(status), code_for(status),
+               message.empty() ? std::string_view("The provider failed.") : message);
+  return AIGW_OK;
+}
+
+void Runtime::end_response(aigw_request* r, bool ok, int http_status, std::string_view code,
+                                 std::string_view message) {
+  r->finished = true;
+  http::ResponseMeta meta;
+  meta.version_minor = r->version_minor;
+  meta.keep_alive = r->keep_alive;
+  meta.date = host_.date();
+  meta.request_id = r->request_id;
+  std::string out;
+  std::string attempts;
+  if (ok && r->started && r->stream && !r->committed) commit(r);
+  r->final_status = ok && r->started ? r->status : ok ? 502 : http_status;
+  if (!ok || !r->started) r->error_code.assign(ok ? std::string_view("provider_error") : code);
+  if (ok && r->started && !r->stream) {
+    r->committed = true;
+    std::vector<http::ResponseHeader> hs;
+    routing_headers(r, hs, attempts);
+    std::string_view content_type;
+    for (auto& [k, v] : r->resp_headers) {
+      if (http::iequals(k, "content-type")) {
+        content_type = v;
+      } else {
+        hs.push_back({k, v});
+      }
+    }
+    http::write_response(out, r->status, meta, content_type, r->buffered, hs.data(), hs.size());
+  } else if (ok && r->started) {
+    if (r->version_minor != 0) http::write_last_chunk(out);
+  } else if (ok) {
+    http::write_error(out, 502, meta, "provider_error", "The provider finished without a response.");
+  } else {
+    std::string msg(message);
+    if (r->committed && r->stream) {
+      // Bytes are already on the wire: end the stream with an error event,
+      // never a silent cut.
+      std::string ev = "data: " + http::error_body(http_status, code, msg) + "\n\n";
+      if (r->version_minor == 0) {
+        out = ev;
+      } else {
+        http::write_chunk(out, ev);
+        http::write_last_chunk(out);
+      }
+    } else {
+      std::vector<http::ResponseHeader> hs;
+      routing_headers(r, hs, attempts);
+      std::string retry;
+      if (r->retry_after_s != 0) {
+        retry = std::to_string(r->retry_after_s);
+        hs.push_back({"Retry-After", retry});
+      }
+      http::write_error(out, http_status, meta, code, msg, hs.data(), hs.size());
+    }
+  }
+  r->buffered.clear();
+  write_out(r, out, true);
+  for (aigw_process* p : r->procs) kill_process(p);
+  if (r->depth == 0) destroy(r);
+}
+
+aigw_status Runtime::timer_start(aigw_request* r, uint64_t delay_ns, uint64_t token) {
+  if (r->finished || r->client_gone) return AIGW_ERR_CLOSED;
+  timers_.push(Timer{now_ns() + delay_ns, r->index, r->generation, token, kPluginTimer});
+  return AIGW_OK;
+}
+
+uint64_t Runtime::next_timer_ns() const {
+  uint64_t t = timers_.empty() ? 0 : timers_.top().deadline_ns;
+  if (int64_t u = client_.next_deadline_ns(); u != 0) {
+    if (t == 0 || static_cast<uint64_t>(u) < t) t = static_cast<uint64_t>(u);
+  }
+  return t;
+}
+
+void Runtime::run_timers(uint64_t now) {
+  if (int64_t u = client_.next_deadline_ns(); u != 0 && static_cast<uint64_t>(u) <= now) {
+    client_.run_timers(static_cast<int64_t>(now));
+  }
+  while (!timers_.empty() && timers_.top().deadline_ns <= now) {
+    Timer t = timers_.top();
+    timers_.pop();
+    if (t.kind != kPluginTimer) {
+      on_process_timer(t.kind, t.index, t.generation);
+      continue;
+    }
+    aigw_request* r = request(t.index, t.generation);
+    if (!r || r->finished || !r->hooks->on_timer) continue;
+    enter(r);
+    r->hooks->on_timer(r->ctx, t.token);
+    leave(r);
+  }
+}
+
+// ---- accounting -------------------------------------------------------------------
+
+void Runtime::account(aigw_request* r) {
+  int64_t now = io::mono_ns();
+  if (r->ticket.valid && limiter_) {
+    limiter_->settle(r->ticket, r->has_usage ? r->usage_total : r->estimate, now, time(nullptr));
+  }
+  if (r->committed && r->stream) host_.metrics().stream_closed();
+  const plugin::Generation& gen = *r->wgen->gen;
+  std::string_view provider;
+  if (r->channel >= 0) {
+    provider = gen.providers[r->provider].config->name;
+    int status = r->final_status != 0 ? r->final_status : 499;
+    host_.metrics().provider(provider)->count_attempt(
+        status < 500 && status != 429 && r->finished ? metrics::AttemptResult::ok
+                                                      : metrics::AttemptResult::failed);
+  }
+  metrics::RequestRecord rec;
+  rec.request_id = r->request_id;
+  rec.method = "POST";
+  rec.path = r->log_path;
+  rec.peer = r->peer;
+  rec.model = r->route ? std::string_view(r->route->model) : std::string_view();
+  rec.provider = provider;
+  rec.key = r->key_name;
+  // A client that left before the response ended: 499, as nginx logs it.
+  rec.status = r->final_status != 0 ? r->final_status : 499;
+  rec.error = r->final_status != 0 ? std::string_view(r->error_code) : std::string_view("client_closed");
+  rec.prompt_tokens = r->usage_prompt;
+  rec.completion_tokens = r->usage_completion;
+  rec.total_tokens = r->usage_total;
+  rec.start_ns = r->start_ns;
+  rec.first_byte_ns = r->first_byte_ns;
+  rec.end_ns = now;
+  rec.attempts = r->attempts;
+  rec.stream = r->stream;
+  host_.record(rec);
+}
+
+
+}  // namespace aigw::gateway

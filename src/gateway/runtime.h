@@ -1,0 +1,351 @@
+// The host half of plugin requests, per worker: the worker's instances of
+// each plugin generation, the requests in flight (struct aigw_request), the
+// timers and child processes they own, and the aigw_host callbacks that act
+// on them.
+//
+// Everything here belongs to one worker thread. Generations arrive by
+// mailbox; a request keeps the generation it started on until it ends, so a
+// hot swap never pulls code from under a request in flight.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <queue>
+#include <string>
+#include <vector>
+
+#include "aigw_plugin.h"
+#include "http/request.h"
+#include "http/response.h"
+#include "http/response_parser.h"
+#include "tls/tls.h"
+#include <deque>
+#include <unordered_map>
+#include "plugin/generation.h"
+#include "limits/limiter.h"
+#include "metrics/metrics.h"
+#include "routing/health.h"
+#include "gateway/host.h"
+#include "metrics/record.h"
+#include "upstream/client.h"
+
+namespace aigw::gateway {
+
+class Runtime;
+
+// The worker's instances of one generation.
+struct WorkerGeneration {
+  std::shared_ptr<plugin::Generation> gen;
+  std::vector<void*> instances;  // per provider
+  uint32_t active = 0;           // requests in flight on it
+  // This worker's health of every channel of gen->routes: its own view,
+  // corrected by news from the other workers.
+  std::unique_ptr<routing::Health> health;
+};
+
+}  // namespace aigw::gateway
+
+struct aigw_process {
+  aigw_request* req = nullptr;   // null once the request is gone
+  aigw::gateway::Runtime* rt = nullptr;
+  uint32_t index = 0;
+  uint32_t generation = 0;
+  int pid = -1;
+  int pidfd = -1;
+  int stdin_fd = -1;
+  int stdout_fd = -1;
+  uint8_t ops = 0;               // ring operations in flight
+  bool exited = false;           // seen through the pidfd; not reaped yet (see reap())
+  bool reaped = false;
+  bool stdout_eof = false;
+  bool read_armed = false;
+  bool deadline_passed = false;  // timeout_ms ran out: killed, and no more waiting on stdout
+  bool writing = false;
+  bool close_stdin_after_write = false;
+  int32_t exit_status = 0;
+  std::string pending_in;        // queued for stdin
+  std::string writing_buf;       // owned by the write in flight
+  char out_buf[8192];            // target of the read in flight
+};
+
+struct aigw_request {
+  aigw::gateway::Runtime* rt = nullptr;
+  uint32_t index = 0;       // slot in the runtime's request table
+  uint32_t generation = 0;  // of that slot
+  uint32_t conn_index = 0;
+  uint32_t conn_generation = 0;
+
+  aigw::gateway::WorkerGeneration* wgen = nullptr;
+  const aigw_hooks* hooks = nullptr;
+  void* ctx = nullptr;
+  bool ctx_live = false;    // request_new succeeded: request_destroy is owed
+
+  // The request bytes live as long as the request (the ABI promises it).
+  // The body, with spare capacity for simdjson's padding (it reads up to 64
+  // bytes past the end while scanning).
+  std::string body;
+  std::string model;
+  std::string upstream_model;
+  std::vector<std::string> header_store;
+  std::vector<aigw_host_header> headers;
+  aigw_host_bytes body_chunk{};
+  aigw_client_request client{};
+
+  bool stream = false;
+  int version_minor = 1;
+  bool keep_alive = true;
+
+  // Routing: the route, the channels tried so far (the last is in use) and
+  // the provider serving the current attempt. A failed attempt before any
+  // byte reached the client starts the next on another channel.
+  const aigw::routing::Route* route = nullptr;
+  static constexpr size_t kMaxAttempts = 16;
+  uint32_t tried[kMaxAttempts] = {};
+  uint32_t attempts = 0;
+  int32_t channel = -1;
+  uint32_t provider = 0;
+  std::string target_model;       // the name asked of the provider, before its model_map
+  int64_t start_ns = 0;           // the client request arrived
+  int64_t attempt_start_ns = 0;
+  bool verdict_given = false;     // health heard how the current attempt went
+  bool retry_pending = false;     // a failover waits for the running hook to return
+  aigw::routing::Pick pending_pick;
+  // Nothing reached the client yet while this is false. A stream is held
+  // back (head and events) until its first content event, so that an
+  // upstream failure before content can still fail over.
+  bool committed = false;
+  bool probe = false;             // an active health probe: no client at all
+
+  // Accounting: who asked, what it cost, how it ended.
+  std::string request_id;
+  int32_t key = -1;               // client key index, -1: none
+  std::string_view key_name;      // lives in the generation's KeyTable
+  aigw::metrics::Peer peer;
+  std::string_view log_path;      // the route's canonical path (static)
+  aigw::limits::Ticket ticket;    // the client key's budget charge, settled at the end
+  uint64_t estimate = 0;
+  aigw::limits::HeaderList rate_headers;  // x-ratelimit-*
+  uint64_t usage_prompt = 0, usage_completion = 0, usage_total = 0;
+  bool has_usage = false;
+  int final_status = 0;           // what the client was answered; 0: it left first
+  std::string error_code;
+  int64_t first_byte_ns = 0;
+  std::string held;
+  size_t held_scan = 0;
+
+  // Response state.
+  bool started = false;
+  bool finished = false;
+  bool client_gone = false;
+  int depth = 0;            // > 0 while a hook of this request is running
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> resp_headers;
+  std::string buffered;     // non-stream body, sent with Content-Length at finish
+
+  std::vector<std::unique_ptr<char[]>> arena;
+  std::vector<aigw_process*> procs;
+
+  // HTTP mode: the upstream exchange of the current attempt (src/upstream).
+  const aigw::config::UpstreamConfig* upstream = nullptr;
+  const std::vector<sockaddr_storage>* upstream_addrs = nullptr;
+  std::shared_ptr<const std::vector<sockaddr_storage>> addrs_hold;  // keeps a refreshed set alive
+  aigw::upstream::Handle exchange;
+  // The upstream head was good and the channel heard first_byte: how the
+  // body ends (complete or cut short) is still owed to its health.
+  bool outcome_pending = false;
+  uint32_t retry_after_s = 0;     // a Retry-After for the error answer, 0: none
+};
+
+namespace aigw::gateway {
+
+// What the connection knows about a public request before a handler runs,
+// and what a handler that answers at once reports back.
+struct RequestContext {
+  std::string_view request_id;
+  int32_t key = -1;           // index in the generation's KeyTable; -1: open gateway
+  std::string_view key_name;
+  metrics::Peer peer;
+  int64_t start_ns = 0;
+  // Out, for a response written at once:
+  int status = 0;
+  std::string_view error;     // its error code (static strings only)
+  std::string_view model;     // the route's name, when one matched
+  bool plugin = false;        // a plugin request took over: it accounts for itself
+};
+
+class Runtime : private upstream::Listener {
+ public:
+  explicit Runtime(Host& host);
+  ~Runtime();
+
+  // A new generation from the control thread: make this worker's instances
+  // and serve new requests with it. Returns false (and keeps the old one)
+  // if an instance could not be made.
+  bool install(std::shared_ptr<plugin::Generation> gen, std::string& why);
+  uint64_t generation_id() const { return current_ ? current_->gen->id : 0; }
+
+  // Newer addresses for a provider of the current generation (DNS refresh).
+  void update_addresses(uint64_t generation, size_t provider,
+                        std::shared_ptr<const std::vector<sockaddr_storage>> addrs);
+
+  // Serves POST /v1/... on connection (conn_index, conn_generation).
+  // Returns the request slot, or kNone when the response was written
+  // synchronously (an error) and the connection can go on.
+  static constexpr uint32_t kNone = 0xFFFFFFFFu;
+  uint32_t start(uint32_t conn_index, uint32_t conn_generation, const http::RequestHead& head,
+                 std::string_view body, aigw_endpoint endpoint, const http::ResponseMeta& meta,
+                 std::string& out, RequestContext& rc);
+
+  // The connection of request `slot` is gone.
+  void client_gone(uint32_t slot);
+  // Ends request `slot` now with an error answer (an error event when the
+  // stream already reached the client): the worker is stopping.
+  void abort(uint32_t slot, int status, std::string_view code, std::string_view message);
+
+  // Failovers decided during this loop turn start here, once no completion
+  // handler or hook holds the failed attempt any more.
+  void run_deferred();
+  bool has_deferred() const { return !deferred_.empty(); }
+
+  // From the worker's tick (every 10-100 ms): active health probes
+  // (plugin_probe.cpp), and once a second the limiter hands back budget it
+  // has held idle, so other workers can use it.
+  void on_tick(int64_t now_ns);
+  void run_probes(int64_t now_ns);
+
+  // Ring completions for child processes (Op::process_*).
+  void on_process_cqe(uint8_t op, uint32_t index, uint32_t generation, int res);
+
+  // Timers: the earliest deadline (ns, CLOCK_MONOTONIC), or 0 if none.
+  uint64_t next_timer_ns() const;
+  void run_timers(uint64_t now_ns);
+
+  // Ends every request (client_gone semantics) and destroys all instances.
+  void shutdown();
+
+  // Health news from another worker, and this worker's view for /admin/providers.
+  void apply_health(const routing::News& news);
+  void health_json(std::string& out, int64_t now_ns) const;
+  void channel_states(metrics::Snapshot& snap, int64_t now_ns) const;
+  // The routing snapshot new requests use (null before the first generation).
+  const routing::Table* routes() const { return current_ ? current_->gen->routes.get() : nullptr; }
+  const plugin::Generation* generation() const { return current_ ? current_->gen.get() : nullptr; }
+  size_t active_requests() const { return live_; }
+
+  // --- aigw_host request callbacks (see aigw_plugin.h) ---
+  void* arena_alloc(aigw_request* r, size_t size, size_t align);
+  aigw_status respond_start(aigw_request* r, int32_t status, const aigw_plugin_header* h, size_t n);
+  aigw_status emit(aigw_request* r, const aigw_plugin_bytes* chunks, size_t n);
+  aigw_status finish(aigw_request* r, aigw_status status, std::string_view message);
+  aigw_status timer_start(aigw_request* r, uint64_t delay_ns, uint64_t token);
+  aigw_status spawn(aigw_request* r, const aigw_spawn_options* o, aigw_process** out);
+  aigw_status process_write(aigw_process* p, const aigw_plugin_bytes* chunks, size_t n);
+  aigw_status process_close_stdin(aigw_process* p);
+  aigw_status process_kill(aigw_process* p);
+
+ private:
+  aigw_request* request(uint32_t index, uint32_t generation);
+  aigw_request& alloc_request();
+  void enter(aigw_request* r) { ++r->depth; }
+  void leave(aigw_request* r);  // destroys a finished request once no hook runs
+  void destroy(aigw_request* r);
+  void end_attempt(aigw_request* r);  // the plugin context, upstream connection and processes
+  void account(aigw_request* r);      // settles the key's budget, records metrics and the log line
+  void retire_unused();
+  void write_out(aigw_request* r, std::string_view bytes, bool done);
+
+  // Routing and failover (failover.cpp).
+  void launch(aigw_request* r, const routing::Pick& pick);
+  void use_upstream(aigw_request* r, uint32_t provider);  // its base URL and current addresses
+  void restart(aigw_request* r, const routing::Pick& pick);
+  // `kind` names the failure for aigw_upstream_errors_total: routing's
+  // class alone would not (a TLS or protocol error is a server_error to
+  // routing). When the channel already heard first_byte for this attempt,
+  // the failure is its outcome: a response cut short.
+  bool try_failover(aigw_request* r, routing::Failure failure, int64_t retry_after_ns,
+                    metrics::UpstreamError kind);
+  void report_success(aigw_request* r);
+  void report_first_byte(aigw_request* r);  // HTTP mode: a good head; the outcome follows
+  void report_outcome(aigw_request* r);     // the body ended well, if the outcome is owed
+  void report_failure(aigw_request* r, routing::Failure failure, int64_t retry_after_ns,
+                      metrics::UpstreamError kind);
+  void report_abandon(aigw_request* r);
+  void commit(aigw_request* r);
+  void hold(aigw_request* r, std::string_view frame);
+  void start_probe(uint32_t channel, int64_t now_ns);
+  void end_probe(aigw_request* r, bool ok);
+  void routing_headers(const aigw_request* r, std::vector<http::ResponseHeader>& out,
+                       std::string& attempts_text) const;
+
+  // HTTP mode (upstream_exchange.cpp): the request to the provider, and what
+  // the upstream client tells about its answer.
+  void start_upstream(aigw_request* r);
+  aigw_request* by_cookie(uint64_t cookie);
+  void on_head(uint64_t cookie, const http::ResponseHead& head) override;
+  void on_body(uint64_t cookie, std::string_view bytes, bool end) override;
+  void on_failure(uint64_t cookie, const upstream::Failure& f) override;
+  void upstream_head_verdict(aigw_request* r, int32_t status, const aigw_upstream_verdict& verdict,
+                             aigw_status st);
+  // Ends the response: complete (ok) or with an error of this HTTP status
+  // (an error event when bytes were already sent).
+  void end_response(aigw_request* r, bool ok, int status, std::string_view code,
+                    std::string_view message);
+
+ public:
+  void on_upstream_cqe(uint8_t op, uint32_t index, uint32_t generation, int res) {
+    client_.on_cqe(static_cast<io::Op>(op), index, generation, res);
+  }
+  const upstream::Client& upstream_client() const { return client_; }
+
+ private:
+  void arm_process_read(aigw_process* p);
+  void arm_process_write(aigw_process* p);
+  void arm_process_exit(aigw_process* p);
+  void process_op_done(aigw_process* p);
+  void reap(aigw_process* p);
+  void kill_process(aigw_process* p);  // SIGKILL to its whole process group
+  void force_eof(aigw_process* p);     // stop waiting for stdout: end it now
+  void on_process_timer(uint8_t kind, uint32_t index, uint32_t generation);
+
+  Host& host_;
+  std::unique_ptr<WorkerGeneration> current_;
+  std::vector<std::unique_ptr<WorkerGeneration>> retired_;
+  std::vector<std::unique_ptr<aigw_request>> requests_;
+  std::vector<uint32_t> free_requests_;
+  size_t live_ = 0;
+  std::vector<std::pair<uint32_t, uint32_t>> deferred_;  // (index, generation) awaiting failover
+  std::unique_ptr<limits::WorkerLimiter> limiter_;  // client keys' budgets, this worker's share
+  int64_t next_limiter_tick_ns_ = 0;
+  uint64_t probe_gen_ = 0;            // the generation probe_due_ describes
+  std::vector<int64_t> probe_due_;    // per channel
+  std::vector<bool> probe_busy_;      // per channel: a probe is in flight
+  std::vector<std::unique_ptr<aigw_process>> procs_;
+  std::vector<uint32_t> free_procs_;
+  // simdjson's parser, kept out of this header: simdjson.h is very slow to
+  // compile and this header is included by every worker file.
+  struct Json;
+  std::unique_ptr<Json> json_;
+
+  // Refreshed address sets, by provider index of the current generation.
+  uint64_t addrs_generation_ = 0;
+  std::unordered_map<size_t, std::shared_ptr<const std::vector<sockaddr_storage>>> addrs_;
+  upstream::Client client_;
+
+  enum TimerKind : uint8_t {
+    kPluginTimer,      // host->timer_start: on_timer(token)
+    kProcessDeadline,  // spawn's timeout_ms ran out: kill the process group
+    kProcessEof,       // the child is gone but stdout is still held open: stop waiting
+  };
+  struct Timer {
+    uint64_t deadline_ns;
+    uint32_t index;
+    uint32_t generation;
+    uint64_t token;
+    TimerKind kind;
+    bool operator>(const Timer& o) const { return deadline_ns > o.deadline_ns; }
+  };
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
+};
+
+
+}  // namespace aigw::gateway

@@ -1,0 +1,77 @@
+#include "metrics/record.h"
+
+#include <arpa/inet.h>
+
+#include <cstring>
+
+#include "metrics/access_log.h"
+
+namespace aigw::metrics {
+
+Peer Peer::of_socket(int fd) {
+  Peer p;
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return p;
+  if (ss.ss_family == AF_INET) {
+    const auto& a = reinterpret_cast<const sockaddr_in&>(ss);
+    p.family = 4;
+    p.port = ntohs(a.sin_port);
+    std::memcpy(p.addr, &a.sin_addr, 4);
+  } else if (ss.ss_family == AF_INET6) {
+    const auto& a = reinterpret_cast<const sockaddr_in6&>(ss);
+    p.family = 6;
+    p.port = ntohs(a.sin6_port);
+    std::memcpy(p.addr, &a.sin6_addr, 16);
+  }
+  return p;
+}
+
+void Peer::format(std::string& out) const {
+  if (family == 0) return;
+  char buf[INET6_ADDRSTRLEN] = {0};
+  inet_ntop(family == 4 ? AF_INET : AF_INET6, addr, buf, sizeof buf);
+  if (family == 6) out += '[';
+  out += buf;
+  if (family == 6) out += ']';
+  out += ':';
+  out += std::to_string(port);
+}
+
+void record(const RequestRecord& r, WorkerMetrics& m, LogBuffer* log, const config::AccessLogConfig* cfg,
+            uint64_t& sample_rng, std::string& line) {
+  auto none = [](std::string_view s) { return s.empty() ? std::string_view("none") : s; };
+  RequestSeries* s = m.series(none(r.model), none(r.provider), none(r.key));
+  s->count(r.status);
+  s->add_tokens(r.prompt_tokens, r.completion_tokens);
+  s->observe_duration(static_cast<double>(r.end_ns - r.start_ns) / 1e9);
+  if (r.first_byte_ns != 0) s->observe_ttft(static_cast<double>(r.first_byte_ns - r.start_ns) / 1e9);
+
+  if (log == nullptr || cfg == nullptr) return;
+  if (!cfg->enabled || !should_log(r.status, cfg->sample, sample_rng)) return;
+  std::string client;
+  r.peer.format(client);
+  AccessRecord a;
+  a.unix_ms = wall_clock_ms();
+  a.request_id = r.request_id;
+  a.method = r.method;
+  a.path = r.path;
+  a.client = client;
+  a.key = r.key;
+  a.model = r.model;
+  a.provider = r.provider;
+  a.status = r.status;
+  a.prompt_tokens = r.prompt_tokens;
+  a.completion_tokens = r.completion_tokens;
+  a.total_tokens = r.total_tokens;
+  a.ttfb_ms = r.first_byte_ns != 0 ? static_cast<double>(r.first_byte_ns - r.start_ns) / 1e6 : -1;
+  a.duration_ms = static_cast<double>(r.end_ns - r.start_ns) / 1e6;
+  a.attempts = r.attempts;
+  a.stream = r.stream;
+  a.error = r.status >= 400 ? r.error : std::string_view();
+  line.clear();
+  format(a, line);
+  log->append(line);
+}
+
+}  // namespace aigw::metrics

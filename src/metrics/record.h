@@ -1,0 +1,59 @@
+// What one finished request leaves behind: its metrics and its access-log
+// line. Every request a worker answers on the public listener ends in one
+// RequestRecord, whether a route answered it at once (404, 401, 400) or a
+// plugin produced it over time; the worker turns it into counters in its own
+// WorkerMetrics and, when sampled, a JSON line in its LogBuffer. Nothing here
+// is shared with another thread.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "config/config.h"
+#include "metrics/log_buffer.h"
+#include "metrics/metrics.h"
+
+namespace aigw::metrics {
+
+// A client address, compact (a connection keeps one when the access log is
+// on): family 0 = unknown.
+struct Peer {
+  uint8_t family = 0;
+  uint16_t port = 0;
+  uint8_t addr[16] = {};
+
+  static Peer of_socket(int fd);  // getpeername, once per connection
+  void format(std::string& out) const;  // "127.0.0.1:5000", "[::1]:5000", "" when unknown
+};
+
+struct RequestRecord {
+  std::string_view request_id;
+  std::string_view method;
+  std::string_view path;      // the route's canonical path
+  Peer peer;
+  std::string_view model;     // route name from the config; empty: none matched
+  std::string_view provider;  // provider of the last attempt; empty: none
+  std::string_view key;       // client key name; empty: none (open gateway or refused)
+  int status = 0;
+  uint64_t prompt_tokens = 0;
+  uint64_t completion_tokens = 0;
+  uint64_t total_tokens = 0;
+  int64_t start_ns = 0;       // CLOCK_MONOTONIC: the request was complete
+  int64_t first_byte_ns = 0;  // first response byte to the client; 0: none
+  int64_t end_ns = 0;
+  uint32_t attempts = 0;
+  bool stream = false;
+  std::string_view error;     // error code when status >= 400
+};
+
+// Counts `r` in `m` and, when `log` is given and `cfg` says this request is
+// logged (errors always, the rest sampled), appends its access-log line to
+// `log`. `line` is the caller's scratch string, reused between calls.
+void record(const RequestRecord& r, WorkerMetrics& m, LogBuffer* log, const config::AccessLogConfig* cfg,
+            uint64_t& sample_rng, std::string& line);
+
+}  // namespace aigw::metrics

@@ -1,0 +1,65 @@
+// The worker's access log: records go to metrics::record (counters, and the
+// line when sampled); the lines are written through the worker's ring, one
+// write in flight at a time, so a slow log destination costs dropped lines
+// (counted), never a blocked loop.
+#include "metrics/record.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "log/log.h"
+#include "metrics/access_log.h"
+#include "worker/worker.h"
+
+namespace aigw::worker {
+
+void Worker::set_access_log(int fd) {
+  access_log_fd_ = fd;
+  struct stat st {};
+  // Writes to a pipe or terminal are atomic only up to PIPE_BUF: other
+  // workers and the process log share the destination, so each write there
+  // is cut at a line end within that size.
+  access_log_small_writes_ = fd >= 0 && fstat(fd, &st) == 0 && !S_ISREG(st.st_mode);
+}
+
+void Worker::record(const metrics::RequestRecord& r) {
+  const plugin::Generation* gen = plugins_->generation();
+  const bool log = access_log_fd_ >= 0 && gen != nullptr;
+  metrics::record(r, metrics_, log ? &access_log_ : nullptr, log ? &gen->config->access_log : nullptr, sample_rng_,
+                  log_line_);
+}
+
+size_t Worker::access_log_write_len(std::string_view bytes) const {
+  if (!access_log_small_writes_ || bytes.size() <= PIPE_BUF) return bytes.size();
+  size_t cut = bytes.rfind('\n', PIPE_BUF - 1);
+  return cut == std::string_view::npos ? PIPE_BUF : cut + 1;
+}
+
+void Worker::flush_access_log() {
+  std::string_view bytes = access_log_.take();
+  if (bytes.empty()) return;
+  size_t len = access_log_write_len(bytes);
+  io_uring_sqe* sqe = ring_.sqe();
+  io_uring_prep_write(sqe, access_log_fd_, bytes.data(), static_cast<unsigned>(len),
+                      static_cast<uint64_t>(-1));
+  io_uring_sqe_set_data64(sqe, io::pack(io::Op::log_write, 0, 0));
+}
+
+void Worker::drain_access_log() {
+  // At exit, synchronously: the loop is gone, and losing the last lines of
+  // a shutdown would hide what happened during it.
+  if (access_log_fd_ < 0) return;
+  for (int rounds = 0; rounds < 1000 && access_log_.pending() > 0; ++rounds) {
+    if (access_log_.in_flight()) break;  // its completion will not come now
+    std::string_view bytes = access_log_.take();
+    if (bytes.empty()) break;
+    ssize_t n = ::write(access_log_fd_, bytes.data(), access_log_write_len(bytes));
+    access_log_.done(n < 0 ? -errno : static_cast<int>(n));
+    if (n <= 0) break;
+  }
+}
+
+}  // namespace aigw::worker
