@@ -26,6 +26,7 @@
 #include "metrics/metrics.h"
 #include "routing/health.h"
 #include "gateway/host.h"
+#include "gateway/openai_body.h"
 #include "metrics/record.h"
 #include "upstream/client.h"
 
@@ -188,13 +189,16 @@ class Runtime : private upstream::Listener {
   void update_addresses(uint64_t generation, size_t provider,
                         std::shared_ptr<const std::vector<sockaddr_storage>> addrs);
 
-  // Serves POST /v1/... on connection (conn_index, conn_generation).
-  // Returns the request slot, or kNone when the response was written
-  // synchronously (an error) and the connection can go on.
+  // A model request (POST /v1/...) on client connection (conn_index,
+  // conn_generation): admission (admission.cpp). Returns its request slot,
+  // or kNone when it was refused; the refusal went out through the host's
+  // output. The connection records the slot, then calls begin(slot), which
+  // starts the first attempt (and may answer at once).
   static constexpr uint32_t kNone = 0xFFFFFFFFu;
-  uint32_t start(uint32_t conn_index, uint32_t conn_generation, const http::RequestHead& head,
+  uint32_t admit(uint32_t conn_index, uint32_t conn_generation, const http::RequestHead& head,
                  std::string_view body, aigw_endpoint endpoint, const http::ResponseMeta& meta,
-                 std::string& out, RequestContext& rc);
+                 RequestContext& rc);
+  void begin(uint32_t slot);
 
   // The connection of request `slot` is gone.
   void client_gone(uint32_t slot);
@@ -321,10 +325,7 @@ class Runtime : private upstream::Listener {
   std::vector<bool> probe_busy_;      // per channel: a probe is in flight
   std::vector<std::unique_ptr<aigw_process>> procs_;
   std::vector<uint32_t> free_procs_;
-  // simdjson's parser, kept out of this header: simdjson.h is very slow to
-  // compile and this header is included by every worker file.
-  struct Json;
-  std::unique_ptr<Json> json_;
+  BodyParser body_parser_;  // admission's reader of the request bodies
 
   // Refreshed address sets, by provider index of the current generation.
   uint64_t addrs_generation_ = 0;

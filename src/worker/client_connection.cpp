@@ -304,6 +304,7 @@ size_t Worker::process(Connection& c, std::string_view buf) {
 
 void Worker::dispatch(Connection& c, const http::RequestHead& head, std::string_view body) {
   ++c.served;
+  c.dispatching = true;
   http::ResponseMeta meta;
   meta.version_minor = head.version_minor;
   meta.keep_alive = head.keep_alive && !draining_ &&
@@ -344,6 +345,7 @@ void Worker::dispatch(Connection& c, const http::RequestHead& head, std::string_
   // An exchange that goes on asynchronously decides about closing when it
   // ends (output()); only a response complete now closes now.
   if (!meta.keep_alive && c.phase != Phase::responding) c.close_after_write = true;
+  c.dispatching = false;
 }
 
 // Client keys. Every path needs a key except the two probes a load balancer
@@ -428,17 +430,11 @@ std::string_view Worker::request_id(const http::RequestHead& head, std::string& 
 void Worker::start_plugin_request(Exchange& ex, aigw_endpoint endpoint) {
   Connection& c = ex.connection();
   c.phase = Phase::responding;
-  c.exchange = kAdminExchange;  // placeholder until start() returns a slot
-  uint32_t slot = plugins_->start(c.index, c.generation, ex.head(), ex.body(), endpoint, ex.meta(),
-                                  c.out, *ex.context());
-  if (slot != Runtime::kNone) ex.context()->plugin = true;
-  if (slot == Runtime::kNone) {
-    // Answered at once with an error: the connection goes on.
-    c.phase = Phase::idle;
-    c.exchange = kNoSlot;
-  } else if (c.phase == Phase::responding) {
-    c.exchange = slot;
-  }
+  uint32_t slot = plugins_->admit(c.index, c.generation, ex.head(), ex.body(), endpoint, ex.meta(), *ex.context());
+  if (slot == Runtime::kNone) return;  // refused: the answer went through output()
+  ex.context()->plugin = true;
+  c.exchange = slot;  // before the first attempt starts, so a close reaches it
+  plugins_->begin(slot);
 }
 
 void Worker::forward_admin(Exchange& ex, AdminRequest::Kind kind) {
@@ -448,8 +444,8 @@ void Worker::forward_admin(Exchange& ex, AdminRequest::Kind kind) {
   reports_.inbox.post(AdminRequest{kind, index_, c.index, c.generation});
 }
 
-void Worker::output(uint32_t conn_index, uint32_t conn_generation,
-                             std::string_view bytes, bool done, bool close) {
+void Worker::output(uint32_t conn_index, uint32_t conn_generation, std::string_view bytes, bool done,
+                    bool close) {
   Connection* c = slot(conn_index, conn_generation);
   if (c == nullptr || gone(*c)) return;
   c->out.append(bytes);
@@ -457,8 +453,12 @@ void Worker::output(uint32_t conn_index, uint32_t conn_generation,
     c->phase = Phase::idle;
     c->exchange = kNoSlot;
     if (close || draining_) c->close_after_write = true;
-    if (!c->close_after_write && (!c->in.empty() || c->read_paused)) resume_.push_back(c->index);
   }
+  // An answer given while the connection is still dispatching the request
+  // (a refusal, a plugin that answers at once) is sent with the others of
+  // that batch, and the parse loop on the stack goes on by itself.
+  if (c->dispatching) return;
+  if (done && !c->close_after_write && (!c->in.empty() || c->read_paused)) resume_.push_back(c->index);
   flush(*c);
   if (done && !c->send_inflight) after_output_drained(*c);
 }

@@ -45,10 +45,11 @@ struct Connection {
   bool close_after_write = false;  // last response queued: close once it is sent
   bool read_paused = false;        // too much output queued: stop reading (back-pressure)
   bool peer_eof = false;           // the client half-closed: close once our output is sent
+  bool dispatching = false;        // inside dispatch(): answers join the batch the parse loop sends
   uint8_t ops = 0;                 // operations in flight; the slot is freed only at 0
 
   uint32_t served = 0;  // requests answered on this connection
-  uint32_t exchange = 0xFFFFFFFFu;  // the plugin request in flight (phase responding)
+  uint32_t exchange = kNoSlot;      // the plugin request in flight, or kAdminExchange (phase responding)
   bool admin = false;               // accepted on the admin listener
   bool refusal = false;             // open only to deliver a 503 at a limit (Worker::refuse)
   metrics::Peer peer;               // the client's address, when the access log is on
