@@ -58,6 +58,18 @@ def processes_with(marker):
     return found
 
 
+def wait_present(marker, seconds):
+    """The script's `sleep ... &` runs in a forked shell that execs sleep a
+    moment later: the marker shows in /proc only after that exec, which can
+    come after the script's first output."""
+    end = time.time() + seconds
+    while time.time() < end:
+        if processes_with(marker):
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def wait_gone(marker, seconds):
     end = time.time() + seconds
     while time.time() < end:
@@ -123,7 +135,7 @@ class ProcessMode(unittest.TestCase):
         got = b""
         while b"tick" not in got:
             got += s.recv(65536)
-        self.assertTrue(processes_with("31.74"))
+        self.assertTrue(wait_present("31.74", 3), "the script's child never started")
         s.close()
         self.assertTrue(wait_gone("31.74", 3), "the script's child outlived the client")
 
