@@ -50,6 +50,18 @@
  *   generation; its instances and configs are destroyed, and the object is
  *   unloaded, only when no worker uses it any more -- unless the plugin sets
  *   AIGW_PLUGIN_FLAG_NO_UNLOAD.
+ *
+ * TRUST
+ *   A plugin runs inside the gateway's process, on its worker threads, with
+ *   all of its privileges: it can read every client's request and every
+ *   upstream key. The ABI protects against mistakes (sizes, versions,
+ *   ownership), not against a hostile plugin. Load only plugins you would
+ *   trust with the gateway's own binary.
+ *
+ * RETURNS (every callback has a Returns: line)
+ *   Callbacks answer with an aigw_status. AIGW_ERR_CLOSED always means "this
+ *   request is over (finished, or the client left): stop producing"; it is
+ *   not an error to report.
  * ---------------------------------------------------------------------------
  */
 #ifndef AIGW_PLUGIN_H
@@ -63,7 +75,7 @@ extern "C" {
 #endif
 
 #define AIGW_ABI_MAJOR 1
-#define AIGW_ABI_MINOR 1
+#define AIGW_ABI_MINOR 2
 
 /* Refuses a binary built for another pointer size or byte order. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
@@ -208,6 +220,15 @@ typedef struct aigw_config_source aigw_config_source; /* a provider's TOML table
 typedef struct aigw_request aigw_request;           /* one client request */
 typedef struct aigw_process aigw_process;           /* a child process (direct mode) */
 
+/* The plugin's own halves, named for the reader. They are plain void: the
+ * host never looks inside and hands each back exactly as the plugin gave it.
+ *   aigw_plugin_config    from config_new, one per provider table (CONTROL)
+ *   aigw_plugin_instance  from instance_new, one per worker per config
+ *   aigw_request_ctx      from request_new, one per request (WORKER) */
+typedef void aigw_plugin_config;
+typedef void aigw_plugin_instance;
+typedef void aigw_request_ctx;
+
 /* Token usage, reported once per request. */
 typedef struct aigw_usage {
   uint32_t struct_size;
@@ -316,78 +337,127 @@ typedef struct aigw_host {
   uint16_t abi_minor;
 
   /* Logs one line tagged with the plugin's name. Never log secrets.
-   * OWNERSHIP: msg is plugin-owned, copied. THREAD: ANY. */
+   * OWNERSHIP: msg is plugin-owned, copied. THREAD: ANY. Returns: nothing. */
   void (*log)(aigw_host_plugin* plugin, aigw_log_level level, aigw_plugin_str msg);
 
-  /* Monotonic clock, nanoseconds. THREAD: ANY. */
+  /* Monotonic clock. THREAD: ANY. Returns: nanoseconds since an arbitrary
+   * point, never decreasing. */
   uint64_t (*now_ns)(void);
 
   /* --- configuration: THREAD: CONTROL, only during config_new ------------ */
   /* The provider's TOML table. Reading a key marks it as known; after
    * config_new returns AIGW_OK the host reports every key nobody read as
-   * unknown. Missing key: AIGW_ERR_NOT_FOUND. Wrong type: AIGW_ERR_INVALID
-   * (the host records an error naming file, line, column and key).
+   * unknown (with the nearest known key as a suggestion).
+   * Returns: AIGW_OK; AIGW_ERR_NOT_FOUND when the key is absent;
+   * AIGW_ERR_INVALID when it has another type (the host records an error
+   * naming file, line, column and key, and the configuration is refused).
    * OWNERSHIP: out strings are host-owned, valid until config_new returns:
    * copy what you keep. */
   aigw_status (*config_string)(aigw_config_source* src, aigw_plugin_str key, aigw_host_str* out);
   aigw_status (*config_int)(aigw_config_source* src, aigw_plugin_str key, int64_t* out);
   aigw_status (*config_bool)(aigw_config_source* src, aigw_plugin_str key, int32_t* out);
-  /* A duration string ("10s", "250ms") in milliseconds. */
+  /* A duration string ("10s", "250ms") in milliseconds. Returns: as above. */
   aigw_status (*config_duration_ms)(aigw_config_source* src, aigw_plugin_str key, uint64_t* out);
-  /* Arrays of strings: length, then items by index. */
+  /* Arrays of strings: length, then items by index. Returns: as above;
+   * AIGW_ERR_NOT_FOUND for an index past the end. */
   aigw_status (*config_array_len)(aigw_config_source* src, aigw_plugin_str key, size_t* out);
   aigw_status (*config_array_string)(aigw_config_source* src, aigw_plugin_str key, size_t index,
                                      aigw_host_str* out);
   /* A secret: the value of `key` (or its index-th item when it is an array),
    * with "env:NAME" resolved from the environment. The host never logs it.
-   * Wipe your copy when you free it. */
+   * Wipe your copy when you free it. Returns: as above; AIGW_ERR_INVALID
+   * also when "env:NAME" names an unset variable (the error says which). */
   aigw_status (*config_secret)(aigw_config_source* src, aigw_plugin_str key, size_t index,
                                aigw_host_str* out);
 
   /* --- per request: THREAD: WORKER owning the request -------------------- */
-  /* Memory freed by the host when the request is destroyed. Never NULL for
-   * size > 0 unless out of memory. OWNERSHIP: host; the plugin must not free. */
+  /* Memory freed by the host when the request is destroyed.
+   * Returns: the memory, or NULL for size 0, an align that is not a power of
+   * two up to 4096, or out of memory. OWNERSHIP: host; never free it. */
   void* (*arena_alloc)(aigw_request* req, size_t size, size_t align);
 
-  /* Direct mode: starts the response to the client. Call once, before any
-   * emit. The host adds framing (Content-Length or chunked, Date, Server).
+  /* Starts the response to the client: its status and headers. Required in
+   * BOTH modes before the first emit: in HTTP mode too, typically from
+   * on_upstream_head with the upstream's status and Content-Type (a plugin
+   * that emits without it gets AIGW_ERR_INVALID, and the client a 502).
+   * The host adds framing (Content-Length or chunked, Date, Server) and
+   * drops framing headers the plugin passes.
+   * Returns: AIGW_OK; AIGW_ERR_INVALID when called twice, for a status
+   * outside 200..599 or NULL headers with a count; AIGW_ERR_CLOSED.
    * OWNERSHIP: headers plugin-owned, copied. */
   aigw_status (*respond_start)(aigw_request* req, int32_t status, const aigw_plugin_header* headers,
                                size_t header_count);
-  /* Sends bytes to the client (both modes: in HTTP mode, the OpenAI-format
+  /* Sends bytes to the client (both modes: in HTTP mode, the client-format
    * bytes the plugin made from upstream bytes). The host copies them and
-   * writes them out in the same loop turn (one event in, one write out).
+   * writes them out in the same loop turn (one event in, one write out),
+   * except that the start of a stream is held back until content begins
+   * (see commit). Returns: AIGW_OK; AIGW_ERR_INVALID before respond_start;
    * AIGW_ERR_CLOSED when the client is gone: stop producing.
    * OWNERSHIP: chunks plugin-owned, copied. */
   aigw_status (*emit)(aigw_request* req, const aigw_plugin_bytes* chunks, size_t count);
   /* Ends the response. status AIGW_OK: complete. Anything else: the host
    * answers with an OpenAI-style error (if nothing was sent yet) or ends the
-   * stream with an error event, carrying `message`. After finish the plugin
-   * gets no more events for this request except request_destroy.
-   * OWNERSHIP: message plugin-owned, copied. */
+   * stream with an error event, carrying `message`; AIGW_ERR_INTERNAL or
+   * AIGW_ERR_LIMIT before any content reached the client may instead be
+   * retried on another channel. After finish the plugin gets no more events
+   * for this request except request_destroy.
+   * Returns: AIGW_OK; AIGW_ERR_CLOSED when already finished or the client
+   * is gone. OWNERSHIP: message plugin-owned, copied. */
   aigw_status (*finish)(aigw_request* req, aigw_status status, aigw_plugin_str message);
-  /* Token usage and finish reason, for accounting: usage feeds the access
-   * log, the metrics and the client key's token budget. Call once each,
-   * before finish; a later call replaces an earlier one. */
+  /* Token usage, for accounting: it feeds the access log, the metrics and
+   * the client key's token budget. Call before finish; a later call
+   * replaces an earlier one. Returns: AIGW_OK; AIGW_ERR_INVALID for a NULL
+   * or too small struct. */
   aigw_status (*report_usage)(aigw_request* req, const aigw_usage* usage);
+  /* Why the model stopped, for accounting: the access log's finish_reason
+   * field and the aigw_finish_reasons_total metric (per provider). Call
+   * before finish; a later call replaces an earlier one. Returns: AIGW_OK;
+   * AIGW_ERR_INVALID for a value outside aigw_finish_reason. */
   aigw_status (*report_finish_reason)(aigw_request* req, aigw_finish_reason reason);
 
   /* Direct mode: calls hooks.on_timer(ctx, token) after delay_ns, on the
-   * worker's ring. Timers die with the request. */
+   * worker's ring. Timers die with the request. Returns: AIGW_OK;
+   * AIGW_ERR_CLOSED. */
   aigw_status (*timer_start)(aigw_request* req, uint64_t delay_ns, uint64_t token);
 
-  /* Direct mode: runs a child process with stdin/stdout pipes on the
-   * worker's ring; stdout arrives through hooks.on_process_output, the exit
-   * through hooks.on_process_exit. The child is killed when the request ends
-   * (client gone, timeout, finish). AIGW_ERR_LIMIT when the provider's cap on
-   * concurrent processes is reached.
+  /* Direct mode: runs a child process (in its own process group) with
+   * stdin/stdout pipes on the worker's ring; stdout arrives through
+   * hooks.on_process_output, the exit through hooks.on_process_exit. The
+   * child's group is killed when the request ends (client gone, timeout,
+   * finish). Returns: AIGW_OK; AIGW_ERR_UNSUPPORTED when the plugin has no
+   * on_process_exit hook; AIGW_ERR_INVALID for bad options; AIGW_ERR_LIMIT
+   * when the worker's share of file descriptors cannot spare the three a
+   * child needs (a process can be retried later; the client gets 429 if the
+   * plugin passes it on); AIGW_ERR_NOT_FOUND when argv[0] cannot be run;
+   * AIGW_ERR_INTERNAL when the system refuses (fork, pipes); AIGW_ERR_CLOSED.
    * OWNERSHIP: options plugin-owned, copied; *out is host-owned, valid until
    * on_process_exit returns. */
   aigw_status (*spawn)(aigw_request* req, const aigw_spawn_options* options, aigw_process** out);
-  /* Writes to the child's stdin. OWNERSHIP: chunks copied. */
+  /* Writes to the child's stdin. Returns: AIGW_OK; AIGW_ERR_CLOSED once
+   * stdin is closed or the child gone. OWNERSHIP: chunks copied. */
   aigw_status (*process_write)(aigw_process* proc, const aigw_plugin_bytes* chunks, size_t count);
+  /* Closes the child's stdin after what was written. Returns: AIGW_OK. */
   aigw_status (*process_close_stdin)(aigw_process* proc);
+  /* Kills the child's process group (SIGKILL). Returns: AIGW_OK. */
   aigw_status (*process_kill)(aigw_process* proc);
+
+  /* --- ABI 1.2 --------------------------------------------------------- */
+
+  /* Says "the response's content has begun": the host sends the held-back
+   * start of a stream now and from then on never retries the request on
+   * another channel. Until a stream is committed, the host holds what the
+   * plugin emits (up to 64 KiB) so that a provider failing before its first
+   * token can still be replaced by another; a stream is also committed by
+   * finish and when the held bytes pass the cap. Call it right after
+   * emitting the first event that carries content (a token, a tool call,
+   * the end of the stream), in any output dialect. A plugin that declares
+   * minor 2 or later must call it; for older plugins the host instead
+   * sniffs the emitted bytes for OpenAI chunk fields. No effect on a
+   * response that is not a stream (it is sent whole at finish).
+   * Returns: AIGW_OK (also when already committed); AIGW_ERR_INVALID before
+   * respond_start; AIGW_ERR_CLOSED. THREAD: WORKER owning the request.
+   * Check host->struct_size covers it before calling on an older host. */
+  aigw_status (*commit)(aigw_request* req);
 } aigw_host;
 
 /* ===========================================================================
@@ -404,24 +474,29 @@ typedef struct aigw_hooks {
   /* Builds the plugin's configuration for one provider table, validating it.
    * Return AIGW_ERR_CONFIG with a message in `err` to reject it; the operator
    * sees the message. `host` and `plugin` stay valid until config_destroy.
+   * Returns: AIGW_OK with *config_out set, or an error with `err` filled.
    * OWNERSHIP: *config_out is plugin-owned until config_destroy.
    * THREAD: CONTROL. */
   aigw_status (*config_new)(const aigw_host* host, aigw_host_plugin* plugin,
-                            aigw_config_source* src, void** config_out, aigw_errbuf* err);
+                            aigw_config_source* src, aigw_plugin_config** config_out,
+                            aigw_errbuf* err);
   /* THREAD: CONTROL, after every instance of this config is destroyed. */
-  void (*config_destroy)(void* config);
+  void (*config_destroy)(aigw_plugin_config* config);
 
-  /* Per-worker state. OWNERSHIP: *instance_out plugin-owned until
-   * instance_destroy. THREAD: WORKER (the worker it belongs to). */
-  aigw_status (*instance_new)(void* config, const aigw_worker_info* worker, void** instance_out,
-                              aigw_errbuf* err);
+  /* Per-worker state. Returns: AIGW_OK with *instance_out set, or an error
+   * with `err` filled (the configuration is refused). OWNERSHIP:
+   * *instance_out plugin-owned until instance_destroy. THREAD: WORKER (the
+   * worker it belongs to). */
+  aigw_status (*instance_new)(aigw_plugin_config* config, const aigw_worker_info* worker,
+                              aigw_plugin_instance** instance_out, aigw_errbuf* err);
   /* THREAD: WORKER, after every request of this instance is destroyed. */
-  void (*instance_destroy)(void* instance);
+  void (*instance_destroy)(aigw_plugin_instance* instance);
 
-  /* The models this provider serves, in addition to those the operator lists
-   * in TOML. Call add(sink, name) for each. OWNERSHIP: names copied.
-   * THREAD: CONTROL. May be NULL. */
-  aigw_status (*list_models)(void* config, void* sink,
+  /* DEPRECATED (1.2): no aigw host has ever called it, and none will in
+   * 1.x; the models a provider serves are the routes the operator writes in
+   * TOML. Leave it NULL. The slot stays so that the layout does not move.
+   * (Meant as: call add(sink, name) for each model the provider serves.) */
+  aigw_status (*list_models)(aigw_plugin_config* config, void* sink,
                              void (*add)(void* sink, aigw_plugin_str model_name));
 
   /* A new request. The host owns `req` and `client` until request_destroy.
@@ -430,34 +505,48 @@ typedef struct aigw_hooks {
    * AIGW_ERR_UNSUPPORTED, 429 for AIGW_ERR_LIMIT, 503 for
    * AIGW_ERR_NO_MEMORY, 502 otherwise (and the host may first try another
    * provider of the model, ABI 1.1 hosts do).
+   * Returns: AIGW_OK with *ctx_out set, or the error above.
    * OWNERSHIP: *ctx_out plugin-owned until request_destroy.
    * THREAD: WORKER. */
-  aigw_status (*request_new)(void* instance, aigw_request* req, const aigw_client_request* client,
-                             void** ctx_out, aigw_errbuf* err);
+  aigw_status (*request_new)(aigw_plugin_instance* instance, aigw_request* req,
+                             const aigw_client_request* client, aigw_request_ctx** ctx_out,
+                             aigw_errbuf* err);
   /* Always called exactly once per successful request_new, also when the
    * client went away. THREAD: WORKER. */
-  void (*request_destroy)(void* ctx);
+  void (*request_destroy)(aigw_request_ctx* ctx);
 
   /* --- AIGW_MODE_HTTP: build_upstream, on_upstream_head and on_upstream_body
-   * are required; health_probe is optional -------------------------------- */
+   * are required; health_probe is optional.
+   * The steps of one attempt: build_upstream -> the host sends it ->
+   * on_upstream_head (fill the verdict; for a good head call
+   * host->respond_start) -> on_upstream_body ... (host->emit, host->commit
+   * once content begins) -> at end_of_body host->report_usage and
+   * host->finish. ------------------------------------------------------- */
 
-  /* Describes the upstream request (pre-filled by the host). THREAD: WORKER. */
-  aigw_status (*build_upstream)(void* ctx, aigw_upstream_request* up, aigw_errbuf* err);
+  /* Describes the upstream request (pre-filled by the host). Returns:
+   * AIGW_OK, or an error with `err` filled (the client gets it as for
+   * request_new). THREAD: WORKER. */
+  aigw_status (*build_upstream)(aigw_request_ctx* ctx, aigw_upstream_request* up, aigw_errbuf* err);
   /* Upstream status and headers arrived. Fill `verdict`; for a retryable
    * verdict the host may try another channel and destroy this request
-   * instead of delivering a body. THREAD: WORKER. OWNERSHIP: headers
-   * borrowed until return. */
-  aigw_status (*on_upstream_head)(void* ctx, int32_t status, const aigw_host_header* headers,
-                                  size_t header_count, aigw_upstream_verdict* verdict);
+   * instead of delivering a body. For a head the plugin will answer from,
+   * call host->respond_start here: the host sends nothing the plugin has
+   * not started. Returns: AIGW_OK; an error fails the attempt (502).
+   * THREAD: WORKER. OWNERSHIP: headers borrowed until return. */
+  aigw_status (*on_upstream_head)(aigw_request_ctx* ctx, int32_t status,
+                                  const aigw_host_header* headers, size_t header_count,
+                                  aigw_upstream_verdict* verdict);
   /* Upstream body bytes, incrementally (for streams: as they arrive).
    * The plugin emits client bytes with host->emit and, at end_of_body,
-   * reports usage and calls host->finish. THREAD: WORKER. OWNERSHIP: chunks
-   * borrowed until return. */
-  aigw_status (*on_upstream_body)(void* ctx, const aigw_host_bytes* chunks, size_t count,
-                                  int32_t end_of_body);
-  /* The provider's health probe. May be NULL (no active probing).
-   * THREAD: CONTROL. */
-  aigw_status (*health_probe)(void* config, aigw_health_probe* probe);
+   * reports usage and calls host->finish. Returns: AIGW_OK; an error makes
+   * the host finish the request with it if the plugin did not.
+   * THREAD: WORKER. OWNERSHIP: chunks borrowed until return. */
+  aigw_status (*on_upstream_body)(aigw_request_ctx* ctx, const aigw_host_bytes* chunks,
+                                  size_t count, int32_t end_of_body);
+  /* The provider's health probe: fill `probe`. Returns: AIGW_OK; an error
+   * refuses a configuration with probe_interval. May be NULL (no active
+   * probing). THREAD: CONTROL. */
+  aigw_status (*health_probe)(aigw_plugin_config* config, aigw_health_probe* probe);
 
   /* --- AIGW_MODE_DIRECT: request_start is required; on_timer and the
    * on_process_* hooks are needed only by plugins that start timers or
@@ -467,24 +556,24 @@ typedef struct aigw_hooks {
   /* Starts producing the response: respond_start, emit..., finish, now or
    * later from on_timer / on_process_* hooks. A status other than AIGW_OK
    * without a finish makes the host finish the request with that status.
-   * THREAD: WORKER. */
-  aigw_status (*request_start)(void* ctx);
+   * Returns: AIGW_OK or that status. THREAD: WORKER. */
+  aigw_status (*request_start)(aigw_request_ctx* ctx);
   /* A timer from host->timer_start fired. THREAD: WORKER. May be NULL if
    * the plugin starts no timers. */
-  void (*on_timer)(void* ctx, uint64_t token);
+  void (*on_timer)(aigw_request_ctx* ctx, uint64_t token);
   /* Child stdout bytes (eof = 1 once, when stdout closes). THREAD: WORKER.
    * OWNERSHIP: chunks borrowed until return. May be NULL if no spawn. */
-  void (*on_process_output)(void* ctx, aigw_process* proc, const aigw_host_bytes* chunks,
-                            size_t count, int32_t eof);
+  void (*on_process_output)(aigw_request_ctx* ctx, aigw_process* proc,
+                            const aigw_host_bytes* chunks, size_t count, int32_t eof);
   /* The child exited: exit_code, or -signal if killed. Called after the
    * last on_process_output (eof). THREAD: WORKER. May be NULL (see above). */
-  void (*on_process_exit)(void* ctx, aigw_process* proc, int32_t exit_status);
+  void (*on_process_exit)(aigw_request_ctx* ctx, aigw_process* proc, int32_t exit_status);
 
   /* --- optional, both modes ------------------------------------------------ */
 
   /* The client disconnected before the response finished. The plugin should
    * stop work; request_destroy follows. THREAD: WORKER. May be NULL. */
-  void (*on_client_gone)(void* ctx);
+  void (*on_client_gone)(aigw_request_ctx* ctx);
 
   /* --- ABI 1.1 --------------------------------------------------------- */
 
@@ -492,8 +581,8 @@ typedef struct aigw_hooks {
    * one routing channel of each, passes the chosen one as
    * aigw_client_request.key_index, and disables or cools down that key
    * alone on a KEY_INVALID or RATE_LIMITED verdict. NULL or 0: one channel,
-   * and the plugin picks keys itself. THREAD: CONTROL. */
-  uint32_t (*key_count)(void* config);
+   * and the plugin picks keys itself. Returns: the count. THREAD: CONTROL. */
+  uint32_t (*key_count)(aigw_plugin_config* config);
 } aigw_hooks;
 
 /* Flags in aigw_plugin_def.flags. */

@@ -45,8 +45,12 @@ aigw_status report_usage(aigw_request* req, const aigw_usage* usage) {
 }
 aigw_status report_finish_reason(aigw_request* req, aigw_finish_reason reason) {
   if (!req || reason < AIGW_FINISH_UNKNOWN || reason > AIGW_FINISH_ERROR) return AIGW_ERR_INVALID;
+  // Accounted when the request ends: the access log's finish_reason and
+  // aigw_finish_reasons_total. A later report replaces an earlier one.
+  req->finish_reason = reason;
   return AIGW_OK;
 }
+aigw_status commit(aigw_request* req) { return req ? req->rt->commit_stream(req) : AIGW_ERR_INVALID; }
 aigw_status timer_start(aigw_request* req, uint64_t delay_ns, uint64_t token) {
   return req ? req->rt->timer_start(req, delay_ns, token) : AIGW_ERR_INVALID;
 }
@@ -87,6 +91,7 @@ const aigw_host kHost = {
     process_write,
     process_close_stdin,
     process_kill,
+    commit,
 };
 
 }  // namespace

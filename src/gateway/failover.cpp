@@ -13,6 +13,7 @@
 #include "log/log.h"
 #include "io/clock.h"
 #include "gateway/runtime.h"
+#include "plugin/loader.h"
 
 namespace aigw::gateway {
 
@@ -55,6 +56,7 @@ void Runtime::launch(aigw_request* r, const routing::Pick& pick) {
   if (r->attempts < aigw_request::kMaxAttempts) r->tried[r->attempts] = static_cast<uint32_t>(pick.channel);
   ++r->attempts;
   r->hooks = prov.hooks;
+  r->sniff_content = plugin::negotiate_minor(prov.def) < 2;
   r->target_model = target.model.empty() ? r->model : target.model;
   r->upstream_model = r->target_model;
   for (const auto& [pub, up] : prov.config->model_map) {
@@ -125,6 +127,7 @@ void Runtime::restart(aigw_request* r, const routing::Pick& pick) {
   r->held.clear();
   r->held_scan = 0;
   r->retry_after_s = 0;
+  r->finish_reason = -1;
   launch(r, pick);
 }
 
@@ -259,7 +262,17 @@ void Runtime::hold(aigw_request* r, std::string_view frame) {
   // Rescan a little before the new bytes: a key may straddle two emits.
   size_t from = r->held_scan > 32 ? r->held_scan - 32 : 0;
   r->held_scan = r->held.size();
-  if (has_content(std::string_view(r->held).substr(from)) || r->held.size() > kMaxHeld) commit(r);
+  if ((r->sniff_content && has_content(std::string_view(r->held).substr(from))) || r->held.size() > kMaxHeld) {
+    commit(r);
+  }
+}
+
+aigw_status Runtime::commit_stream(aigw_request* r) {
+  if (r->finished || r->client_gone) return AIGW_ERR_CLOSED;
+  if (!r->started) return AIGW_ERR_INVALID;
+  // A response that is not a stream is sent whole at finish: nothing to do.
+  if (r->stream) commit(r);
+  return AIGW_OK;
 }
 
 void Runtime::commit(aigw_request* r) {

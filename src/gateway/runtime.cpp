@@ -20,6 +20,20 @@ namespace {
 
 uint64_t now_ns() { return static_cast<uint64_t>(io::mono_ns()); }
 
+// The ABI's numbers mapped by name, so that neither enum depends on the
+// other's order.
+std::optional<metrics::FinishReason> finish_reason_of(int32_t reason) {
+  switch (reason) {
+    case AIGW_FINISH_UNKNOWN: return metrics::FinishReason::unknown;
+    case AIGW_FINISH_STOP: return metrics::FinishReason::stop;
+    case AIGW_FINISH_LENGTH: return metrics::FinishReason::length;
+    case AIGW_FINISH_TOOL_CALLS: return metrics::FinishReason::tool_calls;
+    case AIGW_FINISH_CONTENT_FILTER: return metrics::FinishReason::content_filter;
+    case AIGW_FINISH_ERROR: return metrics::FinishReason::error;
+    default: return std::nullopt;
+  }
+}
+
 int status_for(aigw_status st) {
   switch (st) {
     case AIGW_ERR_INVALID: return 400;
@@ -449,6 +463,7 @@ void Runtime::account(aigw_request* r) {
   rec.end_ns = now;
   rec.attempts = r->attempts;
   rec.stream = r->stream;
+  rec.finish_reason = finish_reason_of(r->finish_reason);
   host_.record(rec);
 }
 

@@ -113,8 +113,11 @@ struct aigw_request {
   aigw::routing::Pick pending_pick;
   // Nothing reached the client yet while this is false. A stream is held
   // back (head and events) until its first content event, so that an
-  // upstream failure before content can still fail over.
+  // upstream failure before content can still fail over. A plugin of ABI
+  // 1.2 or later says when content begins (host->commit); for older ones
+  // the host sniffs the emitted bytes for OpenAI chunk fields.
   bool committed = false;
+  bool sniff_content = true;
   bool probe = false;             // an active health probe: no client at all
 
   // Accounting: who asked, what it cost, how it ended.
@@ -128,6 +131,7 @@ struct aigw_request {
   aigw::limits::HeaderList rate_headers;  // x-ratelimit-*
   uint64_t usage_prompt = 0, usage_completion = 0, usage_total = 0;
   bool has_usage = false;
+  int32_t finish_reason = -1;     // aigw_finish_reason from the plugin; -1: none reported
   int final_status = 0;           // what the client was answered; 0: it left first
   std::string error_code;
   int64_t first_byte_ns = 0;
@@ -241,6 +245,7 @@ class Runtime : private upstream::Listener {
   aigw_status respond_start(aigw_request* r, int32_t status, const aigw_plugin_header* h, size_t n);
   aigw_status emit(aigw_request* r, const aigw_plugin_bytes* chunks, size_t n);
   aigw_status finish(aigw_request* r, aigw_status status, std::string_view message);
+  aigw_status commit_stream(aigw_request* r);  // aigw_host.commit (ABI 1.2)
   aigw_status timer_start(aigw_request* r, uint64_t delay_ns, uint64_t token);
   aigw_status spawn(aigw_request* r, const aigw_spawn_options* o, aigw_process** out);
   aigw_status process_write(aigw_process* p, const aigw_plugin_bytes* chunks, size_t n);

@@ -154,6 +154,7 @@ void format(const AccessRecord& r, std::string& out) {
   field("stream", out);
   out += r.stream ? "true" : "false";
   string_or_null("error", r.error, out);
+  string_or_null("finish_reason", r.finish_reason, out);
   out += "}\n";
 }
 

@@ -41,6 +41,7 @@ struct AccessRecord {
   uint32_t attempts = 0;
   bool stream = false;
   std::string_view error;         // error code ("upstream_timeout"); empty: null
+  std::string_view finish_reason; // "stop", "length", ... as the plugin reported it; empty: null
 };
 
 // Appends one JSON line, '\n' included, to `out`.

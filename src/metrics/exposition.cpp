@@ -190,6 +190,14 @@ void render(const std::vector<Snapshot>& workers, const Info& info, std::string&
     });
   }
 
+  w.family("aigw_finish_reasons_total", "counter",
+           "Responses by why the model stopped, as the provider's plugin reported it.");
+  for (const auto& p : m.providers) {
+    each_enum<FinishReason>(p.counts.finish_reasons, [&](std::string_view reason, uint64_t v) {
+      w.sample("aigw_finish_reasons_total", {{"provider", p.name}, {"reason", reason}}, v);
+    });
+  }
+
   w.family("aigw_rate_limited_total", "counter", "Requests refused by a client key's limit.");
   for (const auto& k : m.keys) {
     each_enum<RateLimit>(k.counts.rate_limited, [&](std::string_view limit, uint64_t v) {

@@ -49,6 +49,19 @@ std::string_view label(AttemptResult r) {
   return "unknown";
 }
 
+std::string_view label(FinishReason f) {
+  switch (f) {
+    case FinishReason::unknown: return "unknown";
+    case FinishReason::stop: return "stop";
+    case FinishReason::length: return "length";
+    case FinishReason::tool_calls: return "tool_calls";
+    case FinishReason::content_filter: return "content_filter";
+    case FinishReason::error: return "error";
+    case FinishReason::count_: break;
+  }
+  return "unknown";
+}
+
 std::string_view label(Refusal r) {
   switch (r) {
     case Refusal::connection_limit: return "connection_limit";
@@ -200,6 +213,7 @@ Snapshot merge(const std::vector<Snapshot>& workers) {
       if (!fresh) {
         add_arrays(it->second.counts.errors, p.counts.errors);
         add_arrays(it->second.counts.attempts, p.counts.attempts);
+        add_arrays(it->second.counts.finish_reasons, p.counts.finish_reasons);
       }
     }
     for (const auto& k : w.keys) {

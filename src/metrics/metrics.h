@@ -63,6 +63,9 @@ enum class RateLimit : uint8_t { rpm, tpm, concurrent, daily_tokens, monthly_tok
 // to be answered 503 and closed (max_connections_per_worker, or the worker's
 // share of file descriptors, see io/fd_budget.h)
 enum class Refusal : uint8_t { connection_limit, fd_limit, count_ };
+// label reason= of aigw_finish_reasons_total: why the model stopped, as the
+// provider's plugin reported it (report_finish_reason in the plugin ABI)
+enum class FinishReason : uint8_t { unknown, stop, length, tool_calls, content_filter, error, count_ };
 // value of aigw_channel_state (the numbers are part of the exposition)
 enum class ChannelState : uint8_t {
   closed = 0, open = 1, half_open = 2, key_disabled = 3, cooling = 4
@@ -73,6 +76,7 @@ std::string_view label(AttemptResult r);
 std::string_view label(AuthFailure a);
 std::string_view label(RateLimit l);
 std::string_view label(Refusal r);
+std::string_view label(FinishReason f);
 
 template <class E>
 constexpr size_t count_of() { return static_cast<size_t>(E::count_); }
@@ -111,13 +115,15 @@ class RequestSeries {
   uint64_t completion_tokens_ = 0;
 };
 
-// {provider}: upstream errors and attempts.
+// {provider}: upstream errors, attempts and finish reasons.
 struct ProviderCounts {
   std::array<uint64_t, count_of<UpstreamError>()> errors{};
   std::array<uint64_t, count_of<AttemptResult>()> attempts{};
+  std::array<uint64_t, count_of<FinishReason>()> finish_reasons{};
 
   void count_error(UpstreamError e) { ++errors[static_cast<size_t>(e)]; }
   void count_attempt(AttemptResult r) { ++attempts[static_cast<size_t>(r)]; }
+  void count_finish(FinishReason f) { ++finish_reasons[static_cast<size_t>(f)]; }
 };
 
 // {key}: refusals by the key's limits.

@@ -46,6 +46,7 @@ void record(const RequestRecord& r, WorkerMetrics& m, LogBuffer* log, const conf
   s->add_tokens(r.prompt_tokens, r.completion_tokens);
   s->observe_duration(static_cast<double>(r.end_ns - r.start_ns) / 1e9);
   if (r.first_byte_ns != 0) s->observe_ttft(static_cast<double>(r.first_byte_ns - r.start_ns) / 1e9);
+  if (r.finish_reason && !r.provider.empty()) m.provider(r.provider)->count_finish(*r.finish_reason);
 
   if (log == nullptr || cfg == nullptr) return;
   if (!cfg->enabled || !should_log(r.status, cfg->sample, sample_rng)) return;
@@ -69,6 +70,7 @@ void record(const RequestRecord& r, WorkerMetrics& m, LogBuffer* log, const conf
   a.attempts = r.attempts;
   a.stream = r.stream;
   a.error = r.status >= 400 ? r.error : std::string_view();
+  if (r.finish_reason) a.finish_reason = label(*r.finish_reason);
   line.clear();
   format(a, line);
   log->append(line);

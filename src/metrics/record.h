@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -48,6 +49,7 @@ struct RequestRecord {
   uint32_t attempts = 0;
   bool stream = false;
   std::string_view error;     // error code when status >= 400
+  std::optional<FinishReason> finish_reason;  // as the plugin reported it; none: not reported
 };
 
 // Counts `r` in `m` and, when `log` is given and `cfg` says this request is

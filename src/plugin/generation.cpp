@@ -204,6 +204,14 @@ std::shared_ptr<Generation> build_generation(std::shared_ptr<const config::Confi
   const size_t errors_before = errors.size();
   configure_providers(*gen, host, runtime_dir, false, errors);
   if (errors.size() != errors_before) return nullptr;  // the destructor undoes what was built
+  // Which file and which contract, once per generation that serves: the
+  // first thing to check when a plugin misbehaves after an upgrade.
+  for (const auto& obj : gen->objects) {
+    std::string abi = std::to_string(obj->def->abi_major) + "." + std::to_string(obj->negotiated_minor);
+    log::info("plugin loaded", {{"plugin", obj->def->name}, {"path", obj->source_path}, {"abi", abi},
+                                {"generation", static_cast<unsigned long long>(id)},
+                                {"sha256", std::string_view(obj->sha256_hex).substr(0, 16)}});
+  }
   std::vector<uint32_t> keys;
   for (const Provider& p : gen->providers) keys.push_back(p.keys);
   gen->routes = routing::Table::build(*gen->config, keys, id);

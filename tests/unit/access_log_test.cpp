@@ -45,9 +45,14 @@ TEST(AccessLogFormat, OneJsonLineWithNumbersAsNumbers) {
       R"("path":"/v1/chat/completions","client":"127.0.0.1:50312","key":"team-a",)"
       R"("model":"gpt-4o","provider":"openai","status":200,"prompt_tokens":12,)"
       R"("completion_tokens":40,"total_tokens":52,"ttfb_ms":180.250,"duration_ms":912.004,)"
-      R"("attempts":1,"stream":true,"error":null})"
+      R"("attempts":1,"stream":true,"error":null,"finish_reason":null})"
       "\n";
   EXPECT_EQ(out, expected);
+  AccessRecord stopped = sample_record();
+  stopped.finish_reason = "length";
+  out.clear();
+  format(stopped, out);
+  EXPECT_NE(out.find(R"("error":null,"finish_reason":"length"})"), std::string::npos) << out;
 }
 
 TEST(AccessLogFormat, EmptyAndUnknownValuesAreNull) {
@@ -97,7 +102,7 @@ TEST(AccessLogFormat, HostileStringsStillParse) {
     ASSERT_EQ(parser.parse(out).get(doc), simdjson::SUCCESS) << out;
     simdjson::dom::object obj;
     ASSERT_EQ(doc.get(obj), simdjson::SUCCESS);
-    EXPECT_EQ(obj.size(), 17u) << "no key injected";
+    EXPECT_EQ(obj.size(), 18u) << "no key injected";
     EXPECT_EQ(int64_t(doc["status"]), 200);
   }
   // Valid text survives exactly; each bad byte becomes one U+FFFD.

@@ -158,6 +158,7 @@ TEST(MetricsRender, ExactOutputForASmallCase) {
   s->observe_ttft(0.05);
   w.provider("openai")->count_attempt(AttemptResult::ok);
   w.provider("openai")->count_error(UpstreamError::timeout);
+  w.provider("openai")->count_finish(FinishReason::length);
   w.key("team-a")->count_rate_limited(RateLimit::rpm);
   w.count_auth_failure(AuthFailure::missing);
   w.connection_opened();
@@ -239,6 +240,14 @@ aigw_upstream_errors_total{provider="openai",kind="protocol"} 0
 aigw_upstream_errors_total{provider="openai",kind="tls"} 0
 aigw_upstream_errors_total{provider="openai",kind="interrupted"} 0
 aigw_upstream_errors_total{provider="openai",kind="pool_full"} 0
+# HELP aigw_finish_reasons_total Responses by why the model stopped, as the provider's plugin reported it.
+# TYPE aigw_finish_reasons_total counter
+aigw_finish_reasons_total{provider="openai",reason="unknown"} 0
+aigw_finish_reasons_total{provider="openai",reason="stop"} 0
+aigw_finish_reasons_total{provider="openai",reason="length"} 1
+aigw_finish_reasons_total{provider="openai",reason="tool_calls"} 0
+aigw_finish_reasons_total{provider="openai",reason="content_filter"} 0
+aigw_finish_reasons_total{provider="openai",reason="error"} 0
 # HELP aigw_rate_limited_total Requests refused by a client key's limit.
 # TYPE aigw_rate_limited_total counter
 aigw_rate_limited_total{key="team-a",limit="rpm"} 1
@@ -325,7 +334,7 @@ TEST(MetricsRender, FamiliesAreWholeAndNotRepeated) {
       EXPECT_EQ(line.rfind(current, 0), 0u) << line << " outside its family " << current;
     }
   }
-  EXPECT_EQ(seen.size(), 17u);
+  EXPECT_EQ(seen.size(), 18u);
 }
 
 bool have_promtool() { return std::system("command -v promtool >/dev/null 2>&1") == 0; }
