@@ -12,6 +12,7 @@
  *      -fvisibility=hidden -I../../include hello.c -o libaigw_hello.so
  * The walk-through is docs/plugins.md.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,6 +318,13 @@ static aigw_status hello_request_start(void* ctx) {
       put_json_string(&b, c->greeting + pos, end - pos);
       put_cstr(&b, "},\"finish_reason\":null}]}\n\n");
       if (emit_text(host, r, &b)) return AIGW_OK; /* client gone: stop producing */
+      /* The first word is the first content: commit (ABI 1.2) so the host
+       * sends what it held back now and never retries this request
+       * elsewhere. A host older than 1.2 has no commit (it sniffs). */
+      if (pos == 0 && host->struct_size >= offsetof(aigw_host, commit) + sizeof host->commit &&
+          host->commit(r->req) != AIGW_OK) {
+        return AIGW_OK;
+      }
       pos = end;
     }
     b.len = 0;

@@ -69,7 +69,7 @@ aigw_status demo_start(Request& r) {
     if (r.emit(out)) r.finish_ok(u);
     return AIGW_OK;
   }
-  if (r.emit(out)) arm_timer(r);
+  if (r.emit(out, false)) arm_timer(r);  // the role event alone: no content yet
   return AIGW_OK;
 }
 

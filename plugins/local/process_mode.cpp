@@ -33,7 +33,7 @@ bool ensure_stream_started(Request& r) {
   if (!r.respond_start(true)) return false;
   std::string out;
   if (r.framer_->kind() == ReplyKind::chat) r.framer_->role_event(out);
-  return r.emit(out);
+  return r.emit(out, false);  // the role event: the child has said nothing yet
 }
 
 void complete(Request& r) {

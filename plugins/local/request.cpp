@@ -1,5 +1,7 @@
 #include "request.h"
 
+#include "aigw_plugin.hpp"
+
 namespace aigw::local_plugin {
 
 aigw_usage Request::usage(uint64_t completion_tokens) const {
@@ -32,10 +34,14 @@ bool Request::respond_start(bool sse) {
   return false;
 }
 
-bool Request::emit(std::string_view bytes) {
+bool Request::emit(std::string_view bytes, bool content) {
   if (bytes.empty()) return true;
   aigw_plugin_bytes chunk{reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()};
   aigw_status st = host_->emit(req_, &chunk, 1);
+  if (st == AIGW_OK && content && !committed_) {
+    committed_ = true;
+    st = sdk::commit(host_, req_);
+  }
   if (st == AIGW_OK) return true;
   // CLOSED: the client left and on_client_gone/request_destroy follow; there
   // is nobody to finish for.

@@ -39,6 +39,7 @@ struct Request {
   // Set once the response is over for us: finished, client gone, or emit
   // refused. Every hook checks it first.
   bool done_ = false;
+  bool committed_ = false;  // host->commit was called
   bool responded_ = false;    // respond_start was called
 
   // demo mode
@@ -65,7 +66,10 @@ struct Request {
   // when the request is over (done_ is then set; on a host failure the
   // request was finished with an error).
   bool respond_start(bool sse);
-  bool emit(std::string_view bytes);
+  // `content`: the bytes carry the answer itself (a token, the end), not
+  // just the stream's opening (the role event): the host may then send the
+  // held-back start of the stream (aigw_host.commit).
+  bool emit(std::string_view bytes, bool content = true);
   // Reports usage and STOP, then finishes with AIGW_OK.
   void finish_ok(const aigw_usage& usage);
   // Finishes with an error; when part of a stream was already sent, reports

@@ -382,7 +382,17 @@ bool Request::on_event(std::string_view event) {
       have_reason_ = true;
     }
   }
-  return drop || emit(event);
+  if (drop) return true;
+  if (!emit(event)) return false;
+  if (!committed_ && (data.done || carries_content(event))) {
+    committed_ = true;
+    aigw_status st = sdk::commit(host_, req_);
+    if (st != AIGW_OK) {
+      done_ = true;  // CLOSED: the client left; anything else cannot happen after a good emit
+      return false;
+    }
+  }
+  return true;
 }
 
 void Request::end_stream() {

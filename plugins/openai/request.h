@@ -93,6 +93,7 @@ class Request {
   JsonScanner body_scan_{JsonScanner::kUsage | JsonScanner::kFinishReasons};
   sdk::SseSplitter sse_;
   bool done_seen_ = false;
+  bool committed_ = false;  // host->commit was called: content has begun
   uint64_t garbage_events_ = 0;
   bool have_usage_ = false;
   aigw_usage usage_{};

@@ -18,4 +18,12 @@ struct EventData {
 // as the SSE spec assembles them) to `scanner`, which the caller has reset.
 EventData read_event_data(std::string_view event, JsonScanner& scanner);
 
+// The event carries the answer itself: a non-empty text field of a chunk's
+// delta (content, refusal, reasoning_content, or "text" of the legacy
+// completions), a tool or function call. The role-only first chunk and
+// keep-alives do not. Decides when the plugin tells the host that content
+// has begun (aigw_host.commit): until then a failed provider can still be
+// replaced by another without the client seeing anything.
+bool carries_content(std::string_view event);
+
 }  // namespace aigw::openai_plugin

@@ -19,6 +19,7 @@
 //   append_json_string       JSON strings under one UTF-8 policy (below)
 //   SseSplitter              upstream text/event-stream into whole events,
 //   for_each_sse_field       and the fields of one event
+//   commit                   aigw_host.commit where the host has it (ABI 1.2)
 //   iequals, wipe            header names; secrets
 //
 // Exceptions: functions marked noexcept never throw. The others allocate
@@ -599,6 +600,17 @@ void for_each_sse_field(std::string_view event, OnField&& on_field) {
     if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
     on_field(name, value);
   }
+}
+
+// --- host callbacks added after 1.0 ------------------------------------------
+
+// aigw_host.commit (ABI 1.2): "the response's content has begun". Call it
+// right after emitting the first event that carries content. A host older
+// than 1.2 has no such callback (its table ends before it) and finds the
+// start by sniffing the emitted bytes itself, so there is nothing to do then.
+inline aigw_status commit(const aigw_host* host, aigw_request* req) noexcept {
+  if (!has_field(*host, &aigw_host::commit) || host->commit == nullptr) return AIGW_OK;
+  return host->commit(req);
 }
 
 // --- small things every HTTP plugin needs -----------------------------------

@@ -165,6 +165,15 @@ aigw_status emit(aigw_request* req, const aigw_plugin_bytes* chunks, size_t coun
   return AIGW_OK;
 }
 
+aigw_status commit(aigw_request* req) {
+  FakeRequest& fr = fake(req);
+  expect_open(fr, "commit");
+  EXPECT_EQ(fr.respond_calls, 1) << "commit before respond_start";
+  if (fr.client_closed) return AIGW_ERR_CLOSED;
+  fr.commits.push_back(fr.emits.size());
+  return AIGW_OK;
+}
+
 aigw_status finish(aigw_request* req, aigw_status status, aigw_plugin_str message) {
   FakeRequest& fr = fake(req);
   expect_open(fr, "finish");
@@ -262,11 +271,15 @@ std::string FakeRequest::header(const std::string& name) const {
   return "<none>";
 }
 
-FakeHost::FakeHost(aigw_mode mode) {
+void FakeHost::set_minor(uint16_t minor) {
+  table_.struct_size = minor >= 2 ? sizeof table_ : offsetof(aigw_host, commit);
+  table_.abi_minor = minor;
+}
+
+FakeHost::FakeHost(aigw_mode mode, uint16_t minor) {
   clock_ns() = 1'000'000'000;
-  table_.struct_size = sizeof table_;
   table_.abi_major = AIGW_ABI_MAJOR;
-  table_.abi_minor = AIGW_ABI_MINOR;
+  set_minor(minor);
   table_.log = log;
   table_.now_ns = now_ns;
   table_.config_string = config_string;
@@ -288,6 +301,9 @@ FakeHost::FakeHost(aigw_mode mode) {
   table_.process_write = direct ? process_write : http_process_write;
   table_.process_close_stdin = direct ? process_close_stdin : http_process_close_stdin;
   table_.process_kill = direct ? process_kill : http_process_kill;
+  // Filled either way: a plugin that ignores struct_size would call it, and
+  // the test sees that in `commits` rather than as a crash.
+  table_.commit = commit;
 }
 
 uint64_t& FakeHost::clock_ns() {

@@ -72,6 +72,9 @@ struct FakeRequest {
   aigw_usage usage{};
   int reason_calls = 0;
   aigw_finish_reason reason = AIGW_FINISH_UNKNOWN;
+  // aigw_host.commit (ABI 1.2): emits.size() at each call, so a test sees
+  // which emitted event the plugin called content.
+  std::vector<size_t> commits;
   std::vector<std::unique_ptr<std::max_align_t[]>> arena;  // one entry per arena_alloc
   std::vector<FakeTimer> timers;  // started, not yet fired, in order
   std::vector<std::unique_ptr<FakeProcess>> procs;
@@ -89,11 +92,15 @@ struct FakeRequest {
 // HTTP-mode host fails the test when the plugin asks for them.
 class FakeHost {
  public:
-  explicit FakeHost(aigw_mode mode = AIGW_MODE_DIRECT);
+  // minor < 2 makes a host of that ABI minor: its table ends before commit
+  // (a plugin must not call past struct_size).
+  explicit FakeHost(aigw_mode mode = AIGW_MODE_DIRECT, uint16_t minor = AIGW_ABI_MINOR);
   FakeHost(const FakeHost&) = delete;
   FakeHost& operator=(const FakeHost&) = delete;
 
   const aigw_host* table() const { return &table_; }
+  // Makes this a host of another ABI minor (before the plugin sees it).
+  void set_minor(uint16_t minor);
   // What config_new receives as its aigw_host_plugin: log lines given it
   // are kept in logs.
   aigw_host_plugin* plugin() { return reinterpret_cast<aigw_host_plugin*>(this); }

@@ -531,6 +531,9 @@ TEST_F(LocalPluginTest, StreamsWordChunksOnTimers) {
   EXPECT_EQ(str(first->root["choices"].at(0)["delta"]["content"]), "");
   EXPECT_TRUE(first->root["choices"].at(0)["finish_reason"].is_null());
   ASSERT_EQ(c.fr.timers.size(), 1u);
+  // The role chunk is not content: the host may still hold it back (and
+  // fail over); the first words are, and commit follows them (ABI 1.2).
+  EXPECT_TRUE(c.fr.commits.empty());
 
   // "You said: Hello there, world" is 5 words: chunks of 2, 2, 1.
   std::vector<std::string> deltas;
@@ -546,6 +549,7 @@ TEST_F(LocalPluginTest, StreamsWordChunksOnTimers) {
   }
   EXPECT_EQ(fired, 3);
   EXPECT_EQ(deltas, (std::vector<std::string>{"You said:", " Hello there,", " world"}));
+  EXPECT_EQ(c.fr.commits, (std::vector<size_t>{2}));  // once, after the first words
 
   auto all = collect_chat_stream(c.fr.body(), "chatcmpl-aigw-1");
   EXPECT_EQ(all.text, "You said: Hello there, world");
@@ -888,6 +892,8 @@ TEST_F(LocalProcessTest, StreamsOutputAsChunksKeepingUtf8Whole) {
   EXPECT_EQ(c.fr.respond_calls, 0);
   output(c, "caf\xC3");  // é split across two reads
   EXPECT_EQ(c.fr.header("Content-Type"), "text/event-stream");
+  // Role chunk, then "caf": committed after the child's first words only.
+  EXPECT_EQ(c.fr.commits, (std::vector<size_t>{2}));
   output(c, "\xA9 au lait \xF0\x9F");
   output(c, "\x8D\xB5");  // 🍵 in three reads
   output(c, "\xE2\x82");

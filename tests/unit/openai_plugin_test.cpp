@@ -912,6 +912,61 @@ TEST_F(OpenAiPluginTest, StreamsForwardOneEmitPerEventAtEverySplitPoint) {
   }
 }
 
+// ABI 1.2: the plugin tells the host when content begins (host->commit),
+// right after the first event with a token; the role-only chunk before it
+// may still be held back and replaced by another channel's answer.
+TEST_F(OpenAiPluginTest, CommitsAfterTheFirstContentEvent) {
+  setup();
+  Recorded rec = load_fixture("chat-streaming.json");
+  const std::vector<std::string> events = split_events(rec.response_body);
+  // The recording opens with the role chunk (content ""), then tokens.
+  ASSERT_NE(events[0].find(R"("content":"")"), std::string::npos) << events[0];
+  ASSERT_EQ(events[1].find(R"("content":"")"), std::string::npos) << events[1];
+  ASSERT_NE(events[1].find(R"("content":")"), std::string::npos) << events[1];
+  for (size_t at = 0; at <= rec.response_body.size(); at += 7) {
+    Call& c = started(rec.request_body, stream_opts());
+    head(c, 200, {{"Content-Type", "text/event-stream"}});
+    body_split(c, rec.response_body, {at});
+    ASSERT_EQ(c.fr.commits, (std::vector<size_t>{2})) << "split at " << at;
+    forget(c);
+  }
+}
+
+TEST_F(OpenAiPluginTest, ToolCallsAndDoneCountAsContent) {
+  setup();
+  const std::string tool =
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":null}}]}\n\n"
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"c1\"}]}}]}\n\n"
+      "data: [DONE]\n\n";
+  Call& t = started(kChatStream, stream_opts());
+  head(t, 200);
+  body_split(t, tool, {});
+  EXPECT_EQ(t.fr.commits, (std::vector<size_t>{2}));
+  // A stream with no content at all commits at its end, on [DONE].
+  const std::string empty =
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\"}}]}\n\n"
+      "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+      "data: [DONE]\n\n";
+  Call& e = started(kChatStream, stream_opts());
+  head(e, 200);
+  body_split(e, empty, {});
+  EXPECT_EQ(e.fr.commits, (std::vector<size_t>{3}));
+}
+
+TEST_F(OpenAiPluginTest, AnOlderHostIsNeverAskedToCommit) {
+  // A 1.1 host's table ends before commit: the plugin must not reach past
+  // it (the host sniffs the stream itself). The fake records a call anyway.
+  host_.set_minor(1);
+  setup();
+  Recorded rec = load_fixture("chat-streaming.json");
+  Call& c = started(rec.request_body, stream_opts());
+  head(c, 200, {{"Content-Type", "text/event-stream"}});
+  body_split(c, rec.response_body, {});
+  EXPECT_EQ(c.fr.emits, split_events(rec.response_body));
+  EXPECT_TRUE(c.fr.commits.empty());
+  EXPECT_EQ(c.fr.finish_status, AIGW_OK);
+}
+
 TEST_F(OpenAiPluginTest, StreamsSurviveByteByByteAndManyPieceDeliveries) {
   setup();
   Recorded rec = load_fixture("completion-streaming.json");
