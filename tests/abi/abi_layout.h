@@ -1,4 +1,4 @@
-/* The frozen layout of plugin ABI 1.0 on LP64 (x86-64, aarch64).
+/* The frozen layout of plugin ABI 1.x (1.0, 1.1, 1.2) on LP64 (x86-64, aarch64).
  *
  * Included by layout_test.c (C11) and cxx_compile_test.cpp (C++20) so that
  * both languages check the same numbers. A failure here means a change to
@@ -26,7 +26,7 @@
   ABI_STATIC_ASSERT((name) == (value), #name " changed value")
 
 ABI_VALUE(AIGW_ABI_MAJOR, 1);
-ABI_STATIC_ASSERT(AIGW_ABI_MINOR >= 0, "AIGW_ABI_MINOR only grows");
+ABI_STATIC_ASSERT(AIGW_ABI_MINOR >= 2, "AIGW_ABI_MINOR only grows");
 
 /* Enumerations travel as int32_t: their values are part of the ABI. */
 ABI_VALUE(sizeof(aigw_status), 4);
@@ -157,7 +157,7 @@ ABI_FIELD(aigw_spawn_options, env, 24, 8);
 ABI_FIELD(aigw_spawn_options, env_count, 32, 8);
 ABI_FIELD(aigw_spawn_options, timeout_ms, 40, 8);
 
-ABI_STRUCT(aigw_host, 168, 8);
+ABI_STRUCT(aigw_host, 176, 8); /* 168 in 1.0 and 1.1 */
 ABI_FIELD(aigw_host, struct_size, 0, 4);
 ABI_FIELD(aigw_host, abi_major, 4, 2);
 ABI_FIELD(aigw_host, abi_minor, 6, 2);
@@ -181,6 +181,8 @@ ABI_FIELD(aigw_host, spawn, 136, 8);
 ABI_FIELD(aigw_host, process_write, 144, 8);
 ABI_FIELD(aigw_host, process_close_stdin, 152, 8);
 ABI_FIELD(aigw_host, process_kill, 160, 8);
+/* 1.2 */
+ABI_FIELD(aigw_host, commit, 168, 8);
 
 ABI_STRUCT(aigw_hooks, 144, 8);
 ABI_FIELD(aigw_hooks, struct_size, 0, 4);

@@ -4,6 +4,7 @@
 #ifndef AIGW_TEST_ABI_FIXTURE_H
 #define AIGW_TEST_ABI_FIXTURE_H
 
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "aigw_plugin.h"
@@ -23,6 +24,10 @@ typedef struct fx_config {
 typedef struct fx_request {
   const aigw_host* host;
   aigw_request* req;
+  int started;   /* respond_start was called */
+  int committed; /* host->commit was called (ABI 1.2) */
+  int32_t status;
+  char content_type[128];
 } fx_request;
 
 FX_MAYBE_UNUSED static aigw_status fx_config_new(const aigw_host* host, aigw_host_plugin* plugin,
@@ -60,6 +65,10 @@ FX_MAYBE_UNUSED static aigw_status fx_request_new(void* instance, aigw_request* 
   if (!r) return AIGW_ERR_NO_MEMORY;
   r->host = ((fx_config*)instance)->host;
   r->req = req;
+  r->started = 0;
+  r->committed = 0;
+  r->status = 0;
+  r->content_type[0] = 0;
   *ctx_out = r;
   return AIGW_OK;
 }
@@ -74,27 +83,77 @@ FX_MAYBE_UNUSED static aigw_status fx_build_upstream(void* ctx, aigw_upstream_re
   return AIGW_OK; /* the host's defaults: forward the client request as is */
 }
 
+FX_MAYBE_UNUSED static int fx_is_content_type(aigw_host_str name) {
+  static const char want[] = "content-type";
+  size_t i;
+  if (name.len != sizeof want - 1) return 0;
+  for (i = 0; i < name.len; ++i) {
+    char c = name.ptr[i];
+    if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
+    if (c != want[i]) return 0;
+  }
+  return 1;
+}
+
+/* Starts the client's response with the upstream's status and
+ * Content-Type, as the header requires in HTTP mode too. */
+FX_MAYBE_UNUSED static aigw_status fx_start(fx_request* r) {
+  aigw_plugin_header h;
+  size_t n = 0;
+  if (r->started) return AIGW_OK;
+  r->started = 1;
+  h.name.ptr = "content-type";
+  h.name.len = 12;
+  h.value.ptr = r->content_type;
+  for (h.value.len = 0; r->content_type[h.value.len] != 0; ++h.value.len) {
+  }
+  if (h.value.len > 0) n = 1;
+  return r->host->respond_start(r->req, r->status, &h, n);
+}
+
+/* A head the plugin answers from: respond_start now. A retryable one may be
+ * replaced by another channel's; if the host delivers it anyway (the last
+ * attempt), the body starts the response. */
 FX_MAYBE_UNUSED static aigw_status fx_on_upstream_head(void* ctx, int32_t status,
                                                        const aigw_host_header* headers,
                                                        size_t header_count,
                                                        aigw_upstream_verdict* verdict) {
-  (void)ctx;
-  (void)headers;
-  (void)header_count;
+  fx_request* r = (fx_request*)ctx;
+  size_t i;
+  r->status = status;
+  for (i = 0; i < header_count; ++i) {
+    if (fx_is_content_type(headers[i].name) && headers[i].value.len < sizeof r->content_type) {
+      size_t k;
+      for (k = 0; k < headers[i].value.len; ++k) r->content_type[k] = headers[i].value.ptr[k];
+      r->content_type[headers[i].value.len] = 0;
+    }
+  }
   verdict->error_class = status < 400 ? AIGW_ERROR_NONE : AIGW_ERROR_RETRYABLE;
+  if (status < 400) return fx_start(r);
   return AIGW_OK;
 }
 
+/* Forwards the upstream bytes. Built against 1.2 or later, it says "content
+ * has begun" after the first bytes it sends (it knows no dialect, so all
+ * bytes count); built against 1.1 it cannot, and the host sniffs. */
 FX_MAYBE_UNUSED static aigw_status fx_on_upstream_body(void* ctx, const aigw_host_bytes* chunks,
                                                        size_t count, int32_t end_of_body) {
   fx_request* r = (fx_request*)ctx;
   aigw_plugin_str none = {0, 0};
   size_t i;
+  fx_start(r); /* a refusal (client gone) shows in emit */
   for (i = 0; i < count; ++i) {
     aigw_plugin_bytes b;
+    if (chunks[i].len == 0) continue;
     b.ptr = chunks[i].ptr;
     b.len = chunks[i].len;
     if (r->host->emit(r->req, &b, 1) != AIGW_OK) return AIGW_OK;
+#if AIGW_ABI_MINOR >= 2
+    if (!r->committed && r->host->struct_size >= offsetof(aigw_host, commit) + sizeof r->host->commit) {
+      r->committed = 1;
+      if (r->host->commit(r->req) != AIGW_OK) return AIGW_OK;
+    }
+#endif
   }
   if (end_of_body) r->host->finish(r->req, AIGW_OK, none);
   return AIGW_OK;

@@ -166,7 +166,7 @@ TEST(PluginLoader, KeyCountOfA11Plugin) {
   LoadedPlugin p;
   std::string why;
   ASSERT_TRUE(aigw::plugin::load(fixture("keyed_http"), rt.path(), p, why)) << why;
-  EXPECT_EQ(p.negotiated_minor, 1);
+  EXPECT_GE(p.negotiated_minor, 1);
   ASSERT_GE(p.hooks->struct_size, aigw::plugin::kHooksMinSize_1_1);
   ASSERT_NE(p.hooks->key_count, nullptr);
   EXPECT_EQ(p.hooks->key_count(nullptr), 3u);
@@ -181,6 +181,20 @@ TEST(PluginLoader, LoadsPluginBuiltForOlderMinor) {
   ASSERT_TRUE(aigw::plugin::load(fixture("abi_1_0"), rt.path(), p, why)) << why;
   EXPECT_EQ(p.negotiated_minor, 0);
   EXPECT_EQ(p.hooks->struct_size, offsetof(aigw_hooks, key_count));
+}
+
+TEST(PluginLoader, LoadsA11BinaryBuiltAgainstThe11Header) {
+  // abi_1_1_http was compiled against the header as 1.1 released it
+  // (tests/abi/abi_1_1): ABI 1.2 appended only to aigw_host, so its hooks
+  // table is whole and it is spoken to in 1.1 (no commit; the host sniffs).
+  TempDir rt;
+  LoadedPlugin p;
+  std::string why;
+  ASSERT_TRUE(aigw::plugin::load(fixture("abi_1_1_http"), rt.path(), p, why)) << why;
+  EXPECT_EQ(p.def->abi_minor, 1);
+  EXPECT_EQ(p.negotiated_minor, 1);
+  EXPECT_EQ(p.hooks->mode, AIGW_MODE_HTTP);
+  EXPECT_EQ(p.hooks->struct_size, sizeof(aigw_hooks));
 }
 
 // --- every way to be wrong ----------------------------------------------------

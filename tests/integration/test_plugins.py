@@ -256,7 +256,7 @@ class CommandLine(ServerTest):
         r = self.run_cli("plugins")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("local", r.stdout)
-        self.assertIn("ABI 1.1", r.stdout)
+        self.assertIn("ABI 1.2", r.stdout)
 
     def test_plugins_reports_a_broken_file(self):
         with tempfile.TemporaryDirectory() as d:

@@ -1,0 +1,278 @@
+"""The plugin ABI's contract through the real binary: the C fixture plugins of
+tests/abi (built exactly as an outside author builds a plugin) loaded into
+aigw, in front of a small upstream this test controls byte by byte.
+
+- An HTTP-mode plugin that calls respond_start, as the header requires,
+  answers (ABI 1.2 made this explicit; an author who followed the old header
+  got 502 on every request).
+- A 1.2 plugin says when content begins (aigw_host.commit): a stream in a
+  dialect the host cannot read reaches the client at once.
+- A 1.1 plugin binary, built against the header as 1.1 released it, still
+  loads and answers; for it the host holds a stream back until the bytes look
+  like OpenAI content, as before.
+- report_finish_reason is accounted: the access log's finish_reason and
+  aigw_finish_reasons_total."""
+
+import json
+import os
+import socket
+import threading
+import time
+import unittest
+
+from harness import Reader, Server, main, read_chunked_events, request
+
+FIXTURES = os.environ.get("AIGW_ABI_FIXTURE_DIR", "build/tests/abi")
+ADMIN = '\n[admin]\nlisten = "127.0.0.1:0"\n'
+
+# Not OpenAI: nothing here has a "content", "text" or "tool_calls" field.
+PING = b'event: ping\ndata: {"type":"ping"}\n\n'
+TOKEN = b'data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n'
+DONE = b"data: [DONE]\n\n"
+
+
+def chunk(b):
+    return b"%x\r\n%s\r\n" % (len(b), b)
+
+
+class Upstream:
+    """Answers each connection once, then closes it. A JSON answer at once, or
+    a chunked event stream whose events are sent one at a time when the test
+    says so (next_event)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.mode = "json"
+        self.events = []
+        self.go = threading.Semaphore(0)
+        self.requests = []
+        self.stopped = False
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def stop(self):
+        self.stopped = True
+        for _ in range(16):
+            self.go.release()
+        self.sock.close()
+
+    def next_event(self):
+        self.go.release()
+
+    def _loop(self):
+        while not self.stopped:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                try:
+                    self._serve(conn)
+                except OSError:
+                    pass
+
+    def _serve(self, conn):
+        conn.settimeout(30)
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            data = conn.recv(65536)
+            if not data:
+                return
+            buf += data
+        head, body = buf.split(b"\r\n\r\n", 1)
+        n = 0
+        for line in head.split(b"\r\n")[1:]:
+            k, _, v = line.partition(b":")
+            if k.strip().lower() == b"content-length":
+                n = int(v)
+        while len(body) < n:
+            body += conn.recv(65536)
+        self.requests.append((head.split(b"\r\n")[0].decode(), body))
+        if self.mode == "json":
+            answer = b'{"id":"x","object":"chat.completion","choices":[]}'
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                         b"Connection: close\r\n\r\n%s" % (len(answer), answer))
+            return
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                     b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+        for ev in self.events:
+            self.go.acquire()
+            if self.stopped:
+                return
+            conn.sendall(chunk(ev))
+        conn.sendall(b"0\r\n\r\n")
+
+
+def config(plugin, port):
+    return """
+[[plugin]]
+name = "%s"
+path = "%s"
+
+[[provider]]
+name = "up"
+plugin = "%s"
+base_url = "http://127.0.0.1:%d/v1"
+models = ["fx-model"]
+first_byte_timeout = "20s"
+stream_idle_timeout = "20s"
+""" % (plugin, os.path.join(FIXTURES, "lib%s.so" % plugin), plugin, port)
+
+
+def body(stream):
+    b = {"model": "fx-model", "messages": [{"role": "user", "content": "hello"}]}
+    if stream:
+        b["stream"] = True
+    return json.dumps(b).encode()
+
+
+def read_head(sock, rd):
+    while b"\r\n\r\n" not in rd.buf:
+        rd._fill()
+    head, rd.buf = rd.buf.split(b"\r\n\r\n", 1)
+    return head
+
+
+def read_until(rd, needle):
+    while needle not in rd.buf:
+        rd._fill()
+
+
+class Plugin12(unittest.TestCase):
+    """good_http: built against today's header (1.2)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.up = Upstream()
+        cls.server = Server(config("good_http", cls.up.port), workers=1)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.up.stop()
+
+    def test_http_mode_plugin_answers_through_respond_start(self):
+        self.up.mode = "json"
+        with self.server.connect(timeout=20) as s:
+            s.sendall(request("POST", "/v1/chat/completions", {}, body(False)))
+            r = Reader(s).read_response()
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.header("content-type"), "application/json")
+        self.assertEqual(r.body, b'{"id":"x","object":"chat.completion","choices":[]}')
+        self.assertEqual(r.header("x-aigw-provider"), "up")
+
+    def test_commit_sends_a_stream_in_any_dialect_at_once(self):
+        self.up.mode = "stream"
+        self.up.events = [PING, b'event: message_stop\ndata: {"type":"message_stop"}\n\n']
+        with self.server.connect(timeout=20) as s:
+            s.sendall(request("POST", "/v1/chat/completions", {}, body(True)))
+            self.up.next_event()  # the ping only; the upstream holds the rest
+            rd = Reader(s)
+            head = read_head(s, rd)
+            self.assertIn(b" 200 ", head.split(b"\r\n")[0])
+            # The plugin committed after its first bytes: they arrive while
+            # the upstream still holds the stream open.
+            read_until(rd, b'{"type":"ping"}')
+            self.up.next_event()
+            events, clean = read_chunked_events(rd)
+        self.assertTrue(clean)
+        self.assertIn('{"type":"message_stop"}', "\n".join(events))
+
+
+class Plugin11(unittest.TestCase):
+    """abi_1_1_http: a 1.1 binary, compiled against tests/abi/abi_1_1."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.up = Upstream()
+        cls.server = Server(config("abi_1_1_http", cls.up.port), workers=1)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.up.stop()
+
+    def test_a_11_plugin_loads_and_answers(self):
+        self.up.mode = "json"
+        with self.server.connect(timeout=20) as s:
+            s.sendall(request("POST", "/v1/chat/completions", {}, body(False)))
+            r = Reader(s).read_response()
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.body, b'{"id":"x","object":"chat.completion","choices":[]}')
+        loaded = [x for x in self.server.log_records()
+                  if x.get("msg") == "plugin loaded" and x.get("plugin") == "abi_1_1_http"]
+        self.assertEqual([x.get("abi") for x in loaded], ["1.1"], "the plugin's load and contract are logged")
+
+    def test_the_host_still_sniffs_for_a_11_plugin(self):
+        self.up.mode = "stream"
+        self.up.events = [PING, TOKEN, DONE]
+        with self.server.connect(timeout=20) as s:
+            s.sendall(request("POST", "/v1/chat/completions", {}, body(True)))
+            self.up.next_event()  # the ping: no content, so it is held back
+            s.settimeout(0.5)
+            with self.assertRaises(socket.timeout):
+                data = s.recv(1)
+                self.fail("sent before any content: %r" % data)
+            s.settimeout(20)
+            self.up.next_event()  # a token: the host commits head, ping and token
+            rd = Reader(s)
+            head = read_head(s, rd)
+            self.assertIn(b" 200 ", head.split(b"\r\n")[0])
+            read_until(rd, b'"content":"hi"')
+            self.assertIn(b'{"type":"ping"}', rd.buf)
+            self.up.next_event()
+            events, clean = read_chunked_events(rd)
+        self.assertTrue(clean)
+        self.assertEqual(events[-1], "[DONE]")
+
+
+class FinishReason(unittest.TestCase):
+    def test_reported_finish_reasons_are_logged_and_counted(self):
+        server = Server('[access_log]\nsample = 1.0\n[[provider]]\nname = "demo"\nplugin = "local"\n'
+                        'models = ["aigw-demo"]\n' + ADMIN, workers=1)
+        try:
+            for stream in (False, True):
+                b = json.dumps({"model": "aigw-demo", "stream": stream,
+                                "messages": [{"role": "user", "content": "hi"}]}).encode()
+                with server.connect(timeout=20) as s:
+                    s.sendall(request("POST", "/v1/chat/completions", {}, b))
+                    if stream:
+                        rd = Reader(s)
+                        read_head(s, rd)
+                        _, clean = read_chunked_events(rd)
+                        self.assertTrue(clean)
+                    else:
+                        self.assertEqual(Reader(s).read_response().status, 200)
+            with server.connect(timeout=10, admin=True) as s:
+                s.sendall(request("GET", "/metrics", {}))
+                metrics = Reader(s).read_response().body.decode()
+            self.assertIn('aigw_finish_reasons_total{provider="demo",reason="stop"} 2', metrics)
+            self.assertIn('aigw_finish_reasons_total{provider="demo",reason="length"} 0', metrics)
+            # Access lines are written by the worker's ring after the answer.
+            deadline = time.time() + 5
+            logged = []
+            while len(logged) < 2 and time.time() < deadline:
+                time.sleep(0.02)
+                logged = [x for x in server.log_records() if x.get("path") == "/v1/chat/completions"]
+            self.assertEqual([x.get("finish_reason") for x in logged], ["stop", "stop"])
+            # A request no plugin answered has no reason: null, not "unknown".
+            with server.connect(timeout=10) as s:
+                s.sendall(request("POST", "/v1/chat/completions", {},
+                                  json.dumps({"model": "nope", "messages": []}).encode()))
+                self.assertEqual(Reader(s).read_response().status, 404)
+            deadline = time.time() + 5
+            while time.time() < deadline:
+                miss = [x for x in server.log_records() if x.get("status") == 404]
+                if miss:
+                    break
+                time.sleep(0.05)
+            self.assertTrue(miss)
+            self.assertIsNone(miss[0]["finish_reason"])
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
