@@ -36,4 +36,11 @@ bool sha256_hex(std::string_view hex, uint8_t out[32]) {
   return true;
 }
 
+bool equal_ct(const uint8_t a[32], const uint8_t b[32]) {
+  // volatile keeps the compiler from stopping at the first difference.
+  volatile uint8_t diff = 0;
+  for (size_t i = 0; i < 32; ++i) diff = diff | static_cast<uint8_t>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
 }  // namespace aigw::auth

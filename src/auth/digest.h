@@ -15,4 +15,9 @@ void sha256(std::string_view data, uint8_t out[32]);
 // out[32]. Returns false on anything else and leaves `out` untouched.
 bool sha256_hex(std::string_view hex, uint8_t out[32]);
 
+// Whether two digests are equal, in constant time: every byte is looked at
+// whatever the differences, so the time taken says nothing about how much of
+// a digest matched. The one comparison of secrets' digests in aigw.
+bool equal_ct(const uint8_t a[32], const uint8_t b[32]);
+
 }  // namespace aigw::auth

@@ -17,6 +17,19 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+uint64_t prefix_of(const uint8_t digest[32]) {
+  uint64_t p;
+  std::memcpy(&p, digest, sizeof p);
+  return p;
+}
+
+}  // namespace
+
+// RFC 9110 11.4: credentials = auth-scheme [ 1*SP token68 ], the scheme
+// case-insensitive. The separator is taken as 1*(SP / HTAB): a tab cannot be
+// part of a token68, so accepting it is unambiguous, and turning a client's
+// stray tab into a 401 would help nobody. The parser has already trimmed the
+// field value; trimming again keeps this right for any caller.
 std::string_view bearer(std::string_view value) {
   value = trim(value);
   constexpr std::string_view kScheme = "bearer";
@@ -29,21 +42,19 @@ std::string_view bearer(std::string_view value) {
   return trim(rest);
 }
 
-uint64_t prefix_of(const uint8_t digest[32]) {
-  uint64_t p;
-  std::memcpy(&p, digest, sizeof p);
-  return p;
+bool secret_matches(std::string_view presented, std::string_view secret) {
+  if (presented.empty() || secret.empty() || presented.size() > KeyTable::kMaxSecretBytes) return false;
+  // Digests, not the secrets, are compared: 32 bytes each, so the compare
+  // takes the same time whatever the lengths and wherever the first
+  // difference is. Hashing time follows the lengths in 64-byte blocks only.
+  uint8_t a[32], b[32];
+  sha256(presented, a);
+  sha256(secret, b);
+  bool same = equal_ct(a, b);
+  mbedtls_platform_zeroize(a, sizeof a);
+  mbedtls_platform_zeroize(b, sizeof b);
+  return same;
 }
-
-// Every byte is looked at whatever the differences, so the time taken says
-// nothing about how much of a digest matched.
-bool equal_ct(const uint8_t a[32], const uint8_t b[32]) {
-  volatile uint8_t diff = 0;
-  for (size_t i = 0; i < 32; ++i) diff = diff | static_cast<uint8_t>(a[i] ^ b[i]);
-  return diff == 0;
-}
-
-}  // namespace
 
 std::string_view credential(const http::RequestHead& head) {
   std::string_view v = bearer(head.header("authorization"));

@@ -35,6 +35,17 @@ namespace aigw::auth {
 // falls through to the next header. Empty when none is usable.
 std::string_view credential(const http::RequestHead& head);
 
+// The token of an `Authorization: Bearer <token>` value: the scheme in any
+// case, then one or more spaces or tabs, then the token (surrounding spaces
+// and tabs trimmed). Empty for another scheme, "Bearer" alone, "Bearerxyz"
+// or an empty token. The one Bearer parser: client keys and the admin key.
+std::string_view bearer(std::string_view authorization);
+
+// Whether `presented` is `secret` (the admin key), compared as SHA-256
+// digests in constant time (equal_ct). False when either is empty or
+// `presented` is over KeyTable::kMaxSecretBytes (refused unhashed).
+bool secret_matches(std::string_view presented, std::string_view secret);
+
 class KeyTable {
  public:
   // Presented secrets longer than this are refused without being hashed, so a

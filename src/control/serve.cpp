@@ -20,7 +20,9 @@
 
 #include "aigw_build_config.h"
 #include "gateway/abi_host.h"
+#include "io/clock.h"
 #include "io/ring.h"
+#include "json/write.h"
 #include "log/log.h"
 #include "plugin/generation.h"
 #include "worker/listener.h"
@@ -76,12 +78,6 @@ uint64_t fd_share(unsigned workers, size_t listeners) {
   return std::max<uint64_t>(total / workers, 4);
 }
 
-int64_t now_ms() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
-
 void post(Worker& w, Message::Kind kind, std::shared_ptr<const void> payload = nullptr) {
   // The queue holds 64 control messages and only the control thread posts:
   // it is full only if a worker is stuck, and then waiting is right.
@@ -132,8 +128,8 @@ class PluginControl {
     reports.plugin_failures.store(0);
     for (auto& w : workers) post(*w, Message::Kind::plugins, gen);
     unsigned n = static_cast<unsigned>(workers.size());
-    int64_t deadline = now_ms() + 10000;
-    while (reports.plugin_acks.load() + reports.plugin_failures.load() < n && now_ms() < deadline) {
+    int64_t deadline = io::coarse_ms() + 10000;
+    while (reports.plugin_acks.load() + reports.plugin_failures.load() < n && io::coarse_ms() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     if (current_) retired_.push_back(std::move(current_));
@@ -179,7 +175,7 @@ class PluginControl {
   // Re-resolves upstream host names now and then, on this thread (the
   // resolver blocks), and sends changed address sets to every worker.
   void refresh_addresses(std::vector<std::unique_ptr<Worker>>& workers) {
-    int64_t now = now_ms();
+    int64_t now = io::coarse_ms();
     if (now < next_refresh_ms_ || !current_) return;
     next_refresh_ms_ = now + kRefreshMs;
     for (size_t i = 0; i < current_->providers.size(); ++i) {
@@ -278,7 +274,7 @@ class PluginControl {
   int config_wd_ = -1;
   std::string config_name_;
   static constexpr int64_t kRefreshMs = 30'000;
-  int64_t next_refresh_ms_ = now_ms() + kRefreshMs;
+  int64_t next_refresh_ms_ = io::coarse_ms() + kRefreshMs;
   std::map<std::pair<uint64_t, size_t>, std::shared_ptr<const std::vector<sockaddr_storage>>> published_;
 };
 
@@ -327,10 +323,29 @@ std::vector<std::string> needs_restart(const config::Config& now, const config::
   return out;
 }
 
-std::string json_string(std::string_view s) {
-  std::string esc(s.size() * 6, '\0');
-  esc.resize(log::json_escape(s, esc.data(), esc.size()));
-  return "\"" + esc + "\"";
+// A JSON array of strings, as the reload answers list config errors and the
+// settings that need a restart.
+std::string json_array(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ',';
+    json::append_string(out, items[i]);
+  }
+  out += ']';
+  return out;
+}
+
+// The answer to a successful reload. `restart` (config reloads only) lists
+// the changed settings that were not applied.
+std::string reloaded_body(std::string_view message, const std::vector<std::string>* restart = nullptr) {
+  std::string body = R"({"status":"reloaded","message":)";
+  json::append_string(body, message);
+  if (restart) {
+    body += R"(,"restart_required":)";
+    body += json_array(*restart);
+  }
+  body += '}';
+  return body;
 }
 
 }  // namespace
@@ -504,7 +519,7 @@ int serve(std::shared_ptr<const config::Config> cfg) {
   auto start_drain = [&](const char* why) {
     delaying = false;
     draining = true;
-    deadline = now_ms() + cfg->server.shutdown_grace.count();
+    deadline = io::coarse_ms() + cfg->server.shutdown_grace.count();
     log::info("shutting down: draining connections",
               {{"reason", why}, {"grace_ms", static_cast<long long>(cfg->server.shutdown_grace.count())}});
     for (auto& w : workers) post(*w, Message::Kind::drain);
@@ -518,7 +533,7 @@ int serve(std::shared_ptr<const config::Config> cfg) {
     if (!config_file) {
       std::string result;
       bool ok = reload(result);
-      body = ok ? "{\"status\":\"reloaded\",\"message\":" + json_string(result + " (built-in config: plugins only)") + "}"
+      body = ok ? reloaded_body(result + " (built-in config: plugins only)")
                 : http::error_body(500, "reload_failed", result);
       return ok ? 200 : 500;
     }
@@ -548,11 +563,9 @@ int serve(std::shared_ptr<const config::Config> cfg) {
                   {"first", loaded.errors.empty() ? "" : loaded.errors[0]}});
       for (const std::string& e : loaded.errors) log::error("config error", {{"error", e}});
       std::string msg = "The config has errors; the running config keeps serving.";
-      std::string list;
-      for (const std::string& e : loaded.errors) list += (list.empty() ? "" : ",") + json_string(e);
       // The OpenAI error shape, with every problem in an "errors" array.
       body = http::error_body(400, "invalid_config", msg);
-      body.insert(body.size() - 2, ",\"errors\":[" + list + "]");
+      body.insert(body.size() - 2, ",\"errors\":" + json_array(loaded.errors));
       return 400;
     }
     // Against the running process: restart-only settings are never applied.
@@ -563,16 +576,13 @@ int serve(std::shared_ptr<const config::Config> cfg) {
     }
     std::vector<std::string> restart = needs_restart(*cfg, *loaded.config);
     ++reloads_ok;
-    std::string list;
-    for (const std::string& r : restart) list += (list.empty() ? "" : ",") + json_string(r);
     if (!restart.empty()) {
       log::warn("config reloaded; some changes need a restart and were not applied",
-                {{"settings", list}});
+                {{"settings", json_array(restart)}});
     } else {
       log::info("config reloaded", {{"config", cfg->source}});
     }
-    body = "{\"status\":\"reloaded\",\"message\":" + json_string(result) +
-           ",\"restart_required\":[" + list + "]}";
+    body = reloaded_body(result, &restart);
     return 200;
   };
   // Asks every worker for its part of a report, each produced on its own
@@ -581,20 +591,19 @@ int serve(std::shared_ptr<const config::Config> cfg) {
   auto ask_workers = [&](bool want_metrics) -> std::shared_ptr<WorkerReport> {
     auto report = std::make_shared<WorkerReport>(workers.size(), want_metrics);
     for (auto& w : workers) post(*w, Message::Kind::report, report);
-    int64_t until = now_ms() + 2000;
-    while (report->done.load(std::memory_order_acquire) < workers.size() && now_ms() < until) {
+    int64_t until = io::coarse_ms() + 2000;
+    while (report->done.load(std::memory_order_acquire) < workers.size() && io::coarse_ms() < until) {
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
     if (report->done.load(std::memory_order_acquire) < workers.size()) return nullptr;
     return report;
   };
-  static constexpr std::string_view kWorkerTimeout =
-      R"({"error":{"message":"A worker did not answer in time.","type":"server_error","code":"worker_timeout"}})";
+  const std::string worker_timeout = http::error_body(503, "worker_timeout", "A worker did not answer in time.");
   // Prometheus text: every worker's counters, merged.
   auto metrics_report = [&](std::string& body) -> int {
     auto report = ask_workers(true);
     if (!report) {
-      body = kWorkerTimeout;
+      body = worker_timeout;
       return 503;
     }
     metrics::Info info;
@@ -609,7 +618,7 @@ int serve(std::shared_ptr<const config::Config> cfg) {
   auto providers_report = [&](std::string& body) -> int {
     auto report = ask_workers(false);
     if (!report) {
-      body = kWorkerTimeout;
+      body = worker_timeout;
       return 503;
     }
     body = "{\"generation\":" + std::to_string(plugins.current() ? plugins.current()->id : 0) + ",\"workers\":[";
@@ -641,7 +650,7 @@ int serve(std::shared_ptr<const config::Config> cfg) {
         const int64_t delay = sig == SIGTERM ? plugins.config().server.shutdown_delay.count() : 0;
         if (delay > 0) {
           delaying = true;
-          drain_at = now_ms() + delay;
+          drain_at = io::coarse_ms() + delay;
           log::info("shutting down: /ready now answers 503; draining after the delay",
                     {{"signal", strsignal(sig)}, {"delay_ms", static_cast<long long>(delay)},
                      {"grace_ms", static_cast<long long>(cfg->server.shutdown_grace.count())}});
@@ -670,15 +679,14 @@ int serve(std::shared_ptr<const config::Config> cfg) {
         if (reply->status == 200) reply->content_type = metrics::kContentType;
       } else if (draining) {
         reply->status = 503;
-        reply->body = R"({"error":{"message":"shutting down","type":"server_error","code":"draining"}})";
+        reply->body = http::error_body(503, "draining", "shutting down");
       } else if (req.kind == AdminRequest::Kind::reload_config) {
         reply->status = reload_config(reply->body);
       } else {
         std::string result;
         bool ok = reload(result);
         reply->status = ok ? 200 : 500;
-        reply->body = ok ? "{\"status\":\"reloaded\",\"message\":" + json_string(result) + "}"
-                         : http::error_body(500, "reload_failed", result);
+        reply->body = ok ? reloaded_body(result) : http::error_body(500, "reload_failed", result);
       }
       post(*workers[req.worker], Message::Kind::admin_reply, reply);
     }
@@ -696,9 +704,9 @@ int serve(std::shared_ptr<const config::Config> cfg) {
     plugins.collect();
     if (!draining) plugins.refresh_addresses(workers);
 
-    if (delaying && now_ms() >= drain_at) start_drain("shutdown_delay over");
+    if (delaying && io::coarse_ms() >= drain_at) start_drain("shutdown_delay over");
     if (reports.exited.load() == n) break;
-    if (draining && now_ms() >= deadline) {
+    if (draining && io::coarse_ms() >= deadline) {
       log::warn("shutdown grace period over: closing remaining connections");
       for (auto& w : workers) post(*w, Message::Kind::stop);
       join_all();

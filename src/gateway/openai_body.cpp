@@ -3,7 +3,7 @@
 #include <simdjson.h>
 
 #include "http/request.h"
-#include "metrics/utf8.h"
+#include "json/utf8.h"
 
 namespace aigw::gateway {
 
@@ -38,7 +38,7 @@ BodyError BodyParser::read(const std::string& json, bool want_estimate, BodyFact
   simdjson::ondemand::object obj;
   simdjson::error_code parse_err = impl_->parser.iterate(json.data(), json.size(), json.capacity()).get(doc);
   if (parse_err == simdjson::UTF8_ERROR) {
-    size_t at = metrics::utf8_valid_run(json, 0);
+    size_t at = json::utf8_valid_run(json, 0);
     return fail(400, "invalid_encoding",
                 "The request body is not valid UTF-8: the byte at offset " + std::to_string(at) +
                     " does not start a well-formed sequence.");

@@ -2,7 +2,7 @@
 
 #include <ctime>
 
-#include "log/log.h"
+#include "json/write.h"
 
 namespace aigw::http {
 
@@ -48,15 +48,6 @@ void append_uint(std::string& out, uint64_t v) {
     v /= 10;
   } while (v != 0);
   out.append(p, static_cast<size_t>(buf + sizeof buf - p));
-}
-
-void append_json_string(std::string& out, std::string_view s) {
-  out.push_back('"');
-  size_t at = out.size();
-  out.resize(at + s.size() * 6);  // worst case \u00XX for every byte
-  size_t n = log::json_escape(s, out.data() + at, s.size() * 6);
-  out.resize(at + n);
-  out.push_back('"');
 }
 
 }  // namespace
@@ -155,11 +146,11 @@ std::string error_body(int status, std::string_view code, std::string_view messa
   std::string body;
   body.reserve(64 + message.size() + code.size());
   body.append("{\"error\":{\"message\":");
-  append_json_string(body, message);
+  json::append_string(body, message);
   body.append(",\"type\":");
-  append_json_string(body, status >= 500 ? "server_error" : "invalid_request_error");
+  json::append_string(body, status >= 500 ? "server_error" : "invalid_request_error");
   body.append(",\"code\":");
-  append_json_string(body, code);
+  json::append_string(body, code);
   body.append("}}");
   return body;
 }

@@ -1,7 +1,9 @@
 // Structured logs: one JSON object per line on stderr.
 //
-// Each line is formatted into a stack buffer and written with a single
-// write(2), so lines from different workers never interleave. These are
+// Each line is formatted into a per-thread buffer (strings through
+// json::append_string) and written with a single write(2), so lines from
+// different workers never interleave; a line over 4 KiB is replaced by a
+// notice that it was dropped. These are
 // operational logs (start, stop, errors), not the per-request access log.
 #pragma once
 
@@ -46,9 +48,5 @@ inline void debug(std::string_view m, std::initializer_list<Field> f = {}) { wri
 inline void info(std::string_view m, std::initializer_list<Field> f = {}) { write(Level::info, m, f); }
 inline void warn(std::string_view m, std::initializer_list<Field> f = {}) { write(Level::warn, m, f); }
 inline void error(std::string_view m, std::initializer_list<Field> f = {}) { write(Level::error, m, f); }
-
-// Appends `s` to `out` as the inside of a JSON string (quotes not included).
-// Returns the number of bytes written, or 0 if it did not fit in `cap`.
-size_t json_escape(std::string_view s, char* out, size_t cap);
 
 }  // namespace aigw::log

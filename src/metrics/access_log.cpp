@@ -9,47 +9,10 @@
 #include <cstdio>
 #include <ctime>
 
-#include "log/log.h"
-#include "metrics/utf8.h"
+#include "json/write.h"
 
 namespace aigw::metrics {
 namespace {
-
-// log::json_escape copies bytes >= 0x80 unchecked, so it gets only runs of
-// well-formed UTF-8; each other byte becomes an escaped U+FFFD.
-void append_json_string(std::string_view s, std::string& out) {
-  out += '"';
-  // Almost every value (ids, config names, paths) is plain ASCII that needs
-  // no escape: copy it in one go.
-  bool plain = true;
-  for (char ch : s) {
-    auto c = static_cast<unsigned char>(ch);
-    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') {
-      plain = false;
-      break;
-    }
-  }
-  if (plain) {
-    out += s;
-    out += '"';
-    return;
-  }
-  size_t i = 0;
-  while (i < s.size()) {
-    size_t run = utf8_valid_run(s, i);
-    if (run > 0) {
-      const size_t at = out.size();
-      out.resize(at + run * 6);  // the worst case: every byte as \u00XX
-      size_t n = log::json_escape(s.substr(i, run), out.data() + at, run * 6);
-      out.resize(at + n);
-      i += run;
-    } else {
-      out += "\\ufffd";
-      ++i;
-    }
-  }
-  out += '"';
-}
 
 void field(std::string_view name, std::string& out) {
   out += ",\"";
@@ -62,7 +25,7 @@ void string_or_null(std::string_view name, std::string_view v, std::string& out)
   if (v.empty()) {
     out += "null";
   } else {
-    append_json_string(v, out);
+    json::append_string(out, v);
   }
 }
 
@@ -134,13 +97,13 @@ void format(const AccessRecord& r, std::string& out) {
   out += "{\"ts\":";
   timestamp(r.unix_ms, out);
   field("request_id", out);
-  append_json_string(r.request_id, out);
+  json::append_string(out, r.request_id);
   field("method", out);
-  append_json_string(r.method, out);
+  json::append_string(out, r.method);
   field("path", out);
-  append_json_string(r.path, out);
+  json::append_string(out, r.path);
   field("client", out);
-  append_json_string(r.client, out);
+  json::append_string(out, r.client);
   string_or_null("key", r.key, out);
   string_or_null("model", r.model, out);
   string_or_null("provider", r.provider, out);

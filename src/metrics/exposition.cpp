@@ -3,15 +3,15 @@
 #include <cmath>
 #include <initializer_list>
 
+#include "json/utf8.h"
 #include "metrics/metrics.h"
-#include "metrics/utf8.h"
 
 namespace aigw::metrics {
 
 void append_label_value(std::string_view value, std::string& out) {
   size_t i = 0;
   while (i < value.size()) {
-    size_t n = utf8_sequence_length(value, i);
+    size_t n = json::utf8_sequence_length(value, i);
     if (n == 0) {
       out += "\xEF\xBF\xBD";  // U+FFFD
       ++i;

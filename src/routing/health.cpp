@@ -6,6 +6,8 @@
 #include <functional>
 #include <limits>
 
+#include "json/write.h"
+
 namespace aigw::routing {
 
 namespace {
@@ -26,25 +28,6 @@ bool contains(const uint32_t* tried, size_t n, uint32_t c) {
 }
 
 void ewma(double& avg, bool first, double sample) { avg = first ? sample : avg + kAlpha * (sample - avg); }
-
-void append_json_string(std::string& out, std::string_view s) {
-  static const char hex[] = "0123456789abcdef";
-  out += '"';
-  for (char ch : s) {
-    auto u = static_cast<unsigned char>(ch);
-    if (ch == '"' || ch == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (u < 0x20) {
-      out += "\\u00";
-      out += hex[u >> 4];
-      out += hex[u & 15];
-    } else {
-      out += ch;
-    }
-  }
-  out += '"';
-}
 
 // Remaining time in whole milliseconds, rounded up so that "0" means over.
 int64_t remaining_ms(int64_t until, int64_t now) { return until > now ? (until - now + 999'999) / 1'000'000 : 0; }
@@ -462,9 +445,9 @@ void Health::write_json(std::string& out, unsigned worker_index, int64_t now_ns)
     std::string_view name = chans[c].name;
     if (c) out += ',';
     out += "{\"channel\":";
-    append_json_string(out, name);
+    json::append_string(out, name);
     out += ",\"provider\":";
-    append_json_string(out, name.substr(0, name.rfind('#')));
+    json::append_string(out, name.substr(0, name.rfind('#')));
     out += ",\"key\":";
     num(chans[c].key);
     out += ",\"state\":\"";

@@ -1,6 +1,7 @@
 #include "worker/endpoints.h"
 
-#include "log/log.h"
+#include "auth/keys.h"
+#include "json/write.h"
 #include "worker/worker.h"
 
 namespace aigw::worker {
@@ -20,12 +21,6 @@ void ready(Exchange& ex) {
   } else {
     ex.error(503, "starting", "This server is still starting.");
   }
-}
-
-void append_escaped(std::string& out, std::string_view s) {
-  size_t at = out.size();
-  out.resize(at + s.size() * 6);
-  out.resize(at + log::json_escape(s, out.data() + at, s.size() * 6));
 }
 
 void chat_completions(Exchange& ex) {
@@ -50,25 +45,15 @@ void models(Exchange& ex) {
       if (rc && rc->key >= 0 && gen->keys && !gen->keys->model_allowed(rc->key, m)) continue;
       if (!first) body += ',';
       first = false;
-      body += R"({"id":")";
-      append_escaped(body, m);
-      body += R"(","object":"model","created":0,"owned_by":")";
-      append_escaped(body, gen->config->providers[route->targets[0].provider].name);
-      body += R"("})";
+      body += R"({"id":)";
+      json::append_string(body, m);
+      body += R"(,"object":"model","created":0,"owned_by":)";
+      json::append_string(body, gen->config->providers[route->targets[0].provider].name);
+      body += '}';
     }
   }
   body += "]}";
   ex.respond(200, "application/json", body);
-}
-
-// Constant time in the length of the configured key: how much of a guess is
-// right must not show in the answer's timing.
-bool same_secret(std::string_view given, std::string_view want) {
-  unsigned char diff = given.size() == want.size() ? 0 : 1;
-  for (size_t i = 0; i < want.size(); ++i) {
-    diff |= static_cast<unsigned char>(want[i] ^ (i < given.size() ? given[i] : 0));
-  }
-  return diff == 0;
 }
 
 // Admin endpoints need `Authorization: Bearer <admin.api_key>` when a key is
@@ -76,15 +61,8 @@ bool same_secret(std::string_view given, std::string_view want) {
 bool admin_allowed(Exchange& ex) {
   const std::string& key = ex.worker().config().admin.api_key;
   if (key.empty()) return true;
-  for (const http::Header& h : ex.head().headers) {
-    if (!http::iequals(h.name, "authorization")) continue;
-    std::string_view v = h.value;
-    if (v.size() > 7 && http::iequals(v.substr(0, 7), "bearer ")) {
-      v.remove_prefix(7);
-      while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-      if (same_secret(v, key)) return true;
-    }
-  }
+  // The same Bearer rule and compare as client keys (src/auth).
+  if (auth::secret_matches(auth::bearer(ex.head().header("authorization")), key)) return true;
   ex.error(401, "invalid_admin_key", "This endpoint needs the admin key (Authorization: Bearer ...).",
            {{"WWW-Authenticate", "Bearer"}});
   return false;

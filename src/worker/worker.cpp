@@ -8,6 +8,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "io/clock.h"
 #include "log/log.h"
 #include "metrics/access_log.h"
 #include "worker/endpoints.h"
@@ -15,19 +16,6 @@
 namespace aigw::worker {
 
 namespace {
-
-uint64_t monotonic_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-int64_t monotonic_ms() {
-  timespec ts;
-  // COARSE: a vDSO read of the last tick; millisecond timeouts need no more.
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
 
 // The linger after a final response: long enough for a client to read it and
 // close, short enough that a client that never closes cannot hold the slot.
@@ -101,7 +89,7 @@ bool Worker::setup(std::string& why) {
                                       tickets_);
     if (!tls_) return false;
   }
-  now_ms_ = monotonic_ms();
+  now_ms_ = io::coarse_ms();
   next_tick_ms_ = now_ms_ + tick_ms_;
   refresh_date();
   // The first plugin generation is already waiting: install it before the
@@ -127,7 +115,7 @@ void Worker::run() {
   while (!exit_) {
     int64_t wait_ns = std::max<int64_t>(1, next_tick_ms_ - now_ms_) * 1000000;
     if (uint64_t t = plugins_->next_timer_ns()) {
-      int64_t until = static_cast<int64_t>(t) - static_cast<int64_t>(monotonic_ns());
+      int64_t until = static_cast<int64_t>(t) - io::mono_ns();
       wait_ns = std::clamp<int64_t>(until, 1000, wait_ns);
     }
     __kernel_timespec ts{wait_ns / 1000000000, wait_ns % 1000000000};
@@ -137,7 +125,7 @@ void Worker::run() {
       log::error("io_uring wait failed", {{"worker", index_}, {"error", std::strerror(-rc)}});
       break;
     }
-    now_ms_ = monotonic_ms();
+    now_ms_ = io::coarse_ms();
 
     unsigned head;
     unsigned seen = 0;
@@ -168,7 +156,7 @@ void Worker::run() {
         if (c.fd >= 0 && c.phase == Phase::idle && !c.close_after_write) resume_reading(c);
       }
     }
-    if (plugins_->next_timer_ns() != 0) plugins_->run_timers(monotonic_ns());
+    if (plugins_->next_timer_ns() != 0) plugins_->run_timers(static_cast<uint64_t>(io::mono_ns()));
     if (plugins_->has_deferred()) plugins_->run_deferred();
     // Access-log lines go out in batches: each write to a file is handed to
     // a kernel worker thread (io-wq), and one per loop turn measured about
@@ -390,9 +378,9 @@ void Worker::drain_mailbox() {
           snap = metrics_.snapshot();
           snap.log_lines_dropped = access_log_.dropped();
           snap.health_news_dropped = news_dropped_;
-          plugins_->channel_states(snap, static_cast<int64_t>(monotonic_ns()));
+          plugins_->channel_states(snap, io::mono_ns());
         } else {
-          plugins_->health_json(report->health[index_], static_cast<int64_t>(monotonic_ns()));
+          plugins_->health_json(report->health[index_], io::mono_ns());
         }
         report->done.fetch_add(1, std::memory_order_release);
         break;
@@ -581,7 +569,7 @@ void Worker::timer_disarm(Connection& c) {
 void Worker::tick() {
   next_tick_ms_ = now_ms_ + tick_ms_;
   refresh_date();
-  if (all_ready_ && !draining_) plugins_->on_tick(static_cast<int64_t>(monotonic_ns()));
+  if (all_ready_ && !draining_) plugins_->on_tick(io::mono_ns());
   if (access_log_fd_ >= 0 && !access_log_.in_flight() && access_log_.pending() > 0) flush_access_log();
   for (auto& l : timers_) {
     while (l.head != kNoSlot && conns_[l.head]->deadline_ms <= now_ms_) {

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "log/log.h"
+#include "json/write.h"
 
 namespace aigw::mock {
 
@@ -33,13 +33,13 @@ void append_usage(std::string& out, const Completion& c) {
 // completion object and chunk.
 void open_object(std::string& out, const Completion& c, std::string_view object) {
   out.append("{\"id\":");
-  append_json_string(out, c.id);
+  json::append_string(out, c.id);
   out.append(",\"object\":\"");
   out.append(object);
   out.append("\",\"created\":");
   append_uint(out, static_cast<uint64_t>(c.created));
   out.append(",\"model\":");
-  append_json_string(out, c.model);
+  json::append_string(out, c.model);
 }
 
 std::string all_tokens(uint32_t n) {
@@ -51,25 +51,17 @@ std::string all_tokens(uint32_t n) {
 
 }  // namespace
 
-void append_json_string(std::string& out, std::string_view s) {
-  out.push_back('"');
-  size_t at = out.size();
-  out.resize(at + s.size() * 6);  // worst case: \u00XX for every byte
-  out.resize(at + log::json_escape(s, out.data() + at, s.size() * 6));
-  out.push_back('"');
-}
-
 std::string openai_error_body(std::string_view message, std::string_view type,
                               std::string_view code) {
   std::string body = "{\"error\":{\"message\":";
-  append_json_string(body, message);
+  json::append_string(body, message);
   body.append(",\"type\":");
-  append_json_string(body, type);
+  json::append_string(body, type);
   body.append(",\"param\":null,\"code\":");
   if (code.empty()) {
     body.append("null");
   } else {
-    append_json_string(body, code);
+    json::append_string(body, code);
   }
   body.append("}}");
   return body;
@@ -145,7 +137,7 @@ std::string chat_completion_body(const Completion& c) {
   b.reserve(256 + c.completion_tokens * 7);
   open_object(b, c, "chat.completion");
   b.append(",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
-  append_json_string(b, all_tokens(c.completion_tokens));
+  json::append_string(b, all_tokens(c.completion_tokens));
   b.append(",\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"stop\"}],");
   append_usage(b, c);
   b.push_back('}');
@@ -157,7 +149,7 @@ std::string text_completion_body(const Completion& c) {
   b.reserve(256 + c.completion_tokens * 7);
   open_object(b, c, "text_completion");
   b.append(",\"choices\":[{\"text\":");
-  append_json_string(b, all_tokens(c.completion_tokens));
+  json::append_string(b, all_tokens(c.completion_tokens));
   b.append(",\"index\":0,\"logprobs\":null,\"finish_reason\":\"stop\"}],");
   append_usage(b, c);
   b.push_back('}');
@@ -175,7 +167,7 @@ std::string embeddings_body(std::string_view model, uint32_t inputs, uint32_t pr
     b.push_back('}');
   }
   b.append("],\"model\":");
-  append_json_string(b, model);
+  json::append_string(b, model);
   b.append(",\"usage\":{\"prompt_tokens\":");
   append_uint(b, prompt_tokens);
   b.append(",\"total_tokens\":");
@@ -189,7 +181,7 @@ std::string models_body(const std::vector<std::string>& models) {
   for (size_t i = 0; i < models.size(); ++i) {
     if (i != 0) b.push_back(',');
     b.append("{\"id\":");
-    append_json_string(b, models[i]);
+    json::append_string(b, models[i]);
     b.append(",\"object\":\"model\",\"created\":1700000000,\"owned_by\":\"aigw-mock\"}");
   }
   b.append("]}");
@@ -280,11 +272,11 @@ void StreamGen::next(std::string& out) {
     append_token(tok, i - first_token);
     if (chat) {
       out.append(",\"choices\":[{\"index\":0,\"delta\":{\"content\":");
-      append_json_string(out, tok);
+      json::append_string(out, tok);
       out.append("},\"logprobs\":null,\"finish_reason\":null}]}\n\n");
     } else {
       out.append(",\"choices\":[{\"text\":");
-      append_json_string(out, tok);
+      json::append_string(out, tok);
       out.append(",\"index\":0,\"logprobs\":null,\"finish_reason\":null}]}\n\n");
     }
     return;

@@ -10,9 +10,6 @@
 
 namespace aigw::mock {
 
-// Appends `s` as a JSON string literal, quotes included.
-void append_json_string(std::string& out, std::string_view s);
-
 // The OpenAI error shape with `param` and `code` (an empty code is null).
 std::string openai_error_body(std::string_view message, std::string_view type,
                               std::string_view code);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "json/write.h"
 #include "mock_responses.h"
 
 namespace aigw::mock {
@@ -30,7 +31,7 @@ void append_map(std::string& out, const std::map<std::string, uint64_t, std::les
   for (const auto& [k, v] : m) {
     if (!first) out.push_back(',');
     first = false;
-    append_json_string(out, k);
+    json::append_string(out, k);
     out.push_back(':');
     out.append(std::to_string(v));
   }
@@ -112,7 +113,7 @@ std::string Stats::stats_json() {
   out.append(",\"auth_headers_seen\":[");
   for (size_t i = 0; i < auth.size(); ++i) {
     if (i != 0) out.push_back(',');
-    append_json_string(out, auth[i].second);
+    json::append_string(out, auth[i].second);
   }
   out.append("]}");
   return out;
@@ -132,9 +133,9 @@ std::string Stats::last_json() {
   std::lock_guard lock(newest->mu_);
   const WorkerStats::Last& l = newest->last_;
   std::string out = "{\"method\":";
-  append_json_string(out, l.method);
+  json::append_string(out, l.method);
   out.append(",\"path\":");
-  append_json_string(out, l.path);
+  json::append_string(out, l.path);
   out.append(",\"headers\":{");
   // Repeated headers are joined with ", " (RFC 9110 5.3), in arrival order.
   std::vector<std::pair<std::string, std::string>> merged;
@@ -148,12 +149,12 @@ std::string Stats::last_json() {
   }
   for (size_t i = 0; i < merged.size(); ++i) {
     if (i != 0) out.push_back(',');
-    append_json_string(out, merged[i].first);
+    json::append_string(out, merged[i].first);
     out.push_back(':');
-    append_json_string(out, merged[i].second);
+    json::append_string(out, merged[i].second);
   }
   out.append("},\"body\":");
-  append_json_string(out, l.body);
+  json::append_string(out, l.body);
   out.append(",\"body_truncated\":");
   out.append(l.body_truncated ? "true" : "false");
   out.push_back('}');

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "http/request.h"
+#include "json/write.h"
 #include "mock_responses.h"
 
 namespace aigw::mock {
@@ -72,7 +73,7 @@ error_code canon(ondemand::value v, std::string& out, int depth) {
       out.push_back('{');
       for (size_t i = 0; i < members.size(); ++i) {
         if (i != 0) out.push_back(',');
-        append_json_string(out, members[i].first);
+        json::append_string(out, members[i].first);
         out.push_back(':');
         out.append(members[i].second);
       }
@@ -96,7 +97,7 @@ error_code canon(ondemand::value v, std::string& out, int depth) {
     case ondemand::json_type::string: {
       std::string_view s;
       if (auto e = v.get_string().get(s)) return e;
-      append_json_string(out, s);
+      json::append_string(out, s);
       return SUCCESS;
     }
     case ondemand::json_type::boolean: {

@@ -557,5 +557,19 @@ TEST(RoutingHealth, WriteJsonHoldsOnlyNamesAndNumbers) {
   EXPECT_NE(out.find("\"state\":\"half_open\""), std::string::npos) << out;
 }
 
+// Names are written by json::append_string, like every JSON string aigw
+// writes: a newline in its short escape (not as a \u escape), a bad byte
+// as U+FFFD.
+TEST(RoutingHealth, WriteJsonEscapesNamesLikeEveryOtherWriter) {
+  Fixture f({{"line\nbreak\xFF"}});
+  std::string out;
+  f.health.write_json(out, 0, kT0);
+  EXPECT_NE(out.find(R"("provider":"line\nbreak\ufffd")"), std::string::npos) << out;
+  EXPECT_EQ(out.find("\\u000a"), std::string::npos) << out;
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  ASSERT_EQ(parser.parse(out).get(doc), simdjson::SUCCESS) << out;
+}
+
 }  // namespace
 }  // namespace aigw::routing

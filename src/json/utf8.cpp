@@ -1,6 +1,6 @@
-#include "metrics/utf8.h"
+#include "json/utf8.h"
 
-namespace aigw::metrics {
+namespace aigw::json {
 namespace {
 
 bool in(unsigned char c, unsigned char lo, unsigned char hi) { return c >= lo && c <= hi; }
@@ -50,4 +50,4 @@ size_t utf8_valid_run(std::string_view s, size_t i) {
   return j - i;
 }
 
-}  // namespace aigw::metrics
+}  // namespace aigw::json

@@ -1,0 +1,20 @@
+// The JSON string writer: every JSON string aigw writes itself (logs, the
+// access log, error bodies, admin reports) goes through append_string, so
+// they all follow one escaping and one UTF-8 rule.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace aigw::json {
+
+// Appends `s` to `out` as a JSON string, quotes included. The output is
+// always valid JSON and valid UTF-8, whatever `s` holds:
+//   - `"` and `\` are escaped; \b \f \n \r \t in their short forms, the other
+//     control characters (U+0000..U+001F and DEL) as \u00XX;
+//   - well-formed UTF-8 (json/utf8.h) is copied unchanged;
+//   - each byte that does not start a well-formed sequence becomes one
+//     \ufffd (U+FFFD), so a cut or forged sequence cannot break the output.
+void append_string(std::string& out, std::string_view s);
+
+}  // namespace aigw::json

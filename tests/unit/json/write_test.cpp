@@ -1,0 +1,133 @@
+// The one JSON string writer: escapes, control characters, and the UTF-8
+// repair (each byte that does not start a well-formed sequence -> \ufffd).
+#include "json/write.h"
+
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <cstdio>
+#include <string>
+
+#include "json/utf8.h"
+
+namespace aigw::json {
+namespace {
+
+std::string w(std::string_view s) {
+  std::string out;
+  append_string(out, s);
+  return out;
+}
+
+// The output parses as one JSON string, and its value is `want`.
+void expect_parses_to(std::string_view in, std::string_view want) {
+  std::string doc = w(in);
+  simdjson::dom::parser parser;
+  std::string_view got;
+  ASSERT_EQ(parser.parse(doc).get(got), simdjson::SUCCESS) << doc;
+  EXPECT_EQ(got, want) << doc;
+}
+
+TEST(JsonWrite, PlainAsciiIsQuotedAndCopied) {
+  EXPECT_EQ(w(""), "\"\"");
+  EXPECT_EQ(w("hello world /v1/chat?x=1&y=~"), "\"hello world /v1/chat?x=1&y=~\"");
+}
+
+TEST(JsonWrite, AppendsToWhatIsThere) {
+  std::string out = "{\"a\":";
+  append_string(out, "b");
+  EXPECT_EQ(out, "{\"a\":\"b\"");
+}
+
+TEST(JsonWrite, QuoteAndBackslashAreEscaped) {
+  EXPECT_EQ(w("a\"b\\c"), "\"a\\\"b\\\\c\"");
+  EXPECT_EQ(w("\"}{\"injected\":1"), "\"\\\"}{\\\"injected\\\":1\"");
+  EXPECT_EQ(w("/"), "\"/\"");  // JSON allows '/' as is
+}
+
+TEST(JsonWrite, EveryControlCharacter) {
+  for (int c = 0; c < 0x20; ++c) {
+    std::string want;
+    switch (c) {
+      case '\b': want = "\\b"; break;
+      case '\f': want = "\\f"; break;
+      case '\n': want = "\\n"; break;
+      case '\r': want = "\\r"; break;
+      case '\t': want = "\\t"; break;
+      default: {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\u%04x", c);
+        want = buf;
+      }
+    }
+    const std::string in(1, static_cast<char>(c));
+    EXPECT_EQ(w(in), "\"" + want + "\"") << "byte " << c;
+    expect_parses_to(in, in);
+  }
+  EXPECT_EQ(w("\x7f"), "\"\\u007f\"");
+  EXPECT_EQ(w(std::string_view("nul\0x", 5)), "\"nul\\u0000x\"");
+  EXPECT_EQ(w("l1\nl2\r\t"), "\"l1\\nl2\\r\\t\"");
+}
+
+TEST(JsonWrite, ValidMultiByteIsCopiedUnchanged) {
+  const std::string_view valid[] = {
+      "caf\xC3\xA9",                    // 2 bytes: e-acute
+      "\xC2\x80 \xDF\xBF",              // 2-byte extremes U+0080, U+07FF
+      "\xE0\xA0\x80 \xEF\xBF\xBF",      // 3-byte extremes U+0800, U+FFFF
+      "\xE4\xB8\x96\xE7\x95\x8C",       // CJK
+      "\xED\x9F\xBF \xEE\x80\x80",      // either side of the surrogates
+      "\xE2\x80\xA8",                   // U+2028, valid in JSON as is
+      "\xF0\x90\x80\x80 \xF0\x9F\x8E\x89 \xF4\x8F\xBF\xBF",  // U+10000, emoji, U+10FFFF
+      "\xEF\xBF\xBD",                   // U+FFFD itself
+  };
+  for (std::string_view s : valid) {
+    EXPECT_EQ(w(s), "\"" + std::string(s) + "\"");
+    expect_parses_to(s, s);
+  }
+}
+
+// Each byte that does not start a well-formed sequence becomes one U+FFFD;
+// scanning goes on at the next byte.
+TEST(JsonWrite, InvalidUtf8IsRepairedByteByByte) {
+  struct Case {
+    std::string_view in, want;
+  };
+  const Case cases[] = {
+      {"\x80", "\\ufffd"},                                  // lone continuation
+      {"\xBF", "\\ufffd"},
+      {"\xFF", "\\ufffd"},                                  // never in UTF-8
+      {"\xFE", "\\ufffd"},
+      {"\xC0\x80", "\\ufffd\\ufffd"},                      // overlong NUL
+      {"\xC1\xBF", "\\ufffd\\ufffd"},                      // overlong 2-byte
+      {"\xE0\x80\xAF", "\\ufffd\\ufffd\\ufffd"},           // overlong 3-byte '/'
+      {"\xF0\x80\x80\xAF", "\\ufffd\\ufffd\\ufffd\\ufffd"},  // overlong 4-byte
+      {"\xED\xA0\x80", "\\ufffd\\ufffd\\ufffd"},           // high surrogate U+D800
+      {"\xED\xBF\xBF", "\\ufffd\\ufffd\\ufffd"},           // low surrogate U+DFFF
+      {"\xF4\x90\x80\x80", "\\ufffd\\ufffd\\ufffd\\ufffd"},  // U+110000
+      {"\xF5\x80\x80\x80", "\\ufffd\\ufffd\\ufffd\\ufffd"},  // lead byte past F4
+      {"\xC3", "\\ufffd"},                                  // truncated at the end
+      {"\xE2\x82", "\\ufffd\\ufffd"},
+      {"\xF0\x9F\x8E", "\\ufffd\\ufffd\\ufffd"},
+      {"a\xE2\x82z", "a\\ufffd\\ufffdz"},                  // truncated in the middle
+      {"\xC3(", "\\ufffd("},                                // bad second byte is kept
+      {"\xE2\x82\xAC\x80", "\xE2\x82\xAC\\ufffd"},         // valid euro, then a stray byte
+      {"\"\xFF\n", "\\\"\\ufffd\\n"},                      // mixed with escapes
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(w(c.in), "\"" + std::string(c.want) + "\"") << c.want;
+  }
+  // And the repaired output is valid JSON: U+FFFD where the bad bytes were.
+  expect_parses_to("x\xC0\x80y", "x\xEF\xBF\xBD\xEF\xBF\xBDy");
+}
+
+TEST(JsonUtf8, ValidRunStopsAtTheFirstBadByte) {
+  EXPECT_EQ(utf8_valid_run("abc", 0), 3u);
+  EXPECT_EQ(utf8_valid_run("ab\xC3\xA9\xFFz", 0), 4u);
+  EXPECT_EQ(utf8_valid_run("ab\xC3\xA9\xFFz", 5), 1u);
+  EXPECT_EQ(utf8_valid_run("\xE2\x82", 0), 0u);
+  EXPECT_EQ(utf8_sequence_length("\xF4\x8F\xBF\xBF", 0), 4u);
+  EXPECT_EQ(utf8_sequence_length("\xF4\x90\x80\x80", 0), 0u);
+}
+
+}  // namespace
+}  // namespace aigw::json
