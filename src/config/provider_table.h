@@ -20,7 +20,9 @@ struct ProviderTable {
   const toml::table* table = nullptr;
   std::string source;    // the config file name
   std::string path;      // "provider[1]" as used in messages
-  std::vector<std::string> host_keys;  // keys the host itself reads
+  // The keys the host itself read, in the order it asked for them (its
+  // TableReader's known()): the plugin's reader counts them as known.
+  std::vector<std::string> host_keys;
 
   // "aigw.toml:12:1: provider[1].chunk_words: must be ..."
   std::string format(const toml::source_region& where, std::string_view key,

@@ -1,7 +1,6 @@
-// "Did you mean": the key an unknown key was most likely meant to be. One
-// function for both readers of a config file, the host's schema reader
-// (config.cpp) and the reader the plugins use for their own provider keys
-// (src/plugin/config_source.h), so both suggest alike.
+// "Did you mean": the key an unknown key was most likely meant to be. Used
+// by the schema reader (schema_reader.cpp), which reads the host's keys and
+// the plugins' provider keys alike.
 #pragma once
 
 #include <cstddef>

@@ -1,25 +1,32 @@
 // The host half of aigw_config_source: one provider's TOML table as a plugin
-// reads it during config_new. Remembers which keys were read (the rest are
-// reported as unknown) and collects problems in the config's error format.
+// reads it during config_new. Reading goes through the host's own schema
+// reader (config/schema_reader.h), so a plugin's keys get the same type
+// messages, positions and "did you mean" as the host's.
 #pragma once
 
-#include <algorithm>
 #include <deque>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "aigw_plugin.h"
 #include "config/provider_table.h"
-#include "config/suggest.h"
+#include "config/schema_reader.h"
 
 struct aigw_config_source {
   const aigw::config::ProviderTable* table = nullptr;
-  std::vector<std::string> read;
+  // Every problem found, as "file:line:column: key: message" lines; filled
+  // by report_unknown().
   std::vector<std::string> errors;
   // Resolved secrets handed to the plugin stay valid until config_new
   // returns; a deque keeps earlier ones in place. Wiped on destruction.
   std::deque<std::string> secrets;
+
+  aigw_config_source() = default;
+  // The reader refers to the problems beside it.
+  aigw_config_source(const aigw_config_source&) = delete;
+  aigw_config_source& operator=(const aigw_config_source&) = delete;
 
   ~aigw_config_source() {
     for (std::string& s : secrets) {
@@ -28,46 +35,34 @@ struct aigw_config_source {
     }
   }
 
-  const toml::node* get(std::string_view key) {
-    read.emplace_back(key);
-    return table->table->get(key);
+  // The reader of `table`, made on first use (`table` is set after
+  // construction). It already knows the keys the host read.
+  aigw::config::TableReader& reader() {
+    if (!reader_) {
+      problems_.emplace(table->source);
+      reader_.emplace(table->table, table->path, table->table->source(), *problems_);
+      reader_->mark_known(table->host_keys);
+    }
+    return *reader_;
   }
 
-  aigw_status type_error(std::string_view key, const toml::node& n, std::string_view expected) {
-    return value_error(key, n, "expected " + std::string(expected));
-  }
-
-  aigw_status value_error(std::string_view key, const toml::node& n, const std::string& message) {
-    errors.push_back(table->format(n.source(), key, message));
-    return AIGW_ERR_INVALID;
-  }
+  // The node under `key`, marked as read.
+  const toml::node* get(std::string_view key) { return reader().get_node(key); }
 
   std::string& keep_secret() { return secrets.emplace_back(); }
 
-  // Keys nobody (host or plugin) read, as "unknown key" errors, each with
-  // the nearest key the host or the plugin asked for when one is close.
-  // `complete`: config_new succeeded, so the plugin read every key it knows.
-  // A plugin that gave up early may not have asked for all of its keys yet;
-  // then only keys near one that was asked for (and so most likely typos of
-  // it) are reported.
+  // Call once config_new has returned: keys nobody (host or plugin) read
+  // become "unknown key" errors, each with the nearest key the host or the
+  // plugin asked for when one is close, and every problem moves to
+  // `errors`. `complete`: config_new succeeded, so the plugin read every key
+  // it knows; otherwise only the likely typos are reported (see
+  // TableReader::report_unknown_plugin_keys).
   void report_unknown(std::string_view plugin_name, bool complete) {
-    std::vector<std::string> asked = table->host_keys;
-    asked.insert(asked.end(), read.begin(), read.end());
-    for (auto&& [k, node] : *table->table) {
-      std::string_view key = k.str();
-      if (std::find(asked.begin(), asked.end(), key) != asked.end()) continue;
-      const std::string_view near = aigw::config::closest_key(key, asked);
-      if (!complete && near.empty()) continue;
-      std::string message = "unknown key for plugin \"";
-      message += plugin_name;
-      message += '"';
-      if (!near.empty()) {
-        message += " (did you mean \"";
-        message += table->dotted(near);
-        message += "\"?)";
-      }
-      errors.push_back(table->format(k.source().begin.line ? k.source() : node.source(), key,
-                                     message));
-    }
+    reader().report_unknown_plugin_keys(plugin_name, complete);
+    for (std::string& e : problems_->take()) errors.push_back(std::move(e));
   }
+
+ private:
+  std::optional<aigw::config::Problems> problems_;
+  std::optional<aigw::config::TableReader> reader_;
 };
