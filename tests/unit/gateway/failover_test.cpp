@@ -1,0 +1,501 @@
+// src/gateway/failover.cpp (with the response paths of runtime.cpp):
+// failover to another channel while nothing has reached the client, the
+// attempt limit, rate-limit cooling, and the hold-back of a stream until its
+// first content event.
+//
+// gateway::Runtime runs here on tests/support/fake_gateway_host.h instead
+// of a worker, serving a generation built in the test around a scripted
+// direct-mode plugin: each provider's script says what its requests do
+// (respond_start, emit, finish) and where they pause. A pause is a plugin
+// timer, so the steps after it run from on_timer, inside a hook, as a real
+// plugin's would; the test decides when timers fire, which lets it look at
+// what the client has received between two steps.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "aigw_plugin.h"
+#include "config/config.h"
+#include "gateway/abi_host.h"
+#include "gateway/runtime.h"
+#include "http/request.h"
+#include "http/response.h"
+#include "plugin/generation.h"
+#include "routing/table.h"
+#include "support/fake_gateway_host.h"
+
+namespace aigw::gateway {
+namespace {
+
+using test::FakeGatewayHost;
+
+// --- the scripted plugin -----------------------------------------------------
+
+struct Step {
+  enum Kind { respond, emit, finish, pause } kind;
+  int32_t status = 200;            // respond
+  std::string bytes;               // emit; finish: the message
+  aigw_status result = AIGW_OK;    // finish
+};
+
+Step respond(int32_t status = 200) { return {Step::respond, status, {}, AIGW_OK}; }
+Step emit(std::string bytes) { return {Step::emit, 0, std::move(bytes), AIGW_OK}; }
+Step finish(aigw_status st, std::string message = {}) { return {Step::finish, 0, std::move(message), st}; }
+Step pause() { return {Step::pause, 0, {}, AIGW_OK}; }
+
+using Script = std::vector<Step>;
+
+// SSE events as the plugins write them: the role-only preamble carries no
+// content (its "content" is empty); the others do.
+const std::string kRoleOnly = "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n";
+std::string content(const std::string& text) {
+  return "data: {\"choices\":[{\"delta\":{\"content\":\"" + text + "\"}}]}\n\n";
+}
+const std::string kDone = "data: [DONE]\n\n";
+
+// One provider of the test generation: its script (by upstream key) and
+// what happened to its requests.
+struct TestProvider {
+  std::string name;
+  uint32_t keys = 1;
+  uint32_t priority = 0;
+  std::function<Script(uint32_t key)> script;
+  int requests = 0;                // request_new calls
+  int destroyed = 0;               // request_destroy calls
+  std::vector<uint32_t> key_used;  // key_index of each request
+  std::vector<aigw_status> refused;  // host answers other than AIGW_OK, in order
+};
+
+struct Ctx {
+  TestProvider* provider;
+  aigw_request* req;
+  Script steps;
+  size_t next = 0;
+};
+
+// Runs steps until a pause (a timer continues) or the end of the script.
+void run(Ctx* c) {
+  const aigw_host* host = host_table();
+  while (c->next < c->steps.size()) {
+    const Step& s = c->steps[c->next++];
+    aigw_status st = AIGW_OK;
+    switch (s.kind) {
+      case Step::respond: {
+        static const char kName[] = "content-type";
+        static const char kValue[] = "text/event-stream";
+        aigw_plugin_header h{{kName, sizeof kName - 1}, {kValue, sizeof kValue - 1}};
+        st = host->respond_start(c->req, s.status, &h, 1);
+        break;
+      }
+      case Step::emit: {
+        aigw_plugin_bytes b{reinterpret_cast<const uint8_t*>(s.bytes.data()), s.bytes.size()};
+        st = host->emit(c->req, &b, 1);
+        break;
+      }
+      case Step::finish:
+        st = host->finish(c->req, s.result, {s.bytes.data(), s.bytes.size()});
+        break;
+      case Step::pause:
+        st = host->timer_start(c->req, 1'000'000, 0);
+        if (st == AIGW_OK) return;
+        break;
+    }
+    if (st != AIGW_OK) c->provider->refused.push_back(st);
+  }
+}
+
+aigw_status instance_new(void* config, const aigw_worker_info*, void** out, aigw_errbuf*) {
+  *out = config;  // the TestProvider: nothing per worker
+  return AIGW_OK;
+}
+void instance_destroy(void*) {}
+aigw_status request_new(void* instance, aigw_request* req, const aigw_client_request* client, void** ctx_out,
+                        aigw_errbuf*) {
+  auto* p = static_cast<TestProvider*>(instance);
+  ++p->requests;
+  p->key_used.push_back(client->key_index);
+  *ctx_out = new Ctx{p, req, p->script(client->key_index), 0};
+  return AIGW_OK;
+}
+void request_destroy(void* ctx) {
+  auto* c = static_cast<Ctx*>(ctx);
+  ++c->provider->destroyed;
+  delete c;
+}
+aigw_status request_start(void* ctx) {
+  run(static_cast<Ctx*>(ctx));
+  return AIGW_OK;
+}
+void on_timer(void* ctx, uint64_t) { run(static_cast<Ctx*>(ctx)); }
+
+aigw_hooks make_hooks() {
+  aigw_hooks h{};
+  h.struct_size = sizeof h;
+  h.mode = AIGW_MODE_DIRECT;
+  h.instance_new = instance_new;
+  h.instance_destroy = instance_destroy;
+  h.request_new = request_new;
+  h.request_destroy = request_destroy;
+  h.request_start = request_start;
+  h.on_timer = on_timer;
+  return h;
+}
+const aigw_hooks kHooks = make_hooks();
+const aigw_plugin_def kDef = {sizeof(aigw_plugin_def), AIGW_ABI_MAJOR, AIGW_ABI_MINOR, AIGW_ABI_SIGNATURE,
+                              "scripted", "test", 0, 0, &kHooks};
+
+// --- the fixture -------------------------------------------------------------
+
+class Failover : public ::testing::Test {
+ protected:
+  // Installs a generation serving model "m" from these providers, by
+  // priority (the lowest first), so that the order of attempts is known.
+  void install(std::vector<TestProvider*> providers, uint64_t max_attempts = 3) {
+    auto cfg = std::make_shared<config::Config>();
+    cfg->routing.max_attempts = max_attempts;
+    config::RouteConfig route;
+    route.model = "m";
+    route.strategy = config::Strategy::priority;
+    std::vector<uint32_t> keys;
+    for (TestProvider* p : providers) {
+      config::ProviderConfig pc;
+      pc.name = p->name;
+      pc.plugin = "scripted";
+      pc.models = {"m"};
+      pc.priority = p->priority;
+      cfg->providers.push_back(pc);
+      config::RouteTarget t;
+      t.provider = p->name;
+      route.targets.push_back(t);
+      keys.push_back(p->keys);
+    }
+    cfg->routes = {route};
+    auto gen = std::make_shared<plugin::Generation>();
+    gen->id = 1;
+    gen->config = cfg;
+    for (size_t i = 0; i < providers.size(); ++i) {
+      plugin::Provider& prov = gen->providers.emplace_back();
+      prov.config = &cfg->providers[i];
+      prov.def = &kDef;
+      prov.hooks = &kHooks;
+      prov.host_plugin.name = kDef.name;
+      prov.plugin_config = providers[i];
+      prov.keys = providers[i]->keys;
+    }
+    gen->routes = routing::Table::build(*cfg, keys, gen->id);
+    std::string why;
+    ASSERT_TRUE(rt.install(gen, why)) << why;
+  }
+
+  // A client request on connection `conn`, as the worker starts it.
+  uint32_t send(uint32_t conn, bool stream) {
+    body = std::string("{\"model\":\"m\",\"stream\":") + (stream ? "true" : "false") +
+           ",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    http::RequestHead head;
+    head.method_text = "POST";
+    head.method = http::Method::post;
+    head.target = head.path = "/v1/chat/completions";
+    head.headers.push_back({"content-type", "application/json"});
+    http::ResponseMeta meta;
+    meta.date = host.date();
+    RequestContext rc;
+    rc.request_id = "req-1";
+    uint32_t slot = rt.admit(conn, 1, head, body, AIGW_ENDPOINT_CHAT_COMPLETIONS, meta, rc);
+    if (slot != Runtime::kNone) rt.begin(slot);
+    rt.run_deferred();  // as the worker does at the end of each loop turn
+    return slot;
+  }
+
+  // Fires the timers due first (one paused step per request), then what
+  // the worker runs at the end of that loop turn.
+  void step() {
+    if (uint64_t t = rt.next_timer_ns(); t != 0) rt.run_timers(t);
+    rt.run_deferred();
+  }
+  // Steps until nothing is left to run.
+  void settle() {
+    for (int i = 0; i < 100 && (rt.next_timer_ns() != 0 || rt.has_deferred()); ++i) step();
+    ASSERT_EQ(rt.next_timer_ns(), 0u);
+  }
+
+  // Providers are declared before the runtime: requests still live when a
+  // test ends are destroyed by its destructor, which calls their plugin.
+  TestProvider& add(std::string name, uint32_t keys, uint32_t priority, std::function<Script(uint32_t)> script) {
+    TestProvider& p = providers_.emplace_back();
+    p.name = std::move(name);
+    p.keys = keys;
+    p.priority = priority;
+    p.script = std::move(script);
+    return p;
+  }
+  std::deque<TestProvider> providers_;
+  FakeGatewayHost host;
+  Runtime rt{host};
+  std::string body;
+};
+
+// --- failover ----------------------------------------------------------------
+
+TEST_F(Failover, FirstChannelFailingBeforeContentIsReplacedBySecond) {
+  TestProvider& a = add("a", 1, 0, [](uint32_t) {
+                   return Script{respond(), emit(kRoleOnly), finish(AIGW_ERR_INTERNAL, "boom")};
+                 });
+  TestProvider& b = add("b", 1, 1, [](uint32_t) {
+                   return Script{respond(), emit(kRoleOnly), emit(content("hello")), emit(kDone), finish(AIGW_OK)};
+                 });
+  install({&a, &b});
+  ASSERT_NE(send(7, true), Runtime::kNone);
+  settle();
+
+  EXPECT_EQ(a.requests, 1);
+  EXPECT_EQ(a.destroyed, 1);  // the failed attempt was torn down
+  EXPECT_EQ(b.requests, 1);
+  EXPECT_EQ(b.destroyed, 1);
+  FakeGatewayHost::Answer ans = host.answer(7);
+  ASSERT_TRUE(ans.complete);
+  EXPECT_EQ(ans.status, 200);
+  EXPECT_EQ(ans.header("x-aigw-attempts"), "2");
+  EXPECT_EQ(ans.header("x-aigw-provider"), "b");
+  EXPECT_EQ(ans.body, kRoleOnly + content("hello") + kDone);  // b's stream alone, once
+  EXPECT_EQ(ans.rest, "");
+  EXPECT_EQ(ans.body.find("boom"), std::string::npos);
+  ASSERT_TRUE(host.outputs.back().done);
+  ASSERT_EQ(host.records.size(), 1u);
+  EXPECT_EQ(host.records[0].status, 200);
+  EXPECT_EQ(host.records[0].attempts, 2u);
+  EXPECT_EQ(host.records[0].provider, "b");
+}
+
+TEST_F(Failover, NonStreamFailureBeforeAnyResponseFailsOver) {
+  TestProvider& a = add("a", 1, 0, [](uint32_t) { return Script{finish(AIGW_ERR_INTERNAL)}; });
+  TestProvider& b = add("b", 1, 1, [](uint32_t) {
+                   return Script{respond(), emit("{\"ok\":"), emit("true}"), finish(AIGW_OK)};
+                 });
+  install({&a, &b});
+  send(3, false);
+  settle();
+
+  FakeGatewayHost::Answer ans = host.answer(3);
+  ASSERT_TRUE(ans.complete);
+  EXPECT_EQ(ans.status, 200);
+  EXPECT_EQ(ans.header("x-aigw-attempts"), "2");
+  EXPECT_EQ(ans.body, "{\"ok\":true}");
+  EXPECT_EQ(ans.rest, "");
+  EXPECT_EQ(host.outputs.size(), 1u);  // a buffered answer goes out whole
+}
+
+TEST_F(Failover, NoFailoverOnceContentReachedTheClient) {
+  TestProvider& a = add("a", 1, 0, [](uint32_t) {
+                   return Script{respond(), emit(content("Hel")), pause(), finish(AIGW_ERR_INTERNAL, "cut")};
+                 });
+  TestProvider& b = add("b", 1, 1, [](uint32_t) { return Script{respond(), emit(content("x")), finish(AIGW_OK)}; });
+  install({&a, &b});
+  send(1, true);
+  ASSERT_EQ(host.outputs.size(), 1u);  // committed: head and first event are out
+  EXPECT_FALSE(host.outputs[0].done);
+  settle();
+
+  EXPECT_EQ(b.requests, 0);
+  FakeGatewayHost::Answer ans = host.answer(1);
+  ASSERT_TRUE(ans.complete);
+  EXPECT_EQ(ans.status, 200);
+  EXPECT_EQ(ans.header("x-aigw-attempts"), "1");
+  EXPECT_EQ(ans.header("x-aigw-provider"), "a");
+  // The stream ends with an error event, not a silent cut or a second head.
+  EXPECT_EQ(ans.body.rfind(content("Hel"), 0), 0u);
+  EXPECT_NE(ans.body.find("data: {\"error\":"), std::string::npos);
+  EXPECT_NE(ans.body.find("cut"), std::string::npos);
+  EXPECT_EQ(ans.rest, "");
+  ASSERT_EQ(host.records.size(), 1u);
+  EXPECT_EQ(host.records[0].attempts, 1u);
+  EXPECT_EQ(host.records[0].status, 502);
+}
+
+TEST_F(Failover, MaxAttemptsIsRespected) {
+  auto fails = [](uint32_t) { return Script{finish(AIGW_ERR_INTERNAL, "down")}; };
+  TestProvider& a = add("a", 1, 0, fails);
+  TestProvider& b = add("b", 1, 1, fails);
+  // c would answer: only the limit keeps it from being tried.
+  TestProvider& c = add("c", 1, 2, [](uint32_t) { return Script{respond(), emit("{}"), finish(AIGW_OK)}; });
+  install({&a, &b, &c}, /*max_attempts=*/2);
+  send(1, false);
+  settle();
+
+  EXPECT_EQ(a.requests, 1);
+  EXPECT_EQ(b.requests, 1);
+  EXPECT_EQ(c.requests, 0);
+  FakeGatewayHost::Answer ans = host.answer(1);
+  ASSERT_TRUE(ans.complete);
+  EXPECT_EQ(ans.status, 502);
+  EXPECT_EQ(ans.header("x-aigw-attempts"), "2");
+  EXPECT_EQ(ans.header("x-aigw-provider"), "b");
+  EXPECT_NE(ans.body.find("provider_error"), std::string::npos);
+  EXPECT_EQ(ans.rest, "");
+}
+
+TEST_F(Failover, ThirdChannelAnswersWhenAttemptsAllowIt) {
+  auto fails = [](uint32_t) { return Script{finish(AIGW_ERR_INTERNAL, "down")}; };
+  TestProvider& a = add("a", 1, 0, fails);
+  TestProvider& b = add("b", 1, 1, fails);
+  TestProvider& c = add("c", 1, 2, [](uint32_t) { return Script{respond(), emit("{}"), finish(AIGW_OK)}; });
+  install({&a, &b, &c}, /*max_attempts=*/3);
+  send(1, false);
+  settle();
+
+  EXPECT_EQ(c.requests, 1);
+  FakeGatewayHost::Answer ans = host.answer(1);
+  EXPECT_EQ(ans.status, 200);
+  EXPECT_EQ(ans.header("x-aigw-attempts"), "3");
+}
+
+TEST_F(Failover, RateLimitedKeyCoolsAndLaterRequestsAvoidIt) {
+  // One provider, two upstream keys (two channels): key 0 answers 429.
+  TestProvider& a = add("a", 2, 0, [](uint32_t key) {
+                   if (key == 0) return Script{finish(AIGW_ERR_LIMIT, "slow down")};
+                   return Script{respond(), emit("{}"), finish(AIGW_OK)};
+                 });
+  install({&a});
+  // Weighted between the two keys: send until key 0 has had its turn.
+  uint32_t conn = 0;
+  while (a.key_used.empty() || a.key_used.front() != 0) {
+    ASSERT_LT(conn, 64u) << "key 0 never picked";
+    a.key_used.clear();
+    send(++conn, false);
+    settle();
+  }
+  // That request failed over to key 1 and was answered.
+  FakeGatewayHost::Answer ans = host.answer(conn);
+  EXPECT_EQ(ans.status, 200);
+  EXPECT_EQ(ans.header("x-aigw-attempts"), "2");
+  EXPECT_EQ(a.key_used, (std::vector<uint32_t>{0, 1}));
+  ASSERT_EQ(host.news.size(), 1u);
+  EXPECT_EQ(host.news[0].kind, routing::News::Kind::rate_limited);
+  EXPECT_EQ(host.news[0].channel, 0u);  // "a#0"
+  EXPECT_GT(host.news[0].until_ns, 0);
+
+  // Key 0 is cooling: every later request goes to key 1 at once.
+  a.key_used.clear();
+  for (int i = 0; i < 20; ++i) {
+    send(++conn, false);
+    settle();
+    EXPECT_EQ(host.answer(conn).header("x-aigw-attempts"), "1");
+  }
+  EXPECT_EQ(a.key_used, std::vector<uint32_t>(20, 1));
+}
+
+TEST_F(Failover, RateLimitedOnlyChannelAnswers429AndAdmissionRefusesWhileCooling) {
+  TestProvider& a = add("a", 1, 0, [](uint32_t) { return Script{finish(AIGW_ERR_LIMIT, "slow down")}; });
+  install({&a});
+  send(1, false);
+  settle();
+  FakeGatewayHost::Answer first = host.answer(1);
+  EXPECT_EQ(first.status, 429);
+  EXPECT_EQ(first.header("x-aigw-attempts"), "1");
+
+  // Cooling: refused at admission, with when to come back, and the
+  // plugin is not asked again.
+  EXPECT_EQ(send(2, false), Runtime::kNone);
+  FakeGatewayHost::Answer second = host.answer(2);
+  EXPECT_EQ(second.status, 429);
+  EXPECT_NE(second.header("retry-after"), "");
+  EXPECT_EQ(a.requests, 1);
+}
+
+// --- hold-back ---------------------------------------------------------------
+
+TEST_F(Failover, BytesWithoutContentAreHeldThenCommittedWithTheFirstContent) {
+  TestProvider& a = add("a", 1, 0, [](uint32_t) {
+                   return Script{respond(), emit(kRoleOnly), emit(": keep-alive\n\n"), pause(),
+                                 emit(content("hi")), pause(), emit(kDone), finish(AIGW_OK)};
+                 });
+  install({&a});
+  send(1, true);
+  EXPECT_TRUE(host.outputs.empty());  // head and preamble held back
+
+  step();
+  ASSERT_EQ(host.outputs.size(), 1u);  // one output: head + held bytes + the content event
+  const std::string& first = host.outputs[0].bytes;
+  EXPECT_EQ(first.rfind("HTTP/1.1 200", 0), 0u);
+  FakeGatewayHost::Answer partial = host.answer(1);
+  EXPECT_TRUE(partial.parsed);
+  EXPECT_FALSE(partial.complete);
+  EXPECT_EQ(partial.body, kRoleOnly + ": keep-alive\n\n" + content("hi"));
+
+  settle();
+  FakeGatewayHost::Answer ans = host.answer(1);
+  ASSERT_TRUE(ans.complete);
+  EXPECT_EQ(ans.body, kRoleOnly + ": keep-alive\n\n" + content("hi") + kDone);
+  EXPECT_EQ(ans.rest, "");
+}
+
+TEST_F(Failover, HeldBytesBeyondTheCapAreCommittedWithoutContent) {
+  const std::string comment = ": " + std::string(40 * 1024, 'x') + "\n\n";
+  TestProvider& a = add("a", 1, 0, [comment](uint32_t) {
+                   return Script{respond(), emit(kRoleOnly), emit(comment), pause(), emit(comment), pause(),
+                                 finish(AIGW_ERR_INTERNAL, "late")};
+                 });
+  TestProvider& b = add("b", 1, 1, [](uint32_t) { return Script{respond(), emit(content("b")), finish(AIGW_OK)}; });
+  install({&a, &b});
+  send(1, true);
+  EXPECT_TRUE(host.outputs.empty());  // ~40 KiB: still under the cap
+
+  step();
+  ASSERT_EQ(host.outputs.size(), 1u);  // past the cap: out, though no content came
+  FakeGatewayHost::Answer partial = host.answer(1);
+  EXPECT_EQ(partial.status, 200);
+  EXPECT_EQ(partial.body, kRoleOnly + comment + comment);
+
+  // Committed, so the failure that follows cannot fail over any more.
+  settle();
+  EXPECT_EQ(b.requests, 0);
+  FakeGatewayHost::Answer ans = host.answer(1);
+  ASSERT_TRUE(ans.complete);
+  EXPECT_NE(ans.body.find("data: {\"error\":"), std::string::npos);
+  EXPECT_EQ(ans.rest, "");
+}
+
+TEST_F(Failover, FinishBeforeContentGivesAnErrorAnswerNotAHalfStream) {
+  TestProvider& a = add("a", 1, 0, [](uint32_t) {
+                   return Script{respond(), emit(kRoleOnly), pause(), finish(AIGW_ERR_INTERNAL, "gone")};
+                 });
+  install({&a});  // nowhere to fail over to
+  send(1, true);
+  settle();
+
+  ASSERT_EQ(host.outputs.size(), 1u);
+  EXPECT_TRUE(host.outputs[0].done);
+  FakeGatewayHost::Answer ans = host.answer(1);
+  ASSERT_TRUE(ans.complete);
+  EXPECT_EQ(ans.status, 502);
+  EXPECT_EQ(ans.header("transfer-encoding"), "");
+  EXPECT_NE(ans.body.find("gone"), std::string::npos);
+  EXPECT_EQ(ans.body.find("assistant"), std::string::npos);  // the held preamble was dropped
+  EXPECT_EQ(ans.rest, "");
+  ASSERT_EQ(host.records.size(), 1u);
+  EXPECT_EQ(host.records[0].status, 502);
+}
+
+TEST_F(Failover, OldAttemptIsClosedToThePluginAfterFailover) {
+  // The failed attempt's hook goes on calling the host after its finish:
+  // those calls are refused and nothing of them reaches the client.
+  TestProvider& a = add("a", 1, 0, [](uint32_t) {
+                   return Script{respond(), finish(AIGW_ERR_INTERNAL), emit(content("stale"))};
+                 });
+  TestProvider& b = add("b", 1, 1, [](uint32_t) { return Script{respond(), emit(content("fresh")), finish(AIGW_OK)}; });
+  install({&a, &b});
+  send(1, true);
+  settle();
+
+  EXPECT_EQ(a.refused, (std::vector<aigw_status>{AIGW_ERR_CLOSED}));
+  FakeGatewayHost::Answer ans = host.answer(1);
+  ASSERT_TRUE(ans.complete);
+  EXPECT_EQ(ans.body, content("fresh"));
+}
+
+}  // namespace
+}  // namespace aigw::gateway
