@@ -1,7 +1,8 @@
 // src/gateway/failover.cpp (with the response paths of runtime.cpp):
 // failover to another channel while nothing has reached the client, the
 // attempt limit, rate-limit cooling, and the hold-back of a stream until its
-// first content event.
+// first content: the plugin's commit (ABI 1.2), or for a 1.1 plugin the
+// host's sniffing of OpenAI chunk fields.
 //
 // gateway::Runtime runs here on tests/support/fake_gateway_host.h instead
 // of a worker, serving a generation built in the test around a scripted
@@ -37,7 +38,7 @@ using test::FakeGatewayHost;
 // --- the scripted plugin -----------------------------------------------------
 
 struct Step {
-  enum Kind { respond, emit, finish, pause } kind;
+  enum Kind { respond, emit, commit, finish, pause } kind;
   int32_t status = 200;            // respond
   std::string bytes;               // emit; finish: the message
   aigw_status result = AIGW_OK;    // finish
@@ -47,6 +48,7 @@ Step respond(int32_t status = 200) { return {Step::respond, status, {}, AIGW_OK}
 Step emit(std::string bytes) { return {Step::emit, 0, std::move(bytes), AIGW_OK}; }
 Step finish(aigw_status st, std::string message = {}) { return {Step::finish, 0, std::move(message), st}; }
 Step pause() { return {Step::pause, 0, {}, AIGW_OK}; }
+Step commit() { return {Step::commit, 0, {}, AIGW_OK}; }
 
 using Script = std::vector<Step>;
 
@@ -64,6 +66,7 @@ struct TestProvider {
   std::string name;
   uint32_t keys = 1;
   uint32_t priority = 0;
+  uint16_t abi_minor = AIGW_ABI_MINOR;  // 1: the host sniffs instead of waiting for commit
   std::function<Script(uint32_t key)> script;
   int requests = 0;                // request_new calls
   int destroyed = 0;               // request_destroy calls
@@ -97,6 +100,9 @@ void run(Ctx* c) {
         st = host->emit(c->req, &b, 1);
         break;
       }
+      case Step::commit:
+        st = host->commit(c->req);
+        break;
       case Step::finish:
         st = host->finish(c->req, s.result, {s.bytes.data(), s.bytes.size()});
         break;
@@ -148,6 +154,8 @@ aigw_hooks make_hooks() {
 const aigw_hooks kHooks = make_hooks();
 const aigw_plugin_def kDef = {sizeof(aigw_plugin_def), AIGW_ABI_MAJOR, AIGW_ABI_MINOR, AIGW_ABI_SIGNATURE,
                               "scripted", "test", 0, 0, &kHooks};
+const aigw_plugin_def kDef11 = {sizeof(aigw_plugin_def), AIGW_ABI_MAJOR, 1, AIGW_ABI_SIGNATURE,
+                                "scripted", "test", 0, 0, &kHooks};
 
 // --- the fixture -------------------------------------------------------------
 
@@ -181,7 +189,7 @@ class Failover : public ::testing::Test {
     for (size_t i = 0; i < providers.size(); ++i) {
       plugin::Provider& prov = gen->providers.emplace_back();
       prov.config = &cfg->providers[i];
-      prov.def = &kDef;
+      prov.def = providers[i]->abi_minor < 2 ? &kDef11 : &kDef;
       prov.hooks = &kHooks;
       prov.host_plugin.name = kDef.name;
       prov.plugin_config = providers[i];
@@ -291,7 +299,7 @@ TEST_F(Failover, NonStreamFailureBeforeAnyResponseFailsOver) {
 
 TEST_F(Failover, NoFailoverOnceContentReachedTheClient) {
   TestProvider& a = add("a", 1, 0, [](uint32_t) {
-                   return Script{respond(), emit(content("Hel")), pause(), finish(AIGW_ERR_INTERNAL, "cut")};
+                   return Script{respond(), emit(content("Hel")), commit(), pause(), finish(AIGW_ERR_INTERNAL, "cut")};
                  });
   TestProvider& b = add("b", 1, 1, [](uint32_t) { return Script{respond(), emit(content("x")), finish(AIGW_OK)}; });
   install({&a, &b});
@@ -408,10 +416,10 @@ TEST_F(Failover, RateLimitedOnlyChannelAnswers429AndAdmissionRefusesWhileCooling
 
 // --- hold-back ---------------------------------------------------------------
 
-TEST_F(Failover, BytesWithoutContentAreHeldThenCommittedWithTheFirstContent) {
+TEST_F(Failover, BytesBeforeCommitAreHeldThenSentTogether) {
   TestProvider& a = add("a", 1, 0, [](uint32_t) {
                    return Script{respond(), emit(kRoleOnly), emit(": keep-alive\n\n"), pause(),
-                                 emit(content("hi")), pause(), emit(kDone), finish(AIGW_OK)};
+                                 emit(content("hi")), commit(), pause(), emit(kDone), finish(AIGW_OK)};
                  });
   install({&a});
   send(1, true);
@@ -495,6 +503,65 @@ TEST_F(Failover, OldAttemptIsClosedToThePluginAfterFailover) {
   FakeGatewayHost::Answer ans = host.answer(1);
   ASSERT_TRUE(ans.complete);
   EXPECT_EQ(ans.body, content("fresh"));
+}
+
+TEST_F(Failover, A12PluginsContentIsNotSniffedOnlyItsCommitSendsIt) {
+  // Any dialect: a 1.2 plugin's bytes are held until it commits, even when
+  // they look like OpenAI content.
+  TestProvider& a = add("a", 1, 0, [](uint32_t) {
+                   return Script{respond(), emit(content("looks like content")), pause(),
+                                 emit("event: content_block_delta\ndata: {}\n\n"), commit(), pause(),
+                                 finish(AIGW_OK)};
+                 });
+  install({&a});
+  send(1, true);
+  EXPECT_TRUE(host.outputs.empty());  // not sniffed
+  step();
+  ASSERT_EQ(host.outputs.size(), 1u);  // the commit: head and both events at once
+  EXPECT_EQ(host.answer(1).body, content("looks like content") + "event: content_block_delta\ndata: {}\n\n");
+  settle();
+  EXPECT_TRUE(host.answer(1).complete);
+  EXPECT_TRUE(a.refused.empty());
+}
+
+TEST_F(Failover, A11PluginsStreamIsSniffedForTheFirstContent) {
+  TestProvider& a = add("a", 1, 0, [](uint32_t) {
+                   return Script{respond(), emit(kRoleOnly), pause(), emit(content("hi")), pause(),
+                                 emit(kDone), finish(AIGW_OK)};
+                 });
+  a.abi_minor = 1;
+  install({&a});
+  send(1, true);
+  EXPECT_TRUE(host.outputs.empty());  // the role chunk is not content
+  step();
+  ASSERT_EQ(host.outputs.size(), 1u);  // the content event, found by sniffing
+  EXPECT_EQ(host.answer(1).body, kRoleOnly + content("hi"));
+  settle();
+  EXPECT_EQ(host.answer(1).body, kRoleOnly + content("hi") + kDone);
+}
+
+TEST_F(Failover, CommitAnswers) {
+  // Before respond_start: invalid. Twice: still OK. Not a stream: OK and
+  // nothing sent before finish. After finish: closed.
+  TestProvider& a = add("a", 1, 0, [](uint32_t) {
+                   return Script{commit(), respond(), emit(content("x")), commit(), commit(), finish(AIGW_OK),
+                                 commit()};
+                 });
+  install({&a});
+  send(1, true);
+  settle();
+  EXPECT_EQ(a.refused, (std::vector<aigw_status>{AIGW_ERR_INVALID, AIGW_ERR_CLOSED}));
+  EXPECT_TRUE(host.answer(1).complete);
+
+  TestProvider& b = add("b", 1, 0, [](uint32_t) {
+                   return Script{respond(), emit("{\"ok\":"), commit(), pause(), emit("true}"), finish(AIGW_OK)};
+                 });
+  install({&b});
+  send(2, false);
+  EXPECT_TRUE(host.outputs_for(2).empty());  // a whole answer waits for finish
+  settle();
+  EXPECT_TRUE(b.refused.empty());
+  EXPECT_EQ(host.answer(2).body, "{\"ok\":true}");
 }
 
 }  // namespace
