@@ -47,7 +47,7 @@ aigw_status report_finish_reason(aigw_request* req, aigw_finish_reason reason) {
   if (!req || reason < AIGW_FINISH_UNKNOWN || reason > AIGW_FINISH_ERROR) return AIGW_ERR_INVALID;
   // Accounted when the request ends: the access log's finish_reason and
   // aigw_finish_reasons_total. A later report replaces an earlier one.
-  req->finish_reason = reason;
+  req->attempt.finish_reason = reason;
   return AIGW_OK;
 }
 aigw_status commit(aigw_request* req) { return req ? req->rt->commit_stream(req) : AIGW_ERR_INVALID; }

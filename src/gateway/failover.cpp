@@ -51,48 +51,48 @@ void Runtime::launch(aigw_request* r, const routing::Pick& pick) {
   const routing::Target& target = r->route->targets[static_cast<size_t>(pick.target)];
   const plugin::Provider& prov = wg.gen->providers[ch.provider];
 
-  r->channel = pick.channel;
-  r->provider = ch.provider;
+  r->attempt.channel = pick.channel;
+  r->attempt.provider = ch.provider;
   if (r->attempts < aigw_request::kMaxAttempts) r->tried[r->attempts] = static_cast<uint32_t>(pick.channel);
   ++r->attempts;
-  r->hooks = prov.hooks;
-  r->sniff_content = plugin::negotiate_minor(prov.def) < 2;
-  r->target_model = target.model.empty() ? r->model : target.model;
-  r->upstream_model = r->target_model;
+  r->attempt.hooks = prov.hooks;
+  r->attempt.sniff_content = plugin::negotiate_minor(prov.def) < 2;
+  r->attempt.target_model = target.model.empty() ? r->model : target.model;
+  r->attempt.upstream_model = r->attempt.target_model;
   for (const auto& [pub, up] : prov.config->model_map) {
-    if (pub == r->target_model) r->upstream_model = up;
+    if (pub == r->attempt.target_model) r->attempt.upstream_model = up;
   }
-  r->client.upstream_model = {r->upstream_model.data(), r->upstream_model.size()};
+  r->client.upstream_model = {r->attempt.upstream_model.data(), r->attempt.upstream_model.size()};
   r->client.key_index = ch.key;
-  r->upstream = nullptr;
-  r->upstream_addrs = nullptr;
-  r->addrs_hold.reset();
+  r->attempt.upstream = nullptr;
+  r->attempt.upstream_addrs = nullptr;
+  r->attempt.addrs_hold.reset();
   if (prov.hooks->mode == AIGW_MODE_HTTP) use_upstream(r, ch.provider);
-  r->attempt_start_ns = io::mono_ns();
-  r->verdict_given = false;
+  r->attempt.start_ns = io::mono_ns();
+  r->attempt.verdict_given = false;
   wg.health->begin(static_cast<uint32_t>(pick.channel));
 
   char msg[512] = {0};
   aigw_errbuf err{msg, sizeof msg};
   enter(r);
-  aigw_status st = r->hooks->request_new(wg.instances[ch.provider], r, &r->client, &r->ctx, &err);
+  aigw_status st = r->attempt.hooks->request_new(wg.instances[ch.provider], r, &r->client, &r->attempt.ctx, &err);
   if (st != AIGW_OK) {
     msg[sizeof msg - 1] = 0;
     // The provider refused this request: a fact about the request, not the
     // channel's health, and another provider may accept it.
     wg.health->abandon(static_cast<uint32_t>(pick.channel));
-    r->verdict_given = true;
+    r->attempt.verdict_given = true;
     if (!try_failover(r, routing::Failure::server_error, 0, metrics::UpstreamError::status_5xx)) {
       finish(r, st, msg[0] ? msg : "The provider refused the request.");
     }
     leave(r);
     return;
   }
-  r->ctx_live = true;
-  if (r->hooks->mode == AIGW_MODE_HTTP) {
+  r->attempt.ctx_live = true;
+  if (r->attempt.hooks->mode == AIGW_MODE_HTTP) {
     start_upstream(r);
   } else {
-    st = r->hooks->request_start(r->ctx);
+    st = r->attempt.hooks->request_start(r->attempt.ctx);
     if (st != AIGW_OK && !r->finished && !r->retry_pending) {
       finish(r, st, "The provider could not start the request.");
     }
@@ -102,32 +102,26 @@ void Runtime::launch(aigw_request* r, const routing::Pick& pick) {
 
 void Runtime::use_upstream(aigw_request* r, uint32_t provider) {
   const plugin::Provider& prov = r->wgen->gen->providers[provider];
-  r->upstream = &prov.config->upstream;
-  r->upstream_addrs = &prov.addrs;
+  r->attempt.upstream = &prov.config->upstream;
+  r->attempt.upstream_addrs = &prov.addrs;
   // A DNS refresh newer than the generation's own resolution, held for as
   // long as the request may connect.
   if (addrs_generation_ == r->wgen->gen->id) {
     auto it = addrs_.find(provider);
     if (it != addrs_.end()) {
-      r->addrs_hold = it->second;
-      r->upstream_addrs = r->addrs_hold.get();
+      r->attempt.addrs_hold = it->second;
+      r->attempt.upstream_addrs = r->attempt.addrs_hold.get();
     }
   }
 }
 
 void Runtime::restart(aigw_request* r, const routing::Pick& pick) {
-  // Tear the failed attempt down completely before the next one starts.
+  // Tear the failed attempt down completely, then replace it whole: the
+  // next one starts from nothing the failed provider left behind.
   end_attempt(r);
+  r->attempt = Attempt{};
   ++r->generation;  // stale timers and pool waits of the old attempt now miss
   r->finished = false;
-  r->started = false;
-  r->status = 200;
-  r->resp_headers.clear();
-  r->buffered.clear();
-  r->held.clear();
-  r->held_scan = 0;
-  r->retry_after_s = 0;
-  r->finish_reason = -1;
   launch(r, pick);
 }
 
@@ -142,7 +136,7 @@ bool Runtime::try_failover(aigw_request* r, routing::Failure failure, int64_t re
   routing::Pick pick = r->wgen->health->pick(*r->route, now, r->tried, r->attempts);
   if (pick.channel < 0) return false;
   log::debug("failing over to another channel",
-             {{"from", r->wgen->health->table().channels()[static_cast<size_t>(r->channel)].name},
+             {{"from", r->wgen->health->table().channels()[static_cast<size_t>(r->attempt.channel)].name},
               {"to", r->wgen->health->table().channels()[static_cast<size_t>(pick.channel)].name},
               {"attempt", r->attempts + 1}});
   // The switch happens at the end of this loop turn (run_deferred), never
@@ -154,7 +148,7 @@ bool Runtime::try_failover(aigw_request* r, routing::Failure failure, int64_t re
   r->finished = true;
   deferred_.emplace_back(r->index, r->generation);
   host_.metrics()
-      .provider(r->wgen->gen->providers[r->provider].config->name)
+      .provider(r->wgen->gen->providers[r->attempt.provider].config->name)
       ->count_attempt(metrics::AttemptResult::failover);
   return true;
 }
@@ -179,30 +173,30 @@ void Runtime::run_deferred() {
 }
 
 void Runtime::report_success(aigw_request* r) {
-  if (r->verdict_given || r->channel < 0) return;
-  r->verdict_given = true;
+  if (r->attempt.verdict_given || r->attempt.channel < 0) return;
+  r->attempt.verdict_given = true;
   int64_t now = io::mono_ns();
   routing::News news;
-  if (r->wgen->health->success(static_cast<uint32_t>(r->channel), now, now - r->attempt_start_ns, &news)) {
+  if (r->wgen->health->success(static_cast<uint32_t>(r->attempt.channel), now, now - r->attempt.start_ns, &news)) {
     host_.publish_health(news);
   }
 }
 
 void Runtime::report_first_byte(aigw_request* r) {
-  if (r->verdict_given || r->channel < 0) return;
-  r->verdict_given = true;
-  r->outcome_pending = true;
+  if (r->attempt.verdict_given || r->attempt.channel < 0) return;
+  r->attempt.verdict_given = true;
+  r->attempt.outcome_pending = true;
   int64_t now = io::mono_ns();
   routing::News news;
-  if (r->wgen->health->first_byte(static_cast<uint32_t>(r->channel), now, now - r->attempt_start_ns, &news)) {
+  if (r->wgen->health->first_byte(static_cast<uint32_t>(r->attempt.channel), now, now - r->attempt.start_ns, &news)) {
     host_.publish_health(news);
   }
 }
 
 void Runtime::report_outcome(aigw_request* r) {
-  if (!r->outcome_pending) return;
-  r->outcome_pending = false;
-  r->wgen->health->completed(static_cast<uint32_t>(r->channel), true, io::mono_ns(), nullptr);
+  if (!r->attempt.outcome_pending) return;
+  r->attempt.outcome_pending = false;
+  r->wgen->health->completed(static_cast<uint32_t>(r->attempt.channel), true, io::mono_ns(), nullptr);
 }
 
 namespace {
@@ -215,61 +209,61 @@ const char* news_word(routing::News::Kind k) {
 
 void Runtime::report_failure(aigw_request* r, routing::Failure failure, int64_t retry_after_ns,
                                    metrics::UpstreamError kind) {
-  if (r->channel < 0) return;
+  if (r->attempt.channel < 0) return;
   routing::News news;
   bool told = false;
-  if (!r->verdict_given) {
-    r->verdict_given = true;
-    told = r->wgen->health->failure(static_cast<uint32_t>(r->channel), failure, io::mono_ns(), retry_after_ns,
+  if (!r->attempt.verdict_given) {
+    r->attempt.verdict_given = true;
+    told = r->wgen->health->failure(static_cast<uint32_t>(r->attempt.channel), failure, io::mono_ns(), retry_after_ns,
                                     &news);
-  } else if (r->outcome_pending) {
+  } else if (r->attempt.outcome_pending) {
     // The head was good, the rest of the response was not: a failure of
     // the channel all the same, or a provider whose streams die after the
     // head would stay in rotation for ever.
-    r->outcome_pending = false;
-    told = r->wgen->health->completed(static_cast<uint32_t>(r->channel), false, io::mono_ns(), &news);
+    r->attempt.outcome_pending = false;
+    told = r->wgen->health->completed(static_cast<uint32_t>(r->attempt.channel), false, io::mono_ns(), &news);
   } else {
     return;
   }
-  host_.metrics().provider(r->wgen->gen->providers[r->provider].config->name)->count_error(kind);
+  host_.metrics().provider(r->wgen->gen->providers[r->attempt.provider].config->name)->count_error(kind);
   if (!told) return;
   host_.publish_health(news);
   if (news.kind == routing::News::Kind::opened || news.kind == routing::News::Kind::key_disabled) {
     log::warn(news_word(news.kind),
-              {{"channel", r->wgen->health->table().channels()[static_cast<size_t>(r->channel)].name},
+              {{"channel", r->wgen->health->table().channels()[static_cast<size_t>(r->attempt.channel)].name},
                {"worker", host_.index()}});
   }
 }
 
 void Runtime::report_abandon(aigw_request* r) {
-  r->outcome_pending = false;  // the client left: the body's end says nothing now
-  if (r->verdict_given || r->channel < 0 || r->wgen == nullptr) return;
-  r->verdict_given = true;
-  r->wgen->health->abandon(static_cast<uint32_t>(r->channel));
+  r->attempt.outcome_pending = false;  // the client left: the body's end says nothing now
+  if (r->attempt.verdict_given || r->attempt.channel < 0 || r->wgen == nullptr) return;
+  r->attempt.verdict_given = true;
+  r->wgen->health->abandon(static_cast<uint32_t>(r->attempt.channel));
 }
 
 void Runtime::routing_headers(const aigw_request* r, std::vector<http::ResponseHeader>& out,
                                     std::string& attempts_text) const {
   for (const auto& [k, v] : r->rate_headers) out.push_back({k, v});
-  if (r->channel < 0 || r->wgen == nullptr) return;
+  if (r->attempt.channel < 0 || r->wgen == nullptr) return;
   attempts_text = std::to_string(r->attempts);
-  out.push_back({"x-aigw-provider", r->wgen->gen->providers[r->provider].config->name});
+  out.push_back({"x-aigw-provider", r->wgen->gen->providers[r->attempt.provider].config->name});
   out.push_back({"x-aigw-attempts", attempts_text});
 }
 
 void Runtime::hold(aigw_request* r, std::string_view frame) {
-  r->held.append(frame);
+  r->attempt.held.append(frame);
   // Rescan a little before the new bytes: a key may straddle two emits.
-  size_t from = r->held_scan > 32 ? r->held_scan - 32 : 0;
-  r->held_scan = r->held.size();
-  if ((r->sniff_content && has_content(std::string_view(r->held).substr(from))) || r->held.size() > kMaxHeld) {
+  size_t from = r->attempt.held_scan > 32 ? r->attempt.held_scan - 32 : 0;
+  r->attempt.held_scan = r->attempt.held.size();
+  if ((r->attempt.sniff_content && has_content(std::string_view(r->attempt.held).substr(from))) || r->attempt.held.size() > kMaxHeld) {
     commit(r);
   }
 }
 
 aigw_status Runtime::commit_stream(aigw_request* r) {
   if (r->finished || r->client_gone) return AIGW_ERR_CLOSED;
-  if (!r->started) return AIGW_ERR_INVALID;
+  if (!r->attempt.started) return AIGW_ERR_INVALID;
   // A response that is not a stream is sent whole at finish: nothing to do.
   if (r->stream) commit(r);
   return AIGW_OK;
@@ -279,7 +273,7 @@ void Runtime::commit(aigw_request* r) {
   if (r->committed) return;
   r->committed = true;
   std::vector<http::ResponseHeader> hs;
-  for (auto& [k, v] : r->resp_headers) hs.push_back({k, v});
+  for (auto& [k, v] : r->attempt.resp_headers) hs.push_back({k, v});
   std::string attempts;
   routing_headers(r, hs, attempts);
   http::ResponseMeta meta;
@@ -288,16 +282,16 @@ void Runtime::commit(aigw_request* r) {
   meta.date = host_.date();
   meta.request_id = r->request_id;
   std::string out;
-  http::write_stream_head(out, r->status, meta, hs.data(), hs.size());
+  http::write_stream_head(out, r->attempt.status, meta, hs.data(), hs.size());
   host_.metrics().stream_opened();
-  if (!r->held.empty()) {
+  if (!r->attempt.held.empty()) {
     if (r->version_minor == 0) {
-      out += r->held;
+      out += r->attempt.held;
     } else {
-      http::write_chunk(out, r->held);
+      http::write_chunk(out, r->attempt.held);
     }
   }
-  std::string().swap(r->held);
+  std::string().swap(r->attempt.held);
   write_out(r, out, false);
 }
 

@@ -53,11 +53,11 @@ void Runtime::start_probe(uint32_t channel, int64_t now_ns) {
   r.wgen = &wg;
   ++wg.active;
   r.probe = true;
-  r.channel = static_cast<int32_t>(channel);
-  r.provider = ch.provider;
-  r.verdict_given = true;  // a probe reports through probe_result, not success/failure
-  r.hooks = prov.hooks;
-  r.start_ns = r.attempt_start_ns = now_ns;
+  r.attempt.channel = static_cast<int32_t>(channel);
+  r.attempt.provider = ch.provider;
+  r.attempt.verdict_given = true;  // a probe reports through probe_result, not success/failure
+  r.attempt.hooks = prov.hooks;
+  r.start_ns = r.attempt.start_ns = now_ns;
   r.header_store.emplace_back(prov.probe_method);
   r.header_store.emplace_back(prov.probe_path);
   r.body_chunk = {reinterpret_cast<const uint8_t*>(r.body.data()), 0};
@@ -75,13 +75,13 @@ void Runtime::start_probe(uint32_t channel, int64_t now_ns) {
   char msg[256] = {0};
   aigw_errbuf err{msg, sizeof msg};
   enter(&r);
-  aigw_status st = r.hooks->request_new(wg.instances[ch.provider], &r, &r.client, &r.ctx, &err);
+  aigw_status st = r.attempt.hooks->request_new(wg.instances[ch.provider], &r, &r.client, &r.attempt.ctx, &err);
   if (st != AIGW_OK) {
     msg[sizeof msg - 1] = 0;
     log::warn("health probe refused by the plugin", {{"channel", ch.name}, {"error", msg}});
     r.finished = true;
   } else {
-    r.ctx_live = true;
+    r.attempt.ctx_live = true;
     start_upstream(&r);
   }
   leave(&r);
@@ -91,15 +91,15 @@ void Runtime::end_probe(aigw_request* r, bool ok) {
   if (r->finished) return;
   r->finished = true;
   routing::News news;
-  const auto& ch = r->wgen->health->table().channels()[static_cast<size_t>(r->channel)];
+  const auto& ch = r->wgen->health->table().channels()[static_cast<size_t>(r->attempt.channel)];
   int64_t now = io::mono_ns();
-  if (r->wgen->health->probe_result(static_cast<uint32_t>(r->channel), ok, now, &news)) {
+  if (r->wgen->health->probe_result(static_cast<uint32_t>(r->attempt.channel), ok, now, &news)) {
     host_.publish_health(news);
     log::info(ok ? "health probe: channel healthy again" : "health probe failed",
               {{"channel", ch.name}});
   }
-  client_.cancel(r->exchange);  // the body is not wanted
-  r->exchange = {};
+  client_.cancel(r->attempt.exchange);  // the body is not wanted
+  r->attempt.exchange = {};
   if (r->depth == 0) destroy(r);
 }
 

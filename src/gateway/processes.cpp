@@ -48,7 +48,7 @@ std::string str(aigw_plugin_str s) { return std::string(s.ptr ? s.ptr : "", s.pt
 
 aigw_status Runtime::spawn(aigw_request* r, const aigw_spawn_options* o, aigw_process** out) {
   if (r->finished || r->client_gone) return AIGW_ERR_CLOSED;
-  if (!r->hooks->on_process_exit) return AIGW_ERR_UNSUPPORTED;
+  if (!r->attempt.hooks->on_process_exit) return AIGW_ERR_UNSUPPORTED;
   if (!o || !out || o->argc == 0 || !o->argv || o->struct_size < sizeof(uint32_t) * 2) {
     return AIGW_ERR_INVALID;
   }
@@ -135,7 +135,7 @@ aigw_status Runtime::spawn(aigw_request* r, const aigw_spawn_options* o, aigw_pr
   p->pidfd = pidfd;
   p->stdin_fd = in_pipe[1];
   p->stdout_fd = out_pipe[0];
-  r->procs.push_back(p);
+  r->attempt.procs.push_back(p);
   arm_process_read(p);
   arm_process_exit(p);
   if (o->timeout_ms != 0) {
@@ -183,9 +183,9 @@ void Runtime::force_eof(aigw_process* p) {
     io_uring_sqe_set_data64(sqe, io::pack(io::Op::cancel, 0, 0));
   }
   aigw_request* r = p->req;
-  if (r && !r->finished && r->ctx_live && r->hooks->on_process_output) {
+  if (r && !r->finished && r->attempt.ctx_live && r->attempt.hooks->on_process_output) {
     enter(r);
-    r->hooks->on_process_output(r->ctx, p, nullptr, 0, 1);
+    r->attempt.hooks->on_process_output(r->attempt.ctx, p, nullptr, 0, 1);
     leave(r);
   }
   process_op_done(p);
@@ -240,7 +240,7 @@ void Runtime::on_process_cqe(uint8_t op, uint32_t index, uint32_t generation, in
   if (p->generation != generation) return;
   --p->ops;
   aigw_request* r = p->req;
-  bool deliver = r && !r->finished && r->ctx_live;
+  bool deliver = r && !r->finished && r->attempt.ctx_live;
   switch (static_cast<io::Op>(op)) {
     case io::Op::process_read:
       p->read_armed = false;
@@ -249,10 +249,10 @@ void Runtime::on_process_cqe(uint8_t op, uint32_t index, uint32_t generation, in
         if (p->stdout_fd >= 0) close(p->stdout_fd);
         p->stdout_fd = -1;
       } else if (res > 0) {
-        if (deliver && r->hooks->on_process_output) {
+        if (deliver && r->attempt.hooks->on_process_output) {
           aigw_host_bytes b{reinterpret_cast<const uint8_t*>(p->out_buf), static_cast<size_t>(res)};
           enter(r);
-          r->hooks->on_process_output(r->ctx, p, &b, 1, 0);
+          r->attempt.hooks->on_process_output(r->attempt.ctx, p, &b, 1, 0);
           leave(r);
         }
         if (p->stdout_fd >= 0 && !p->stdout_eof) arm_process_read(p);
@@ -260,9 +260,9 @@ void Runtime::on_process_cqe(uint8_t op, uint32_t index, uint32_t generation, in
         p->stdout_eof = true;
         close(p->stdout_fd);
         p->stdout_fd = -1;
-        if (deliver && r->hooks->on_process_output) {
+        if (deliver && r->attempt.hooks->on_process_output) {
           enter(r);
-          r->hooks->on_process_output(r->ctx, p, nullptr, 0, 1);
+          r->attempt.hooks->on_process_output(r->attempt.ctx, p, nullptr, 0, 1);
           leave(r);
         }
       }
@@ -316,16 +316,16 @@ void Runtime::process_op_done(aigw_process* p) {
   if (p->exited && p->stdout_eof && p->req) {
     aigw_request* r = p->req;
     p->req = nullptr;
-    auto& v = r->procs;
+    auto& v = r->attempt.procs;
     for (size_t i = 0; i < v.size(); ++i) {
       if (v[i] == p) {
         v.erase(v.begin() + static_cast<long>(i));
         break;
       }
     }
-    if (!r->finished && r->ctx_live && r->hooks->on_process_exit) {
+    if (!r->finished && r->attempt.ctx_live && r->attempt.hooks->on_process_exit) {
       enter(r);
-      r->hooks->on_process_exit(r->ctx, p, p->exit_status);
+      r->attempt.hooks->on_process_exit(r->attempt.ctx, p, p->exit_status);
       leave(r);
     }
   }

@@ -154,18 +154,18 @@ void Runtime::end_attempt(aigw_request* r) {
   // The attempt ended before its upstream response did (client gone, an
   // error, a failover): the client closes that connection, which has unread
   // bytes. A finished exchange ignores this.
-  client_.cancel(r->exchange);
-  r->exchange = {};
-  r->outcome_pending = false;
-  for (aigw_process* p : r->procs) {
+  client_.cancel(r->attempt.exchange);
+  r->attempt.exchange = {};
+  r->attempt.outcome_pending = false;
+  for (aigw_process* p : r->attempt.procs) {
     p->req = nullptr;
     kill_process(p);
   }
-  r->procs.clear();
-  if (r->ctx_live) {
-    r->ctx_live = false;
-    r->hooks->request_destroy(r->ctx);
-    r->ctx = nullptr;
+  r->attempt.procs.clear();
+  if (r->attempt.ctx_live) {
+    r->attempt.ctx_live = false;
+    r->attempt.hooks->request_destroy(r->attempt.ctx);
+    r->attempt.ctx = nullptr;
   }
 }
 
@@ -174,8 +174,8 @@ void Runtime::destroy(aigw_request* r) {
   end_attempt(r);
   if (!r->probe && r->wgen) account(r);
   WorkerGeneration* wg = r->wgen;
-  if (r->probe && wg && wg->gen->id == probe_gen_ && static_cast<size_t>(r->channel) < probe_busy_.size()) {
-    probe_busy_[static_cast<size_t>(r->channel)] = false;
+  if (r->probe && wg && wg->gen->id == probe_gen_ && static_cast<size_t>(r->attempt.channel) < probe_busy_.size()) {
+    probe_busy_[static_cast<size_t>(r->attempt.channel)] = false;
   }
   uint32_t index = r->index;
   uint32_t generation = r->generation + 1;
@@ -197,9 +197,9 @@ void Runtime::client_gone(uint32_t slot) {
   r->client_gone = true;
   if (!r->finished) {
     r->finished = true;
-    if (r->ctx_live && r->hooks->on_client_gone) {
+    if (r->attempt.ctx_live && r->attempt.hooks->on_client_gone) {
       enter(r);
-      r->hooks->on_client_gone(r->ctx);
+      r->attempt.hooks->on_client_gone(r->attempt.ctx);
       --r->depth;
     }
   }
@@ -264,13 +264,13 @@ void* Runtime::arena_alloc(aigw_request* r, size_t size, size_t align) {
 aigw_status Runtime::respond_start(aigw_request* r, int32_t status,
                                          const aigw_plugin_header* h, size_t n) {
   if (r->finished || r->client_gone) return AIGW_ERR_CLOSED;
-  if (r->started) return AIGW_ERR_INVALID;
+  if (r->attempt.started) return AIGW_ERR_INVALID;
   if (status < 200 || status > 599 || (n > 0 && h == nullptr)) return AIGW_ERR_INVALID;
-  r->started = true;
+  r->attempt.started = true;
   // Direct mode has no upstream head: the response starting is the sign
   // that the channel works.
-  if (r->hooks->mode != AIGW_MODE_HTTP) report_success(r);
-  r->status = status;
+  if (r->attempt.hooks->mode != AIGW_MODE_HTTP) report_success(r);
+  r->attempt.status = status;
   for (size_t i = 0; i < n; ++i) {
     std::string_view name{h[i].name.ptr ? h[i].name.ptr : "", h[i].name.len};
     std::string_view value{h[i].value.ptr ? h[i].value.ptr : "", h[i].value.len};
@@ -285,7 +285,7 @@ aigw_status Runtime::respond_start(aigw_request* r, int32_t status,
     // The client's x-request-id is aigw's own (its log line carries it);
     // the provider's id for the same request goes out under another name.
     if (http::iequals(name, "x-request-id")) name = "x-upstream-request-id";
-    r->resp_headers.emplace_back(name, value);
+    r->attempt.resp_headers.emplace_back(name, value);
   }
   // A stream's head waits for its first content event (commit), so that a
   // failure before content can still go to another channel.
@@ -294,10 +294,10 @@ aigw_status Runtime::respond_start(aigw_request* r, int32_t status,
 
 aigw_status Runtime::emit(aigw_request* r, const aigw_plugin_bytes* chunks, size_t n) {
   if (r->finished || r->client_gone) return AIGW_ERR_CLOSED;
-  if (!r->started || (n > 0 && chunks == nullptr)) return AIGW_ERR_INVALID;
+  if (!r->attempt.started || (n > 0 && chunks == nullptr)) return AIGW_ERR_INVALID;
   if (!r->stream) {
     for (size_t i = 0; i < n; ++i) {
-      r->buffered.append(reinterpret_cast<const char*>(chunks[i].ptr), chunks[i].len);
+      r->attempt.buffered.append(reinterpret_cast<const char*>(chunks[i].ptr), chunks[i].len);
     }
     return AIGW_OK;
   }
@@ -345,23 +345,23 @@ void Runtime::end_response(aigw_request* r, bool ok, int http_status, std::strin
   meta.request_id = r->request_id;
   std::string out;
   std::string attempts;
-  if (ok && r->started && r->stream && !r->committed) commit(r);
-  r->final_status = ok && r->started ? r->status : ok ? 502 : http_status;
-  if (!ok || !r->started) r->error_code.assign(ok ? std::string_view("provider_error") : code);
-  if (ok && r->started && !r->stream) {
+  if (ok && r->attempt.started && r->stream && !r->committed) commit(r);
+  r->final_status = ok && r->attempt.started ? r->attempt.status : ok ? 502 : http_status;
+  if (!ok || !r->attempt.started) r->error_code.assign(ok ? std::string_view("provider_error") : code);
+  if (ok && r->attempt.started && !r->stream) {
     r->committed = true;
     std::vector<http::ResponseHeader> hs;
     routing_headers(r, hs, attempts);
     std::string_view content_type;
-    for (auto& [k, v] : r->resp_headers) {
+    for (auto& [k, v] : r->attempt.resp_headers) {
       if (http::iequals(k, "content-type")) {
         content_type = v;
       } else {
         hs.push_back({k, v});
       }
     }
-    http::write_response(out, r->status, meta, content_type, r->buffered, hs.data(), hs.size());
-  } else if (ok && r->started) {
+    http::write_response(out, r->attempt.status, meta, content_type, r->attempt.buffered, hs.data(), hs.size());
+  } else if (ok && r->attempt.started) {
     if (r->version_minor != 0) http::write_last_chunk(out);
   } else if (ok) {
     http::write_error(out, 502, meta, "provider_error", "The provider finished without a response.");
@@ -381,16 +381,16 @@ void Runtime::end_response(aigw_request* r, bool ok, int http_status, std::strin
       std::vector<http::ResponseHeader> hs;
       routing_headers(r, hs, attempts);
       std::string retry;
-      if (r->retry_after_s != 0) {
-        retry = std::to_string(r->retry_after_s);
+      if (r->attempt.retry_after_s != 0) {
+        retry = std::to_string(r->attempt.retry_after_s);
         hs.push_back({"Retry-After", retry});
       }
       http::write_error(out, http_status, meta, code, msg, hs.data(), hs.size());
     }
   }
-  r->buffered.clear();
+  r->attempt.buffered.clear();
   write_out(r, out, true);
-  for (aigw_process* p : r->procs) kill_process(p);
+  for (aigw_process* p : r->attempt.procs) kill_process(p);
   if (r->depth == 0) destroy(r);
 }
 
@@ -420,9 +420,9 @@ void Runtime::run_timers(uint64_t now) {
       continue;
     }
     aigw_request* r = request(t.index, t.generation);
-    if (!r || r->finished || !r->hooks->on_timer) continue;
+    if (!r || r->finished || !r->attempt.hooks->on_timer) continue;
     enter(r);
-    r->hooks->on_timer(r->ctx, t.token);
+    r->attempt.hooks->on_timer(r->attempt.ctx, t.token);
     leave(r);
   }
 }
@@ -437,8 +437,8 @@ void Runtime::account(aigw_request* r) {
   if (r->committed && r->stream) host_.metrics().stream_closed();
   const plugin::Generation& gen = *r->wgen->gen;
   std::string_view provider;
-  if (r->channel >= 0) {
-    provider = gen.providers[r->provider].config->name;
+  if (r->attempt.channel >= 0) {
+    provider = gen.providers[r->attempt.provider].config->name;
     int status = r->final_status != 0 ? r->final_status : 499;
     host_.metrics().provider(provider)->count_attempt(
         status < 500 && status != 429 && r->finished ? metrics::AttemptResult::ok
@@ -463,7 +463,7 @@ void Runtime::account(aigw_request* r) {
   rec.end_ns = now;
   rec.attempts = r->attempts;
   rec.stream = r->stream;
-  rec.finish_reason = finish_reason_of(r->finish_reason);
+  rec.finish_reason = finish_reason_of(r->attempt.finish_reason);
   host_.record(rec);
 }
 

@@ -69,6 +69,54 @@ struct aigw_process {
   char out_buf[8192];            // target of the read in flight
 };
 
+namespace aigw::gateway {
+
+// One attempt: one plugin request (request_new .. request_destroy) on one
+// channel, with its upstream exchange or child processes and the response
+// it has drafted. A failover ends the attempt (Runtime::end_attempt) and
+// replaces it whole, so nothing of a failed provider's attempt can leak
+// into the next one; only what belongs to the client request survives.
+struct Attempt {
+  const aigw_hooks* hooks = nullptr;
+  void* ctx = nullptr;
+  bool ctx_live = false;          // request_new succeeded: request_destroy is owed
+  int32_t channel = -1;
+  uint32_t provider = 0;
+  std::string target_model;       // the name asked of the provider, before its model_map
+  std::string upstream_model;     // after it; aigw_client_request.upstream_model points here
+  int64_t start_ns = 0;
+  bool verdict_given = false;     // health heard how this attempt went
+  // A plugin of ABI 1.2 or later says when its content begins
+  // (host->commit); for older ones the host sniffs the emitted bytes.
+  bool sniff_content = true;
+
+  // The response this attempt drafts. Nothing of it reaches the client
+  // before the request commits (see aigw_request::committed).
+  bool started = false;           // respond_start was called
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> resp_headers;
+  std::string buffered;           // non-stream body, sent with Content-Length at finish
+  std::string held;               // a stream's bytes before the commit
+  size_t held_scan = 0;
+  uint32_t retry_after_s = 0;     // a Retry-After for the error answer, 0: none
+  int32_t finish_reason = -1;     // aigw_finish_reason from the plugin; -1: none reported
+
+  std::vector<aigw_process*> procs;
+
+  // HTTP mode: the upstream exchange (src/upstream).
+  const config::UpstreamConfig* upstream = nullptr;
+  const std::vector<sockaddr_storage>* upstream_addrs = nullptr;
+  std::shared_ptr<const std::vector<sockaddr_storage>> addrs_hold;  // keeps a refreshed set alive
+  upstream::Handle exchange;
+  // The upstream head was good and the channel heard first_byte: how the
+  // body ends (complete or cut short) is still owed to its health.
+  bool outcome_pending = false;
+};
+
+}  // namespace aigw::gateway
+
+// The client request: from admission to the access-log line. It outlives
+// its attempts; the current one is `attempt`.
 struct aigw_request {
   aigw::gateway::Runtime* rt = nullptr;
   uint32_t index = 0;       // slot in the runtime's request table
@@ -77,16 +125,12 @@ struct aigw_request {
   uint32_t conn_generation = 0;
 
   aigw::gateway::WorkerGeneration* wgen = nullptr;
-  const aigw_hooks* hooks = nullptr;
-  void* ctx = nullptr;
-  bool ctx_live = false;    // request_new succeeded: request_destroy is owed
 
   // The request bytes live as long as the request (the ABI promises it).
   // The body, with spare capacity for simdjson's padding (it reads up to 64
   // bytes past the end while scanning).
   std::string body;
   std::string model;
-  std::string upstream_model;
   std::vector<std::string> header_store;
   std::vector<aigw_host_header> headers;
   aigw_host_bytes body_chunk{};
@@ -96,28 +140,21 @@ struct aigw_request {
   int version_minor = 1;
   bool keep_alive = true;
 
-  // Routing: the route, the channels tried so far (the last is in use) and
-  // the provider serving the current attempt. A failed attempt before any
-  // byte reached the client starts the next on another channel.
+  // Routing: the route and the channels tried so far (the last is in use).
+  // A failed attempt before any byte reached the client starts the next on
+  // another channel.
   const aigw::routing::Route* route = nullptr;
   static constexpr size_t kMaxAttempts = 16;
   uint32_t tried[kMaxAttempts] = {};
   uint32_t attempts = 0;
-  int32_t channel = -1;
-  uint32_t provider = 0;
-  std::string target_model;       // the name asked of the provider, before its model_map
   int64_t start_ns = 0;           // the client request arrived
-  int64_t attempt_start_ns = 0;
-  bool verdict_given = false;     // health heard how the current attempt went
   bool retry_pending = false;     // a failover waits for the running hook to return
   aigw::routing::Pick pending_pick;
+  aigw::gateway::Attempt attempt;
   // Nothing reached the client yet while this is false. A stream is held
-  // back (head and events) until its first content event, so that an
-  // upstream failure before content can still fail over. A plugin of ABI
-  // 1.2 or later says when content begins (host->commit); for older ones
-  // the host sniffs the emitted bytes for OpenAI chunk fields.
+  // back (head and events) until its content begins, so that an upstream
+  // failure before content can still fail over.
   bool committed = false;
-  bool sniff_content = true;
   bool probe = false;             // an active health probe: no client at all
 
   // Accounting: who asked, what it cost, how it ended.
@@ -131,34 +168,16 @@ struct aigw_request {
   aigw::limits::HeaderList rate_headers;  // x-ratelimit-*
   uint64_t usage_prompt = 0, usage_completion = 0, usage_total = 0;
   bool has_usage = false;
-  int32_t finish_reason = -1;     // aigw_finish_reason from the plugin; -1: none reported
   int final_status = 0;           // what the client was answered; 0: it left first
   std::string error_code;
   int64_t first_byte_ns = 0;
-  std::string held;
-  size_t held_scan = 0;
 
-  // Response state.
-  bool started = false;
-  bool finished = false;
+  // The client side of the response.
+  bool finished = false;          // no more output accepted from the current attempt
   bool client_gone = false;
-  int depth = 0;            // > 0 while a hook of this request is running
-  int status = 200;
-  std::vector<std::pair<std::string, std::string>> resp_headers;
-  std::string buffered;     // non-stream body, sent with Content-Length at finish
+  int depth = 0;                  // > 0 while a hook of this request is running
 
   std::vector<std::unique_ptr<char[]>> arena;
-  std::vector<aigw_process*> procs;
-
-  // HTTP mode: the upstream exchange of the current attempt (src/upstream).
-  const aigw::config::UpstreamConfig* upstream = nullptr;
-  const std::vector<sockaddr_storage>* upstream_addrs = nullptr;
-  std::shared_ptr<const std::vector<sockaddr_storage>> addrs_hold;  // keeps a refreshed set alive
-  aigw::upstream::Handle exchange;
-  // The upstream head was good and the channel heard first_byte: how the
-  // body ends (complete or cut short) is still owed to its health.
-  bool outcome_pending = false;
-  uint32_t retry_after_s = 0;     // a Retry-After for the error answer, 0: none
 };
 
 namespace aigw::gateway {

@@ -62,7 +62,7 @@ metrics::UpstreamError metric_kind(const upstream::Failure& f) {
 }  // namespace
 
 void Runtime::start_upstream(aigw_request* r) {
-  const config::UpstreamConfig& u = *r->upstream;
+  const config::UpstreamConfig& u = *r->attempt.upstream;
   aigw_upstream_request up{};
   up.struct_size = sizeof up;
   up.body_unchanged = 1;
@@ -76,7 +76,7 @@ void Runtime::start_upstream(aigw_request* r) {
   }
   char msg[512] = {0};
   aigw_errbuf err{msg, sizeof msg};
-  aigw_status st = r->hooks->build_upstream(r->ctx, &up, &err);
+  aigw_status st = r->attempt.hooks->build_upstream(r->attempt.ctx, &up, &err);
   if (r->finished) return;
   if (st != AIGW_OK) {
     msg[sizeof msg - 1] = 0;
@@ -111,14 +111,14 @@ void Runtime::start_upstream(aigw_request* r) {
       out.append(reinterpret_cast<const char*>(up.body[i].ptr), up.body[i].len);
     }
   }
-  req.config = r->upstream;
-  req.addrs = r->upstream_addrs;
+  req.config = r->attempt.upstream;
+  req.addrs = r->attempt.upstream_addrs;
   req.head_only = method == "HEAD";
-  if (r->probe) req.total_timeout_ns = ns(r->wgen->gen->providers[r->provider].config->probe_timeout);
+  if (r->probe) req.total_timeout_ns = ns(r->wgen->gen->providers[r->attempt.provider].config->probe_timeout);
   req.cookie = cookie_of(r);
   // A failure found at once (no descriptor, the provider's cap) comes back
   // through on_failure before start returns.
-  r->exchange = client_.start(std::move(req));
+  r->attempt.exchange = client_.start(std::move(req));
 }
 
 aigw_request* Runtime::by_cookie(uint64_t cookie) {
@@ -128,9 +128,9 @@ aigw_request* Runtime::by_cookie(uint64_t cookie) {
 void Runtime::on_head(uint64_t cookie, const http::ResponseHead& head) {
   aigw_request* r = by_cookie(cookie);
   if (r == nullptr || r->finished) return;
-  const upstream::Handle exchange = r->exchange;
+  const upstream::Handle exchange = r->attempt.exchange;
   if (r->probe) {
-    end_probe(r, head.status == r->wgen->gen->providers[r->provider].probe_expect);
+    end_probe(r, head.status == r->wgen->gen->providers[r->attempt.provider].probe_expect);
     return;
   }
   std::vector<aigw_host_header> hs;
@@ -140,7 +140,7 @@ void Runtime::on_head(uint64_t cookie, const http::ResponseHead& head) {
   }
   aigw_upstream_verdict verdict{sizeof verdict, AIGW_ERROR_NONE, 0};
   enter(r);
-  aigw_status st = r->hooks->on_upstream_head(r->ctx, head.status, hs.data(), hs.size(), &verdict);
+  aigw_status st = r->attempt.hooks->on_upstream_head(r->attempt.ctx, head.status, hs.data(), hs.size(), &verdict);
   if (!r->finished) upstream_head_verdict(r, head.status, verdict, st);
   const bool gone = r->finished;
   leave(r);  // may destroy r
@@ -171,7 +171,7 @@ void Runtime::upstream_head_verdict(aigw_request* r, int32_t status, const aigw_
         // nothing wrong, and must learn neither the key nor a 401 that its
         // SDK would read as "your API key is invalid".
         end_response(r, false, 502, "upstream_auth_failed",
-                     "The provider '" + r->wgen->gen->providers[r->provider].config->name +
+                     "The provider '" + r->wgen->gen->providers[r->attempt.provider].config->name +
                          "' rejected the gateway's credentials for it (HTTP " + std::to_string(status) +
                          "); no other key or provider could take the request.");
         return;
@@ -191,20 +191,20 @@ void Runtime::upstream_head_verdict(aigw_request* r, int32_t status, const aigw_
 void Runtime::on_body(uint64_t cookie, std::string_view data, bool end) {
   aigw_request* r = by_cookie(cookie);
   if (r == nullptr) return;
-  if (end) r->exchange = {};
+  if (end) r->attempt.exchange = {};
   aigw_host_bytes b{reinterpret_cast<const uint8_t*>(data.data()), data.size()};
   enter(r);
   if (!r->finished) {
-    r->hooks->on_upstream_body(r->ctx, data.empty() ? nullptr : &b, data.empty() ? 0 : 1, end ? 1 : 0);
+    r->attempt.hooks->on_upstream_body(r->attempt.ctx, data.empty() ? nullptr : &b, data.empty() ? 0 : 1, end ? 1 : 0);
   }
   if (end && !r->finished) {
     // The plugin owes a finish at the end of the body; a plugin that forgets
     // must not leave the client waiting.
-    finish(r, r->started ? AIGW_OK : AIGW_ERR_INTERNAL, "The provider plugin did not finish the response.");
+    finish(r, r->attempt.started ? AIGW_OK : AIGW_ERR_INTERNAL, "The provider plugin did not finish the response.");
   }
   if (end) report_outcome(r);  // unless the plugin judged the body a failure
   const bool gone = r->finished && !end;
-  const upstream::Handle exchange = r->exchange;
+  const upstream::Handle exchange = r->attempt.exchange;
   leave(r);
   if (gone) client_.cancel(exchange);
 }
@@ -212,7 +212,7 @@ void Runtime::on_body(uint64_t cookie, std::string_view data, bool end) {
 void Runtime::on_failure(uint64_t cookie, const upstream::Failure& f) {
   aigw_request* r = by_cookie(cookie);
   if (r == nullptr) return;
-  r->exchange = {};
+  r->attempt.exchange = {};
   if (r->finished) return;
   if (r->probe) {
     end_probe(r, false);
@@ -222,10 +222,10 @@ void Runtime::on_failure(uint64_t cookie, const upstream::Failure& f) {
     // A limit of this worker, not a fault of the channel: no verdict, but
     // another channel (another host) may still have room.
     report_abandon(r);
-    host_.metrics().provider(r->wgen->gen->providers[r->provider].config->name)->count_error(
+    host_.metrics().provider(r->wgen->gen->providers[r->attempt.provider].config->name)->count_error(
         metrics::UpstreamError::pool_full);
     if (try_failover(r, routing::Failure::server_error, 0, metrics::UpstreamError::pool_full)) return;
-    r->retry_after_s = 1;
+    r->attempt.retry_after_s = 1;
     end_response(r, false, f.status(), f.code(), f.message);
     return;
   }
