@@ -487,17 +487,12 @@ int serve(std::shared_ptr<const config::Config> cfg) {
     for (auto& t : threads) t.join();
   };
 
-  if (reports.exited.load() != 0) {
-    log::error("a worker failed to start; shutting down");
-    for (auto& w : workers) post(*w, Message::Kind::stop);
-    join_all();
-    workers.clear();
-    plugins.release_all();
-    close(sfd);
-    return 1;
-  }
-  if (reports.plugin_failures.load() != 0) {
-    log::error("a worker could not start its plugin instances; shutting down");
+  const char* start_failure = reports.exited.load() != 0 ? "a worker failed to start; shutting down"
+                              : reports.plugin_failures.load() != 0
+                                  ? "a worker could not start its plugin instances; shutting down"
+                                  : nullptr;
+  if (start_failure != nullptr) {
+    log::error(start_failure);
     for (auto& w : workers) post(*w, Message::Kind::stop);
     join_all();
     workers.clear();

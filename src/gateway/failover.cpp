@@ -276,11 +276,7 @@ void Runtime::commit(aigw_request* r) {
   for (auto& [k, v] : r->attempt.resp_headers) hs.push_back({k, v});
   std::string attempts;
   routing_headers(r, hs, attempts);
-  http::ResponseMeta meta;
-  meta.version_minor = r->version_minor;
-  meta.keep_alive = r->keep_alive;
-  meta.date = host_.date();
-  meta.request_id = r->request_id;
+  http::ResponseMeta meta = response_meta(r);
   std::string out;
   http::write_stream_head(out, r->attempt.status, meta, hs.data(), hs.size());
   host_.metrics().stream_opened();

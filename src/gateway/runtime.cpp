@@ -335,14 +335,19 @@ aigw_status Runtime::finish(aigw_request* r, aigw_status status, std::string_vie
   return AIGW_OK;
 }
 
-void Runtime::end_response(aigw_request* r, bool ok, int http_status, std::string_view code,
-                                 std::string_view message) {
-  r->finished = true;
+http::ResponseMeta Runtime::response_meta(const aigw_request* r) const {
   http::ResponseMeta meta;
   meta.version_minor = r->version_minor;
   meta.keep_alive = r->keep_alive;
   meta.date = host_.date();
   meta.request_id = r->request_id;
+  return meta;
+}
+
+void Runtime::end_response(aigw_request* r, bool ok, int http_status, std::string_view code,
+                                 std::string_view message) {
+  r->finished = true;
+  http::ResponseMeta meta = response_meta(r);
   std::string out;
   std::string attempts;
   if (ok && r->attempt.started && r->stream && !r->committed) commit(r);

@@ -302,6 +302,8 @@ class Runtime : private upstream::Listener {
   void hold(aigw_request* r, std::string_view frame);
   void start_probe(uint32_t channel, int64_t now_ns);
   void end_probe(aigw_request* r, bool ok);
+  // The framing facts of r's response: HTTP version, keep-alive, Date, id.
+  http::ResponseMeta response_meta(const aigw_request* r) const;
   void routing_headers(const aigw_request* r, std::vector<http::ResponseHeader>& out,
                        std::string& attempts_text) const;
 
