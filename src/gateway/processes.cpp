@@ -118,16 +118,11 @@ aigw_status Runtime::spawn(aigw_request* r, const aigw_spawn_options* o, aigw_pr
     return AIGW_ERR_INTERNAL;
   }
 
-  uint32_t i;
-  if (!free_procs_.empty()) {
-    i = free_procs_.back();
-    free_procs_.pop_back();
-  } else {
-    i = static_cast<uint32_t>(procs_.size());
-    procs_.push_back(std::make_unique<aigw_process>());
-    procs_[i]->index = i;
-  }
-  aigw_process* p = procs_[i].get();
+  io::SlotHandle h = procs_.acquire();
+  aigw_process* p = procs_.get(h);
+  *p = aigw_process{};  // a reused slot: nothing of its last tenant stays
+  p->index = h.index;
+  p->generation = h.generation;
   undo.fds = nullptr;  // reap() gives them back
   p->req = r;
   p->rt = this;
@@ -158,9 +153,8 @@ void Runtime::kill_process(aigw_process* p) {
 }
 
 void Runtime::on_process_timer(uint8_t kind, uint32_t index, uint32_t generation) {
-  if (index >= procs_.size()) return;
-  aigw_process* p = procs_[index].get();
-  if (p->generation != generation || p->reaped) return;
+  aigw_process* p = procs_.get(index, generation);
+  if (p == nullptr || p->reaped) return;
   if (kind == kProcessDeadline) {
     if (p->exited && p->stdout_eof) return;
     p->deadline_passed = true;
@@ -235,9 +229,8 @@ aigw_status Runtime::process_kill(aigw_process* p) {
 }
 
 void Runtime::on_process_cqe(uint8_t op, uint32_t index, uint32_t generation, int res) {
-  if (index >= procs_.size()) return;
-  aigw_process* p = procs_[index].get();
-  if (p->generation != generation) return;
+  aigw_process* p = procs_.get(index, generation);
+  if (p == nullptr) return;  // reaped: a late completion of the slot's last tenant
   --p->ops;
   aigw_request* r = p->req;
   bool deliver = r && !r->finished && r->attempt.ctx_live;
@@ -342,12 +335,11 @@ void Runtime::reap(aigw_process* p) {
   if (p->pidfd >= 0) close(p->pidfd);
   if (p->stdin_fd >= 0) close(p->stdin_fd);
   if (p->stdout_fd >= 0) close(p->stdout_fd);
-  uint32_t index = p->index;
-  uint32_t generation = p->generation + 1;
+  // A plugin may still hold p: reset, it reads as no process (req null,
+  // no pid, no descriptors) until the slot's next tenant.
+  io::SlotHandle h{p->index, p->generation};
   *p = aigw_process{};
-  p->index = index;
-  p->generation = generation;
-  free_procs_.push_back(index);
+  procs_.release(h);
 }
 
 }  // namespace aigw::gateway

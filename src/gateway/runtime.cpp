@@ -225,18 +225,18 @@ void Runtime::shutdown() {
     retired_.push_back(std::move(current_));
   }
   retire_unused();
-  for (auto& p : procs_) {
-    if (p->pid > 0 && !p->reaped) {
-      kill_process(p.get());
+  procs_.for_each([&](io::SlotHandle, aigw_process& p) {
+    if (p.pid > 0 && !p.reaped) {
+      kill_process(&p);
       int st;
-      waitpid(p->pid, &st, 0);
-      p->exited = p->reaped = true;
+      waitpid(p.pid, &st, 0);
+      p.exited = p.reaped = true;
     }
-    if (p->pidfd >= 0) close(p->pidfd);
-    if (p->stdin_fd >= 0) close(p->stdin_fd);
-    if (p->stdout_fd >= 0) close(p->stdout_fd);
-    p->pidfd = p->stdin_fd = p->stdout_fd = -1;
-  }
+    if (p.pidfd >= 0) close(p.pidfd);
+    if (p.stdin_fd >= 0) close(p.stdin_fd);
+    if (p.stdout_fd >= 0) close(p.stdout_fd);
+    p.pidfd = p.stdin_fd = p.stdout_fd = -1;
+  });
 }
 
 // ---- response framing ---------------------------------------------------------

@@ -26,6 +26,7 @@
 #include "metrics/metrics.h"
 #include "routing/health.h"
 #include "gateway/host.h"
+#include "io/slot_table.h"
 #include "gateway/openai_body.h"
 #include "metrics/record.h"
 #include "upstream/client.h"
@@ -349,8 +350,7 @@ class Runtime : private upstream::Listener {
   uint64_t probe_gen_ = 0;            // the generation probe_due_ describes
   std::vector<int64_t> probe_due_;    // per channel
   std::vector<bool> probe_busy_;      // per channel: a probe is in flight
-  std::vector<std::unique_ptr<aigw_process>> procs_;
-  std::vector<uint32_t> free_procs_;
+  io::SlotTable<aigw_process> procs_{"child process"};
   BodyParser body_parser_;  // admission's reader of the request bodies
 
   // Refreshed address sets, by provider index of the current generation.
