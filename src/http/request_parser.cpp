@@ -16,6 +16,7 @@
 
 #include "http/request.h"
 #include "http/chars.h"
+#include "http/scan.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -25,6 +26,7 @@ namespace aigw::http {
 namespace {
 
 using namespace chars;
+using namespace scan;
 
 // Same for a header name already checked to be a token, eight bytes at a
 // time. Setting bit 0x20 folds only letters correctly, but in a token the only
@@ -46,35 +48,6 @@ inline bool token_iequals_lower(std::string_view token, std::string_view lower) 
   return true;
 }
 
-inline bool is_ows(char c) { return c == ' ' || c == '\t'; }
-
-// Returns the first byte in [p, end) that may not appear in a header value.
-// Values carry most of a head's bytes (tokens, user agents), so they get the
-// 16-bytes-at-a-time path.
-inline const char* scan_value(const char* p, const char* end) {
-#if defined(__SSE2__)
-  const __m128i k1f = _mm_set1_epi8(0x1f);
-  const __m128i k7f = _mm_set1_epi8(0x7f);
-  while (end - p >= 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    // Control bytes (<= 0x1f) and DEL stop the scan; HTAB is one of them but
-    // is legal, so it is stepped over below.
-    const __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, k1f), v);
-    const __m128i del = _mm_cmpeq_epi8(v, k7f);
-    const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(ctl, del)));
-    if (mask == 0) {
-      p += 16;
-      continue;
-    }
-    p += __builtin_ctz(mask);
-    if (*p != '\t') return p;
-    ++p;
-  }
-#endif
-  while (p < end && has_class(*p, kValue)) ++p;
-  return p;
-}
-
 // Returns the first byte in [p, end) that may not appear in a request-target.
 inline const char* scan_target(const char* p, const char* end) {
 #if defined(__SSE2__)
@@ -91,48 +64,6 @@ inline const char* scan_target(const char* p, const char* end) {
 #endif
   while (p < end && has_class(*p, kTarget)) ++p;
   return p;
-}
-
-#if defined(__SSE2__)
-// Bytes of `v` in [lo, hi], as a byte mask (unsigned compare via min).
-inline __m128i in_range(__m128i v, uint8_t lo, uint8_t hi) {
-  const __m128i shifted = _mm_sub_epi8(v, _mm_set1_epi8(static_cast<char>(lo)));
-  const __m128i width = _mm_set1_epi8(static_cast<char>(hi - lo));
-  return _mm_cmpeq_epi8(_mm_min_epu8(shifted, width), shifted);
-}
-#endif
-
-// Returns the first byte in [p, end) that is not a tchar. Header names are
-// short, so a byte loop would pay a mispredicted exit per header; the vector
-// form finds the end with one ctz. tchar is VCHAR minus the delimiters
-// "(),/:;<=>?@[\]{} and DQUOTE, tested here as ranges and single bytes.
-inline const char* scan_token(const char* p, const char* end) {
-#if defined(__SSE2__)
-  while (end - p >= 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    __m128i stop = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x20)), v);  // CTL, SP
-    stop = _mm_or_si128(stop, _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x7f)), v));  // DEL, >= 0x80
-    stop = _mm_or_si128(stop, _mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
-    stop = _mm_or_si128(stop, in_range(v, '(', ')'));
-    stop = _mm_or_si128(stop, _mm_cmpeq_epi8(v, _mm_set1_epi8(',')));
-    stop = _mm_or_si128(stop, _mm_cmpeq_epi8(v, _mm_set1_epi8('/')));
-    stop = _mm_or_si128(stop, in_range(v, ':', '@'));
-    stop = _mm_or_si128(stop, in_range(v, '[', ']'));
-    stop = _mm_or_si128(stop, _mm_cmpeq_epi8(v, _mm_set1_epi8('{')));
-    stop = _mm_or_si128(stop, _mm_cmpeq_epi8(v, _mm_set1_epi8('}')));
-    const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(stop));
-    if (mask != 0) return p + __builtin_ctz(mask);
-    p += 16;
-  }
-#endif
-  while (p < end && has_class(*p, kToken)) ++p;
-  return p;
-}
-
-std::string_view trim_ows(std::string_view v) {
-  while (!v.empty() && is_ows(v.front())) v.remove_prefix(1);
-  while (!v.empty() && is_ows(v.back())) v.remove_suffix(1);
-  return v;
 }
 
 Method method_from_text(std::string_view m) {

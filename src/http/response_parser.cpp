@@ -16,6 +16,7 @@
 
 #include "http/response_parser.h"
 #include "http/chars.h"
+#include "http/scan.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -25,43 +26,7 @@ namespace aigw::http {
 namespace {
 
 using namespace chars;
-
-// First byte in [p, end) that may not appear in a field value or reason
-// phrase. Values are most of a head's bytes, hence 16 at a time.
-inline const char* scan_value(const char* p, const char* end) {
-#if defined(__SSE2__)
-  const __m128i k1f = _mm_set1_epi8(0x1f);
-  const __m128i k7f = _mm_set1_epi8(0x7f);
-  while (end - p >= 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    // Stops at controls (<= 0x1f) and DEL; HTAB is a control but legal, so it
-    // is stepped over and the block rescanned from the next byte.
-    const __m128i stop = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, k1f), v), _mm_cmpeq_epi8(v, k7f));
-    const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(stop));
-    if (mask == 0) {
-      p += 16;
-      continue;
-    }
-    p += __builtin_ctz(mask);
-    if (*p != '\t') return p;
-    ++p;
-  }
-#endif
-  while (p < end && has_class(*p, kValue)) ++p;
-  return p;
-}
-
-// Header names are short (a dozen bytes), so a table loop is enough.
-inline const char* scan_token(const char* p, const char* end) {
-  while (p < end && has_class(*p, kToken)) ++p;
-  return p;
-}
-
-std::string_view trim_ows(std::string_view v) {
-  while (!v.empty() && is_ows(v.front())) v.remove_prefix(1);
-  while (!v.empty() && is_ows(v.back())) v.remove_suffix(1);
-  return v;
-}
+using namespace scan;
 
 enum class Special : uint8_t { none, content_length, transfer_encoding, connection };
 
