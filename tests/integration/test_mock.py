@@ -407,6 +407,73 @@ class Replay(unittest.TestCase):
         self.assertGreaterEqual(stats["replay_misses"], 1)
 
 
+class ReplaySegments(unittest.TestCase):
+    """Gemini and Anthropic recordings (body as a one-element array or an
+    object, answers as body_segments): every recorded request gets the
+    recorded answer, one SSE event per segment for a stream."""
+
+    ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures")
+
+    @classmethod
+    def setUpClass(cls):
+        cls.files = []
+        for sub in ("gemini", "anthropic"):
+            d = os.path.join(cls.ROOT, sub)
+            cls.files += [os.path.join(d, f) for f in sorted(os.listdir(d)) if f.endswith(".json")]
+        args = ["--stream-interval", "0"]
+        for f in cls.files:
+            args += ["--replay", f]
+        cls.mock = Mock(*args)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.mock.stop()
+
+    @staticmethod
+    def body_of(req):
+        b = req.get("body")
+        return b[0] if isinstance(b, list) else b
+
+    def test_every_recorded_request_gets_its_recorded_answer(self):
+        seen = {}  # the first recording of a request wins, as in the mock
+        checked = 0
+        for path in self.files:
+            with open(path) as f:
+                interactions = json.load(f)["interactions"]
+            for i, it in enumerate(interactions):
+                req, resp = it["request"], it["response"]
+                key = (req["method"], req["url"], json.dumps(self.body_of(req), sort_keys=True))
+                if key in seen:
+                    continue
+                seen[key] = True
+                name = "%s#%d" % (os.path.basename(path), i)
+                headers = {k.lower(): v for k, v in resp.get("headers", {}).items()}
+                is_stream = "text/event-stream" in str(headers.get("content-type", ""))
+                body = self.body_of(req)
+                if is_stream:
+                    head, payload, how, _ = stream(self.mock, req["url"], body)
+                    self.assertEqual((head.status, how), (resp["status"], "done"), name)
+                    text = payload.decode()
+                    segs = resp.get("body_segments", [])
+                    if req["url"].startswith("/v1/messages"):
+                        evs = [e for e in text.split("\n\n") if e]
+                        self.assertEqual(len(evs), len(segs), name)
+                        for ev, seg in zip(evs, segs):
+                            event_line, data_line = ev.split("\n")
+                            self.assertEqual(event_line, "event: " + seg["type"], name)
+                            self.assertEqual(json.loads(data_line[len("data: "):]), seg, name)
+                    else:
+                        evs = [e for e in text.split("\r\n\r\n") if e]
+                        self.assertEqual([json.loads(e[len("data: "):]) for e in evs], segs, name)
+                else:
+                    r = exchange(self.mock, post(req["url"], body))
+                    self.assertEqual(r.status, resp["status"], name)
+                    want = resp["body_segments"][0] if "body_segments" in resp else resp["body"]
+                    self.assertEqual(r.json(), want if not isinstance(want, str) else json.loads(want), name)
+                checked += 1
+        self.assertGreaterEqual(checked, 25)
+
+
 class ServerWideFault(unittest.TestCase):
     def test_fault_flag_and_header_override(self):
         mock = Mock("--fault", "503")

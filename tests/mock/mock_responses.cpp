@@ -229,8 +229,12 @@ void StreamGen::next(std::string& out) {
   const uint32_t i = index_++;
   if (spec_.kind == StreamKind::replay) {
     std::string_view rest = spec_.replay_body.substr(replay_off_);
-    size_t end = rest.find("\n\n");
-    size_t len = end == std::string_view::npos ? rest.size() : end + 2;
+    // Events end at a blank line, LF or CRLF (Gemini sends CRLF).
+    size_t lf = rest.find("\n\n");
+    size_t crlf = rest.find("\r\n\r\n");
+    size_t len = rest.size();
+    if (lf != std::string_view::npos) len = lf + 2;
+    if (crlf != std::string_view::npos && crlf + 4 < len) len = crlf + 4;
     out.append(rest.substr(0, len));
     replay_off_ += len;
     return;

@@ -174,6 +174,77 @@ error_code read_header(std::string_view name, ondemand::value v, Interaction& it
   return SUCCESS;
 }
 
+// Recorded JSON is pretty-printed; the mock sends it compact (an SSE data
+// line cannot hold a line break): whitespace outside strings goes.
+void append_compact(std::string_view raw, std::string& out) {
+  bool in_string = false;
+  bool escaped = false;
+  for (char c : raw) {
+    if (in_string) {
+      out.push_back(c);
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+      out.push_back(c);
+    } else if (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
+      out.push_back(c);
+    }
+  }
+}
+
+// An object or array value as compact JSON text.
+error_code compact_value(ondemand::value v, std::string& out) {
+  ondemand::json_type t{};
+  if (auto e = v.type().get(t)) return e;
+  std::string_view raw;
+  if (t == ondemand::json_type::object) {
+    ondemand::object o;
+    if (auto e = v.get_object().get(o)) return e;
+    if (auto e = o.raw_json().get(raw)) return e;
+  } else if (t == ondemand::json_type::array) {
+    ondemand::array a;
+    if (auto e = v.get_array().get(a)) return e;
+    if (auto e = a.raw_json().get(raw)) return e;
+  } else {
+    return INCORRECT_TYPE;
+  }
+  out.clear();
+  append_compact(raw, out);
+  return SUCCESS;
+}
+
+// A recorded body: the raw text (OpenAI fixtures), a one-element array
+// holding the JSON body (Gemini fixtures), or the JSON object itself
+// (Anthropic fixtures).
+error_code read_body(ondemand::value v, std::string& out) {
+  ondemand::json_type t{};
+  if (auto e = v.type().get(t)) return e;
+  if (t == ondemand::json_type::string) {
+    std::string_view s;
+    if (auto e = v.get_string().get(s)) return e;
+    out.assign(s);
+    return SUCCESS;
+  }
+  if (t == ondemand::json_type::array) {
+    ondemand::array a;
+    if (auto e = v.get_array().get(a)) return e;
+    for (auto el : a) {
+      ondemand::value ev;
+      if (auto e = el.get(ev)) return e;
+      return compact_value(ev, out);  // the first element is the body
+    }
+    out.clear();
+    return SUCCESS;
+  }
+  return compact_value(v, out);
+}
+
 error_code read_request(ondemand::object o, Interaction& it) {
   for (auto field : o) {
     std::string_view key;
@@ -191,8 +262,7 @@ error_code read_request(ondemand::object o, Interaction& it) {
       if (auto e = field.value().get(v)) return e;
       bool is_null = false;
       if (v.is_null().get(is_null) == SUCCESS && is_null) continue;
-      if (auto e = v.get_string().get(s)) return e;
-      it.body.assign(s);
+      if (auto e = read_body(v, it.body)) return e;
     }
   }
   return SUCCESS;
@@ -220,12 +290,54 @@ error_code read_response(ondemand::object o, Interaction& it) {
         if (auto e = read_header(n, hv, it)) return e;
       }
     } else if (k == "body") {
-      std::string_view s;
-      if (auto e = field.value().get_string().get(s)) return e;
-      it.response_body.assign(s);
+      ondemand::value v;
+      if (auto e = field.value().get(v)) return e;
+      if (auto e = read_body(v, it.response_body)) return e;
+    } else if (k == "body_segments") {
+      ondemand::array a;
+      if (auto e = field.value().get_array().get(a)) return e;
+      for (auto el : a) {
+        ondemand::value ev;
+        if (auto e = el.get(ev)) return e;
+        std::string seg;
+        if (auto e = compact_value(ev, seg)) return e;
+        it.segments.push_back(std::move(seg));
+      }
+      it.has_segments = true;
     }
   }
   return SUCCESS;
+}
+
+// The Anthropic event name of a segment: its "type" member.
+std::string segment_type(ondemand::parser& parser, const std::string& seg) {
+  padded_string padded(seg);
+  ondemand::document doc;
+  std::string_view type;
+  if (parser.iterate(padded).get(doc) || doc["type"].get_string().get(type)) return {};
+  return std::string(type);
+}
+
+// A response recorded as segments becomes the bytes a provider sends: one
+// SSE event per segment for a stream, as Gemini frames them
+// ("data: <json>\r\n\r\n") or, for Anthropic's /v1/messages, with the
+// event line ("event: <type>\ndata: <json>\n\n"); the single object
+// otherwise.
+void join_segments(ondemand::parser& parser, Interaction& it) {
+  if (!it.has_segments) return;
+  it.response_body.clear();
+  if (!it.streaming) {
+    if (!it.segments.empty()) it.response_body = it.segments.front();
+    return;
+  }
+  const bool anthropic = it.target.rfind("/v1/messages", 0) == 0;
+  for (const std::string& seg : it.segments) {
+    if (anthropic) {
+      it.response_body += "event: " + segment_type(parser, seg) + "\ndata: " + seg + "\n\n";
+    } else {
+      it.response_body += "data: " + seg + "\r\n\r\n";
+    }
+  }
 }
 
 }  // namespace
@@ -251,6 +363,9 @@ bool ReplayTable::load(const std::string& path, std::string& why) {
   }
   ondemand::parser parser;
   padded_string padded(text);
+  // A second parser: the first one is iterating the file while segments are
+  // read (On-Demand documents are invalidated by a new iterate).
+  ondemand::parser segment_parser;
   ondemand::document doc;
   ondemand::object root;
   if (parser.iterate(padded).get(doc) || doc.get_object().get(root)) {
@@ -295,6 +410,7 @@ bool ReplayTable::load(const std::string& path, std::string& why) {
           return false;
         }
       }
+      join_segments(segment_parser, it);
       if (it.method.empty() || it.target.empty()) {
         why = path + ": " + it.source + " lacks request.method or request.url";
         return false;

@@ -1,5 +1,5 @@
-// Replay of recorded exchanges (tests/fixtures/openai/*.json): a request
-// that matches a recorded one gets the recorded response back.
+// Replay of recorded exchanges (tests/fixtures/{openai,gemini,anthropic}/*.json):
+// a request that matches a recorded one gets the recorded response back.
 //
 // Matching: same method, same path and query (the recorded URL's scheme and
 // host are ignored; an absolute-form request target is reduced the same
@@ -29,8 +29,10 @@ struct Interaction {
   // Recorded headers, one entry per value, without hop-by-hop headers,
   // Content-Length, Server and Date (the mock writes its own framing).
   std::vector<std::pair<std::string, std::string>> headers;
-  std::string response_body;  // byte for byte as recorded
+  std::string response_body;  // byte for byte as recorded (segments joined, see replay.cpp)
   bool streaming = false;     // Content-Type text/event-stream: sent chunked, event by event
+  bool has_segments = false;  // recorded as body_segments (Gemini, Anthropic fixtures)
+  std::vector<std::string> segments;  // each compact JSON
 };
 
 // Immutable once loaded; shared read-only by every worker thread.
