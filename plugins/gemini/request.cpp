@@ -351,7 +351,9 @@ void Request::end_stream() {
   }
   const Outcome& oc = stream_tr_->outcome();
   // Gemini's last event carries finishReason; a body that ends before one
-  // was cut (a dropped connection, a proxy's timeout).
+  // was cut (a dropped connection, a proxy's timeout). This relies on the
+  // translator leaving outcome().finish at AIGW_FINISH_UNKNOWN until an
+  // event with a finishReason came.
   if (oc.finish == AIGW_FINISH_UNKNOWN) {
     report_usage(oc.usage);
     host_->report_finish_reason(req_, AIGW_FINISH_ERROR);
