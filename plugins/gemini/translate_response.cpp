@@ -19,15 +19,16 @@ using simdjson::dom::element;
 using simdjson::dom::object;
 
 // One DOM parser per worker thread, reused so that its buffers are
-// allocated once. It keeps the capacity of the largest document it parsed;
-// after an unusually big one (an image answer is megabytes) it is replaced,
-// so that one such answer does not pin that memory for the worker's life.
+// allocated once. A parser keeps the capacity of the largest document it
+// parsed, so an unusually big one (an image answer is megabytes) goes to
+// `big`, a parser of the caller's that dies with the call, rather than
+// pinning that memory for the worker's life.
 constexpr size_t kKeepParserBelow = 4u << 20;
 thread_local simdjson::dom::parser t_parser;
 
-bool parse(std::string_view text, element& root) {
-  if (text.size() > kKeepParserBelow) t_parser = simdjson::dom::parser();
-  return t_parser.parse(text.data(), text.size()).get(root) == simdjson::SUCCESS;
+bool parse(std::string_view text, simdjson::dom::parser& big, element& root) {
+  simdjson::dom::parser& p = text.size() > kKeepParserBelow ? big : t_parser;
+  return p.parse(text.data(), text.size()).get(root) == simdjson::SUCCESS;
 }
 
 // Tool-call ids must not repeat within a conversation, which outlives this
@@ -283,9 +284,9 @@ uint32_t candidate_index(object cand, size_t position) {
 
 // Root checks shared by whole answers and stream events: a JSON object
 // that is not an error object. Candidates may be absent.
-bool open_answer(std::string_view text, object& root, Failure& f) {
+bool open_answer(std::string_view text, simdjson::dom::parser& big, object& root, Failure& f) {
   element doc;
-  if (!parse(text, doc)) {
+  if (!parse(text, big, doc)) {
     f = bad_upstream("not valid JSON");
     return false;
   }
@@ -354,7 +355,8 @@ void translate_chat_response(std::string_view gemini_json, const ChatContext& ct
   out.clear();
   Failure f;
   object root;
-  if (!open_answer(gemini_json, root, f)) return set_failure(outcome, std::move(f));
+  simdjson::dom::parser big;  // elements point into it: lives to the end
+  if (!open_answer(gemini_json, big, root, f)) return set_failure(outcome, std::move(f));
   read_usage(root, outcome.usage);
   array cands;
   if (!candidates(root, cands)) {
@@ -505,7 +507,8 @@ bool StreamTranslator::on_event(std::string_view data, std::string& out) {
   if (outcome_.error || finished_) return false;
   Failure f;
   object root;
-  if (!open_answer(data, root, f)) return fail(f.status, std::move(f.code), std::move(f.message));
+  simdjson::dom::parser big;  // elements point into it: lives to the end
+  if (!open_answer(data, big, root, f)) return fail(f.status, std::move(f.code), std::move(f.message));
   // Gemini repeats usageMetadata on events, each time the totals so far.
   read_usage(root, outcome_.usage);
   array cands;
@@ -616,7 +619,8 @@ void translate_embeddings_response(std::string_view gemini_json, std::string_vie
   out.clear();
   Failure f;
   object root;
-  if (!open_answer(gemini_json, root, f)) return set_failure(outcome, std::move(f));
+  simdjson::dom::parser big;  // elements point into it: lives to the end
+  if (!open_answer(gemini_json, big, root, f)) return set_failure(outcome, std::move(f));
   array embeddings;
   if (root["embeddings"].get(embeddings) != simdjson::SUCCESS) {
     return set_failure(outcome, bad_upstream("no embeddings array"));

@@ -1027,6 +1027,31 @@ TEST(GeminiResponse, SeveralCandidatesEachWithItsIndex) {
   EXPECT_EQ(finished, (std::set<uint64_t>{0, 1}));
 }
 
+// Answers above the size the shared parser keeps (an image answer is
+// megabytes) take the other parser; the result is the same.
+TEST(GeminiResponse, BigAnswer) {
+  std::string text(5u << 20, 'x');
+  std::string answer = R"({"candidates":[{"content":{"parts":[{"text":")" + text +
+                       R"("}]},"finishReason":"STOP","index":0}]})";
+  std::string out;
+  g::Outcome oc;
+  g::translate_chat_response(answer, context(), out, oc);
+  ASSERT_FALSE(oc.error) << oc.message;
+  simdjson::dom::parser parser;
+  element root;
+  ASSERT_EQ(parser.parse(out).get(root), simdjson::SUCCESS);
+  std::string_view s;
+  ASSERT_EQ(root["choices"].at(0)["message"]["content"].get(s), simdjson::SUCCESS);
+  EXPECT_EQ(s, text);
+  StreamRun r = run_stream(sse_body({answer}), 0, context());
+  ASSERT_TRUE(r.ok) << r.outcome.message;
+  EXPECT_EQ(read_stream(r.out, context()).content, text);
+  // A small one after it still works (the shared parser was left alone).
+  g::translate_chat_response(R"({"candidates":[{"content":{"parts":[{"text":"y"}]},"finishReason":"STOP"}]})",
+                             context(), out, oc);
+  EXPECT_NE(out.find("\"content\":\"y\""), std::string::npos) << out;
+}
+
 // Parts a chat completion has no place for are left out, not errors.
 TEST(GeminiResponse, OtherPartsAreSkipped) {
   std::string out;
