@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "aigw_plugin.h"
 
@@ -45,6 +46,14 @@ struct Outcome {
 
 // A whole generateContent answer (HTTP 200) -> one chat.completion object
 // in `out`. On error, `out` is left empty and outcome.error is set.
+//
+// Tool-call ids, here and in streams, are make_tool_call_id(serial,
+// thoughtSignature) with one process-wide serial that starts at a random
+// value: an id must not repeat within a conversation, and a conversation
+// outlives the process. A functionCall answered by a functionResponse in
+// the same answer was run by Gemini itself (server-side tools) and is not
+// passed on. Parts with no place in a chat completion (inlineData,
+// executableCode, ...) are left out.
 void translate_chat_response(std::string_view gemini_json, const ChatContext& ctx, std::string& out,
                              Outcome& outcome);
 
@@ -54,27 +63,57 @@ class StreamTranslator {
  public:
   explicit StreamTranslator(ChatContext ctx);
   // Appends the OpenAI SSE events ("data: {...}\n\n") this event makes to
-  // `out`: the role chunk first (once), text deltas, tool-call deltas with
-  // their index, the finish chunk. Returns false when the stream must end
-  // with an error (outcome().error is then set); `out` may still hold bytes
-  // to send first.
+  // `out`: the role chunk first (once per choice), text and reasoning
+  // deltas, tool-call deltas with their index. Returns false when the
+  // stream must end with an error (outcome().error is then set); `out` may
+  // still hold bytes to send first.
+  //
+  // Two things wait for a later event or finish(), because Gemini's
+  // server-side tools (recorded: a built-in MCP server) stream a
+  // functionCall with finishReason STOP, then in the next event the
+  // functionResponse Gemini got by running it itself, then more text:
+  //   - a functionCall is held until the next event of its candidate (or
+  //     finish()); one answered by a functionResponse there was run by
+  //     Gemini and is not the client's to run, so it is dropped;
+  //   - the finish chunk is written by finish(), with the last finishReason.
   bool on_event(std::string_view data, std::string& out);
-  // True once an event with content (text, a tool call) was appended: the
-  // plugin calls host->commit after emitting it.
+  // True once text, reasoning or a tool call was appended: the plugin calls
+  // host->commit after emitting it. finish() can make it true as well (a
+  // held tool call), so ask again after finish().
   bool content_started() const { return content_started_; }
-  // The end of the upstream body: appends the finish chunk if none came,
-  // the usage chunk when asked for, and "data: [DONE]\n\n".
+  // The end of the upstream body: appends held tool calls, the finish
+  // chunk, the usage chunk when asked for, and "data: [DONE]\n\n". A
+  // stream that carried no candidate at all is not an answer: then nothing
+  // is appended and outcome().error is set (502 bad_upstream_response).
+  // Nothing is appended after on_event returned false either.
   void finish(std::string& out);
   const Outcome& outcome() const { return outcome_; }
 
  private:
+  struct HeldCall {
+    std::string name;
+    std::string id;  // Gemini's functionCall.id, when it sent one
+    std::string arguments;  // the args object as JSON text
+    std::string signature;  // thoughtSignature, standard base64
+  };
+  // One per OpenAI choice (Gemini candidate index).
+  struct Choice {
+    uint32_t index = 0;
+    bool role_sent = false;
+    bool saw_tool_call = false;  // a tool call went to the client
+    uint32_t next_tool_index = 0;
+    std::string finish_reason;  // the last finishReason Gemini sent
+    std::vector<HeldCall> held;
+  };
+  Choice& choice(uint32_t index);
+  void flush_held(Choice& c, std::string& out);
+  bool fail(int status, std::string code, std::string message);
+
   ChatContext ctx_;
   Outcome outcome_;
-  bool role_sent_ = false;
+  std::vector<Choice> choices_;
   bool content_started_ = false;
-  bool finish_sent_ = false;
-  bool saw_tool_call_ = false;
-  uint32_t next_tool_index_ = 0;
+  bool finished_ = false;
 };
 
 // /v1/embeddings: a batchEmbedContents answer -> an OpenAI "list" of
