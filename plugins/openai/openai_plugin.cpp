@@ -18,13 +18,10 @@ namespace {
 using sdk::set_error;
 
 constexpr std::string_view kWho = "openai plugin";
-
-// For body events: an exception ends the request with the error.
-template <typename Fn>
-void guarded_event(Request& r, Fn&& fn) {
-  sdk::guarded_event(std::forward<Fn>(fn),
-                     [&r](aigw_status st) { r.fail(st, "openai plugin: internal error"); });
-}
+struct Who {
+  static constexpr std::string_view name = kWho;
+};
+using Hooks = sdk::HttpRequestHooks<Request, Instance, Who>;
 
 aigw_status config_new(const aigw_host* host, aigw_host_plugin* plugin, aigw_config_source* src,
                        void** config_out, aigw_errbuf* err) {
@@ -52,53 +49,6 @@ aigw_status instance_new(void* config, const aigw_worker_info* worker, void** in
   });
 }
 
-aigw_status request_new(void* instance, aigw_request* req, const aigw_client_request* client,
-                        void** ctx_out, aigw_errbuf* err) {
-  return sdk::guarded(kWho, err, [&]() -> aigw_status {
-    if (instance == nullptr || client == nullptr || ctx_out == nullptr ||
-        !sdk::has_field(*client, &aigw_client_request::model_value_len)) {
-      set_error(err, "openai plugin: malformed client request");
-      return AIGW_ERR_INVALID;
-    }
-    auto r = std::make_unique<Request>(*static_cast<Instance*>(instance), req, *client);
-    std::string error;
-    aigw_status st = r->admit(error);
-    if (st != AIGW_OK) {
-      set_error(err, error);
-      return st;
-    }
-    *ctx_out = r.release();
-    return AIGW_OK;
-  });
-}
-
-aigw_status build_upstream(void* ctx, aigw_upstream_request* up, aigw_errbuf* err) {
-  return sdk::guarded(kWho, err, [&]() -> aigw_status {
-    if (ctx == nullptr || up == nullptr) return AIGW_ERR_INVALID;
-    std::string error;
-    aigw_status st = static_cast<Request*>(ctx)->build_upstream(*up, error);
-    if (st != AIGW_OK) set_error(err, error);
-    return st;
-  });
-}
-
-aigw_status on_upstream_head(void* ctx, int32_t status, const aigw_host_header* headers,
-                             size_t header_count, aigw_upstream_verdict* verdict) {
-  if (ctx == nullptr || verdict == nullptr) return AIGW_ERR_INVALID;
-  auto& r = *static_cast<Request*>(ctx);
-  aigw_status st = AIGW_OK;
-  guarded_event(r, [&] { st = r.on_head(status, headers, header_count, *verdict); });
-  return st;
-}
-
-aigw_status on_upstream_body(void* ctx, const aigw_host_bytes* chunks, size_t count,
-                             int32_t end_of_body) {
-  if (ctx == nullptr || (chunks == nullptr && count > 0)) return AIGW_ERR_INVALID;
-  auto& r = *static_cast<Request*>(ctx);
-  guarded_event(r, [&] { r.on_body(chunks, count, end_of_body != 0); });
-  return AIGW_OK;
-}
-
 aigw_status health_probe(void* config, aigw_health_probe* probe) {
   if (config == nullptr || probe == nullptr) return AIGW_ERR_INVALID;
   const auto& c = *static_cast<const Config*>(config);
@@ -115,12 +65,6 @@ uint32_t key_count(void* config) {
   return static_cast<uint32_t>(static_cast<const Config*>(config)->credentials.size());
 }
 
-void on_client_gone(void* ctx) {
-  // The host aborts the upstream request; all that is left is to ignore
-  // whatever still arrives.
-  if (ctx != nullptr) static_cast<Request*>(ctx)->client_gone();
-}
-
 constexpr aigw_hooks kHooks = {
     sizeof(aigw_hooks),
     AIGW_MODE_HTTP,
@@ -129,17 +73,17 @@ constexpr aigw_hooks kHooks = {
     instance_new,
     sdk::destroy<Instance>,
     nullptr,  // list_models: the operator's `models` list is the whole story
-    request_new,
+    Hooks::request_new,
     sdk::destroy<Request>,
-    build_upstream,
-    on_upstream_head,
-    on_upstream_body,
+    Hooks::build_upstream,
+    Hooks::on_upstream_head,
+    Hooks::on_upstream_body,
     health_probe,
     nullptr,  // request_start: direct mode only
     nullptr,  // on_timer
     nullptr,  // on_process_output
     nullptr,  // on_process_exit
-    on_client_gone,
+    Hooks::on_client_gone,
     key_count,
 };
 

@@ -218,6 +218,87 @@ void destroy(void* object) noexcept {
   delete static_cast<T*>(object);
 }
 
+// The per-request hooks of an HTTP-mode plugin, which every such plugin
+// writes alike: check the host's arguments, build or find the request
+// object, and keep exceptions inside. `Request` is the plugin's
+// per-request class and must offer
+//   Request(Instance&, aigw_request*, const aigw_client_request&);
+//   aigw_status admit(std::string& error);          // request_new: refuse here
+//   aigw_status build_upstream(aigw_upstream_request&, std::string& error);
+//   aigw_status on_head(int32_t status, const aigw_host_header*, size_t count,
+//                       aigw_upstream_verdict&);
+//   void on_body(const aigw_host_bytes*, size_t count, bool end_of_body);
+//   void fail(aigw_status, std::string_view message);  // end with an error unless over
+//   void client_gone();
+// `Who` is a type with `static constexpr std::string_view name` naming the
+// plugin in messages ("openai plugin"). Use the members as the hooks:
+// request_new, request_destroy (destroy<Request>), build_upstream,
+// on_upstream_head, on_upstream_body, on_client_gone.
+template <typename Request, typename Instance, typename Who>
+struct HttpRequestHooks {
+  static aigw_status request_new(void* instance, aigw_request* req, const aigw_client_request* client,
+                                 void** ctx_out, aigw_errbuf* err) noexcept {
+    return guarded(Who::name, err, [&]() -> aigw_status {
+      if (instance == nullptr || client == nullptr || ctx_out == nullptr ||
+          !has_field(*client, &aigw_client_request::model_value_len)) {
+        set_error(err, Who::name, ": malformed client request");
+        return AIGW_ERR_INVALID;
+      }
+      auto r = std::make_unique<Request>(*static_cast<Instance*>(instance), req, *client);
+      std::string error;
+      aigw_status st = r->admit(error);
+      if (st != AIGW_OK) {
+        set_error(err, error);
+        return st;
+      }
+      *ctx_out = r.release();
+      return AIGW_OK;
+    });
+  }
+
+  static aigw_status build_upstream(void* ctx, aigw_upstream_request* up, aigw_errbuf* err) noexcept {
+    return guarded(Who::name, err, [&]() -> aigw_status {
+      if (ctx == nullptr || up == nullptr) return AIGW_ERR_INVALID;
+      std::string error;
+      aigw_status st = static_cast<Request*>(ctx)->build_upstream(*up, error);
+      if (st != AIGW_OK) set_error(err, error);
+      return st;
+    });
+  }
+
+  static aigw_status on_upstream_head(void* ctx, int32_t status, const aigw_host_header* headers,
+                                      size_t header_count, aigw_upstream_verdict* verdict) noexcept {
+    if (ctx == nullptr || verdict == nullptr) return AIGW_ERR_INVALID;
+    auto& r = *static_cast<Request*>(ctx);
+    aigw_status st = AIGW_OK;
+    event(r, [&] { st = r.on_head(status, headers, header_count, *verdict); });
+    return st;
+  }
+
+  static aigw_status on_upstream_body(void* ctx, const aigw_host_bytes* chunks, size_t count,
+                                      int32_t end_of_body) noexcept {
+    if (ctx == nullptr || (chunks == nullptr && count > 0)) return AIGW_ERR_INVALID;
+    auto& r = *static_cast<Request*>(ctx);
+    event(r, [&] { r.on_body(chunks, count, end_of_body != 0); });
+    return AIGW_OK;
+  }
+
+  // The host aborts the upstream request; what still arrives is ignored.
+  static void on_client_gone(void* ctx) noexcept {
+    if (ctx == nullptr) return;
+    guarded_event([&] { static_cast<Request*>(ctx)->client_gone(); }, [](aigw_status) {});
+  }
+
+ private:
+  // For upstream events: an exception ends the request with the error.
+  template <typename Fn>
+  static void event(Request& r, Fn&& fn) noexcept {
+    guarded_event(std::forward<Fn>(fn), [&r](aigw_status st) {
+      r.fail(st, std::string(Who::name) + ": internal error");
+    });
+  }
+};
+
 // --- configuration ----------------------------------------------------------
 
 // "command[2]": how an array item is named in every message.

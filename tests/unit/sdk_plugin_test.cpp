@@ -471,4 +471,98 @@ TEST(PluginSdkMisc, StringsConvertWithoutCopies) {
   EXPECT_EQ(sdk::view(aigw_host_bytes{b.ptr, b.len}), "abc");
 }
 
+// --- HttpRequestHooks -------------------------------------------------------
+
+struct ToyInstance {
+  int made = 0;
+};
+
+// Records what the hooks asked of it; throws where a test says so.
+struct ToyRequest {
+  ToyRequest(ToyInstance& i, aigw_request*, const aigw_client_request& c) : instance(i), client(c) { ++i.made; }
+  aigw_status admit(std::string& error) {
+    if (sdk::view(client.model) == "refused") {
+      error = "no such model here";
+      return AIGW_ERR_NOT_FOUND;
+    }
+    return AIGW_OK;
+  }
+  aigw_status build_upstream(aigw_upstream_request&, std::string&) { throw std::bad_alloc(); }
+  aigw_status on_head(int32_t status, const aigw_host_header*, size_t, aigw_upstream_verdict&) {
+    heads.push_back(status);
+    return AIGW_OK;
+  }
+  void on_body(const aigw_host_bytes*, size_t, bool) { throw std::runtime_error("bug"); }
+  void fail(aigw_status st, std::string_view message) { failures.emplace_back(st, std::string(message)); }
+  void client_gone() { gone = true; }
+
+  ToyInstance& instance;
+  const aigw_client_request& client;
+  std::vector<int32_t> heads;
+  std::vector<std::pair<aigw_status, std::string>> failures;
+  bool gone = false;
+};
+
+struct ToyWho {
+  static constexpr std::string_view name = "toy plugin";
+};
+using ToyHooks = sdk::HttpRequestHooks<ToyRequest, ToyInstance, ToyWho>;
+
+aigw_client_request toy_client(const char* model) {
+  aigw_client_request c{};
+  c.struct_size = sizeof c;
+  c.model = {model, std::strlen(model)};
+  return c;
+}
+
+TEST(PluginSdkHttpHooks, RequestNewMakesAdmitsOrRefuses) {
+  ToyInstance inst;
+  char buf[128] = {0};
+  aigw_errbuf err{buf, sizeof buf};
+  void* ctx = nullptr;
+  aigw_client_request ok = toy_client("m");
+  ASSERT_EQ(ToyHooks::request_new(&inst, nullptr, &ok, &ctx, &err), AIGW_OK);
+  ASSERT_NE(ctx, nullptr);
+  sdk::destroy<ToyRequest>(ctx);
+
+  aigw_client_request refused = toy_client("refused");
+  ctx = nullptr;
+  EXPECT_EQ(ToyHooks::request_new(&inst, nullptr, &refused, &ctx, &err), AIGW_ERR_NOT_FOUND);
+  EXPECT_EQ(ctx, nullptr);  // nothing handed over: request_destroy is not owed
+  EXPECT_STREQ(buf, "no such model here");
+
+  aigw_client_request old = toy_client("m");
+  old.struct_size = 8;  // a table too short to hold the model
+  EXPECT_EQ(ToyHooks::request_new(&inst, nullptr, &old, &ctx, &err), AIGW_ERR_INVALID);
+  EXPECT_STREQ(buf, "toy plugin: malformed client request");
+  EXPECT_EQ(inst.made, 2);
+}
+
+TEST(PluginSdkHttpHooks, ExceptionsStayInsideThePlugin) {
+  ToyInstance inst;
+  aigw_client_request c = toy_client("m");
+  ToyRequest r(inst, nullptr, c);
+  char buf[128] = {0};
+  aigw_errbuf err{buf, sizeof buf};
+  aigw_upstream_request up{};
+  EXPECT_EQ(ToyHooks::build_upstream(&r, &up, &err), AIGW_ERR_NO_MEMORY);
+  EXPECT_STREQ(buf, "toy plugin: out of memory");
+
+  aigw_upstream_verdict v{};
+  EXPECT_EQ(ToyHooks::on_upstream_head(&r, 200, nullptr, 0, &v), AIGW_OK);
+  EXPECT_EQ(r.heads, std::vector<int32_t>{200});
+  EXPECT_EQ(ToyHooks::on_upstream_head(&r, 200, nullptr, 0, nullptr), AIGW_ERR_INVALID);
+
+  // A body hook has no errbuf: the request ends through fail().
+  EXPECT_EQ(ToyHooks::on_upstream_body(&r, nullptr, 0, 1), AIGW_OK);
+  ASSERT_EQ(r.failures.size(), 1u);
+  EXPECT_EQ(r.failures[0].first, AIGW_ERR_INTERNAL);
+  EXPECT_EQ(r.failures[0].second, "toy plugin: internal error");
+  EXPECT_EQ(ToyHooks::on_upstream_body(&r, nullptr, 2, 0), AIGW_ERR_INVALID);
+
+  ToyHooks::on_client_gone(&r);
+  EXPECT_TRUE(r.gone);
+  ToyHooks::on_client_gone(nullptr);
+}
+
 }  // namespace
