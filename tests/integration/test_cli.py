@@ -1,6 +1,7 @@
 """The command line: version, check-config, argument errors."""
 
 import os
+import re
 import subprocess
 import tempfile
 import unittest
@@ -24,6 +25,23 @@ class Cli(unittest.TestCase):
         r = run("check-config", "-c", path)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("OK", r.stdout)
+
+    def test_readme_provider_examples_are_valid(self):
+        # Each TOML block of README.md that declares a plugin is what a
+        # newcomer pastes: it must pass check-config as written, with the
+        # keys it names from the environment. check-config resolves every
+        # base_url's host and tests have no network, so the host becomes
+        # 127.0.0.1 (scheme, port and path stay as written).
+        with open(os.path.join(SOURCE_ROOT, "README.md")) as f:
+            blocks = f.read().split("```toml\n")[1:]
+        examples = [b.split("```", 1)[0] for b in blocks if "[[plugin]]" in b]
+        self.assertGreaterEqual(len(examples), 2)
+        env = dict(os.environ, OPENAI_API_KEY="sk-readme", GEMINI_API_KEY="AIza-readme")
+        for text in examples:
+            path = self.write_config(re.sub(r'(base_url = "https?://)[^/:"]+', r"\g<1>127.0.0.1", text))
+            r = subprocess.run([AIGW, "check-config", "-c", path], capture_output=True, text=True,
+                               timeout=30, env=env)
+            self.assertEqual(r.returncode, 0, text + r.stderr)
 
     def test_bad_config_names_file_line_column_key(self):
         with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
