@@ -198,7 +198,7 @@ struct RequestContext {
   bool plugin = false;        // a plugin request took over: it accounts for itself
 };
 
-class Runtime : private upstream::Listener {
+class Runtime final : private upstream::Listener {
  public:
   explicit Runtime(Host& host);
   ~Runtime();
