@@ -100,10 +100,10 @@ LoadResult load_string(std::string_view toml_text, std::string_view source_name)
     const toml::source_position& at = e.source().begin;
     return single_error(std::string(source_name) + ":" + std::to_string(at.line) + ":" +
                         std::to_string(at.column) + ": syntax error: " +
-                        std::string(e.description()));
+                        printable(e.description()));
   } catch (const std::exception& e) {
     // Out of memory and the like: still an answer, not an exception.
-    return single_error(std::string(source_name) + ": cannot load config: " + e.what());
+    return single_error(std::string(source_name) + ": cannot load config: " + printable(e.what()));
   }
 }
 

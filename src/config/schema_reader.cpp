@@ -29,17 +29,6 @@ std::string type_error(std::string_view expected, const toml::node& got) {
   return "expected " + std::string(expected) + ", got " + std::string(with_article(got.type()));
 }
 
-// Built by appending: `"literal" + std::string` trips a GCC 12 -Wrestrict
-// false positive at -O3, and release builds use -Werror.
-std::string quoted(std::string_view s) {
-  std::string q;
-  q.reserve(s.size() + 2);
-  q += '"';
-  q += s;
-  q += '"';
-  return q;
-}
-
 std::string problem_line(std::string_view source, const toml::source_region& where,
                          std::string_view key, std::string_view message) {
   std::string text(source);
@@ -48,11 +37,15 @@ std::string problem_line(std::string_view source, const toml::source_region& whe
   text += ':';
   text += std::to_string(where.begin.column);
   text += ": ";
+  // A key path holds the file's keys as written, and TOML's quoted keys may
+  // hold any character: escaped like the values, so each problem stays one
+  // printable line. The message's values are quoted() already; printable()
+  // changes nothing there.
   if (!key.empty()) {
-    text += key;
+    text += printable(key);
     text += ": ";
   }
-  text += message;
+  text += printable(message);
   return text;
 }
 

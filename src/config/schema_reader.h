@@ -19,6 +19,8 @@
 
 #include <toml++/toml.h>
 
+#include "config/quote.h"
+
 #include "config/config.h"
 
 namespace aigw::config {
@@ -29,8 +31,6 @@ std::string_view with_article(toml::node_type type);
 // "expected <expected>, got <the node's type>".
 std::string type_error(std::string_view expected, const toml::node& got);
 
-// `s` in double quotes.
-std::string quoted(std::string_view s);
 
 // "<source>:<line>:<column>: <key>: <message>", the form of every problem
 // line (without "<key>: " when `key` is empty). in_file_order() reads it back.

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "config/config.h"
+#include "config/quote.h"
 
 namespace aigw::config {
 namespace {
@@ -39,15 +40,6 @@ constexpr Unit kSizeUnits[] = {
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-
-// Built by appending: `"literal" + std::string` trips a GCC 12 -Wrestrict
-// false positive at -O3, and release builds use -Werror.
-std::string quoted(std::string_view s) {
-  std::string q = "\"";
-  q += s;
-  q += '"';
-  return q;
-}
 
 // Reads the leading decimal digits of `text` into `value`; false on overflow.
 // Leaves `text` pointing after the digits.
@@ -159,7 +151,7 @@ bool parse_ipv6_addr(std::string_view text, ListenAddr& out, std::string& why) {
   char buf[INET6_ADDRSTRLEN];
   inet_ntop(AF_INET6, &sa.sin6_addr, buf, sizeof buf);
 
-  std::string normalised;  // appended piece by piece: see quoted()
+  std::string normalised;  // appended piece by piece: see quote.cpp
   normalised += '[';
   normalised += buf;
   normalised += "]:";
