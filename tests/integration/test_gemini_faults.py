@@ -8,6 +8,9 @@ its key faults (`--key-fault KEY=close-after-N`, matched on x-goog-api-key).
   two keys the request fails over to the other key;
 - 503 UNAVAILABLE, 500 INTERNAL: failover to the other key, or a clear 5xx
   error when there is none;
+- 400 INVALID_ARGUMENT: the client's error, not failed over; 403
+  PERMISSION_DENIED: the key is disabled and the other key answers, or a 502
+  upstream_auth_failed when no key is left;
 - a stream cut after content (FIN, RST): the content, then an error event,
   and the stream ends (no hang, no [DONE]);
 - an error object inside a stream: the content, then an error event;
@@ -66,6 +69,9 @@ PROVIDERS = [
     ("pair503", list(PAIR503), "pair503", "gemini-2.5-flash"),
     ("pair503-s", list(PAIR503S), "pair503-s", "gemini-2.5-flash"),
     ("failing", ["AIza-fault-failing"], "failing", "gemini-2.5-flash"),
+    ("pair400", ["AIza-fault-pair400-first", "AIza-fault-pair400-second"], "pair400", "gemini-2.5-flash"),
+    ("pair403", ["AIza-fault-pair403-first", "AIza-fault-pair403-second"], "pair403", "gemini-2.5-flash"),
+    ("refused", ["AIza-fault-refused"], "refused", "gemini-2.5-flash"),
     ("midstream", ["AIza-fault-midstream"], "midstream", "gemini-2.5-flash"),
     ("safety", ["AIza-fault-safety"], "safety", "gemini-2.5-flash"),
     ("cut-fin", [CUT_FIN], "cut-fin", "gemini-2.0-flash"),
@@ -212,6 +218,32 @@ class GeminiFaults(unittest.TestCase):
             self.assertIn("overloaded", err["message"])
             a = self.ask("failing", "aigw fault: internal", stream)
             self.assertOpenAIError(a, 500, "server_error", "internal")
+
+    # ---- 400, 403 ----
+
+    def test_400_invalid_argument_is_the_clients_error_never_failed_over(self):
+        a = self.ask("pair400", "aigw fault: invalid argument")
+        err = self.assertOpenAIError(a, 400, "invalid_request_error", "invalid_argument")
+        self.assertIn("contents[0]", err["message"])
+        self.assertEqual(a.header("x-aigw-attempts"), "1")  # a second key would not do better
+
+    def test_403_on_the_first_key_fails_over_and_disables_it(self):
+        a = self.ask("pair403", "aigw fault: the first key is refused")
+        self.assertEqual(a.status, 200, a.text())
+        self.assertEqual(a.header("x-aigw-attempts"), "2")
+        self.assertEqual(self.last_key(), "AIza-fault-pair403-second")
+        again = self.ask("pair403", "aigw fault: the first key is refused")
+        self.assertEqual(again.header("x-aigw-attempts"), "1")  # the refused key is out of rotation
+        self.assertEqual(self.last_key(), "AIza-fault-pair403-second")
+
+    def test_403_on_the_only_key_is_a_502_that_names_no_key(self):
+        # The provider refused aigw's credentials, not the client's: no 401
+        # or 403 that an SDK would read as "your key is invalid".
+        a = self.ask("refused", "aigw fault: the key is refused")
+        self.assertEqual(a.status, 502, a.text())
+        err = a.json()["error"]
+        self.assertEqual(err["code"], "upstream_auth_failed")
+        self.assertIn("refused", err["message"])  # the provider's name
 
     # ---- streams cut or failing after content ----
 
