@@ -296,11 +296,11 @@ class GeminiFaults(unittest.TestCase):
         a = self.ask("safety", "aigw fault: a blocked prompt", False)
         err = self.assertOpenAIError(a, 400, "invalid_request_error", "content_filter")
         self.assertIn("SAFETY", err["message"])
-        # Streamed: nothing was sent yet, so it is the same kind of answer.
+        # Streamed: nothing was sent yet, so it is the same answer.
         a = self.ask("safety", "aigw fault: a blocked prompt", True)
-        self.assertEqual(a.status, 400, a.text())
         self.assertIsNone(a.events, "a blocked prompt started a stream")
-        self.assertIn("SAFETY", a.json()["error"]["message"])
+        err = self.assertOpenAIError(a, 400, "invalid_request_error", "content_filter")
+        self.assertIn("SAFETY", err["message"])
 
     def test_finish_reason_safety_is_content_filter(self):
         a = self.ask("safety", "aigw fault: an answer the safety filter stops", False)
