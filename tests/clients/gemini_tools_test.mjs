@@ -12,6 +12,10 @@
 //                         expected values are read from)
 //   AIGW_CUT_MODEL        a model whose stream the mock cuts after two
 //                         events (optional: that test is skipped without it)
+//   AIGW_LIMITED_MODEL    a model whose only key Gemini rate-limits, and
+//   AIGW_SAFETY_MODEL     one (gemini-2.5-flash) whose answers the mock
+//                         blocks or stops (tests/fixtures/gemini-handmade/
+//                         faults.json; optional like AIGW_CUT_MODEL)
 //   AIGW_API_KEY, AIGW_TIMEOUT_MS  as for sdk_test.mjs
 
 import { test } from 'node:test';
@@ -223,4 +227,45 @@ test('a stream cut after content: the text so far, then an APIError, no hang', {
   );
   const twoEvents = DIVIDE_SEGMENTS.slice(0, 2).map((s) => s.candidates[0].content.parts[0].text).join('');
   assert.equal(text, twoEvents);
+});
+
+const limitedModel = process.env.AIGW_LIMITED_MODEL;
+test('a 429 from Gemini is a RateLimitError with Retry-After from RetryInfo', { ...T, skip: !limitedModel && 'AIGW_LIMITED_MODEL not set' }, async () => {
+  await assert.rejects(
+    client.chat.completions.create({ model: limitedModel, messages: [{ role: 'user', content: 'aigw fault: rate limited' }] }),
+    (err) => {
+      assert.ok(err instanceof OpenAI.RateLimitError, `got ${err?.constructor?.name}: ${err}`);
+      assert.equal(err.status, 429);
+      assert.equal(err.code, 'resource_exhausted');
+      assert.equal(err.headers.get('retry-after'), '38'); // RetryInfo: 37.512345678s
+      return true;
+    },
+  );
+});
+
+const safetyModel = process.env.AIGW_SAFETY_MODEL;
+const safetyOpts = { ...T, skip: !safetyModel && 'AIGW_SAFETY_MODEL not set' };
+test('a blocked prompt, streamed, is a BadRequestError with code content_filter', safetyOpts, async () => {
+  await assert.rejects(
+    (async () => {
+      const s = await client.chat.completions.create({
+        model: safetyModel, stream: true, messages: [{ role: 'user', content: 'aigw fault: a blocked prompt' }],
+      });
+      for await (const _ of s) { /* must not get here */ }
+    })(),
+    (err) => {
+      assert.ok(err instanceof OpenAI.BadRequestError, `got ${err?.constructor?.name}: ${err}`);
+      assert.equal(err.code, 'content_filter');
+      assert.match(err.message, /SAFETY/);
+      return true;
+    },
+  );
+});
+
+test('an answer the safety filter stops ends with finish_reason content_filter', safetyOpts, async () => {
+  const { completion } = await streamedTurn({
+    model: safetyModel, messages: [{ role: 'user', content: 'aigw fault: an answer the safety filter stops' }],
+  });
+  assert.equal(completion.choices[0].finish_reason, 'content_filter');
+  assert.equal(completion.choices[0].message.content, 'Here is how');
 });

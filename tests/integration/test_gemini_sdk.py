@@ -17,7 +17,14 @@ that nothing else changed. Deriving a file keeps the mock a plain replayer
 the change visible in one reviewed file.
 
 Skipped (exit 77), with the reason, when node/npm is missing or the npm
-registry cannot be reached. No key in aigw's log or the client's output."""
+registry cannot be reached. No key in aigw's log or the client's output.
+
+The same run checks Gemini's errors as the SDK sees them (handwritten
+bodies, tests/fixtures/gemini-handmade/faults.json): a 429 is a
+RateLimitError with Retry-After from RetryInfo, a streamed blocked prompt a
+BadRequestError with code content_filter, an answer the safety filter stops
+ends with finish_reason content_filter, and a stream cut after content
+raises an APIError after its text."""
 
 import copy
 import json
@@ -32,6 +39,7 @@ from test_sdk import run_client
 
 KEY = "AIza-canary-sdk-5d2e11ab"
 CUT_KEY = "AIza-canary-sdk-cut-90f1"
+LIMITED_KEY = "AIza-canary-sdk-limited-77c3"
 HANDMADE = os.path.join(os.path.dirname(FIXTURES), "gemini-handmade")
 DERIVED = os.path.join(HANDMADE, "thought_signature_tool_loop.json")
 RECORDED = os.path.join(FIXTURES, "MCP_related_client_Tests_generateContent_ML_Dev_Multiple_CallableTool_with_"
@@ -45,10 +53,12 @@ class OpenAINodeSDKThroughGemini(unittest.TestCase):
         for f in sorted(os.listdir(FIXTURES)):
             if f.endswith(".json"):
                 args += ["--replay", os.path.join(FIXTURES, f)]
-        args += ["--replay", DERIVED, "--key-fault", CUT_KEY + "=close-after-2"]
+        args += ["--replay", DERIVED, "--replay", os.path.join(HANDMADE, "faults.json"),
+                 "--key-fault", CUT_KEY + "=close-after-2"]
         cls.mock = Mock(*args)
         os.environ["AIGW_TEST_GEMINI_SDK_KEY"] = KEY
         os.environ["AIGW_TEST_GEMINI_SDK_CUT_KEY"] = CUT_KEY
+        os.environ["AIGW_TEST_GEMINI_SDK_LIMITED_KEY"] = LIMITED_KEY
         cls.server = Server("""
 [[plugin]]
 name = "gemini"
@@ -58,7 +68,7 @@ name = "gemini"
 plugin = "gemini"
 base_url = "http://127.0.0.1:%(port)d"
 api_keys = ["env:AIGW_TEST_GEMINI_SDK_KEY"]
-models = ["gemini-2.0-flash", "gemini-2.5-pro"]
+models = ["gemini-2.0-flash", "gemini-2.5-flash", "gemini-2.5-pro"]
 
 [[provider]]
 name = "gemini-cut"
@@ -67,6 +77,14 @@ base_url = "http://127.0.0.1:%(port)d"
 api_keys = ["env:AIGW_TEST_GEMINI_SDK_CUT_KEY"]
 models = ["cut-flash"]
 model_map = { "cut-flash" = "gemini-2.0-flash" }
+
+[[provider]]
+name = "gemini-limited"
+plugin = "gemini"
+base_url = "http://127.0.0.1:%(port)d"
+api_keys = ["env:AIGW_TEST_GEMINI_SDK_LIMITED_KEY"]
+models = ["limited-flash"]
+model_map = { "limited-flash" = "gemini-2.5-flash" }
 """ % {"port": cls.mock.port}, workers=2)
 
     @classmethod
@@ -104,6 +122,8 @@ model_map = { "cut-flash" = "gemini-2.0-flash" }
             "AIGW_BASE_URL": "http://127.0.0.1:%d/v1" % self.server.port,
             "AIGW_GEMINI_FIXTURES": os.path.join(SOURCE_ROOT, "tests", "fixtures"),
             "AIGW_CUT_MODEL": "cut-flash",
+            "AIGW_LIMITED_MODEL": "limited-flash",
+            "AIGW_SAFETY_MODEL": "gemini-2.5-flash",
         }, "gemini_tools_test.mjs")
         out = r.stdout.decode("utf-8", "replace")
         sys.stderr.write(out)
@@ -115,9 +135,9 @@ model_map = { "cut-flash" = "gemini-2.0-flash" }
             self.fail("gemini_tools_test.mjs exited %d; aigw log tail:\n%s"
                       % (r.returncode, "\n".join(self.server.lines[-30:])))
         # Every test ran (node --test's spec summary): none skipped.
-        self.assertRegex(out, r"(?m)^\S* ?pass 6$")
+        self.assertRegex(out, r"(?m)^\S* ?pass 9$")
         self.assertRegex(out, r"(?m)^\S* ?skipped 0$")
-        for k in (KEY, CUT_KEY):
+        for k in (KEY, CUT_KEY, LIMITED_KEY):
             self.assertNotIn(k, log)
             self.assertNotIn(k, out)
         # The turns with a signature reached Gemini with it.
