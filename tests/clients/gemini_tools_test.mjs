@@ -102,7 +102,8 @@ function checkPrinterCalls(message) {
   }
   assert.equal(calls[0].function.name, 'print');
   assert.deepEqual(JSON.parse(calls[0].function.arguments), printerCalls[0].functionCall.args);
-  assert.equal(signatureOf(calls[0].id), SIGNATURE, `the id does not carry the signature: ${calls[0].id.slice(0, 40)}...`);
+  assert.equal(signatureOf(calls[0].id), SIGNATURE,
+    `the id does not carry the signature: ${calls[0].id.slice(0, 40)}...`);
   assert.equal(calls[1].function.name, 'beep');
   assert.equal(calls[1].function.arguments, '{}');
   assert.match(calls[1].id, /^call_[0-9a-f]{16}$/, 'a call without a signature has a plain id');
@@ -151,11 +152,14 @@ test('a turn whose tool call lost its signature is not the recorded one', T, asy
   // stripped of its signature reaches Gemini without it, and the stand-in
   // (like Gemini) does not answer it as it answered the recorded turn.
   const first = await client.chat.completions.create({
-    model: 'gemini-2.5-pro', messages: [{ role: 'user', content: PRINTER_ASK }], tools: PRINTER_TOOLS, tool_choice: 'auto',
+    model: 'gemini-2.5-pro', tools: PRINTER_TOOLS, tool_choice: 'auto',
+    messages: [{ role: 'user', content: PRINTER_ASK }],
   });
   const message = structuredClone(first.choices[0].message);
   message.tool_calls[0].id = message.tool_calls[0].id.slice(0, 21);
-  const messages = [{ role: 'user', content: PRINTER_ASK }, message, ...toolResults(message.tool_calls, printerReplies)];
+  const messages = [
+    { role: 'user', content: PRINTER_ASK }, message, ...toolResults(message.tool_calls, printerReplies),
+  ];
   await assert.rejects(
     client.chat.completions.create({ model: 'gemini-2.5-pro', messages, tools: PRINTER_TOOLS, tool_choice: 'auto' }),
     (err) => err instanceof OpenAI.APIError && err.status >= 400,
@@ -208,7 +212,8 @@ test('a loop recorded as streams: the call, then the text event by event (gemini
 });
 
 const cutModel = process.env.AIGW_CUT_MODEL;
-test('a stream cut after content: the text so far, then an APIError, no hang', { ...T, skip: !cutModel && 'AIGW_CUT_MODEL not set' }, async () => {
+const cutOpts = { ...T, skip: !cutModel && 'AIGW_CUT_MODEL not set' };
+test('a stream cut after content: the text so far, then an APIError, no hang', cutOpts, async () => {
   const stream = await client.chat.completions.create({
     model: cutModel, stream: true, tools: DIVIDE_TOOLS, tool_choice: 'auto',
     messages: [
@@ -230,9 +235,12 @@ test('a stream cut after content: the text so far, then an APIError, no hang', {
 });
 
 const limitedModel = process.env.AIGW_LIMITED_MODEL;
-test('a 429 from Gemini is a RateLimitError with Retry-After from RetryInfo', { ...T, skip: !limitedModel && 'AIGW_LIMITED_MODEL not set' }, async () => {
+const limitedOpts = { ...T, skip: !limitedModel && 'AIGW_LIMITED_MODEL not set' };
+test('a 429 from Gemini is a RateLimitError with Retry-After from RetryInfo', limitedOpts, async () => {
   await assert.rejects(
-    client.chat.completions.create({ model: limitedModel, messages: [{ role: 'user', content: 'aigw fault: rate limited' }] }),
+    client.chat.completions.create({
+      model: limitedModel, messages: [{ role: 'user', content: 'aigw fault: rate limited' }],
+    }),
     (err) => {
       assert.ok(err instanceof OpenAI.RateLimitError, `got ${err?.constructor?.name}: ${err}`);
       assert.equal(err.status, 429);

@@ -284,7 +284,8 @@ TEST_F(GeminiPluginTest, AStreamThatFailsBeforeItsFirstByteAnswersLikeAWholeRequ
   const std::pair<std::string, std::pair<int, std::string>> cases[] = {
       {R"({"promptFeedback":{"blockReason":"SAFETY"},"usageMetadata":{"promptTokenCount":9,"totalTokenCount":9}})",
        {400, "content_filter"}},
-      {R"({"candidates":[{"finishReason":"MISSING_THOUGHT_SIGNATURE","index":0}]})", {400, "missing_thought_signature"}},
+      {R"({"candidates":[{"finishReason":"MISSING_THOUGHT_SIGNATURE","index":0}]})",
+       {400, "missing_thought_signature"}},
       {R"({"error":{"code":400,"message":"Invalid value","status":"INVALID_ARGUMENT"}})", {400, "invalid_argument"}},
   };
   for (const auto& [event, want] : cases) {
