@@ -187,11 +187,11 @@ aigw_status Request::on_head(int32_t status, const aigw_host_header* headers, si
     verdict.retry_after_ms = cls == AIGW_ERROR_RATE_LIMITED ? retry_after_ms_ : 0;
   }
   streaming_ok_ = stream_ && cls == AIGW_ERROR_NONE;
-  // A stream starts now, so that its events go out as they come. A whole
-  // answer starts at its end: its status may still change (a blocked
-  // prompt is a 200 from Gemini and a 400 to the client), and an error
-  // body is translated before anything is sent.
-  if (streaming_ok_) respond(200, kEventStream);
+  // Nothing starts yet. A stream starts with its first bytes for the
+  // client, each event going out as it comes; until then its status may
+  // still change, as a whole answer's may until its end (a blocked prompt
+  // is a 200 from Gemini and a 400 to the client), and an error body is
+  // translated before anything is sent.
   return AIGW_OK;
 }
 
@@ -336,6 +336,8 @@ bool Request::on_event(std::string_view event) {
   if (!finish_seen_) finish_seen_ = has_finish_reason(instance_.parser_, data);
   out_.clear();
   bool ok = stream_tr_->on_event(data, out_);
+  if (!ok && out_.empty() && !responded_ && answer_stream_error()) return false;
+  if (!out_.empty() && !respond(200, kEventStream)) return false;
   if (!emit(out_)) return false;
   if (!committed_ && stream_tr_->content_started()) {
     committed_ = true;
@@ -348,6 +350,23 @@ bool Request::on_event(std::string_view event) {
     stream_failed();
     return false;
   }
+  return true;
+}
+
+bool Request::answer_stream_error() {
+  const Outcome& oc = stream_tr_->outcome();
+  // The client's own errors only (a blocked prompt, a lost thought
+  // signature, Gemini's 4xx in an event): the host may still take the
+  // others (5xx, 429) to another channel, and answers them itself.
+  if (oc.status < 400 || oc.status > 499 || oc.status == 429) return false;
+  report_usage(oc.usage);
+  host_->report_finish_reason(req_, AIGW_FINISH_ERROR);
+  // Nothing went out: the client gets the answer a whole request would,
+  // with its status and code, instead of the host's generic one.
+  out_ = openai_error(oc.status, oc.code, oc.message);
+  if (!respond(oc.status, kJson) || !emit(out_)) return true;
+  done_ = true;
+  host_->finish(req_, AIGW_OK, str({}));
   return true;
 }
 
@@ -376,6 +395,7 @@ void Request::end_stream() {
   }
   out_.clear();
   stream_tr_->finish(out_);
+  if (!out_.empty() && !respond(200, kEventStream)) return;
   if (!emit(out_)) return;
   if (stream_tr_->outcome().error) {
     stream_failed();  // e.g. a stream with no candidate at all

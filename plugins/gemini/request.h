@@ -57,6 +57,10 @@ class Request {
   bool on_event(std::string_view event);
   void end_stream();
   void end_whole();
+  // A stream that failed before its first byte with the client's own
+  // error: answered as a whole request would be. False when the error is
+  // not the client's (stream_failed() then hands it to the host).
+  bool answer_stream_error();
   void stream_failed();
   void report_usage(const Usage& usage);
 

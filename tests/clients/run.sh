@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs sdk_test.mjs (the official `openai` npm package against a running aigw).
+# Runs sdk_test.mjs (the official `openai` npm package against a running aigw),
+# or the test file of this folder named as the argument (gemini_tools_test.mjs).
 #
 #   AIGW_BASE_URL=http://127.0.0.1:8080/v1 AIGW_MODEL=aigw-demo tests/clients/run.sh
+#   AIGW_BASE_URL=... AIGW_GEMINI_FIXTURES=tests/fixtures tests/clients/run.sh gemini_tools_test.mjs
 #
 # The packages pinned by package-lock.json are installed once with `npm ci`
 # into ${AIGW_NODE_CACHE:-~/.cache/aigw/node}/<sha256 of package-lock.json>
@@ -11,6 +13,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+script=${1:-sdk_test.mjs}
 
 skip() { echo "run.sh: SKIP: $*" >&2; exit 77; }
 fail() { echo "run.sh: $*" >&2; exit 1; }
@@ -20,6 +23,10 @@ trap 'rm -rf ${staging:+"$staging"} ${work:+"$work"}' EXIT
 command -v node >/dev/null 2>&1 || skip "node is not installed (Debian: apt-get install nodejs npm)"
 command -v npm >/dev/null 2>&1 || skip "npm is not installed (Debian: apt-get install npm)"
 [ -n "${AIGW_BASE_URL:-}" ] || fail "AIGW_BASE_URL is not set"
+case $script in
+  */* | .* | *[!A-Za-z0-9_.-]* | "") fail "expected the name of a test file of tests/clients, got '$script'" ;;
+esac
+[ -f "$here/$script" ] || fail "no $script in $here"
 
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$node_major" -ge 18 ] || skip "node $(node --version) is too old (18 or newer needed)"
@@ -67,10 +74,10 @@ fi
 # directory upward. Run a copy of the script from a private directory holding
 # a node_modules link into the cache.
 work=$(mktemp -d "${TMPDIR:-/tmp}/aigw-sdk.XXXXXX")
-cp "$here/sdk_test.mjs" "$work/"
+cp "$here/$script" "$work/"
 ln -s "$prefix/node_modules" "$work/node_modules"
 
 openai_version=$(node -p "require('$prefix/node_modules/openai/package.json').version")
-echo "run.sh: node $(node --version), openai $openai_version, $AIGW_BASE_URL, model ${AIGW_MODEL:-aigw-demo}" >&2
+echo "run.sh: $script: node $(node --version), openai $openai_version, $AIGW_BASE_URL, model ${AIGW_MODEL:-aigw-demo}" >&2
 cd "$work"
-node --test-reporter=spec sdk_test.mjs
+node --test-reporter=spec "$script"

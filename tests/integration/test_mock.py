@@ -474,6 +474,45 @@ class ReplaySegments(unittest.TestCase):
         self.assertGreaterEqual(checked, 25)
 
 
+class GeminiKeys(unittest.TestCase):
+    """Gemini's side: faults reach /v1beta/ paths, --key-fault matches the
+    x-goog-api-key header, and a hand-written interaction that lists request
+    headers answers only a request that carries them."""
+
+    FAULTS = os.path.join(os.path.dirname(FIXTURES), "gemini-handmade", "faults.json")
+    PATH = "/v1beta/models/gemini-2.5-flash:generateContent"
+
+    @staticmethod
+    def body(prompt):
+        return {"contents": [{"role": "user", "parts": [{"text": prompt}]}], "generationConfig": {}}
+
+    def test_key_fault_by_x_goog_api_key_and_request_headers_in_replay(self):
+        mock = Mock("--replay", self.FAULTS, "--key-fault", "AIza-broken=503")
+        try:
+            ask = self.body("aigw fault: the first key is rate limited")
+            r = exchange(mock, post(self.PATH, ask, {"x-goog-api-key": "AIza-broken"}))
+            self.assertEqual(r.status, 503)
+            self.assertEqual(r.json()["error"]["type"], "server_error")  # the mock's own fault body
+            # The interaction that names this key wins; any other key gets the next one.
+            r = exchange(mock, post(self.PATH, ask, {"x-goog-api-key": "AIza-fault-pair429-first"}))
+            self.assertEqual(r.status, 429)
+            self.assertEqual(r.json()["error"]["status"], "RESOURCE_EXHAUSTED")
+            for headers in ({"x-goog-api-key": "AIza-other"}, {}):
+                r = exchange(mock, post(self.PATH, ask, headers))
+                self.assertEqual(r.status, 200, headers)
+                self.assertIn("candidates", r.json())
+        finally:
+            mock.stop()
+
+    def test_server_wide_fault_reaches_v1beta(self):
+        mock = Mock("--replay", self.FAULTS, "--fault", "500")
+        try:
+            r = exchange(mock, post(self.PATH, self.body("aigw fault: a blocked prompt")))
+            self.assertEqual(r.status, 500)
+        finally:
+            mock.stop()
+
+
 class ServerWideFault(unittest.TestCase):
     def test_fault_flag_and_header_override(self):
         mock = Mock("--fault", "503")

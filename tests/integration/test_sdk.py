@@ -24,11 +24,12 @@ RUN_SH = os.path.join(SOURCE_ROOT, "tests", "clients", "run.sh")
 TIMEOUT = 220
 
 
-def run_client(env_extra):
+def run_client(env_extra, script="sdk_test.mjs"):
+    """Runs one test file of tests/clients through run.sh."""
     env = dict(os.environ)
     env.update(env_extra)
     try:
-        return subprocess.run(["bash", RUN_SH], env=env, stdin=subprocess.DEVNULL,
+        return subprocess.run(["bash", RUN_SH, script], env=env, stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               timeout=TIMEOUT)
     except subprocess.TimeoutExpired as e:

@@ -231,13 +231,15 @@ void MockWorker::dispatch(Conn& c, const http::RequestHead& head, std::string_vi
                                     "invalid_request_error", "mock_bad_fault"));
       return;
     }
-  } else if (starts_with(path, "/v1/")) {
+  } else if (starts_with(path, "/v1/") || starts_with(path, "/v1beta/")) {
+    // /v1beta/ is the Gemini API's root, which replays answer.
     fault = opts.fault;
     Fault rt;
     if (decode_fault(shared_.runtime_fault->load(), rt)) fault = rt;
     std::string_view auth = head.header("authorization");
+    std::string_view goog = head.header("x-goog-api-key");  // Gemini's key header
     for (const auto& [key, f] : opts.key_faults) {
-      if (auth.size() == key.size() + 7 && auth.substr(7) == key) fault = f;
+      if ((auth.size() == key.size() + 7 && auth.substr(7) == key) || goog == key) fault = f;
     }
   }
   if (fault.kind != FaultKind::none) stats_.fault_served(fault_name(fault));
@@ -263,7 +265,7 @@ void MockWorker::dispatch(Conn& c, const http::RequestHead& head, std::string_vi
                       "method_not_allowed");
     }
   } else if (!shared_.replay.empty()) {
-    const Interaction* it = matcher_.match(head.method_text, head.target, body);
+    const Interaction* it = matcher_.match(head.method_text, head.target, body, head);
     stats_.replay(it != nullptr);
     if (it == nullptr) {
       r = error_reply(404,

@@ -263,6 +263,17 @@ error_code read_request(ondemand::object o, Interaction& it) {
       bool is_null = false;
       if (v.is_null().get(is_null) == SUCCESS && is_null) continue;
       if (auto e = read_body(v, it.body)) return e;
+    } else if (k == "headers") {
+      // Only hand-written fixtures have these: {"name": "exact value"}.
+      ondemand::object h;
+      if (auto e = field.value().get_object().get(h)) return e;
+      for (auto hf : h) {
+        std::string_view name, value;
+        if (auto e = hf.unescaped_key().get(name)) return e;
+        std::string n(name);
+        if (auto e = hf.value().get_string().get(value)) return e;
+        it.match_headers.emplace_back(std::move(n), std::string(value));
+      }
     }
   }
   return SUCCESS;
@@ -442,7 +453,7 @@ ReplayMatcher::ReplayMatcher(const ReplayTable& table)
 ReplayMatcher::~ReplayMatcher() = default;
 
 const Interaction* ReplayMatcher::match(std::string_view method, std::string_view target,
-                                        std::string_view body) {
+                                        std::string_view body, const http::RequestHead& head) {
   target = origin_form(target);
   bool parsed = false;
   bool is_json = false;
@@ -453,7 +464,9 @@ const Interaction* ReplayMatcher::match(std::string_view method, std::string_vie
       is_json = canonical_json(impl_->parser, impl_->scratch, body, impl_->canonical);
       parsed = true;
     }
-    if (it.body_is_json ? (is_json && it.canonical == impl_->canonical) : it.body == body) {
+    if (!(it.body_is_json ? (is_json && it.canonical == impl_->canonical) : it.body == body)) continue;
+    if (std::all_of(it.match_headers.begin(), it.match_headers.end(),
+                    [&](const auto& h) { return head.header(h.first) == h.second; })) {
       return &it;
     }
   }

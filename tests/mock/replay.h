@@ -6,7 +6,10 @@
 // way), and the same body compared as parsed JSON: key order, whitespace
 // and string escapes do not matter, values do (numbers compare by value:
 // integers exactly, others as doubles). A body that is not a JSON object or
-// array is compared byte for byte. The first matching interaction wins.
+// array is compared byte for byte. An interaction whose request lists
+// `headers` (hand-written fixtures: recordings carry none) also needs each
+// of them with exactly that value, so that one provider key can get another
+// answer than the next. The first matching interaction wins.
 #pragma once
 
 #include <memory>
@@ -14,6 +17,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "http/request.h"
 
 namespace aigw::mock {
 
@@ -24,6 +29,8 @@ struct Interaction {
   std::string body;    // recorded request body
   bool body_is_json = false;
   std::string canonical;  // body in canonical JSON form when body_is_json
+  // request.headers: name (any case) and the exact value a request must carry.
+  std::vector<std::pair<std::string, std::string>> match_headers;
 
   int status = 200;
   // Recorded headers, one entry per value, without hop-by-hop headers,
@@ -54,8 +61,9 @@ class ReplayMatcher {
   ReplayMatcher(const ReplayMatcher&) = delete;
   ReplayMatcher& operator=(const ReplayMatcher&) = delete;
 
+  // `head` supplies the headers an interaction's request.headers name.
   const Interaction* match(std::string_view method, std::string_view target,
-                           std::string_view body);
+                           std::string_view body, const http::RequestHead& head);
 
  private:
   struct Impl;

@@ -240,9 +240,7 @@ TEST_F(GeminiPluginTest, AStreamCommitsAtItsFirstContentAndEndsWithTheAnswer) {
   Call& c = request(R"({"model":"gemini-2.5-flash","stream":true,"messages":[{"role":"user","content":"hi"}]})",
                     AIGW_ENDPOINT_CHAT_COMPLETIONS, true);
   head(c, 200, {{"Content-Type", "text/event-stream"}});
-  EXPECT_EQ(c.fr.respond_calls, 1);
-  EXPECT_EQ(c.fr.status, 200);
-  EXPECT_EQ(c.fr.header("Content-Type"), "text/event-stream");
+  EXPECT_EQ(c.fr.respond_calls, 0) << "its status may still change until its first bytes";
   std::vector<std::string> events = recorded_segments(
       "Client_Tests_generateContentStream_ML_Dev_should_stream_generate_content_with_specified_parameters.json");
   ASSERT_EQ(events.size(), 3u);
@@ -251,7 +249,11 @@ TEST_F(GeminiPluginTest, AStreamCommitsAtItsFirstContentAndEndsWithTheAnswer) {
   // Cut inside the first event: nothing may go out before it is whole.
   body(c, wire.substr(0, 20), false);
   EXPECT_TRUE(c.fr.emits.empty());
+  EXPECT_EQ(c.fr.respond_calls, 0);
   body(c, wire.substr(20), true);
+  EXPECT_EQ(c.fr.respond_calls, 1);
+  EXPECT_EQ(c.fr.status, 200);
+  EXPECT_EQ(c.fr.header("Content-Type"), "text/event-stream");
   ASSERT_FALSE(c.fr.emits.empty());
   ASSERT_EQ(c.fr.commits.size(), 1u);
   EXPECT_EQ(c.fr.commits[0], 1u) << "commit right after the first content";
@@ -270,6 +272,62 @@ TEST_F(GeminiPluginTest, AStreamCutBeforeFinishReasonEndsInAnError) {
   EXPECT_EQ(c.fr.finish_calls, 1);
   EXPECT_NE(c.fr.finish_status, AIGW_OK);
   EXPECT_EQ(c.fr.reason, AIGW_FINISH_ERROR);
+}
+
+// A stream that fails before its first byte with the client's own error
+// gets the answer a whole request gets: the status and the OpenAI code
+// (content_filter, missing_thought_signature, Gemini's 4xx status), not the
+// host's generic one. Other errors go to the host, which may fail over.
+TEST_F(GeminiPluginTest, AStreamThatFailsBeforeItsFirstByteAnswersLikeAWholeRequest) {
+  const std::string stream_chat =
+      R"({"model":"gemini-2.5-flash","stream":true,"messages":[{"role":"user","content":"hi"}]})";
+  const std::pair<std::string, std::pair<int, std::string>> cases[] = {
+      {R"({"promptFeedback":{"blockReason":"SAFETY"},"usageMetadata":{"promptTokenCount":9,"totalTokenCount":9}})",
+       {400, "content_filter"}},
+      {R"({"candidates":[{"finishReason":"MISSING_THOUGHT_SIGNATURE","index":0}]})",
+       {400, "missing_thought_signature"}},
+      {R"({"error":{"code":400,"message":"Invalid value","status":"INVALID_ARGUMENT"}})", {400, "invalid_argument"}},
+  };
+  for (const auto& [event, want] : cases) {
+    Call& c = request(stream_chat, AIGW_ENDPOINT_CHAT_COMPLETIONS, true);
+    head(c, 200, {{"Content-Type", "text/event-stream"}});
+    body(c, "data: " + event + "\r\n\r\n", false);
+    EXPECT_EQ(c.fr.respond_calls, 1) << event;
+    EXPECT_EQ(c.fr.status, want.first) << event;
+    EXPECT_EQ(c.fr.header("Content-Type"), "application/json") << event;
+    simdjson::dom::parser p;
+    simdjson::dom::element err;
+    ASSERT_EQ(p.parse(c.fr.body()).get(err), simdjson::SUCCESS) << c.fr.body();
+    EXPECT_EQ(std::string_view(err["error"]["code"].get_string().value()), want.second) << event;
+    EXPECT_EQ(c.fr.finish_calls, 1);
+    EXPECT_EQ(c.fr.finish_status, AIGW_OK) << c.fr.finish_message;
+    EXPECT_EQ(c.fr.reason, AIGW_FINISH_ERROR);
+    EXPECT_TRUE(c.fr.commits.empty());
+    body(c, "", true);  // the rest of the body changes nothing
+    EXPECT_EQ(c.fr.finish_calls, 1);
+  }
+  // Gemini overloaded, or rate limited, inside a stream: the host's to
+  // answer (another channel may take the request), nothing started.
+  for (const char* event : {R"({"error":{"code":503,"message":"overloaded","status":"UNAVAILABLE"}})",
+                            R"({"error":{"code":429,"message":"quota","status":"RESOURCE_EXHAUSTED"}})"}) {
+    Call& c = request(stream_chat, AIGW_ENDPOINT_CHAT_COMPLETIONS, true);
+    head(c, 200, {{"Content-Type", "text/event-stream"}});
+    body(c, std::string("data: ") + event + "\r\n\r\n", false);
+    EXPECT_EQ(c.fr.respond_calls, 0) << event;
+    EXPECT_EQ(c.fr.finish_calls, 1) << event;
+    EXPECT_NE(c.fr.finish_status, AIGW_OK) << event;
+  }
+  // After the first bytes, an error is an error event the host writes.
+  Call& late = request(stream_chat, AIGW_ENDPOINT_CHAT_COMPLETIONS, true);
+  head(late, 200, {{"Content-Type", "text/event-stream"}});
+  body(late,
+       "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"Hi\"}],\"role\":\"model\"},\"index\":0}]}\r\n\r\n"
+       "data: {\"promptFeedback\":{\"blockReason\":\"SAFETY\"}}\r\n\r\n",
+       false);
+  EXPECT_EQ(late.fr.respond_calls, 1);
+  EXPECT_EQ(late.fr.status, 200);
+  EXPECT_EQ(late.fr.finish_calls, 1);
+  EXPECT_EQ(late.fr.finish_status, AIGW_ERR_INVALID) << late.fr.finish_message;
 }
 
 TEST_F(GeminiPluginTest, RateLimitsTakeTheOpenAiShapeWithRetryAfter) {
