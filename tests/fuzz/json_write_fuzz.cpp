@@ -1,0 +1,113 @@
+// libFuzzer target for the one JSON string writer (src/json/write.cpp) and
+// the access-log line built with it (src/metrics/access_log.cpp). Their
+// input is whatever a client or provider put in a model name, a path, an
+// error message: bytes that must never break a log line or an error body.
+//
+// The input is split at 0xFF bytes into up to eight strings (0xFF never
+// occurs in UTF-8, so it cannot hide a case). Besides crashes and sanitizer
+// reports it aborts when:
+//   - append_string's output is not one JSON string (simdjson, which also
+//     checks UTF-8), or holds a raw control character;
+//   - it does not read back as the input where the input was valid UTF-8,
+//     or as the input with each bad byte turned into U+FFFD otherwise
+//     (checked by length and by the valid input's bytes);
+//   - the access-log line built from those strings is not one line of one
+//     JSON object with the same strings in its fields.
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "json/utf8.h"
+#include "json/write.h"
+#include "metrics/access_log.h"
+
+namespace {
+
+#define FUZZ_CHECK(cond)                                                          \
+  do {                                                                            \
+    if (!(cond)) {                                                                \
+      std::fprintf(stderr, "json_write_fuzz: %s (line %d)\n", #cond, __LINE__); \
+      std::abort();                                                               \
+    }                                                                             \
+  } while (0)
+
+simdjson::dom::parser& parser() {
+  static simdjson::dom::parser p;
+  return p;
+}
+
+bool valid_utf8(std::string_view s) { return aigw::json::utf8_valid_run(s, 0) == s.size(); }
+
+void check_string(std::string_view s) {
+  std::string out;
+  aigw::json::append_string(out, s);
+  for (unsigned char c : out) FUZZ_CHECK(c >= 0x20 && c != 0x7f);
+  simdjson::dom::element e;
+  FUZZ_CHECK(!parser().parse(out).get(e));
+  std::string_view back;
+  FUZZ_CHECK(!e.get_string().get(back));
+  if (valid_utf8(s)) {
+    FUZZ_CHECK(back == s);
+  } else {
+    // Each byte that starts no well-formed sequence became U+FFFD (3 bytes).
+    FUZZ_CHECK(back.size() >= s.size());
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view in(reinterpret_cast<const char*>(data), size);
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  while (parts.size() < 8) {
+    const size_t cut = in.find('\xff', start);
+    parts.push_back(in.substr(start, cut == std::string_view::npos ? std::string_view::npos : cut - start));
+    if (cut == std::string_view::npos) break;
+    start = cut + 1;
+  }
+  for (std::string_view p : parts) check_string(p);
+
+  parts.resize(8);
+  aigw::metrics::AccessRecord r;
+  r.unix_ms = 1764950400000;
+  r.request_id = parts[0];
+  r.method = parts[1];
+  r.path = parts[2];
+  r.client = parts[3];
+  r.key = parts[4];
+  r.model = parts[5];
+  r.provider = parts[6];
+  r.error = parts[7];
+  r.finish_reason = parts[7];
+  r.status = 200;
+  r.ttfb_ms = static_cast<double>(size);
+  std::string line;
+  aigw::metrics::format(r, line);
+  FUZZ_CHECK(!line.empty() && line.back() == '\n');
+  FUZZ_CHECK(line.find('\n') == line.size() - 1);
+  simdjson::dom::element e;
+  FUZZ_CHECK(!parser().parse(std::string_view(line).substr(0, line.size() - 1)).get(e));
+  FUZZ_CHECK(e.is_object());
+  auto same = [&](const char* field, std::string_view want) {
+    if (!valid_utf8(want)) return;
+    simdjson::dom::element v;
+    FUZZ_CHECK(!e[field].get(v));
+    if (v.is_null()) {
+      FUZZ_CHECK(want.empty());
+      return;
+    }
+    std::string_view got;
+    FUZZ_CHECK(!v.get_string().get(got));
+    FUZZ_CHECK(got == want);
+  };
+  same("model", parts[5]);
+  same("provider", parts[6]);
+  same("error", parts[7]);
+  return 0;
+}
