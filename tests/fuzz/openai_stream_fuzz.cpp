@@ -1,0 +1,219 @@
+// libFuzzer target for what the openai plugin reads of a provider's answer
+// and writes of a client's body (plugins/openai/): the incremental JSON
+// scanner that copies out usage, stream_options and finish reasons, the
+// plugin SDK's SSE splitter that cuts a stream into events, and the splice
+// that rewrites a body as views of the client's bytes. All three see bytes
+// in pieces cut wherever the network cut them.
+//
+// The first input byte picks what the rest is (mode % 3); cut points come
+// from a hash of the input, so every finding reproduces from the file alone.
+//   0  a JSON document for JsonScanner, fed whole and cut into pieces;
+//   1  an event stream for SseSplitter, fed whole and cut, with a cap on the
+//      pending event taken from the hash;
+//   2  a body cut into chunks and a list of edits taken from the hash, for
+//      splice_chunks.
+// Besides crashes and sanitizer reports it aborts when:
+//   - the scanner's results (failure, completeness, captures) depend on how
+//     the document was cut; or a document simdjson accepts as an object is
+//     failed by the scanner, or its usage / stream_options / choices are not
+//     found;
+//   - the splitter's events depend on the cuts, or its events and tail are
+//     not the input exactly, or the pending event outgrows the cap without
+//     overflow being reported;
+//   - the splice does not give the body with the edits applied, or accepts
+//     edits that are unsorted, overlap or reach past the body.
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "aigw_plugin.hpp"
+#include "json_scan.h"
+#include "splice.h"
+
+namespace {
+
+namespace o = aigw::openai_plugin;
+
+#define FUZZ_CHECK(cond)                                                              \
+  do {                                                                                \
+    if (!(cond)) {                                                                    \
+      std::fprintf(stderr, "openai_stream_fuzz: %s (line %d)\n", #cond, __LINE__); \
+      std::abort();                                                                   \
+    }                                                                                 \
+  } while (0)
+
+uint64_t fnv1a(std::string_view s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+// A cheap stream of numbers from the input's hash (xorshift64*).
+struct Rng {
+  uint64_t s;
+  uint64_t next() {
+    s ^= s >> 12;
+    s ^= s << 25;
+    s ^= s >> 27;
+    return s * 2685821657736338717ull;
+  }
+};
+
+std::vector<std::string_view> cut(std::string_view in, Rng& rng) {
+  std::vector<std::string_view> pieces;
+  size_t pos = 0;
+  while (pos < in.size()) {
+    const size_t left = in.size() - pos;
+    const size_t n = 1 + rng.next() % (left < 17 ? left : 17);
+    pieces.push_back(in.substr(pos, n));
+    pos += n;
+  }
+  return pieces;
+}
+
+struct ScanResult {
+  bool failed, complete;
+  uint64_t root_open;
+  uint32_t members, choices;
+  bool usage_found, so_found, choices_found;
+  std::string usage, so, first_finish, last_finish;
+  bool operator==(const ScanResult&) const = default;
+};
+
+ScanResult scan(const std::vector<std::string_view>& pieces) {
+  o::JsonScanner s(o::JsonScanner::kUsage | o::JsonScanner::kStreamOptions | o::JsonScanner::kFinishReasons);
+  for (std::string_view p : pieces) s.feed(p);
+  return {s.failed(), s.complete_object(), s.root_open_offset(), s.root_members(), s.choice_count(),
+          s.usage_found(), s.stream_options_found(), s.choices_found(), std::string(s.usage()),
+          std::string(s.stream_options()), std::string(s.first_finish_reason()), std::string(s.last_finish_reason())};
+}
+
+void json_scanner(std::string_view in, Rng& rng) {
+  const ScanResult whole = scan({in});
+  const ScanResult pieces = scan(cut(in, rng));
+  FUZZ_CHECK(whole == pieces);
+
+  static simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(in.data(), in.size()).get(doc)) return;
+  simdjson::dom::object obj;
+  if (doc.get_object().get(obj)) return;
+  FUZZ_CHECK(!whole.failed);
+  FUZZ_CHECK(whole.complete);
+  // Keys are compared as the scanner sees them, raw; simdjson unescapes.
+  // Providers do not escape plain ASCII keys, so that difference is not
+  // checked.
+  if (in.find('\\') != std::string_view::npos) return;
+  simdjson::dom::element v;
+  if (!obj["usage"].get(v)) FUZZ_CHECK(whole.usage_found);
+  if (!obj["stream_options"].get(v)) FUZZ_CHECK(whole.so_found);
+  if (!obj["choices"].get(v) && v.is_array()) FUZZ_CHECK(whole.choices_found);
+}
+
+struct Split {
+  std::vector<std::string> events;
+  std::string tail;
+  bool overflow = false;
+};
+
+Split split(const std::vector<std::string_view>& pieces, size_t cap) {
+  aigw::sdk::SseSplitter splitter(cap);
+  Split out;
+  for (std::string_view p : pieces) {
+    const bool ok = splitter.feed(p, [&](std::string_view e) {
+      out.events.emplace_back(e);
+      return true;
+    });
+    // What the splitter holds stays within its cap, overflow or not.
+    FUZZ_CHECK(splitter.tail().size() <= cap);
+    if (!ok) {
+      FUZZ_CHECK(splitter.overflow());
+      out.overflow = true;
+      break;
+    }
+  }
+  out.tail = std::string(splitter.tail());
+  return out;
+}
+
+void sse_splitter(std::string_view in, Rng& rng) {
+  const size_t cap = 1 + rng.next() % 256;
+  const Split whole = split({in}, aigw::sdk::SseSplitter::kDefaultMaxEvent);
+  FUZZ_CHECK(!whole.overflow);
+  std::string joined;
+  for (const std::string& e : whole.events) {
+    FUZZ_CHECK(!e.empty() && e.back() == '\n');
+    joined += e;
+  }
+  FUZZ_CHECK(joined + whole.tail == in);
+
+  const Split pieces = split(cut(in, rng), cap);
+  if (!pieces.overflow) {
+    FUZZ_CHECK(pieces.events == whole.events);
+    FUZZ_CHECK(pieces.tail == whole.tail);
+  } else {
+    // Cut short by the cap: what came out before is the same.
+    FUZZ_CHECK(pieces.events.size() <= whole.events.size());
+    for (size_t i = 0; i < pieces.events.size(); ++i) FUZZ_CHECK(pieces.events[i] == whole.events[i]);
+  }
+}
+
+void splice(std::string_view in, Rng& rng) {
+  const std::vector<std::string_view> pieces = cut(in, rng);
+  std::vector<aigw_host_bytes> body;
+  for (std::string_view p : pieces) body.push_back({reinterpret_cast<const uint8_t*>(p.data()), p.size()});
+
+  static const std::string_view kInserts[] = {"", "x", "\"gpt-4o-mini\"", "\"stream_options\":{}"};
+  std::vector<o::Edit> edits(rng.next() % 5);
+  bool valid = true;
+  uint64_t at = 0;
+  for (o::Edit& e : edits) {
+    // Mostly in order and inside the body; sometimes not, on purpose.
+    const uint64_t r = rng.next();
+    e.offset = (r & 7) == 0 ? r % (in.size() + 4) : at + (r >> 8) % (in.size() / 4 + 2);
+    e.remove = (r >> 20) % 6;
+    e.insert = kInserts[(r >> 32) % 4];
+    if (e.offset < at || e.offset + e.remove > in.size()) valid = false;
+    at = e.offset + e.remove;
+  }
+  std::vector<aigw_plugin_bytes> out(o::max_spliced_chunks(body.size(), edits.size()));
+  const size_t n = o::splice_chunks(body.data(), body.size(), edits.data(), edits.size(), out.data());
+  if (!valid) {
+    FUZZ_CHECK(n == SIZE_MAX);
+    return;
+  }
+  FUZZ_CHECK(n != SIZE_MAX && n <= out.size());
+  std::string want;
+  uint64_t pos = 0;
+  for (const o::Edit& e : edits) {
+    want.append(in.substr(pos, e.offset - pos));
+    want.append(e.insert);
+    pos = e.offset + e.remove;
+  }
+  want.append(in.substr(pos));
+  std::string got;
+  for (size_t i = 0; i < n; ++i) {
+    FUZZ_CHECK(out[i].len > 0);  // empty views are left out
+    got.append(reinterpret_cast<const char*>(out[i].ptr), out[i].len);
+  }
+  FUZZ_CHECK(got == want);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  const std::string_view in(reinterpret_cast<const char*>(data) + 1, size - 1);
+  Rng rng{fnv1a(in) | 1};
+  switch (data[0] % 3) {
+    case 0: json_scanner(in, rng); break;
+    case 1: sse_splitter(in, rng); break;
+    default: splice(in, rng); break;
+  }
+  return 0;
+}
