@@ -133,7 +133,9 @@ inline std::string sse_body(const std::vector<std::string>& events) {
   for (const std::string& e : events) {
     element root;
     std::string_view type;
-    if (p.parse(e).get(root) == simdjson::SUCCESS) (void)root["type"].get(type);
+    if (p.parse(e).get(root) != simdjson::SUCCESS || root["type"].get(type) != simdjson::SUCCESS) {
+      ADD_FAILURE() << "an event without a type: " << e;
+    }
     out += "event: " + std::string(type) + "\ndata: " + e + "\n\n";
   }
   return out;
