@@ -63,7 +63,6 @@ const std::string& Instance::key_for(const aigw_client_request& client) {
 
 Request::Request(Instance& instance, aigw_request* req, const aigw_client_request& client)
     : instance_(instance),
-      config_(*instance.config_),
       host_(instance.config_->host),
       req_(req),
       client_(client) {}

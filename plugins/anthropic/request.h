@@ -67,7 +67,6 @@ class Request {
   void report_usage(const Usage& usage);
 
   Instance& instance_;
-  const Config& config_;
   const aigw_host* host_;
   aigw_request* req_;
   const aigw_client_request& client_;  // host memory, valid until request_destroy
