@@ -184,31 +184,38 @@ models = [%s]
 """ % (name, ", ".join(env), ", ".join('"%s"' % m for m in models), "model_map = { %s }" % mapping if mapping else "")
 
 
+def start_stand_in(workers=1):
+    """aigw-mock replaying the recordings and handmade(), and aigw with the
+    providers above in front of it: (temporary folder, mock, server)."""
+    tmp = tempfile.TemporaryDirectory(prefix="aigw-anthropic-")
+    args = []
+    for f in sorted(os.listdir(FIXTURES)):
+        if not f.endswith(".json"):
+            continue
+        with open(os.path.join(FIXTURES, f)) as fh:
+            fixture = json.load(fh)
+        # pydantic-ai recorded through the Python SDK's beta client, which
+        # adds ?beta=true to the path; the plugin posts to /v1/messages.
+        for it in fixture["interactions"]:
+            it["request"]["url"] = it["request"]["url"].replace("?beta=true", "")
+        path = os.path.join(tmp.name, f)
+        with open(path, "w") as fh:
+            json.dump(fixture, fh)
+        args += ["--replay", path]
+    hand = os.path.join(tmp.name, "handmade.json")
+    with open(hand, "w") as fh:
+        json.dump(handmade(), fh)
+    args += ["--replay", hand]
+    mock = Mock(*args)
+    config = '[[plugin]]\nname = "anthropic"\n' + "".join(provider(*p) for p in PROVIDERS)
+    server = Server(config % {"port": mock.port}, workers=workers)
+    return tmp, mock, server
+
+
 class AnthropicThroughAigw(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory(prefix="aigw-anthropic-")
-        args = []
-        for f in sorted(os.listdir(FIXTURES)):
-            if not f.endswith(".json"):
-                continue
-            with open(os.path.join(FIXTURES, f)) as fh:
-                fixture = json.load(fh)
-            # pydantic-ai recorded through the Python SDK's beta client, which
-            # adds ?beta=true to the path; the plugin posts to /v1/messages.
-            for it in fixture["interactions"]:
-                it["request"]["url"] = it["request"]["url"].replace("?beta=true", "")
-            path = os.path.join(cls.tmp.name, f)
-            with open(path, "w") as fh:
-                json.dump(fixture, fh)
-            args += ["--replay", path]
-        hand = os.path.join(cls.tmp.name, "handmade.json")
-        with open(hand, "w") as fh:
-            json.dump(handmade(), fh)
-        args += ["--replay", hand]
-        cls.mock = Mock(*args)
-        config = '[[plugin]]\nname = "anthropic"\n' + "".join(provider(*p) for p in PROVIDERS)
-        cls.server = Server(config % {"port": cls.mock.port}, workers=1)
+        cls.tmp, cls.mock, cls.server = start_stand_in()
 
     @classmethod
     def tearDownClass(cls):
