@@ -17,8 +17,9 @@ constexpr std::string_view kEventStream = "text/event-stream";
 constexpr std::string_view kNoCache = "no-cache";
 constexpr std::string_view kRetryAfter = "Retry-After";
 
-// A whole answer larger than this is not one the plugin can hold for
-// translation (image output is the large case, a few MiB each).
+// A whole answer larger than this is not one the plugin holds for
+// translation: max_tokens bounds a real one far below it, so only a
+// misbehaving upstream reaches it.
 constexpr size_t kMaxWholeBody = 128u << 20;
 
 using sdk::str;
