@@ -579,7 +579,10 @@ bool StreamTranslator::on_event(std::string_view data, std::string& out) {
         });
     flush_run();
     if (!ok) return fail(f.status, std::move(f.code), std::move(f.message));
-    if (!reason.empty()) c.finish_reason.assign(reason);
+    if (!reason.empty()) {
+      c.finish_reason.assign(reason);
+      finish_reason_seen_ = true;
+    }
   }
   return true;
 }
