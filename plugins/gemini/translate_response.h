@@ -116,6 +116,7 @@ class StreamTranslator {
   bool fail(int status, std::string code, std::string message);
 
   ChatContext ctx_;
+  std::string chunk_prefix_;  // "data: {\"id\":...,\"choices\":[{\"index\":" of every chunk
   Outcome outcome_;
   std::vector<Choice> choices_;
   bool content_started_ = false;
