@@ -149,12 +149,13 @@ std::string openai_event_with_content(const std::string& event, const std::strin
 
 // --- the conversation -------------------------------------------------------
 
-// One request of a 10-turn conversation with two tools, as an OpenAI client
-// sends it on its 11th call: a system message, then user, assistant with two
-// parallel tool calls, two tool results, assistant text, user, assistant
-// with one tool call, its result, assistant text, user (10 messages after
-// the system one). Tool-call ids are the plugin's own, carrying a recorded
-// thought signature, as they come back from a client of aigw.
+// One request of a 10-turn conversation with three tools, as an OpenAI
+// client sends it on its 11th call: a system message, then user, assistant
+// with two parallel tool calls, two tool results, assistant text, user,
+// assistant with one tool call, its result, assistant text, user (10
+// messages after the system one). Tool-call ids are the plugin's own, two
+// of the three carrying a recorded thought signature, as they come back
+// from a client of aigw.
 std::string conversation(bool stream) {
   std::string sig = recorded_signature();
   std::string id1 = gp::make_tool_call_id(0x1a2b3c4d5e6f7081, sig);
