@@ -42,22 +42,6 @@ aigw_status status_for(int32_t http) {
   return AIGW_ERR_INTERNAL;
 }
 
-// Whether a streamGenerateContent event ends its candidate: a stream whose
-// body ends before one was cut. Parsed here rather than taken from the
-// translator, which treats a missing finishReason as STOP.
-bool has_finish_reason(simdjson::dom::parser& parser, std::string_view data) {
-  simdjson::dom::element root, candidates;
-  if (parser.parse(data.data(), data.size()).get(root) != simdjson::SUCCESS ||
-      root["candidates"].get(candidates) != simdjson::SUCCESS || !candidates.is_array()) {
-    return false;
-  }
-  for (simdjson::dom::element c : simdjson::dom::array(candidates)) {
-    std::string_view reason;
-    if (c["finishReason"].get(reason) == simdjson::SUCCESS && !reason.empty()) return true;
-  }
-  return false;
-}
-
 std::string body_of(const aigw_client_request& client) {
   std::string body;
   for (size_t i = 0; i < client.body_count; ++i) body.append(view(client.body[i]));
@@ -333,7 +317,6 @@ bool Request::on_event(std::string_view event) {
     data = joined;
   });
   if (lines == 0) return true;  // a comment or keep-alive
-  if (!finish_seen_) finish_seen_ = has_finish_reason(instance_.parser_, data);
   out_.clear();
   bool ok = stream_tr_->on_event(data, out_);
   if (!ok && out_.empty() && !responded_ && answer_stream_error()) return false;
@@ -387,7 +370,7 @@ void Request::end_stream() {
   }
   // Gemini's last event carries finishReason; a body that ends before one
   // was cut (a dropped connection, a proxy's timeout).
-  if (!finish_seen_) {
+  if (!stream_tr_->finish_reason_seen()) {
     report_usage(stream_tr_->outcome().usage);
     host_->report_finish_reason(req_, AIGW_FINISH_ERROR);
     fail(AIGW_ERR_INTERNAL, "upstream ended the stream before Gemini's finishReason");

@@ -95,7 +95,6 @@ class Request {
   sdk::SseSplitter sse_;
   std::optional<StreamTranslator> stream_tr_;
   bool committed_ = false;
-  bool finish_seen_ = false;  // an event carried a finishReason
   std::string out_;  // scratch for translated bytes
 };
 

@@ -444,10 +444,17 @@ void translate_chat_response(std::string_view gemini_json, const ChatContext& ct
 
 namespace {
 
-void open_chunk(std::string& out, const ChatContext& ctx, uint32_t index) {
-  out.append("data: ");
-  open_object(out, ctx, "chat.completion.chunk");
-  out.append(",\"choices\":[{\"index\":");
+// Every chunk of a stream starts with the same bytes up to the choice's
+// index: written once per stream, not escaped again for every chunk.
+std::string chunk_prefix(const ChatContext& ctx) {
+  std::string p = "data: ";
+  open_object(p, ctx, "chat.completion.chunk");
+  p.append(",\"choices\":[{\"index\":");
+  return p;
+}
+
+void open_chunk(std::string& out, std::string_view prefix, uint32_t index) {
+  out.append(prefix);
   append_uint(out, index);
   out.append(",\"delta\":{");
 }
@@ -468,7 +475,8 @@ void close_chunk(std::string& out, const ChatContext& ctx, std::string_view fini
 
 }  // namespace
 
-StreamTranslator::StreamTranslator(ChatContext ctx) : ctx_(std::move(ctx)) {}
+StreamTranslator::StreamTranslator(ChatContext ctx)
+    : ctx_(std::move(ctx)), chunk_prefix_(chunk_prefix(ctx_)) {}
 
 bool StreamTranslator::fail(int status, std::string code, std::string message) {
   set_failure(outcome_, {status, std::move(code), std::move(message)});
@@ -486,7 +494,7 @@ StreamTranslator::Choice& StreamTranslator::choice(uint32_t index) {
 
 void StreamTranslator::flush_held(Choice& c, std::string& out) {
   for (HeldCall& call : c.held) {
-    open_chunk(out, ctx_, c.index);
+    open_chunk(out, chunk_prefix_, c.index);
     out.append("\"tool_calls\":[{\"index\":");
     append_uint(out, c.next_tool_index++);
     out.push_back(',');
@@ -540,7 +548,7 @@ bool StreamTranslator::on_event(std::string_view data, std::string& out) {
     Choice& c = choice(candidate_index(cand, position++));
     auto role = [&] {
       if (c.role_sent) return;
-      open_chunk(out, ctx_, c.index);
+      open_chunk(out, chunk_prefix_, c.index);
       out.append("\"role\":\"assistant\",\"content\":\"\"");
       close_chunk(out, ctx_, {});
       c.role_sent = true;
@@ -551,7 +559,7 @@ bool StreamTranslator::on_event(std::string_view data, std::string& out) {
     bool run_thought = false;
     auto flush_run = [&] {
       if (run.empty()) return;
-      open_chunk(out, ctx_, c.index);
+      open_chunk(out, chunk_prefix_, c.index);
       out.append(run_thought ? "\"reasoning_content\":" : "\"content\":");
       sdk::append_json_string(out, run);
       close_chunk(out, ctx_, {});
@@ -579,7 +587,10 @@ bool StreamTranslator::on_event(std::string_view data, std::string& out) {
         });
     flush_run();
     if (!ok) return fail(f.status, std::move(f.code), std::move(f.message));
-    if (!reason.empty()) c.finish_reason.assign(reason);
+    if (!reason.empty()) {
+      c.finish_reason.assign(reason);
+      finish_reason_seen_ = true;
+    }
   }
   return true;
 }
@@ -598,7 +609,7 @@ void StreamTranslator::finish(std::string& out) {
     Choice& c = choices_[i];
     auto [finish_text, finish] = openai_finish(classify_finish(c.finish_reason), c.saw_tool_call);
     if (i == 0) outcome_.finish = finish;
-    open_chunk(out, ctx_, c.index);
+    open_chunk(out, chunk_prefix_, c.index);
     close_chunk(out, ctx_, finish_text);
   }
   if (ctx_.include_usage) {

@@ -88,6 +88,12 @@ class StreamTranslator {
   // Nothing is appended after on_event returned false either.
   void finish(std::string& out);
   const Outcome& outcome() const { return outcome_; }
+  // True once an event's candidate carried a finishReason. Gemini's last
+  // event has one, so a body that ends before it was cut; finish() cannot
+  // tell, as it takes a missing reason for STOP. Read from the parse that
+  // on_event does anyway: a second parse of every event only for this was
+  // a quarter of the plugin's work per event (bench/micro/gemini_bench).
+  bool finish_reason_seen() const { return finish_reason_seen_; }
 
  private:
   struct HeldCall {
@@ -110,9 +116,11 @@ class StreamTranslator {
   bool fail(int status, std::string code, std::string message);
 
   ChatContext ctx_;
+  std::string chunk_prefix_;  // "data: {\"id\":...,\"choices\":[{\"index\":" of every chunk
   Outcome outcome_;
   std::vector<Choice> choices_;
   bool content_started_ = false;
+  bool finish_reason_seen_ = false;
   bool finished_ = false;
 };
 
