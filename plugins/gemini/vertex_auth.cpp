@@ -1,6 +1,8 @@
 #include "vertex_auth.h"
 
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -85,13 +87,23 @@ bool TokenSource::start(const aigw_host* host, aigw_host_plugin* plugin, std::st
     error = "cannot create the refresher's eventfd";
     return false;
   }
+  // The thread starts with every signal blocked (a new thread inherits the
+  // creator's mask): aigw may make configurations before it blocks
+  // SIGTERM and friends for its signalfd, and a process-directed signal
+  // delivered to this thread would then take its default action, ending
+  // the process instead of starting aigw's graceful shutdown.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  bool started = true;
   try {
     thread_ = std::thread([this] { run(); });
   } catch (const std::system_error&) {
-    error = "cannot start the token refresher thread";
-    return false;
+    started = false;
   }
-  return true;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (!started) error = "cannot start the token refresher thread";
+  return started;
 }
 
 void TokenSource::refresh_soon() {
