@@ -27,8 +27,6 @@ int64_t mono_ns() {
 // short life limits what a stolen one is worth.
 constexpr int64_t kAssertionLifetimeS = 600;
 
-constexpr int64_t kMinNudgeGapMs = 5000;
-
 }  // namespace
 
 AuthState::~AuthState() { sdk::wipe(authorization); }
@@ -37,15 +35,16 @@ TokenSource::TokenSource() { mbedtls_pk_init(&key_); }
 
 TokenSource::~TokenSource() {
   stopping_.store(true, std::memory_order_release);
-  if (wake_fd_ >= 0) {
+  if (stop_fd_ >= 0) {
     uint64_t one = 1;
     // Wakes the refresher from its sleep and from any socket wait (the
     // token client polls this fd too), so joining takes no longer than
     // the name lookup in progress, if any.
-    [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
+    [[maybe_unused]] ssize_t n = ::write(stop_fd_, &one, sizeof one);
   }
   if (thread_.joinable()) thread_.join();
-  if (wake_fd_ >= 0) ::close(wake_fd_);
+  if (stop_fd_ >= 0) ::close(stop_fd_);
+  if (nudge_fd_ >= 0) ::close(nudge_fd_);
   current_.store(nullptr, std::memory_order_release);
   states_.clear();  // each wipes its token
   mbedtls_pk_free(&key_);  // zeroises the key
@@ -82,9 +81,10 @@ bool TokenSource::init(const ServiceAccount& account, const std::string& ca_file
 bool TokenSource::start(const aigw_host* host, aigw_host_plugin* plugin, std::string& error) {
   host_ = host;
   plugin_ = plugin;
-  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (wake_fd_ < 0) {
-    error = "cannot create the refresher's eventfd";
+  stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  nudge_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (stop_fd_ < 0 || nudge_fd_ < 0) {
+    error = "cannot create the refresher's eventfds";
     return false;
   }
   // The thread starts with every signal blocked (a new thread inherits the
@@ -107,10 +107,10 @@ bool TokenSource::start(const aigw_host* host, aigw_host_plugin* plugin, std::st
 }
 
 void TokenSource::refresh_soon() {
-  if (wake_fd_ < 0) return;
+  if (nudge_fd_ < 0) return;
   uint64_t one = 1;
   // Non-blocking: a full counter already means "wake up".
-  [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
+  [[maybe_unused]] ssize_t n = ::write(nudge_fd_, &one, sizeof one);
 }
 
 void TokenSource::publish(std::unique_ptr<AuthState> state) {
@@ -142,7 +142,7 @@ bool TokenSource::refresh_once(std::string& error, int64_t& lifetime_ms) {
   sdk::wipe(jwt);  // an assertion is worth a token until it expires
   HttpAnswer answer;
   int64_t sent_ns = mono_ns();
-  bool ok = client_.post_form(token_uri_, form, wake_fd_, timing_.timeout_ms, answer, error);
+  bool ok = client_.post_form(token_uri_, form, stop_fd_, timing_.timeout_ms, answer, error);
   sdk::wipe(form);
   if (!ok) return false;
   TokenAnswer token;
@@ -164,19 +164,25 @@ bool TokenSource::refresh_once(std::string& error, int64_t& lifetime_ms) {
 }
 
 bool TokenSource::sleep_ms(int64_t ms, bool nudge) {
+  if (nudge && nudged_) {
+    nudged_ = false;
+    return !stopping_.load(std::memory_order_acquire);
+  }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
   for (;;) {
     if (stopping_.load(std::memory_order_acquire)) return false;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return true;
-    pollfd p{wake_fd_, POLLIN, 0};
-    int n = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 60'000)));
+    pollfd p[2] = {{stop_fd_, POLLIN, 0}, {nudge_fd_, POLLIN, 0}};
+    int n = ::poll(p, 2, static_cast<int>(std::min<int64_t>(left.count(), 60'000)));
     if (n < 0 && errno != EINTR) return !stopping_.load(std::memory_order_acquire);
-    if (n > 0) {
+    if (n <= 0) continue;
+    if ((p[0].revents & POLLIN) != 0) return false;  // only the destructor writes it
+    if ((p[1].revents & POLLIN) != 0) {
       uint64_t v = 0;
-      [[maybe_unused]] ssize_t r = ::read(wake_fd_, &v, sizeof v);  // drain: a nudge is used once
-      if (stopping_.load(std::memory_order_acquire)) return false;
+      [[maybe_unused]] ssize_t r = ::read(nudge_fd_, &v, sizeof v);  // drain: one refresh answers all
       if (nudge) return true;
+      nudged_ = true;  // honoured when the quiet spell is over
     }
   }
 }
@@ -194,8 +200,10 @@ void TokenSource::run() {
       auto wait = std::max<int64_t>(
           static_cast<int64_t>(static_cast<double>(lifetime_ms) * timing_.refresh_at), 500);
       // A burst of 401s (each nudges) must not turn into a burst of token
-      // requests: nudges count only after a quiet spell.
-      int64_t quiet = std::min<int64_t>(wait, kMinNudgeGapMs);
+      // requests: nudges count only after a quiet spell. Nudges from before
+      // this token are answered by it.
+      nudged_ = false;
+      int64_t quiet = std::min<int64_t>(wait, timing_.nudge_gap_ms);
       if (!sleep_ms(quiet, false) || !sleep_ms(wait - quiet, true)) return;
       continue;
     }

@@ -50,6 +50,9 @@ struct RefreshTiming {
   int64_t retry_max_ms = 30000;
   // Bound on one token request (connect, TLS, answer).
   int timeout_ms = 10000;
+  // refresh_soon is honoured no sooner than this after a refresh: a burst
+  // of 401s must not become a burst of token requests.
+  int64_t nudge_gap_ms = 5000;
 };
 
 class TokenSource {
@@ -97,7 +100,12 @@ class TokenSource {
 
   const aigw_host* host_ = nullptr;
   aigw_host_plugin* plugin_ = nullptr;
-  int wake_fd_ = -1;  // eventfd: stop or refresh now
+  // eventfds. stop: the destructor's; it also aborts a token request in
+  // flight. nudge: refresh_soon's; it only shortens a sleep (a request in
+  // flight is the refresh it asks for).
+  int stop_fd_ = -1;
+  int nudge_fd_ = -1;
+  bool nudged_ = false;  // a nudge came during a sleep that ignores them
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> refreshes_{0};
   std::atomic<const AuthState*> current_{nullptr};

@@ -486,6 +486,22 @@ TEST(VertexRefresh, SendsASignedAssertionAndRefreshesBeforeExpiry) {
   src.reset();
 }
 
+TEST(VertexRefresh, ANudgeRefreshesEarlyButNotInABurst) {
+  LocalTokenServer server;
+  KeyFile kf(server.uri());
+  FakeHost host(AIGW_MODE_HTTP);
+  gp::RefreshTiming t = fast_timing();
+  t.nudge_gap_ms = 300;
+  auto src = source_for(kf, host, t);
+  ASSERT_TRUE(eventually([&] { return src->current()->authorization == "Bearer tok-1"; }));
+  // Ten 401s at once: one new token, after the quiet spell, not ten.
+  for (int i = 0; i < 10; ++i) src->refresh_soon();
+  ASSERT_TRUE(eventually([&] { return src->current()->authorization == "Bearer tok-2"; }, 2000ms));
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(server.served(), 2);
+  src.reset();
+}
+
 TEST(VertexRefresh, AFailureIsReportedAndRetriedUntilTheEndpointIsBack) {
   LocalTokenServer server;
   server.mode = LocalTokenServer::Mode::error_400;
