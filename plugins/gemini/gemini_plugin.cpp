@@ -110,7 +110,11 @@ constexpr aigw_plugin_def kDef = {
     AIGW_PLUGIN_DEF_HEADER,
     "gemini",
     "0.1.0",
-    0,  // flags: nothing keeps this object from unloading
+    // flags: nothing keeps this object from unloading. The Vertex token
+    // refresher is a thread, but config_destroy joins it, and aigw unloads
+    // an object only after destroying its configurations; mbedTLS keeps no
+    // thread-local state or exit handlers.
+    0,
     0,
     &kHooks,
 };
