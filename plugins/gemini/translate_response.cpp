@@ -625,7 +625,7 @@ void StreamTranslator::finish(std::string& out) {
 // --- embeddings -------------------------------------------------------------
 
 void translate_embeddings_response(std::string_view gemini_json, std::string_view model, std::string& out,
-                                   Outcome& outcome) {
+                                   Outcome& outcome, bool vertex_predict) {
   outcome = Outcome();
   out.clear();
   Failure f;
@@ -633,15 +633,30 @@ void translate_embeddings_response(std::string_view gemini_json, std::string_vie
   simdjson::dom::parser big;  // elements point into it: lives to the end
   if (!open_answer(gemini_json, big, root, f)) return set_failure(outcome, std::move(f));
   array embeddings;
-  if (root["embeddings"].get(embeddings) != simdjson::SUCCESS) {
-    return set_failure(outcome, bad_upstream("no embeddings array"));
+  if (root[vertex_predict ? "predictions" : "embeddings"].get(embeddings) != simdjson::SUCCESS) {
+    return set_failure(outcome, bad_upstream(vertex_predict ? "no predictions array" : "no embeddings array"));
   }
   std::string body;
   size_t i = 0;
+  uint64_t tokens = 0;
   for (element e : embeddings) {
     object emb;
     array values;
-    if (e.get(emb) != simdjson::SUCCESS || emb["values"].get(values) != simdjson::SUCCESS) {
+    if (vertex_predict) {
+      // Each prediction wraps its embedding, with the input's token count.
+      object pred;
+      if (e.get(pred) != simdjson::SUCCESS || pred["embeddings"].get(emb) != simdjson::SUCCESS) {
+        return set_failure(outcome, bad_upstream("a prediction without embeddings"));
+      }
+      double count = 0;
+      if (emb["statistics"]["token_count"].get(count) == simdjson::SUCCESS && count > 0 &&
+          count < 1e12) {
+        tokens += static_cast<uint64_t>(count);
+      }
+    } else if (e.get(emb) != simdjson::SUCCESS) {
+      return set_failure(outcome, bad_upstream("an embedding without values"));
+    }
+    if (emb["values"].get(values) != simdjson::SUCCESS) {
       return set_failure(outcome, bad_upstream("an embedding without values"));
     }
     if (i > 0) body.push_back(',');
@@ -663,7 +678,15 @@ void translate_embeddings_response(std::string_view gemini_json, std::string_vie
   out.append(body);
   out.append("],\"model\":");
   sdk::append_json_string(out, model);
-  out.append(",\"usage\":{\"prompt_tokens\":0,\"total_tokens\":0}}");
+  out.append(",\"usage\":{\"prompt_tokens\":");
+  append_uint(out, tokens);
+  out.append(",\"total_tokens\":");
+  append_uint(out, tokens);
+  out.append("}}");
+  if (tokens > 0) {
+    outcome.usage.present = true;
+    outcome.usage.prompt = outcome.usage.total = tokens;
+  }
   outcome.finish = AIGW_FINISH_STOP;
 }
 

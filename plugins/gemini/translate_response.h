@@ -126,7 +126,10 @@ class StreamTranslator {
 
 // /v1/embeddings: a batchEmbedContents answer -> an OpenAI "list" of
 // embeddings (`model` echoed). Usage is not reported by Gemini here.
+// `vertex_predict`: Vertex's :predict answer instead,
+// {predictions: [{embeddings: {values, statistics: {token_count}}}]}, whose
+// token counts become the usage.
 void translate_embeddings_response(std::string_view gemini_json, std::string_view model, std::string& out,
-                                   Outcome& outcome);
+                                   Outcome& outcome, bool vertex_predict = false);
 
 }  // namespace aigw::gemini_plugin
