@@ -101,9 +101,7 @@ int list_plugins(const aigw::config::Config& cfg) {
       continue;
     }
     if (path.empty()) {
-      std::printf("%-12s FAIL  no file found (looked for", name.c_str());
-      for (const auto& t : tried) std::printf(" %s", t.c_str());
-      std::printf(")\n");
+      std::printf("%-12s FAIL  %s\n", name.c_str(), plugin::missing_plugin_message(name, tried).c_str());
       ++failed;
       continue;
     }

@@ -171,6 +171,34 @@ def traffic_tables(name, res, rounds, duration_s):
     return out
 
 
+def gemini_table(res):
+    """The gemini scenario's own figures: translation against pass-through."""
+    cfg = res["config"]
+    r1 = res.get("ratio_gemini_vs_openai", {})
+    rn = res.get("cpu_ratio_gemini_vs_openai", {})
+    add = res.get("added_vs_direct", {})
+    g, o = add.get("aigw-gemini", {}), add.get("aigw-openai", {})
+    med, cmed = res["median"], res.get("cpu_median", {})
+    n = cfg.get("cpu_connections")
+    out = [f"Recording: `{cfg['recording']}`. direct-gemini is the replaying mock loaded with the "
+           "recorded Gemini request: Gemini's SSE has no `[DONE]` and no OpenAI content field, so "
+           "aigw-bench records no latency for it and its \"first event\" is its time to first byte "
+           "(its first event carries content); those streams are not counted as errors.", "",
+           "| figure | aigw-gemini (translated) | aigw-openai (passed through) | gemini / openai |",
+           "|---|---|---|---|",
+           f"| aigw CPU µs per stream, {n} connections | {fnum(cmed.get('aigw-gemini', {}).get('cpu_us'), 1)} | "
+           f"{fnum(cmed.get('aigw-openai', {}).get('cpu_us'), 1)} | {fratio(rn.get('cpu_us'))} |",
+           f"| streams/s, {n} connections | {fnum(cmed.get('aigw-gemini', {}).get('rps'))} | "
+           f"{fnum(cmed.get('aigw-openai', {}).get('rps'))} | {fratio(rn.get('rps'))} |",
+           f"| aigw CPU µs per stream, 1 connection | {fnum(med.get('aigw-gemini', {}).get('cpu_us'), 1)} | "
+           f"{fnum(med.get('aigw-openai', {}).get('cpu_us'), 1)} | {fratio(r1.get('cpu_us'))} |"]
+    for key, label in (("first_p50_us", "p50"), ("first_p99_us", "p99")):
+        out.append(f"| first content event {label}, added over its direct (1 connection) | "
+                   f"{sfus(g.get(key))} | {sfus(o.get(key))} | – |")
+    out.append("")
+    return out
+
+
 def sfus(v):
     if v is None:
         return "–"
@@ -195,6 +223,8 @@ def markdown(doc, svg_name):
         if name in ("idle", "slow-streams"):
             continue
         out += traffic_tables(name, res, c["rounds"], c["duration_s"])
+        if name == "gemini":
+            out += gemini_table(res)
     if "idle" in sc:
         res = sc["idle"]
         n = res["config"]["connections"]

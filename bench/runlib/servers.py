@@ -1,5 +1,7 @@
 """The servers bench/run starts: aigw-mock (the upstream), aigw (openai plugin
-in front of the mocks) and nginx (proxy_pass in front of the same mocks).
+in front of the mocks; for the gemini scenario also the gemini plugin in front
+of a mock replaying a Gemini recording) and nginx (proxy_pass in front of the
+same mocks).
 Everything binds 127.0.0.1 only; configs, logs and temp files live in the
 run's private temporary directory."""
 
@@ -14,11 +16,15 @@ UPSTREAM_KEY_ENV = "AIGW_BENCH_UPSTREAM_KEY"
 
 
 def start_mock(procs, binary, name, *, tokens, interval, threads=1, max_connections=30000,
-               port=0, cpus=None, idle_timeout="120s"):
+               port=0, cpus=None, idle_timeout="120s", replay=()):
+    """replay: recordings (tests/fixtures format) the mock answers instead of
+    its synthetic answers; their streams are paced by interval as well."""
     argv = [binary, "--listen", f"127.0.0.1:{port}", "--threads", str(threads),
             "--stream-tokens", str(tokens), "--stream-interval", interval,
             "--completion-tokens", "16", "--max-connections", str(max_connections),
             "--idle-timeout", idle_timeout, "--models", "bench"]
+    for f in replay:
+        argv += ["--replay", f]
     p = procs.start(name, argv, cpus=cpus)
     p.port = wait_listening(p)
     wait_http_ok(p, p.port)
@@ -48,30 +54,41 @@ def snapshot(binaries, tmp):
 
     for name, src in binaries.items():
         out[name] = copy(name, src)
-    plugin = None
-    # Ask aigw which file it would load for [[plugin]] name = "openai".
-    cfg = os.path.join(tmp, "plugins-probe.toml")
-    with open(cfg, "w") as f:
-        f.write('[[plugin]]\nname = "openai"\n')
-    try:
-        r = subprocess.run([binaries["aigw"], "plugins", "-c", cfg], capture_output=True, text=True,
-                           timeout=30)
-        for line in r.stdout.splitlines():
-            parts = line.split()
-            if parts and parts[0] == "openai" and parts[-1].endswith(".so") and os.path.exists(parts[-1]):
-                plugin = copy("libaigw_openai.so", parts[-1])
-    except (OSError, subprocess.SubprocessError):
-        pass
-    if plugin is None:
+    plugins = find_plugins(binaries["aigw"], tmp, ("openai", "gemini"))
+    if "openai" not in plugins:
         raise BenchError(f"{binaries['aigw']} finds no openai plugin ({binaries['aigw']} plugins -c "
-                         f"{cfg}); build it (make build)")
+                         f"{tmp}/plugins-probe.toml); build it (make build)")
+    plugin = copy("libaigw_openai.so", plugins["openai"])
+    # The gemini plugin only serves the gemini scenario, which says so when
+    # it is missing.
+    if "gemini" in plugins:
+        out["gemini-plugin"] = copy("libaigw_gemini.so", plugins["gemini"])
     return out, plugin, info
 
 
+def find_plugins(aigw, tmp, names):
+    """{name: the .so aigw would load for [[plugin]] name = ...}, for those it finds."""
+    cfg = os.path.join(tmp, "plugins-probe.toml")
+    with open(cfg, "w") as f:
+        f.write("".join(f'[[plugin]]\nname = "{n}"\n' for n in names))
+    found = {}
+    try:
+        r = subprocess.run([aigw, "plugins", "-c", cfg], capture_output=True, text=True, timeout=30)
+        for line in r.stdout.splitlines():
+            parts = line.split()
+            if parts and parts[0] in names and parts[-1].endswith(".so") and os.path.exists(parts[-1]):
+                found[parts[0]] = parts[-1]
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return found
+
+
 def aigw_config(providers, *, workers, max_connections_per_worker=30000, plugin_path=None,
-                header_read=None):
+                header_read=None, gemini=None):
     """providers: [(name, model, upstream_port, upstream_max_connections)]. None for
-    max_connections_per_worker or a provider's max_connections keeps aigw's default."""
+    max_connections_per_worker or a provider's max_connections keeps aigw's default.
+    gemini: (name, model, upstream_port, plugin path) for one provider of the
+    gemini plugin (its base_url is the API root: the plugin appends /v1beta)."""
     out = [
         "[server]",
         'listen = "127.0.0.1:0"',
@@ -104,16 +121,31 @@ def aigw_config(providers, *, workers, max_connections_per_worker=30000, plugin_
             f'models = ["{model}"]',
             *([f"max_connections = {maxc}"] if maxc is not None else []),
         ]
+    if gemini:
+        name, model, port, path = gemini
+        out += [
+            "",
+            "[[plugin]]",
+            'name = "gemini"',
+            f'path = "{path}"',
+            "",
+            "[[provider]]",
+            f'name = "{name}"',
+            'plugin = "gemini"',
+            f'base_url = "http://127.0.0.1:{port}"',
+            f'api_keys = ["env:{UPSTREAM_KEY_ENV}"]',
+            f'models = ["{model}"]',
+        ]
     return "\n".join(out) + "\n"
 
 
 def start_aigw(procs, binary, name, tmp, providers, *, workers=1, cpus=None,
-               max_connections_per_worker=30000, plugin_path=None, header_read=None):
+               max_connections_per_worker=30000, plugin_path=None, header_read=None, gemini=None):
     cfg = os.path.join(tmp, name + ".toml")
     with open(cfg, "w") as f:
         f.write(aigw_config(providers, workers=workers, header_read=header_read,
                             max_connections_per_worker=max_connections_per_worker,
-                            plugin_path=plugin_path))
+                            plugin_path=plugin_path, gemini=gemini))
     env = dict(os.environ)
     env[UPSTREAM_KEY_ENV] = "sk-bench-not-a-secret"
     argv = [binary, "serve", "-c", cfg]

@@ -23,20 +23,22 @@ struct Who {
 };
 using Hooks = sdk::HttpRequestHooks<Request, Instance, Who>;
 
-// models.list with one entry: authenticated like any call, bills nothing,
-// and small. health_probe is per provider, not per model, so the model's
-// own GET /v1beta/models/{model} is out of reach here.
-constexpr std::string_view kProbePath = "/v1beta/models?pageSize=1";
 
 aigw_status config_new(const aigw_host* host, aigw_host_plugin* plugin, aigw_config_source* src,
                        void** config_out, aigw_errbuf* err) {
   // Every 1.0 callback is used; commit (1.2) goes through sdk::commit,
   // which checks the table's size itself.
   return sdk::new_config<Config>(kWho, host, &aigw_host::process_kill, config_out, err,
-                                 [&](Config& config, std::string& error) {
+                                 [&](Config& config, std::string& error) -> aigw_status {
                                    config.host = host;
                                    config.plugin = plugin;
-                                   return load_config(host, src, config, error);
+                                   aigw_status st = load_config(host, src, config, error);
+                                   // The refresher starts only for a valid
+                                   // table; config_destroy stops it.
+                                   if (st == AIGW_OK && !start_config(config, error)) {
+                                     return AIGW_ERR_CONFIG;
+                                   }
+                                   return st;
                                  });
 }
 
@@ -50,7 +52,10 @@ aigw_status instance_new(void* config, const aigw_worker_info* worker, void** in
         worker->worker_count > 0) {
       instance->worker_index_ = worker->worker_index;
       instance->worker_count_ = worker->worker_count;
-      instance->next_key_ = worker->worker_index % instance->config_->keys.size();
+      // A service account has no keys to rotate.
+      if (!instance->config_->keys.empty()) {
+        instance->next_key_ = worker->worker_index % instance->config_->keys.size();
+      }
     }
     *instance_out = instance.release();
     return AIGW_OK;
@@ -60,16 +65,21 @@ aigw_status instance_new(void* config, const aigw_worker_info* worker, void** in
 aigw_status health_probe(void* config, aigw_health_probe* probe) {
   if (config == nullptr || probe == nullptr) return AIGW_ERR_INVALID;
   if (!sdk::has_field(*probe, &aigw_health_probe::path)) return AIGW_ERR_UNSUPPORTED;
+  // Free calls that prove the credential (gemini_config.cpp says which);
+  // the host copies the path. health_probe is per provider, not per model,
+  // so a model's own GET is out of reach here.
+  const auto* c = static_cast<const Config*>(config);
+  if (c->probe_path.empty()) return AIGW_ERR_UNSUPPORTED;
   static constexpr std::string_view kGet = "GET";
   probe->expect_status = 200;
   probe->method = sdk::str(kGet);
-  probe->path = sdk::str(kProbePath);
+  probe->path = sdk::str(c->probe_path);
   return AIGW_OK;
 }
 
 uint32_t key_count(void* config) {
   if (config == nullptr) return 0;
-  return static_cast<uint32_t>(static_cast<const Config*>(config)->keys.size());
+  return static_cast<uint32_t>(static_cast<const Config*>(config)->channels());
 }
 
 constexpr aigw_hooks kHooks = {
@@ -100,7 +110,11 @@ constexpr aigw_plugin_def kDef = {
     AIGW_PLUGIN_DEF_HEADER,
     "gemini",
     "0.1.0",
-    0,  // flags: nothing keeps this object from unloading
+    // flags: nothing keeps this object from unloading. The Vertex token
+    // refresher is a thread, but config_destroy joins it, and aigw unloads
+    // an object only after destroying its configurations; mbedTLS keeps no
+    // thread-local state or exit handlers.
+    0,
     0,
     &kHooks,
 };

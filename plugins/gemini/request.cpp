@@ -1,5 +1,6 @@
 #include "request.h"
 
+#include <chrono>
 #include <ctime>
 #include <vector>
 
@@ -16,6 +17,7 @@ constexpr std::string_view kJson = "application/json";
 constexpr std::string_view kEventStream = "text/event-stream";
 constexpr std::string_view kNoCache = "no-cache";
 constexpr std::string_view kRetryAfter = "Retry-After";
+constexpr std::string_view kAuthorization = "Authorization";
 
 // A whole answer larger than this is not one the plugin can hold for
 // translation (image output is the large case, a few MiB each).
@@ -42,20 +44,10 @@ aigw_status status_for(int32_t http) {
   return AIGW_ERR_INTERNAL;
 }
 
-// Whether a streamGenerateContent event ends its candidate: a stream whose
-// body ends before one was cut. Parsed here rather than taken from the
-// translator, which treats a missing finishReason as STOP.
-bool has_finish_reason(simdjson::dom::parser& parser, std::string_view data) {
-  simdjson::dom::element root, candidates;
-  if (parser.parse(data.data(), data.size()).get(root) != simdjson::SUCCESS ||
-      root["candidates"].get(candidates) != simdjson::SUCCESS || !candidates.is_array()) {
-    return false;
-  }
-  for (simdjson::dom::element c : simdjson::dom::array(candidates)) {
-    std::string_view reason;
-    if (c["finishReason"].get(reason) == simdjson::SUCCESS && !reason.empty()) return true;
-  }
-  return false;
+int64_t mono_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 std::string body_of(const aigw_client_request& client) {
@@ -82,10 +74,24 @@ Request::Request(Instance& instance, aigw_request* req, const aigw_client_reques
       req_(req),
       client_(client) {}
 
+const AuthState* Request::usable_token(std::string& error) const {
+  const AuthState* s = config_.tokens->current();
+  if (!s->authorization.empty() && mono_ns() < s->usable_until_ns) return s;
+  error = "Vertex AI access token unavailable: " +
+          (s->last_error.empty() ? std::string("the token expired and no new one came yet")
+                                 : s->last_error);
+  return nullptr;
+}
+
 aigw_status Request::admit(std::string& error) {
   aigw_endpoint ep = client_.endpoint;
   if (ep == AIGW_ENDPOINT_HEALTH_PROBE) {
     probe_ = true;  // the host's method and path (health_probe), our key
+    // Without a token the probe could only be refused upstream with a 401;
+    // the host logs this refusal instead, with the reason.
+    if (config_.auth == Auth::vertex_oauth && usable_token(error) == nullptr) {
+      return AIGW_ERR_INTERNAL;
+    }
     return AIGW_OK;
   }
   if (ep != AIGW_ENDPOINT_CHAT_COMPLETIONS && ep != AIGW_ENDPOINT_EMBEDDINGS) {
@@ -101,15 +107,18 @@ aigw_status Request::admit(std::string& error) {
   }
   std::string body = body_of(client_);
   RequestError rerr;
-  path_ = "/v1beta/models/";
+  path_ = config_.model_prefix;
   path_.append(model);
   if (ep == AIGW_ENDPOINT_EMBEDDINGS) {
     embeddings_ = true;
-    if (!translate_embeddings_request(instance_.parser_, body, model, upstream_body_, rerr)) {
+    // Vertex serves embeddings through :predict (text-embedding-* and
+    // gemini-embedding-001 alike); AI Studio through batchEmbedContents.
+    EmbedApi api = config_.vertex() ? EmbedApi::vertex_predict : EmbedApi::batch_embed_contents;
+    if (!translate_embeddings_request(instance_.parser_, body, model, upstream_body_, rerr, api)) {
       error = rerr.message;
       return AIGW_ERR_INVALID;
     }
-    path_.append(":batchEmbedContents");
+    path_.append(config_.vertex() ? ":predict" : ":batchEmbedContents");
     return AIGW_OK;
   }
   ChatRequestInfo info;
@@ -141,8 +150,20 @@ aigw_status Request::build_upstream(aigw_upstream_request& up, std::string& erro
     return AIGW_ERR_NO_MEMORY;
   }
   size_t n = 0;
-  // The config outlives every request, so its strings need no copy.
-  h[n++] = {str(kKeyHeader), str(instance_.key_for(client_))};
+  // The config outlives every request, so its strings need no copy; so do
+  // the token source's states (kept until the config goes), and aigw copies
+  // the headers before this hook returns anyway.
+  if (config_.auth == Auth::vertex_oauth) {
+    const AuthState* token = usable_token(error);
+    if (token == nullptr) {
+      // Fails at once, never waits for the refresher: aigw counts it
+      // against the channel and tries another one where the route has it.
+      return AIGW_ERR_INTERNAL;
+    }
+    h[n++] = {str(kAuthorization), str(token->authorization)};
+  } else {
+    h[n++] = {str(kKeyHeader), str(instance_.key_for(client_))};
+  }
   if (!probe_) {
     h[n++] = {str(kContentType), str(kJson)};
     h[n++] = {str(kAccept), str(stream_ ? kEventStream : kJson)};
@@ -173,6 +194,14 @@ aigw_status Request::on_head(int32_t status, const aigw_host_header* headers, si
   head_seen_ = true;
   status_ = status;
   aigw_error_class cls = classify_status(status);
+  if (status == 401 && config_.auth == Auth::vertex_oauth) {
+    // A rejected access token (revoked, or expired early) is the token's
+    // problem, not the service account's: the refresher fetches another
+    // now, and the channel is not disabled as a bad key would be (a 403,
+    // missing permissions, still is).
+    config_.tokens->refresh_soon();
+    cls = AIGW_ERROR_RETRYABLE;
+  }
   retry_after_ms_ = 0;
   for (size_t i = 0; headers != nullptr && i < count; ++i) {
     if (sdk::iequals(view(headers[i].name), kRetryAfter)) {
@@ -287,7 +316,7 @@ void Request::end_whole() {
     status = 200;
     Outcome oc;
     if (embeddings_) {
-      translate_embeddings_response(body_, view(client_.model), out_, oc);
+      translate_embeddings_response(body_, view(client_.model), out_, oc, config_.vertex());
     } else {
       translate_chat_response(body_, chat_, out_, oc);
     }
@@ -333,7 +362,6 @@ bool Request::on_event(std::string_view event) {
     data = joined;
   });
   if (lines == 0) return true;  // a comment or keep-alive
-  if (!finish_seen_) finish_seen_ = has_finish_reason(instance_.parser_, data);
   out_.clear();
   bool ok = stream_tr_->on_event(data, out_);
   if (!ok && out_.empty() && !responded_ && answer_stream_error()) return false;
@@ -387,7 +415,7 @@ void Request::end_stream() {
   }
   // Gemini's last event carries finishReason; a body that ends before one
   // was cut (a dropped connection, a proxy's timeout).
-  if (!finish_seen_) {
+  if (!stream_tr_->finish_reason_seen()) {
     report_usage(stream_tr_->outcome().usage);
     host_->report_finish_reason(req_, AIGW_FINISH_ERROR);
     fail(AIGW_ERR_INTERNAL, "upstream ended the stream before Gemini's finishReason");

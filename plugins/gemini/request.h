@@ -52,6 +52,9 @@ class Request {
   void client_gone() { done_ = true; }
 
  private:
+  // The service account's current token when it may still be sent, else
+  // null with the reason in `error`.
+  const AuthState* usable_token(std::string& error) const;
   bool respond(int32_t status, std::string_view content_type);
   bool emit(std::string_view bytes);
   bool on_event(std::string_view event);
@@ -95,7 +98,6 @@ class Request {
   sdk::SseSplitter sse_;
   std::optional<StreamTranslator> stream_tr_;
   bool committed_ = false;
-  bool finish_seen_ = false;  // an event carried a finishReason
   std::string out_;  // scratch for translated bytes
 };
 

@@ -2,21 +2,29 @@
 
 namespace aigw::gemini_plugin {
 
+// A signature is hundreds of bytes (400 to 950 in the recordings), and a request
+// carries one per earlier tool call: both directions copy it whole and then
+// map the few characters that differ in place, rather than appending byte by
+// byte (14% of the translation of a request with two signed calls,
+// bench/micro/gemini_bench BM_GeminiTranslateRequest).
+
 std::string make_tool_call_id(uint64_t serial, std::string_view thought_signature) {
   static const char hex[] = "0123456789abcdef";
-  std::string id = "call_";
+  std::string id;
+  id.reserve(5 + 16 + (thought_signature.empty() ? 0 : 1 + thought_signature.size()));
+  id = "call_";
   for (int shift = 60; shift >= 0; shift -= 4) id += hex[(serial >> shift) & 15];
   if (thought_signature.empty()) return id;
   id += '.';
-  for (char c : thought_signature) {
-    if (c == '+') {
-      id += '-';
-    } else if (c == '/') {
-      id += '_';
-    } else if (c != '=') {
-      id += c;
-    }
+  size_t start = id.size();
+  id.append(thought_signature);
+  size_t out = start;
+  for (size_t i = start; i < id.size(); ++i) {
+    char c = id[i];
+    if (c == '=') continue;  // padding is dropped
+    id[out++] = c == '+' ? '-' : c == '/' ? '_' : c;
   }
+  id.resize(out);
   return id;
 }
 
@@ -29,18 +37,17 @@ std::string signature_from_tool_call_id(std::string_view id) {
   }
   std::string sig;
   sig.reserve(id.size() - kPrefix + 2);
-  for (char c : id.substr(kPrefix + 1)) {
+  sig.append(id.substr(kPrefix + 1));
+  for (char& c : sig) {
     if (c == '-') {
-      sig += '+';
+      c = '+';
     } else if (c == '_') {
-      sig += '/';
-    } else if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
-      sig += c;
-    } else {
+      c = '/';
+    } else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
       return {};  // not one of ours: no signature rather than a corrupt one
     }
   }
-  while (sig.size() % 4 != 0) sig += '=';
+  sig.append((4 - sig.size() % 4) % 4, '=');
   return sig;
 }
 

@@ -797,7 +797,7 @@ bool translate_chat_request(simdjson::dom::parser& parser, std::string_view open
 
 bool translate_embeddings_request(simdjson::dom::parser& parser, std::string_view openai_json,
                                   std::string_view upstream_model, std::string& out,
-                                  RequestError& error) {
+                                  RequestError& error, EmbedApi api) {
   element root_el;
   if (parser.parse(openai_json.data(), openai_json.size()).get(root_el) != simdjson::SUCCESS) {
     return fail(error, "", "the request body is not valid JSON");
@@ -834,9 +834,28 @@ bool translate_embeddings_request(simdjson::dom::parser& parser, std::string_vie
   if (given(root, "dimensions", e) && !get_int(e, 1, kInt32Max, dims)) {
     return fail(error, "dimensions", "dimensions must be a positive integer");
   }
+  out.clear();
+  if (api == EmbedApi::vertex_predict) {
+    // One instance per text; Vertex's gemini-embedding-001 takes one per
+    // call and answers a longer list with a 400, which the client gets.
+    out.append("{\"instances\":[");
+    for (size_t i = 0; i < texts.size(); ++i) {
+      if (i > 0) out.push_back(',');
+      out.append("{\"content\":");
+      sdk::append_json_string(out, texts[i]);
+      out.push_back('}');
+    }
+    out.push_back(']');
+    if (dims > 0) {
+      out.append(",\"parameters\":{\"outputDimensionality\":");
+      append_int(out, dims);
+      out.push_back('}');
+    }
+    out.push_back('}');
+    return true;
+  }
   std::string model = "models/";
   model.append(upstream_model);
-  out.clear();
   out.append("{\"requests\":[");
   for (size_t i = 0; i < texts.size(); ++i) {
     if (i > 0) out.push_back(',');

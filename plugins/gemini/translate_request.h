@@ -32,11 +32,19 @@ struct RequestError {
 bool translate_chat_request(simdjson::dom::parser& parser, std::string_view openai_json,
                             std::string& out, ChatRequestInfo& info, RequestError& error);
 
+// Which embeddings call the body is for.
+enum class EmbedApi {
+  batch_embed_contents,  // AI Studio: {requests: [{model, content, outputDimensionality}]}
+  vertex_predict,        // Vertex: {instances: [{content}], parameters: {outputDimensionality}}
+};
+
 // /v1/embeddings: `upstream_model` is the model after model_map, which each
-// batchEmbedContents request names as "models/<upstream_model>".
+// batchEmbedContents request names as "models/<upstream_model>" (Vertex's
+// :predict names it in the path only).
 bool translate_embeddings_request(simdjson::dom::parser& parser, std::string_view openai_json,
                                   std::string_view upstream_model, std::string& out,
-                                  RequestError& error);
+                                  RequestError& error,
+                                  EmbedApi api = EmbedApi::batch_embed_contents);
 
 // thinkingConfig.thinkingBudget for an OpenAI reasoning_effort; false for
 // a value OpenAI does not define.

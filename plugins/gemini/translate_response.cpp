@@ -444,10 +444,17 @@ void translate_chat_response(std::string_view gemini_json, const ChatContext& ct
 
 namespace {
 
-void open_chunk(std::string& out, const ChatContext& ctx, uint32_t index) {
-  out.append("data: ");
-  open_object(out, ctx, "chat.completion.chunk");
-  out.append(",\"choices\":[{\"index\":");
+// Every chunk of a stream starts with the same bytes up to the choice's
+// index: written once per stream, not escaped again for every chunk.
+std::string chunk_prefix(const ChatContext& ctx) {
+  std::string p = "data: ";
+  open_object(p, ctx, "chat.completion.chunk");
+  p.append(",\"choices\":[{\"index\":");
+  return p;
+}
+
+void open_chunk(std::string& out, std::string_view prefix, uint32_t index) {
+  out.append(prefix);
   append_uint(out, index);
   out.append(",\"delta\":{");
 }
@@ -468,7 +475,8 @@ void close_chunk(std::string& out, const ChatContext& ctx, std::string_view fini
 
 }  // namespace
 
-StreamTranslator::StreamTranslator(ChatContext ctx) : ctx_(std::move(ctx)) {}
+StreamTranslator::StreamTranslator(ChatContext ctx)
+    : ctx_(std::move(ctx)), chunk_prefix_(chunk_prefix(ctx_)) {}
 
 bool StreamTranslator::fail(int status, std::string code, std::string message) {
   set_failure(outcome_, {status, std::move(code), std::move(message)});
@@ -486,7 +494,7 @@ StreamTranslator::Choice& StreamTranslator::choice(uint32_t index) {
 
 void StreamTranslator::flush_held(Choice& c, std::string& out) {
   for (HeldCall& call : c.held) {
-    open_chunk(out, ctx_, c.index);
+    open_chunk(out, chunk_prefix_, c.index);
     out.append("\"tool_calls\":[{\"index\":");
     append_uint(out, c.next_tool_index++);
     out.push_back(',');
@@ -540,7 +548,7 @@ bool StreamTranslator::on_event(std::string_view data, std::string& out) {
     Choice& c = choice(candidate_index(cand, position++));
     auto role = [&] {
       if (c.role_sent) return;
-      open_chunk(out, ctx_, c.index);
+      open_chunk(out, chunk_prefix_, c.index);
       out.append("\"role\":\"assistant\",\"content\":\"\"");
       close_chunk(out, ctx_, {});
       c.role_sent = true;
@@ -551,7 +559,7 @@ bool StreamTranslator::on_event(std::string_view data, std::string& out) {
     bool run_thought = false;
     auto flush_run = [&] {
       if (run.empty()) return;
-      open_chunk(out, ctx_, c.index);
+      open_chunk(out, chunk_prefix_, c.index);
       out.append(run_thought ? "\"reasoning_content\":" : "\"content\":");
       sdk::append_json_string(out, run);
       close_chunk(out, ctx_, {});
@@ -579,7 +587,10 @@ bool StreamTranslator::on_event(std::string_view data, std::string& out) {
         });
     flush_run();
     if (!ok) return fail(f.status, std::move(f.code), std::move(f.message));
-    if (!reason.empty()) c.finish_reason.assign(reason);
+    if (!reason.empty()) {
+      c.finish_reason.assign(reason);
+      finish_reason_seen_ = true;
+    }
   }
   return true;
 }
@@ -598,7 +609,7 @@ void StreamTranslator::finish(std::string& out) {
     Choice& c = choices_[i];
     auto [finish_text, finish] = openai_finish(classify_finish(c.finish_reason), c.saw_tool_call);
     if (i == 0) outcome_.finish = finish;
-    open_chunk(out, ctx_, c.index);
+    open_chunk(out, chunk_prefix_, c.index);
     close_chunk(out, ctx_, finish_text);
   }
   if (ctx_.include_usage) {
@@ -614,7 +625,7 @@ void StreamTranslator::finish(std::string& out) {
 // --- embeddings -------------------------------------------------------------
 
 void translate_embeddings_response(std::string_view gemini_json, std::string_view model, std::string& out,
-                                   Outcome& outcome) {
+                                   Outcome& outcome, bool vertex_predict) {
   outcome = Outcome();
   out.clear();
   Failure f;
@@ -622,15 +633,30 @@ void translate_embeddings_response(std::string_view gemini_json, std::string_vie
   simdjson::dom::parser big;  // elements point into it: lives to the end
   if (!open_answer(gemini_json, big, root, f)) return set_failure(outcome, std::move(f));
   array embeddings;
-  if (root["embeddings"].get(embeddings) != simdjson::SUCCESS) {
-    return set_failure(outcome, bad_upstream("no embeddings array"));
+  if (root[vertex_predict ? "predictions" : "embeddings"].get(embeddings) != simdjson::SUCCESS) {
+    return set_failure(outcome, bad_upstream(vertex_predict ? "no predictions array" : "no embeddings array"));
   }
   std::string body;
   size_t i = 0;
+  uint64_t tokens = 0;
   for (element e : embeddings) {
     object emb;
     array values;
-    if (e.get(emb) != simdjson::SUCCESS || emb["values"].get(values) != simdjson::SUCCESS) {
+    if (vertex_predict) {
+      // Each prediction wraps its embedding, with the input's token count.
+      object pred;
+      if (e.get(pred) != simdjson::SUCCESS || pred["embeddings"].get(emb) != simdjson::SUCCESS) {
+        return set_failure(outcome, bad_upstream("a prediction without embeddings"));
+      }
+      double count = 0;
+      if (emb["statistics"]["token_count"].get(count) == simdjson::SUCCESS && count > 0 &&
+          count < 1e12) {
+        tokens += static_cast<uint64_t>(count);
+      }
+    } else if (e.get(emb) != simdjson::SUCCESS) {
+      return set_failure(outcome, bad_upstream("an embedding without values"));
+    }
+    if (emb["values"].get(values) != simdjson::SUCCESS) {
       return set_failure(outcome, bad_upstream("an embedding without values"));
     }
     if (i > 0) body.push_back(',');
@@ -652,7 +678,15 @@ void translate_embeddings_response(std::string_view gemini_json, std::string_vie
   out.append(body);
   out.append("],\"model\":");
   sdk::append_json_string(out, model);
-  out.append(",\"usage\":{\"prompt_tokens\":0,\"total_tokens\":0}}");
+  out.append(",\"usage\":{\"prompt_tokens\":");
+  append_uint(out, tokens);
+  out.append(",\"total_tokens\":");
+  append_uint(out, tokens);
+  out.append("}}");
+  if (tokens > 0) {
+    outcome.usage.present = true;
+    outcome.usage.prompt = outcome.usage.total = tokens;
+  }
   outcome.finish = AIGW_FINISH_STOP;
 }
 

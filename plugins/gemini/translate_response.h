@@ -88,6 +88,12 @@ class StreamTranslator {
   // Nothing is appended after on_event returned false either.
   void finish(std::string& out);
   const Outcome& outcome() const { return outcome_; }
+  // True once an event's candidate carried a finishReason. Gemini's last
+  // event has one, so a body that ends before it was cut; finish() cannot
+  // tell, as it takes a missing reason for STOP. Read from the parse that
+  // on_event does anyway: a second parse of every event only for this was
+  // a quarter of the plugin's work per event (bench/micro/gemini_bench).
+  bool finish_reason_seen() const { return finish_reason_seen_; }
 
  private:
   struct HeldCall {
@@ -110,15 +116,20 @@ class StreamTranslator {
   bool fail(int status, std::string code, std::string message);
 
   ChatContext ctx_;
+  std::string chunk_prefix_;  // "data: {\"id\":...,\"choices\":[{\"index\":" of every chunk
   Outcome outcome_;
   std::vector<Choice> choices_;
   bool content_started_ = false;
+  bool finish_reason_seen_ = false;
   bool finished_ = false;
 };
 
 // /v1/embeddings: a batchEmbedContents answer -> an OpenAI "list" of
 // embeddings (`model` echoed). Usage is not reported by Gemini here.
+// `vertex_predict`: Vertex's :predict answer instead,
+// {predictions: [{embeddings: {values, statistics: {token_count}}}]}, whose
+// token counts become the usage.
 void translate_embeddings_response(std::string_view gemini_json, std::string_view model, std::string& out,
-                                   Outcome& outcome);
+                                   Outcome& outcome, bool vertex_predict = false);
 
 }  // namespace aigw::gemini_plugin

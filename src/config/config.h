@@ -81,6 +81,14 @@ struct PluginConfig {
   std::string path;  // empty: searched in AIGW_PLUGIN_PATH, the build and install dirs
 };
 
+// The plugins built and installed with aigw. A provider may name one without
+// a [[plugin]] table (config.plugins then gets an entry without a path, as
+// if one had been written); `local` is compiled into the binary. Keep the
+// list in step with plugins/meson.build.
+inline constexpr std::string_view kBundledPlugins[] = {"openai", "gemini"};
+inline constexpr std::string_view kBundledPluginList = "the bundled plugins local, openai and gemini";
+bool is_bundled_plugin(std::string_view name);
+
 // The raw TOML table of one [[provider]], kept so that the provider's plugin
 // can read its own keys (through the ABI's config callbacks) and problems are
 // still reported as file:line:column. Defined in config/provider_table.h.

@@ -13,6 +13,13 @@
 
 namespace aigw::config {
 
+bool is_bundled_plugin(std::string_view name) {
+  for (std::string_view b : kBundledPlugins) {
+    if (b == name) return true;
+  }
+  return false;
+}
+
 void read_plugins(TableReader& top, std::vector<PluginConfig>& out) {
   read_table_array(top, "plugin", [&](TableReader r, const toml::table& t, size_t) {
     PluginConfig p;
@@ -40,9 +47,17 @@ void read_providers(TableReader& top, const std::shared_ptr<const toml::table>& 
     } else if (p.plugin != "local") {
       bool declared = false;
       for (const PluginConfig& pl : config.plugins) declared |= pl.name == p.plugin;
+      if (!declared && is_bundled_plugin(p.plugin)) {
+        // Shipped with aigw: found by name where aigw was built or
+        // installed, as if `[[plugin]] name = "<it>"` had been written.
+        config.plugins.push_back(PluginConfig{p.plugin, {}});
+        declared = true;
+      }
       if (!declared) {
         r.error(*t.get("plugin"), r.path_of("plugin"),
-                "no [[plugin]] named " + quoted(p.plugin) + " is declared");
+                "no [[plugin]] named " + quoted(p.plugin) + " is declared (" +
+                    std::string(kBundledPluginList) +
+                    " load by name; another plugin needs a [[plugin]] table with its name and path)");
       }
       // Already an error (here or at the [[plugin]]): a partial config must
       // not hand this table to a plugin that was never properly declared.

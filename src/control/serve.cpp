@@ -358,6 +358,20 @@ int serve(std::shared_ptr<const config::Config> cfg) {
   }
   raise_fd_limit();
 
+  // Signals are taken synchronously by this thread alone: block them before
+  // any other thread exists so every thread inherits the mask. That includes
+  // threads a plugin starts in config_new (the gemini plugin's Vertex token
+  // refresher): with the signals open there, a SIGTERM could land on such a
+  // thread and kill the process instead of draining it. A signal that comes
+  // during start-up waits in the mask for the signalfd below.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
   std::string runtime_dir;
   if (!plugin::create_runtime_dir(runtime_dir, why)) {
     log::error("cannot create the plugin runtime directory", {{"error", why}});
@@ -406,15 +420,6 @@ int serve(std::shared_ptr<const config::Config> cfg) {
     return 1;
   }
 
-  // Signals are taken synchronously by this thread alone: block them before
-  // any worker exists so every thread inherits the mask.
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-  signal(SIGPIPE, SIG_IGN);
   int sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 
   // The access log: stderr, or a file opened once here (O_APPEND, so every

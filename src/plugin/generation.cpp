@@ -82,9 +82,7 @@ bool resolve_plugin(Generation& gen, const std::string& name, const std::string&
         errors.push_back(why);
       }
     } else {
-      std::string msg = "plugin \"" + name + "\": no file found; looked for";
-      for (const std::string& t : tried) msg += " " + t;
-      errors.push_back(msg);
+      errors.push_back(missing_plugin_message(name, tried));
     }
   } else {
     auto obj = std::make_unique<LoadedPlugin>();

@@ -435,6 +435,22 @@ std::string find_plugin_file(const std::string& name, std::vector<std::string>& 
   return "";
 }
 
+// One sentence: what is missing, every place it was looked for, and the two
+// ways to point aigw at it. `tried` is empty when the name could not be a
+// file name at all.
+std::string missing_plugin_message(const std::string& name, const std::vector<std::string>& tried) {
+  if (tried.empty()) {
+    return "plugin \"" + name + "\": not a valid plugin name (a-z, 0-9, '-' and '_')";
+  }
+  std::string msg = "plugin \"" + name + "\": no plugin file found (looked for ";
+  for (size_t i = 0; i < tried.size(); ++i) {
+    if (i > 0) msg += i + 1 == tried.size() ? " and " : ", ";
+    msg += tried[i];
+  }
+  msg += "); give its path in [[plugin]] path = \"...\" or its directory in AIGW_PLUGIN_PATH";
+  return msg;
+}
+
 std::string runtime_dir_path() {
   auto strip = [](std::string s) {
     while (s.size() > 1 && s.back() == '/') s.pop_back();

@@ -100,6 +100,10 @@ uint16_t negotiate_minor(const aigw_plugin_def* def);
 // error message. An invalid name finds nothing and tries nothing.
 std::string find_plugin_file(const std::string& name, std::vector<std::string>& tried);
 
+// The error for a plugin find_plugin_file did not find: one sentence naming
+// every place it looked and the two ways to point aigw at the file.
+std::string missing_plugin_message(const std::string& name, const std::vector<std::string>& tried);
+
 // The directory for the hash copies: $AIGW_RUNTIME_DIR, else
 // $XDG_RUNTIME_DIR/aigw-<pid>, else /tmp/aigw-<uid>-<pid>. Not created.
 std::string runtime_dir_path();

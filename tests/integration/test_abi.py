@@ -11,7 +11,10 @@ aigw, in front of a small upstream this test controls byte by byte.
   loads and answers; for it the host holds a stream back until the bytes look
   like OpenAI content, as before.
 - report_finish_reason is accounted: the access log's finish_reason and
-  aigw_finish_reasons_total."""
+  aigw_finish_reasons_total.
+- A plugin that starts a thread in config_new (and leaves its signal mask
+  alone) does not turn SIGTERM into a kill: the host blocks its signals
+  before it configures any plugin."""
 
 import json
 import os
@@ -272,6 +275,32 @@ class FinishReason(unittest.TestCase):
             self.assertIsNone(miss[0]["finish_reason"])
         finally:
             server.stop()
+
+
+class PluginThread(unittest.TestCase):
+    def test_sigterm_drains_with_a_plugin_thread_started_in_config_new(self):
+        # A process-directed signal goes to any thread that does not block
+        # it. The plugin's thread inherits the mask of the thread that ran
+        # config_new; had the host not blocked SIGTERM by then, the default
+        # action would kill aigw (exit -15) instead of the drain (exit 0).
+        server = Server("""
+[[plugin]]
+name = "thread_in_config"
+path = "%s"
+
+[[provider]]
+name = "threaded"
+plugin = "thread_in_config"
+models = ["fx-model"]
+""" % os.path.join(FIXTURES, "libthread_in_config.so"), workers=2)
+        try:
+            with server.connect() as s:
+                s.sendall(request("POST", "/v1/chat/completions", body=body(False)))
+                self.assertEqual(Reader(s).read_response().status, 200)
+            server.signal()
+            self.assertEqual(server.wait(30), 0, "\n".join(server.lines[-20:]))
+        finally:
+            server.kill()
 
 
 if __name__ == "__main__":

@@ -27,16 +27,19 @@ class Cli(unittest.TestCase):
         self.assertIn("OK", r.stdout)
 
     def test_readme_provider_examples_are_valid(self):
-        # Each TOML block of README.md that declares a plugin is what a
+        # Each TOML block of README.md that declares a provider is what a
         # newcomer pastes: it must pass check-config as written, with the
         # keys it names from the environment. check-config resolves every
         # base_url's host and tests have no network, so the host becomes
         # 127.0.0.1 (scheme, port and path stay as written).
         with open(os.path.join(SOURCE_ROOT, "README.md")) as f:
             blocks = f.read().split("```toml\n")[1:]
-        examples = [b.split("```", 1)[0] for b in blocks if "[[plugin]]" in b]
+        examples = [b.split("```", 1)[0] for b in blocks if "[[provider]]" in b]
         self.assertGreaterEqual(len(examples), 2)
-        env = dict(os.environ, OPENAI_API_KEY="sk-readme", GEMINI_API_KEY="AIza-readme")
+        env = dict(os.environ)
+        for text in examples:
+            for name in re.findall(r'"env:([A-Za-z_][A-Za-z0-9_]*)"', text):
+                env[name] = "readme-" + name.lower()
         for text in examples:
             path = self.write_config(re.sub(r'(base_url = "https?://)[^/:"]+', r"\g<1>127.0.0.1", text))
             r = subprocess.run([AIGW, "check-config", "-c", path], capture_output=True, text=True,
@@ -132,7 +135,9 @@ chunk_wrods = 2
         r = run("check-config", "-c", path)
         self.assertEqual(r.returncode, 1)
         self.assertEqual(r.stderr.splitlines(), [
-            path + ':3:10: provider[0].plugin: no [[plugin]] named "nope" is declared',
+            path + ':3:10: provider[0].plugin: no [[plugin]] named "nope" is declared (the bundled plugins '
+            'local, openai and gemini load by name; another plugin needs a [[plugin]] table with its name and '
+            'path)',
             path + ": 1 error",
         ])
 

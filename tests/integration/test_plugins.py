@@ -258,6 +258,43 @@ class CommandLine(ServerTest):
         self.assertIn("local", r.stdout)
         self.assertIn("ABI 1.2", r.stdout)
 
+    def test_bundled_plugins_load_by_name(self):
+        # No [[plugin]] table: openai and gemini are found where aigw was
+        # built, loaded and asked about their providers' keys.
+        with tempfile.TemporaryDirectory() as d:
+            cfg = os.path.join(d, "a.toml")
+            with open(cfg, "w") as f:
+                f.write('[[provider]]\nname = "o"\nplugin = "openai"\nbase_url = "http://127.0.0.1:9/v1"\n'
+                        'api_key = "sk-bundled-test"\nmodels = ["m"]\n'
+                        '[[provider]]\nname = "g"\nplugin = "gemini"\nbase_url = "http://127.0.0.1:9"\n'
+                        'api_key = "AIza-bundled-test"\nmodels = ["gm"]\nnot_a_gemini_key = 1\n')
+            r = self.run_cli("plugins", "-c", cfg)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertRegex(r.stdout, r"openai\s+ok")
+            self.assertRegex(r.stdout, r"gemini\s+ok")
+            # The plugin itself read the table: its unknown key is reported.
+            r = self.run_cli("check-config", "-c", cfg)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn(cfg + ':13:1: provider[1].not_a_gemini_key: unknown key for plugin "gemini"', r.stderr)
+            self.assertNotIn("no [[plugin]]", r.stderr)
+
+    def test_a_missing_plugin_file_is_one_sentence_saying_where_aigw_looked(self):
+        with tempfile.TemporaryDirectory() as d:
+            cfg = os.path.join(d, "a.toml")
+            with open(cfg, "w") as f:
+                f.write('[[plugin]]\nname = "ghost"\n\n[[provider]]\nname = "g"\nplugin = "ghost"\n'
+                        'models = ["m"]\n')
+            env = dict(os.environ, AIGW_PLUGIN_PATH=d)
+            r = subprocess.run([AIGW, "check-config", "-c", cfg], capture_output=True, text=True, timeout=30,
+                               env=env)
+            self.assertEqual(r.returncode, 1)
+            lines = [l for l in r.stderr.splitlines() if "ghost" in l]
+            self.assertEqual(len(lines), 1, r.stderr)
+            self.assertIn('plugin "ghost": no plugin file found (looked for %s/ghost/libaigw_ghost.so, '
+                          '%s/libaigw_ghost.so, ' % (d, d), lines[0])
+            self.assertTrue(lines[0].endswith('give its path in [[plugin]] path = "..." or its directory '
+                                              'in AIGW_PLUGIN_PATH'), lines[0])
+
     def test_plugins_reports_a_broken_file(self):
         with tempfile.TemporaryDirectory() as d:
             bad = os.path.join(d, "libaigw_bad.so")

@@ -220,12 +220,13 @@ TEST(GeminiConfig, RefusesMissingDoubledEmptyAndBrokenKeys) {
 }
 
 // The host reports every key the plugin did not read as unknown, with a
-// did-you-mean: so a misspelt key must stay unread.
+// did-you-mean: so a misspelt key must stay unread. base_url is aigw's; the
+// plugin reads it too, to check it against the API (gemini_config.cpp).
 TEST(GeminiConfig, ReadsOnlyItsOwnKeys) {
   Loaded l = load({{"api_key", std::string("k")}, {"api_kyes", std::vector<std::string>{"x"}},
                    {"base_url", std::string("https://generativelanguage.googleapis.com")}});
   ASSERT_EQ(l.st, AIGW_OK) << l.error;
-  EXPECT_EQ(l.read, (std::set<std::string>{"api_key"}));
+  EXPECT_EQ(l.read, (std::set<std::string>{"api_key", "base_url"}));
 }
 
 // --- messages ------------------------------------------------------------------------

@@ -291,10 +291,51 @@ TEST(ConfigProviders, HostKeysAreChecked) {
   const Errors e = load_errors("[[provider]]\nname = \"Bad Name\"\nplugin = \"nope\"\nmodels = []\n");
   ASSERT_EQ(e.size(), 3u) << ::testing::PrintToString(e);
   EXPECT_NE(e[0].find("test.toml:2:8: provider[0].name: must be 1 to 64 characters"), std::string::npos);
-  EXPECT_EQ(e[1], "test.toml:3:10: provider[0].plugin: no [[plugin]] named \"nope\" is declared");
+  EXPECT_EQ(e[1], "test.toml:3:10: provider[0].plugin: no [[plugin]] named \"nope\" is declared (the "
+                  "bundled plugins local, openai and gemini load by name; another plugin needs a [[plugin]] "
+                  "table with its name and path)");
   EXPECT_EQ(e[2], "test.toml:4:10: provider[0].models: expected a non-empty array of model names");
   EXPECT_EQ(load_error("[[provider]]\nname = \"x\"\nmodels = [\"m\"]\n"),
             "test.toml:1:1: provider[0].plugin: is required (the plugin that serves this provider)");
+}
+
+TEST(ConfigProviders, BundledPluginsNeedNoPluginTable) {
+  // openai and gemini are found by name; a [[plugin]] table still wins
+  // (another path), and is not duplicated by the implicit one.
+  LoadResult r = load_string(R"([[plugin]]
+name = "gemini"
+path = "/opt/aigw/libaigw_gemini.so"
+
+[[provider]]
+name = "a"
+plugin = "openai"
+base_url = "http://127.0.0.1:9/v1"
+models = ["m1"]
+
+[[provider]]
+name = "b"
+plugin = "openai"
+base_url = "http://127.0.0.1:9/v1"
+models = ["m2"]
+
+[[provider]]
+name = "c"
+plugin = "gemini"
+base_url = "http://127.0.0.1:9"
+models = ["m3"]
+)",
+                             "test.toml");
+  ASSERT_TRUE(r.errors.empty()) << ::testing::PrintToString(r.errors);
+  ASSERT_EQ(r.config->plugins.size(), 2u);
+  EXPECT_EQ(r.config->plugins[0].name, "gemini");
+  EXPECT_EQ(r.config->plugins[0].path, "/opt/aigw/libaigw_gemini.so");
+  EXPECT_EQ(r.config->plugins[1].name, "openai");
+  EXPECT_EQ(r.config->plugins[1].path, "");
+  EXPECT_EQ(r.config->providers[0].plugin, "openai");
+  EXPECT_EQ(r.config->providers[1].plugin, "openai");
+  EXPECT_TRUE(is_bundled_plugin("gemini"));
+  EXPECT_FALSE(is_bundled_plugin("hello"));
+  EXPECT_FALSE(is_bundled_plugin("local"));  // compiled in, never a file
 }
 
 TEST(ConfigProviders, ModelsAndMapAndPluginKeys) {
@@ -569,7 +610,9 @@ models = ["p"]
   EXPECT_EQ(r.partial->providers[2].plugin, "");
   EXPECT_EQ(r.partial->providers[3].plugin, "");
   EXPECT_NE(std::find(r.errors.begin(), r.errors.end(),
-                      "test.toml:20:10: provider[3].plugin: no [[plugin]] named \"\" is declared"),
+                      "test.toml:20:10: provider[3].plugin: no [[plugin]] named \"\" is declared (the "
+                      "bundled plugins local, openai and gemini load by name; another plugin needs a "
+                      "[[plugin]] table with its name and path)"),
             r.errors.end())
       << ::testing::PrintToString(r.errors);
   // Nothing to go on after a syntax error.
