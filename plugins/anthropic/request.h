@@ -1,0 +1,100 @@
+// Per-worker instance and per-request state, and the work behind each HTTP
+// mode hook.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <simdjson.h>
+
+#include "aigw_plugin.h"
+#include "aigw_plugin.hpp"
+#include "anthropic_config.h"
+#include "translate_response.h"
+
+namespace aigw::anthropic_plugin {
+
+// One per worker: touched only by that worker's thread, so no locks. Hooks
+// of one worker never overlap, so the parser serves every request.
+struct Instance {
+  const Config* config_ = nullptr;
+  size_t next_key_ = 0;
+  uint32_t worker_index_ = 0;
+  uint32_t worker_count_ = 1;
+  uint64_t requests_ = 0;
+  simdjson::dom::parser parser_;
+
+  // The key the host chose (ABI 1.1), else round robin over the provider's
+  // keys, each worker starting at its own index.
+  const std::string& key_for(const aigw_client_request& client);
+  // Unique among this process's requests: workers interleave their counts.
+  uint64_t next_serial() { return requests_++ * worker_count_ + worker_index_ + 1; }
+};
+
+class Request {
+ public:
+  Request(Instance& instance, aigw_request* req, const aigw_client_request& client);
+
+  // request_new: translates the client's body now, so that what Anthropic
+  // cannot serve is a 400 before any upstream traffic.
+  aigw_status admit(std::string& error);
+  aigw_status build_upstream(aigw_upstream_request& up, std::string& error);
+  aigw_status on_head(int32_t status, const aigw_host_header* headers, size_t count,
+                      aigw_upstream_verdict& verdict);
+  void on_body(const aigw_host_bytes* chunks, size_t count, bool end_of_body);
+  // Ends the request with an error unless it is over already (the
+  // exception barrier's way out).
+  void fail(aigw_status status, std::string_view message);
+  void client_gone() { done_ = true; }
+
+ private:
+  bool respond(int32_t status, std::string_view content_type);
+  bool emit(std::string_view bytes);
+  bool on_event(std::string_view event);
+  void end_stream();
+  // message_stop translated: commit if nothing did, report, finish.
+  void finish_stream();
+  void end_whole();
+  // A stream that failed before its first byte with the client's own
+  // error: answered as a whole request would be. False when the error is
+  // not the client's (stream_failed() then hands it to the host).
+  bool answer_stream_error();
+  void stream_failed();
+  void report_usage(const Usage& usage);
+
+  Instance& instance_;
+  const aigw_host* host_;
+  aigw_request* req_;
+  const aigw_client_request& client_;  // host memory, valid until request_destroy
+
+  bool probe_ = false;  // AIGW_ENDPOINT_HEALTH_PROBE: headers only
+  bool stream_ = false;
+  bool include_usage_ = false;
+  // The upstream request: built in admit, pointed to by build_upstream; it
+  // lives as long as this object, i.e. until request_destroy.
+  std::string upstream_body_;
+  ChatContext chat_;
+
+  int32_t status_ = 0;
+  bool head_seen_ = false;
+  bool streaming_ok_ = false;  // a 200 to a stream: translated event by event
+  uint64_t retry_after_ms_ = 0;  // from the head's Retry-After, for an error answer
+
+  bool responded_ = false;
+  // Finished, or the client is gone, or emit was refused: every event
+  // checks it first.
+  bool done_ = false;
+
+  // A whole answer (not a stream, or an error) is gathered, then translated.
+  std::string body_;
+  sdk::SseSplitter sse_;
+  std::optional<StreamTranslator> stream_tr_;
+  bool committed_ = false;
+  std::string out_;  // scratch for translated bytes
+};
+
+}  // namespace aigw::anthropic_plugin
