@@ -85,8 +85,8 @@ struct PluginConfig {
 // a [[plugin]] table (config.plugins then gets an entry without a path, as
 // if one had been written); `local` is compiled into the binary. Keep the
 // list in step with plugins/meson.build.
-inline constexpr std::string_view kBundledPlugins[] = {"openai", "gemini"};
-inline constexpr std::string_view kBundledPluginList = "the bundled plugins local, openai and gemini";
+inline constexpr std::string_view kBundledPlugins[] = {"openai", "gemini", "anthropic"};
+inline constexpr std::string_view kBundledPluginList = "the bundled plugins local, openai, gemini and anthropic";
 bool is_bundled_plugin(std::string_view name);
 
 // The raw TOML table of one [[provider]], kept so that the provider's plugin

@@ -136,7 +136,7 @@ chunk_wrods = 2
         self.assertEqual(r.returncode, 1)
         self.assertEqual(r.stderr.splitlines(), [
             path + ':3:10: provider[0].plugin: no [[plugin]] named "nope" is declared (the bundled plugins '
-            'local, openai and gemini load by name; another plugin needs a [[plugin]] table with its name and '
+            'local, openai, gemini and anthropic load by name; another plugin needs a [[plugin]] table with its name and '
             'path)',
             path + ": 1 error",
         ])

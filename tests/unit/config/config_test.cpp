@@ -292,7 +292,7 @@ TEST(ConfigProviders, HostKeysAreChecked) {
   ASSERT_EQ(e.size(), 3u) << ::testing::PrintToString(e);
   EXPECT_NE(e[0].find("test.toml:2:8: provider[0].name: must be 1 to 64 characters"), std::string::npos);
   EXPECT_EQ(e[1], "test.toml:3:10: provider[0].plugin: no [[plugin]] named \"nope\" is declared (the "
-                  "bundled plugins local, openai and gemini load by name; another plugin needs a [[plugin]] "
+                  "bundled plugins local, openai, gemini and anthropic load by name; another plugin needs a [[plugin]] "
                   "table with its name and path)");
   EXPECT_EQ(e[2], "test.toml:4:10: provider[0].models: expected a non-empty array of model names");
   EXPECT_EQ(load_error("[[provider]]\nname = \"x\"\nmodels = [\"m\"]\n"),
@@ -611,7 +611,7 @@ models = ["p"]
   EXPECT_EQ(r.partial->providers[3].plugin, "");
   EXPECT_NE(std::find(r.errors.begin(), r.errors.end(),
                       "test.toml:20:10: provider[3].plugin: no [[plugin]] named \"\" is declared (the "
-                      "bundled plugins local, openai and gemini load by name; another plugin needs a "
+                      "bundled plugins local, openai, gemini and anthropic load by name; another plugin needs a "
                       "[[plugin]] table with its name and path)"),
             r.errors.end())
       << ::testing::PrintToString(r.errors);
