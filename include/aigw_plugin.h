@@ -75,7 +75,7 @@ extern "C" {
 #endif
 
 #define AIGW_ABI_MAJOR 1
-#define AIGW_ABI_MINOR 2
+#define AIGW_ABI_MINOR 3
 
 /* Refuses a binary built for another pointer size or byte order. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
@@ -179,7 +179,25 @@ enum {
    * plugin adds what the provider needs (its credential) in build_upstream.
    * The host judges the answer by its status alone and reads no body. Sent
    * only to plugins built for 1.1 or later that have a health_probe hook. */
-  AIGW_ENDPOINT_HEALTH_PROBE = 4
+  AIGW_ENDPOINT_HEALTH_PROBE = 4,
+  /* ABI 1.3: Anthropic's Messages API, sent only to a plugin that declares
+   * AIGW_DIALECT_ANTHROPIC_MESSAGES in aigw_hooks.native_dialects. The body
+   * is the client's Anthropic request, as sent (model_value_offset and
+   * model_value_len point at its "model" as for the OpenAI endpoints); the
+   * plugin answers in Anthropic's shape (JSON, or the event stream
+   * message_start .. message_stop) and the host forwards it unchanged.
+   * Other plugins never see these endpoints: the host translates the
+   * request to AIGW_ENDPOINT_CHAT_COMPLETIONS and the answer back. */
+  AIGW_ENDPOINT_MESSAGES = 5,             /* POST /v1/messages */
+  AIGW_ENDPOINT_MESSAGES_COUNT_TOKENS = 6 /* POST /v1/messages/count_tokens */
+};
+
+/* ABI 1.3: client dialects a plugin can serve natively, as bits of
+ * aigw_hooks.native_dialects. */
+enum {
+  /* The Anthropic Messages API (AIGW_ENDPOINT_MESSAGES and
+   * AIGW_ENDPOINT_MESSAGES_COUNT_TOKENS). */
+  AIGW_DIALECT_ANTHROPIC_MESSAGES = 1u << 0
 };
 
 /* How a plugin serves a provider. */
@@ -583,6 +601,16 @@ typedef struct aigw_hooks {
    * alone on a KEY_INVALID or RATE_LIMITED verdict. NULL or 0: one channel,
    * and the plugin picks keys itself. Returns: the count. THREAD: CONTROL. */
   uint32_t (*key_count)(aigw_plugin_config* config);
+
+  /* --- ABI 1.3 --------------------------------------------------------- */
+
+  /* The client dialects (AIGW_DIALECT_* bits) this plugin serves natively:
+   * for those the host passes the client's request through untranslated
+   * (its own endpoint value, e.g. AIGW_ENDPOINT_MESSAGES) and forwards the
+   * plugin's answer unchanged. 0, or a plugin built for an older minor: the
+   * host translates to the OpenAI dialect and back. HTTP mode only; read
+   * at load time. */
+  uint64_t native_dialects;
 } aigw_hooks;
 
 /* Flags in aigw_plugin_def.flags. */

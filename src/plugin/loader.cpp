@@ -29,7 +29,9 @@ constexpr uint16_t kHostMinor = AIGW_ABI_MINOR;
 // appends fields gets its own case, so that a plugin claiming 1.1 must also
 // carry the 1.1 fields.
 uint32_t def_min_size(uint16_t /*minor*/) { return kDefMinSize_1_0; }
-uint32_t hooks_min_size(uint16_t minor) { return minor >= 1 ? kHooksMinSize_1_1 : kHooksMinSize_1_0; }
+uint32_t hooks_min_size(uint16_t minor) {
+  return minor >= 3 ? kHooksMinSize_1_3 : minor >= 1 ? kHooksMinSize_1_1 : kHooksMinSize_1_0;
+}
 
 // Copies are shared: loading unchanged content again yields the same path
 // and, from dlopen, the same handle. The file may only go when the last

@@ -37,8 +37,12 @@ inline constexpr uint32_t kDefFrozenPrefix =
 inline constexpr uint32_t kHooksMinSize_1_1 =
     offsetof(aigw_hooks, key_count) + sizeof(aigw_hooks::key_count);
 
+// 1.3 appended aigw_hooks.native_dialects (1.2 added only to aigw_host).
+inline constexpr uint32_t kHooksMinSize_1_3 =
+    offsetof(aigw_hooks, native_dialects) + sizeof(aigw_hooks::native_dialects);
+
 static_assert(kDefMinSize_1_0 == sizeof(aigw_plugin_def), "1.0 ends at the last field of the def");
-static_assert(kHooksMinSize_1_1 == sizeof(aigw_hooks), "1.1 ends at the last hook");
+static_assert(kHooksMinSize_1_3 == sizeof(aigw_hooks), "1.3 ends at native_dialects");
 
 // Names are used in file names (libaigw_<name>.so), log fields and metric
 // labels, so they are kept short and free of anything needing quoting.

@@ -184,7 +184,7 @@ ABI_FIELD(aigw_host, process_kill, 160, 8);
 /* 1.2 */
 ABI_FIELD(aigw_host, commit, 168, 8);
 
-ABI_STRUCT(aigw_hooks, 144, 8);
+ABI_STRUCT(aigw_hooks, 152, 8);
 ABI_FIELD(aigw_hooks, struct_size, 0, 4);
 ABI_FIELD(aigw_hooks, mode, 4, 4);
 ABI_FIELD(aigw_hooks, config_new, 8, 8);
@@ -205,6 +205,8 @@ ABI_FIELD(aigw_hooks, on_process_exit, 120, 8);
 ABI_FIELD(aigw_hooks, on_client_gone, 128, 8);
 /* 1.1 */
 ABI_FIELD(aigw_hooks, key_count, 136, 8);
+/* 1.3 */
+ABI_FIELD(aigw_hooks, native_dialects, 144, 8);
 
 ABI_STRUCT(aigw_plugin_def, 48, 8);
 ABI_FIELD(aigw_plugin_def, struct_size, 0, 4);
