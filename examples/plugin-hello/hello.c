@@ -361,7 +361,8 @@ static const aigw_hooks hello_hooks = {
   NULL, /* on_process_output: we spawn nothing */
   NULL, /* on_process_exit */
   NULL, /* on_client_gone: we answer at once, nothing to stop */
-  NULL  /* key_count (ABI 1.1): no upstream keys */
+  NULL, /* key_count (ABI 1.1): no upstream keys */
+  0     /* native_dialects (ABI 1.3): OpenAI's dialect only */
 };
 
 static const aigw_plugin_def hello_def = {

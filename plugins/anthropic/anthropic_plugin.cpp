@@ -92,6 +92,7 @@ constexpr aigw_hooks kHooks = {
     nullptr,  // on_process_exit
     Hooks::on_client_gone,
     key_count,
+    0,  // native_dialects (1.3)
 };
 
 // ABI 1.2 (AIGW_PLUGIN_DEF_HEADER): the plugin calls host->commit once a

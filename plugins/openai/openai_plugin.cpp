@@ -85,6 +85,7 @@ constexpr aigw_hooks kHooks = {
     nullptr,  // on_process_exit
     Hooks::on_client_gone,
     key_count,
+    0,  // native_dialects (1.3): OpenAI only; Anthropic clients get the host's translation
 };
 
 constexpr aigw_plugin_def kDef = {

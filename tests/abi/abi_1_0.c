@@ -9,7 +9,7 @@ static const aigw_hooks hooks = {
   offsetof(aigw_hooks, key_count), AIGW_MODE_DIRECT, FX_HOOKS_COMMON,
   NULL, NULL, NULL, NULL,
   fx_request_start, NULL, NULL, NULL,
-  NULL, NULL
+  NULL, NULL, 0
 };
 
 static const aigw_plugin_def def = {

@@ -24,7 +24,7 @@ namespace {
 
 const aigw_hooks hooks = {sizeof(aigw_hooks), AIGW_MODE_DIRECT, nullptr, nullptr, nullptr, nullptr,
                           nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
-                          nullptr, nullptr, nullptr, nullptr, nullptr};
+                          nullptr, nullptr, nullptr, nullptr, nullptr, 0};
 const aigw_plugin_def def = {AIGW_PLUGIN_DEF_HEADER, "cxx", "1.0.0", 0, 0, &hooks};
 
 }  // namespace

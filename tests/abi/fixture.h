@@ -176,7 +176,7 @@ FX_MAYBE_UNUSED static aigw_status fx_request_start(void* ctx) {
   return r->host->finish(r->req, AIGW_OK, none);
 }
 
-/* Complete hooks tables, positional in 1.1 field order. A fixture that
+/* Complete hooks tables, positional in 1.3 field order. A fixture that
  * breaks a table passes its own value for the one field it breaks. */
 #define FX_HOOKS_COMMON                                                       \
   fx_config_new, fx_config_destroy, fx_instance_new, fx_instance_destroy,     \
@@ -188,7 +188,8 @@ FX_MAYBE_UNUSED static aigw_status fx_request_start(void* ctx) {
         NULL, NULL, NULL, NULL, /* HTTP hooks */                              \
         start, NULL, NULL, NULL, /* request_start, timer, process hooks */    \
         NULL, /* on_client_gone */                                            \
-        NULL /* key_count (1.1) */                                            \
+        NULL, /* key_count (1.1) */                                           \
+        0 /* native_dialects (1.3) */                                         \
   }
 
 #define FX_HTTP_HOOKS                                                         \
@@ -198,7 +199,8 @@ FX_MAYBE_UNUSED static aigw_status fx_request_start(void* ctx) {
         NULL, /* health_probe */                                              \
         NULL, NULL, NULL, NULL, /* direct-mode hooks */                       \
         NULL, /* on_client_gone */                                            \
-        NULL /* key_count (1.1) */                                            \
+        NULL, /* key_count (1.1) */                                           \
+        0 /* native_dialects (1.3) */                                         \
   }
 
 #endif /* AIGW_TEST_ABI_FIXTURE_H */

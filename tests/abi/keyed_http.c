@@ -13,7 +13,8 @@ static const aigw_hooks hooks = {
   NULL, /* health_probe */
   NULL, NULL, NULL, NULL, /* direct-mode hooks */
   NULL, /* on_client_gone */
-  keyed_key_count
+  keyed_key_count,
+  0 /* native_dialects (1.3) */
 };
 
 static const aigw_plugin_def def = {

@@ -61,7 +61,8 @@ static const aigw_hooks hooks = {
   NULL, NULL, NULL, NULL, /* HTTP hooks */
   fx_request_start, NULL, NULL, NULL, /* request_start, timer, process hooks */
   NULL, /* on_client_gone */
-  NULL /* key_count (1.1) */
+  NULL, /* key_count (1.1) */
+  0 /* native_dialects (1.3) */
 };
 
 static const aigw_plugin_def def = {

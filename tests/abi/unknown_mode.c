@@ -5,7 +5,7 @@ static const aigw_hooks hooks = {
   sizeof(aigw_hooks), 7, FX_HOOKS_COMMON,
   NULL, NULL, NULL, NULL,
   fx_request_start, NULL, NULL, NULL,
-  NULL, NULL
+  NULL, NULL, 0
 };
 
 static const aigw_plugin_def def = {
