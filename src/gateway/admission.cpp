@@ -22,6 +22,8 @@ std::string_view endpoint_route(aigw_endpoint e) {
     case AIGW_ENDPOINT_CHAT_COMPLETIONS: return "/v1/chat/completions";
     case AIGW_ENDPOINT_COMPLETIONS: return "/v1/completions";
     case AIGW_ENDPOINT_EMBEDDINGS: return "/v1/embeddings";
+    case AIGW_ENDPOINT_MESSAGES: return "/v1/messages";
+    case AIGW_ENDPOINT_MESSAGES_COUNT_TOKENS: return "/v1/messages/count_tokens";
     default: return "-";
   }
 }
@@ -91,7 +93,10 @@ uint32_t Runtime::admit(uint32_t conn_index, uint32_t conn_generation, const htt
   BodyFacts facts;
   if (BodyError e = body_parser_.read(json, rc.key >= 0, facts)) return fail(e.status, e.code, e.message);
   std::string& model = facts.model;
-  const bool stream = facts.stream;
+  const bool messages_api =
+      endpoint == AIGW_ENDPOINT_MESSAGES || endpoint == AIGW_ENDPOINT_MESSAGES_COUNT_TOKENS;
+  const bool counting = endpoint == AIGW_ENDPOINT_MESSAGES_COUNT_TOKENS;
+  const bool stream = facts.stream && !counting;
   if (model.empty()) return fail(400, "missing_model", "You must provide a model parameter.");
   if (!current_ || !current_->health) return fail(503, "no_providers", "No providers are configured.");
   const routing::Route* route = current_->health->table().find(model);
@@ -113,7 +118,10 @@ uint32_t Runtime::admit(uint32_t conn_index, uint32_t conn_generation, const htt
   uint64_t estimate = 0;
   aigw::limits::HeaderList rate_headers;
   if (rc.key >= 0 && limiter_) {
-    estimate = limits::estimate_tokens(body.size(), facts.estimate, gen.config->limits.default_max_tokens);
+    // Counting tokens generates none: it counts as a request, not as tokens.
+    if (!counting) {
+      estimate = limits::estimate_tokens(body.size(), facts.estimate, gen.config->limits.default_max_tokens);
+    }
     admitted = limiter_->admit(static_cast<uint32_t>(rc.key), estimate, now, time(nullptr));
     limits::write_headers(admitted, rate_headers);
     if (!admitted.ok) {
@@ -188,6 +196,12 @@ uint32_t Runtime::admit(uint32_t conn_index, uint32_t conn_generation, const htt
   c.body_count = 1;
   c.model_value_offset = facts.model_value_offset;
   c.model_value_len = facts.model_value_len;
+  // The Messages API: each attempt sets the body and endpoint its provider
+  // takes (messages_api.cpp).
+  r.messages_api = messages_api;
+  r.client_endpoint = endpoint;
+  r.model_value_offset = facts.model_value_offset;
+  r.model_value_len = facts.model_value_len;
   r.pending_pick = pick;
   return r.index;
 }

@@ -67,6 +67,16 @@ void Runtime::launch(aigw_request* r, const routing::Pick& pick) {
   r->attempt.upstream = nullptr;
   r->attempt.upstream_addrs = nullptr;
   r->attempt.addrs_hold.reset();
+  // The Messages API: this provider's dialect decides the body it gets.
+  // Answered already (a body that cannot be translated, count_tokens by
+  // estimate): the channel was never asked, so health hears nothing.
+  enter(r);
+  const bool go = choose_dialect(r, prov);
+  leave(r);
+  if (!go) return;
+  // A translated answer commits when its Anthropic content begins, never by
+  // sniffing for OpenAI field names in the bytes already translated.
+  if (r->attempt.translated) r->attempt.sniff_content = false;
   if (prov.hooks->mode == AIGW_MODE_HTTP) use_upstream(r, ch.provider);
   r->attempt.start_ns = io::mono_ns();
   r->attempt.verdict_given = false;
@@ -271,6 +281,9 @@ aigw_status Runtime::commit_stream(aigw_request* r) {
 
 void Runtime::commit(aigw_request* r) {
   if (r->committed) return;
+  // A translated error answer goes out whole, in Anthropic's shape, when it
+  // ends (end_response), not as a stream.
+  if (r->attempt.translated && r->attempt.status >= 400) return;
   r->committed = true;
   std::vector<http::ResponseHeader> hs;
   for (auto& [k, v] : r->attempt.resp_headers) hs.push_back({k, v});

@@ -307,8 +307,12 @@ aigw_status Runtime::emit(aigw_request* r, const aigw_plugin_bytes* chunks, size
   std::string frame;
   std::string joined;
   for (size_t i = 0; i < n; ++i) joined.append(reinterpret_cast<const char*>(chunks[i].ptr), chunks[i].len);
+  if (r->attempt.translated && !translate_stream(r, joined)) return AIGW_OK;
   if (!r->committed) {
     hold(r, joined);  // framed when committed
+    // A translated stream commits when its Anthropic content begins, also
+    // for a plugin too old to say so itself.
+    if (r->attempt.translated && r->attempt.stream_reply->content_started()) commit(r);
     return AIGW_OK;
   }
   if (r->version_minor == 0) {
@@ -341,6 +345,7 @@ http::ResponseMeta Runtime::response_meta(const aigw_request* r) const {
   meta.keep_alive = r->keep_alive;
   meta.date = host_.date();
   meta.request_id = r->request_id;
+  if (r->messages_api) meta.errors = http::ErrorShape::anthropic;
   return meta;
 }
 
@@ -350,11 +355,22 @@ void Runtime::end_response(aigw_request* r, bool ok, int http_status, std::strin
   http::ResponseMeta meta = response_meta(r);
   std::string out;
   std::string attempts;
-  if (ok && r->attempt.started && r->stream && !r->committed) commit(r);
+  // A translated error answer to a stream request goes out whole, like an
+  // answer that is not a stream (commit() held it back).
+  const bool whole = !r->stream || (r->attempt.translated && r->attempt.status >= 400 && !r->committed);
+  if (ok && r->attempt.started && r->stream && r->attempt.translated && !whole) finish_translated_stream(r);
+  if (ok && r->attempt.started && !whole && !r->committed) commit(r);
   r->final_status = ok && r->attempt.started ? r->attempt.status : ok ? 502 : http_status;
   if (!ok || !r->attempt.started) r->error_code.assign(ok ? std::string_view("provider_error") : code);
-  if (ok && r->attempt.started && !r->stream) {
+  if (ok && r->attempt.started && whole) {
     r->committed = true;
+    if (r->attempt.translated) {
+      r->final_status = translate_whole(r, r->attempt.buffered);
+      r->attempt.status = r->final_status;
+      for (auto& [k, v] : r->attempt.resp_headers) {
+        if (http::iequals(k, "content-type")) v = "application/json";
+      }
+    }
     std::vector<http::ResponseHeader> hs;
     routing_headers(r, hs, attempts);
     std::string_view content_type;
@@ -365,6 +381,7 @@ void Runtime::end_response(aigw_request* r, bool ok, int http_status, std::strin
         hs.push_back({k, v});
       }
     }
+    if (content_type.empty() && r->attempt.translated) content_type = "application/json";
     http::write_response(out, r->attempt.status, meta, content_type, r->attempt.buffered, hs.data(), hs.size());
   } else if (ok && r->attempt.started) {
     if (r->version_minor != 0) http::write_last_chunk(out);
@@ -375,7 +392,7 @@ void Runtime::end_response(aigw_request* r, bool ok, int http_status, std::strin
     if (r->committed && r->stream) {
       // Bytes are already on the wire: end the stream with an error event,
       // never a silent cut.
-      std::string ev = "data: " + http::error_body(http_status, code, msg) + "\n\n";
+      std::string ev = stream_error_event(r, http_status, code, msg);
       if (r->version_minor == 0) {
         out = ev;
       } else {

@@ -29,6 +29,7 @@
 #include "io/slot_table.h"
 #include "gateway/openai_body.h"
 #include "metrics/record.h"
+#include "translate/messages.h"
 #include "upstream/client.h"
 
 namespace aigw::gateway {
@@ -104,6 +105,14 @@ struct Attempt {
 
   std::vector<aigw_process*> procs;
 
+  // The Messages API through a plugin that speaks only OpenAI's dialect
+  // (messages_api.cpp): its answer is translated back. A stream goes
+  // through stream_reply event by event; an error answer (status >= 400) is
+  // collected in error_raw and sent whole, in Anthropic's shape, at the end.
+  bool translated = false;
+  std::unique_ptr<translate::StreamToMessages> stream_reply;
+  std::string error_raw;
+
   // HTTP mode: the upstream exchange (src/upstream).
   const config::UpstreamConfig* upstream = nullptr;
   const std::vector<sockaddr_storage>* upstream_addrs = nullptr;
@@ -139,6 +148,19 @@ struct aigw_request {
 
   bool stream = false;
   int version_minor = 1;
+
+  // Anthropic's Messages API (/v1/messages*): the client's dialect, for its
+  // answers and errors. A plugin that serves it natively gets the client's
+  // body; any other gets chat_body, the Chat Completions translation made
+  // on the first attempt that needs it (messages_api.cpp).
+  bool messages_api = false;
+  aigw_endpoint client_endpoint = 0;   // what the client called
+  uint64_t model_value_offset = 0;     // of the client's body
+  uint64_t model_value_len = 0;
+  std::string chat_body;               // padded like body
+  aigw_host_bytes chat_chunk{};
+  uint64_t chat_model_offset = 0;
+  uint64_t chat_model_len = 0;
   bool keep_alive = true;
 
   // Routing: the route and the channels tried so far (the last is in use).
@@ -282,6 +304,21 @@ class Runtime final : private upstream::Listener {
   void account(aigw_request* r);      // settles the key's budget, records metrics and the log line
   void retire_unused();
   void write_out(aigw_request* r, std::string_view bytes, bool done);
+
+  // The Messages API (messages_api.cpp). Sets the attempt's view of the
+  // request for the provider's dialect; false when it had to answer instead
+  // (a request that cannot be translated, count_tokens by estimate).
+  bool choose_dialect(aigw_request* r, const plugin::Provider& prov);
+  // A translated attempt's streamed bytes, in place; false: nothing to send.
+  bool translate_stream(aigw_request* r, std::string& bytes);
+  // A translated attempt's whole answer at its end, in place: the status
+  // it goes out with (502 when the plugin's answer could not be read).
+  int translate_whole(aigw_request* r, std::string& body);
+  // The last events a translated stream owes (content_block_stop,
+  // message_delta, message_stop) at a clean end.
+  void finish_translated_stream(aigw_request* r);
+  // A stream's last event for an error after content, in the client's dialect.
+  std::string stream_error_event(aigw_request* r, int status, std::string_view code, std::string_view message);
 
   // Routing and failover (failover.cpp).
   void launch(aigw_request* r, const routing::Pick& pick);

@@ -3,6 +3,7 @@
 #include <ctime>
 
 #include "json/write.h"
+#include "translate/messages.h"
 
 namespace aigw::http {
 
@@ -15,6 +16,7 @@ std::string_view status_reason(int status) {
     case 204: return "No Content";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
+    case 402: return "Payment Required";
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
@@ -155,14 +157,28 @@ std::string error_body(int status, std::string_view code, std::string_view messa
   return body;
 }
 
+std::string error_body(const ResponseMeta& meta, int status, std::string_view code,
+                       std::string_view message) {
+  if (meta.errors == ErrorShape::anthropic) return translate::error_body(status, message, meta.request_id);
+  return error_body(status, code, message);
+}
+
+std::string error_event(const ResponseMeta& meta, int status, std::string_view code,
+                        std::string_view message) {
+  if (meta.errors == ErrorShape::anthropic) {
+    return "event: error\ndata: " + translate::error_body(status, message, meta.request_id) + "\n\n";
+  }
+  return "data: " + error_body(status, code, message) + "\n\n";
+}
+
 void write_error(std::string& out, int status, const ResponseMeta& meta, std::string_view code,
                  std::string_view message, std::initializer_list<ResponseHeader> extra) {
-  write_response(out, status, meta, "application/json", error_body(status, code, message), extra);
+  write_response(out, status, meta, "application/json", error_body(meta, status, code, message), extra);
 }
 
 void write_error(std::string& out, int status, const ResponseMeta& meta, std::string_view code,
                  std::string_view message, const ResponseHeader* extra, size_t extra_count) {
-  write_response(out, status, meta, "application/json", error_body(status, code, message), extra,
+  write_response(out, status, meta, "application/json", error_body(meta, status, code, message), extra,
                  extra_count);
 }
 

@@ -5,6 +5,7 @@
 // coalesce into one write.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -15,12 +16,17 @@ struct ResponseHeader {
   std::string_view value;
 };
 
+// Which API's error shape the gateway's own error answers take: OpenAI's on
+// the OpenAI routes, Anthropic's on /v1/messages (src/translate/messages.h).
+enum class ErrorShape : uint8_t { openai, anthropic };
+
 struct ResponseMeta {
   int version_minor = 1;     // HTTP/1.0 clients get HTTP/1.1 responses but keep-alive rules of 1.0
   bool keep_alive = true;    // false adds "Connection: close"
   bool head_only = false;    // HEAD: headers with the Content-Length a GET would get, no body
   std::string_view date;     // preformatted IMF-fixdate, cached per second by the worker
   std::string_view request_id;  // non-empty: sent as x-request-id
+  ErrorShape errors = ErrorShape::openai;
 };
 
 std::string_view status_reason(int status);
@@ -45,8 +51,11 @@ void write_stream_head(std::string& out, int status, const ResponseMeta& meta,
 void write_chunk(std::string& out, std::string_view data);
 void write_last_chunk(std::string& out);
 
-// The OpenAI error shape: {"error":{"message":...,"type":...,"code":...}}.
-// `type` defaults by status: invalid_request_error for 4xx, server_error for 5xx.
+// An error answer in meta.errors' shape. OpenAI's:
+// {"error":{"message":...,"type":...,"code":...}}, `type` by status:
+// invalid_request_error for 4xx, server_error for 5xx. Anthropic's:
+// {"type":"error","error":{"type":...,"message":...},"request_id":...}, its
+// type by status (translate::error_type); `code` has no place there.
 void write_error(std::string& out, int status, const ResponseMeta& meta, std::string_view code,
                  std::string_view message, std::initializer_list<ResponseHeader> extra = {});
 void write_error(std::string& out, int status, const ResponseMeta& meta, std::string_view code,
@@ -55,6 +64,13 @@ void write_error(std::string& out, int status, const ResponseMeta& meta, std::st
 // Just the JSON body of an error, for callers that frame it themselves (e.g.
 // an SSE error event).
 std::string error_body(int status, std::string_view code, std::string_view message);
+std::string error_body(const ResponseMeta& meta, int status, std::string_view code,
+                       std::string_view message);
+
+// A stream's last event for an error after content: OpenAI's
+// "data: {error}\n\n", or Anthropic's "event: error\ndata: {...}\n\n".
+std::string error_event(const ResponseMeta& meta, int status, std::string_view code,
+                        std::string_view message);
 
 // Formats `t` (seconds since the epoch) as an IMF-fixdate for the Date header.
 // Returns the number of bytes written into `buf` (29).

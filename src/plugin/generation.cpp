@@ -154,6 +154,12 @@ void configure_providers(Generation& gen, const aigw_host* host, const std::stri
       if (p.hooks->struct_size >= kHooksMinSize_1_1 && p.hooks->key_count != nullptr) {
         p.keys = std::max<uint32_t>(1, p.hooks->key_count(p.plugin_config));
       }
+      // ABI 1.3: dialects served natively (HTTP mode only: the host
+      // forwards such a plugin's answer unchanged).
+      if (negotiate_minor(p.def) >= 3 && p.hooks->struct_size >= kHooksMinSize_1_3 &&
+          p.hooks->mode == AIGW_MODE_HTTP) {
+        p.native_dialects = p.hooks->native_dialects;
+      }
       if (pc.probe_interval.count() > 0) {
         aigw_health_probe probe{sizeof probe, 200, {nullptr, 0}, {nullptr, 0}};
         // Probes go out as AIGW_ENDPOINT_HEALTH_PROBE requests, which 1.0

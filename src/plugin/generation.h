@@ -38,6 +38,9 @@ struct Provider {
   aigw_host_plugin host_plugin;
   void* plugin_config = nullptr;  // from config_new
   uint32_t keys = 1;  // upstream keys (routing channels): the plugin's key_count, at least 1
+  // ABI 1.3: the client dialects (AIGW_DIALECT_* bits) the plugin serves
+  // untranslated; 0 for older plugins and direct mode.
+  uint64_t native_dialects = 0;
   // Active health probe (probe_interval > 0): what the plugin's
   // health_probe hook described, asked once here on the control thread.
   bool probe = false;

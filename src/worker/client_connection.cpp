@@ -313,6 +313,9 @@ void Worker::dispatch(Connection& c, const http::RequestHead& head, std::string_
   meta.head_only = head.method == http::Method::head;
   meta.date = {date_, date_len_};
   const std::string_view path = route_path(head.path);
+  // Anthropic's clients read errors in Anthropic's shape, from the first
+  // refusal (a missing key) on.
+  if (path == "/v1/messages" || path.starts_with("/v1/messages/")) meta.errors = http::ErrorShape::anthropic;
 
   if (c.admin) {
     route(c, head, body, meta, path, nullptr);
@@ -376,9 +379,11 @@ bool Worker::authenticate(Connection& c, const http::RequestHead& head, const ht
   metrics_.count_auth_failure(missing ? metrics::AuthFailure::missing : metrics::AuthFailure::unknown);
   rc.status = 401;
   rc.error = missing ? "missing_api_key" : "invalid_api_key";
+  const bool anthropic = meta.errors == http::ErrorShape::anthropic;
   http::write_error(c.out, 401, meta, rc.error,
-                    missing ? "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'."
-                            : "Incorrect API key provided.",
+                    !missing   ? "Incorrect API key provided."
+                    : anthropic ? "You didn't provide an API key. Send it as 'x-api-key: <key>'."
+                                : "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.",
                     {{"WWW-Authenticate", "Bearer"}});
   return false;
 }

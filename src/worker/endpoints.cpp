@@ -28,12 +28,21 @@ void chat_completions(Exchange& ex) {
 }
 void completions(Exchange& ex) { ex.worker().start_plugin_request(ex, AIGW_ENDPOINT_COMPLETIONS); }
 void embeddings(Exchange& ex) { ex.worker().start_plugin_request(ex, AIGW_ENDPOINT_EMBEDDINGS); }
+// Anthropic's Messages API: served by any provider (src/gateway/messages_api.cpp).
+void messages(Exchange& ex) { ex.worker().start_plugin_request(ex, AIGW_ENDPOINT_MESSAGES); }
+void count_tokens(Exchange& ex) {
+  ex.worker().start_plugin_request(ex, AIGW_ENDPOINT_MESSAGES_COUNT_TOKENS);
+}
 
 // Answered from the routing snapshot, never by asking a provider: every
 // public model name once (patterns are not names and are not listed), and
-// the provider of its first target. No keys, no URLs.
+// the provider of its first target. No keys, no URLs. In Anthropic's shape
+// when the request carries `anthropic-version` (Anthropic's SDKs always do),
+// in OpenAI's otherwise.
 void models(Exchange& ex) {
-  std::string body = R"({"object":"list","data":[)";
+  const bool anthropic = !ex.head().header("anthropic-version").empty();
+  std::string body = anthropic ? R"({"data":[)" : R"({"object":"list","data":[)";
+  std::string first_id, last_id;
   const plugin::Generation* gen = ex.worker().plugins().generation();
   const RequestContext* rc = ex.context();
   if (gen != nullptr && gen->routes) {
@@ -44,7 +53,17 @@ void models(Exchange& ex) {
       // A client key sees only the models it may use.
       if (rc && rc->key >= 0 && gen->keys && !gen->keys->model_allowed(rc->key, m)) continue;
       if (!first) body += ',';
+      if (first) first_id = m;
+      last_id = m;
       first = false;
+      if (anthropic) {
+        body += R"({"type":"model","id":)";
+        json::append_string(body, m);
+        body += R"(,"display_name":)";
+        json::append_string(body, m);
+        body += R"(,"created_at":"1970-01-01T00:00:00Z"})";
+        continue;
+      }
       body += R"({"id":)";
       json::append_string(body, m);
       body += R"(,"object":"model","created":0,"owned_by":)";
@@ -52,7 +71,23 @@ void models(Exchange& ex) {
       body += '}';
     }
   }
-  body += "]}";
+  body += ']';
+  if (anthropic) {
+    // One page holds every model: there is no next one.
+    body += R"(,"has_more":false,"first_id":)";
+    if (first_id.empty()) {
+      body += "null";
+    } else {
+      json::append_string(body, first_id);
+    }
+    body += R"(,"last_id":)";
+    if (last_id.empty()) {
+      body += "null";
+    } else {
+      json::append_string(body, last_id);
+    }
+  }
+  body += '}';
   ex.respond(200, "application/json", body);
 }
 
@@ -90,6 +125,8 @@ void install_core_routes(Router& router) {
   router.add("/v1/completions", {http::Method::post}, completions);
   router.add("/v1/embeddings", {http::Method::post}, embeddings);
   router.add("/v1/models", {http::Method::get}, models);
+  router.add("/v1/messages", {http::Method::post}, messages);
+  router.add("/v1/messages/count_tokens", {http::Method::post}, count_tokens);
 }
 
 void install_admin_routes(Router& router) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs sdk_test.mjs (the official `openai` npm package against a running aigw),
-# or the test file of this folder named as the argument (gemini_tools_test.mjs).
+# or the test file of this folder named as the argument (gemini_tools_test.mjs,
+# messages_sdk_test.mjs for the official `@anthropic-ai/sdk`).
 #
 #   AIGW_BASE_URL=http://127.0.0.1:8080/v1 AIGW_MODEL=aigw-demo tests/clients/run.sh
 #   AIGW_BASE_URL=... AIGW_GEMINI_FIXTURES=tests/fixtures tests/clients/run.sh gemini_tools_test.mjs
@@ -58,6 +59,7 @@ if [ ! -f "$prefix/.installed" ]; then
   fi
   echo "run.sh: npm ci took $(( $(date +%s) - start ))s" >&2
   [ -f "$staging/node_modules/openai/package.json" ] || fail "npm ci did not install openai"
+  [ -f "$staging/node_modules/@anthropic-ai/sdk/package.json" ] || fail "npm ci did not install @anthropic-ai/sdk"
   rm -f "$log"
   touch "$staging/.installed"
   if mv -T "$staging" "$prefix" 2>/dev/null; then
@@ -78,6 +80,7 @@ cp "$here/$script" "$work/"
 ln -s "$prefix/node_modules" "$work/node_modules"
 
 openai_version=$(node -p "require('$prefix/node_modules/openai/package.json').version")
-echo "run.sh: $script: node $(node --version), openai $openai_version, $AIGW_BASE_URL, model ${AIGW_MODEL:-aigw-demo}" >&2
+anthropic_version=$(node -p "require('$prefix/node_modules/@anthropic-ai/sdk/package.json').version")
+echo "run.sh: $script: node $(node --version), openai $openai_version, @anthropic-ai/sdk $anthropic_version, $AIGW_BASE_URL, model ${AIGW_MODEL:-aigw-demo}" >&2
 cd "$work"
 node --test-reporter=spec "$script"

@@ -15,6 +15,11 @@ of space- or comma-separated tokens:
   tokens=N     content events after "echo: <prompt>" (default 4)
   retry-after=S  the Retry-After of status=429 (default 7; retry-after-ms
                is S * 1000)
+  tool=NAME    the answer is a call of tool NAME with arguments
+               {"city": <prompt>} (streamed in three pieces), finish_reason
+               tool_calls
+  reasoning    a reasoning_content ("thinking about: <prompt>") before the
+               text, as DeepSeek-style servers send it
 
   close=notify   after each response: TLS close_notify, then close at once
   close=fin      after each response: a bare FIN (TLS: no close_notify)
@@ -118,6 +123,10 @@ def parse_mode(spec):
             out["close"] = value
         elif name in ("keepalive", "tokens", "retry-after", "linger"):
             out[name] = int(value)
+        elif name == "tool":
+            out["tool"] = value
+        elif name == "reasoning":
+            out["reasoning"] = True
         else:
             raise ValueError("unknown upstream mode token %r" % tok)
     return out
@@ -138,6 +147,8 @@ class _Request:
             content = self.json["messages"][-1]["content"]
         except (KeyError, IndexError, TypeError):
             return ""
+        if isinstance(content, list):  # text parts
+            return "".join(p.get("text", "") for p in content if isinstance(p, dict))
         return content if isinstance(content, str) else ""
 
     def stream(self):
@@ -172,6 +183,7 @@ class Upstream:
         self._lock = threading.Lock()
         self._stats = {"connections": 0, "requests": 0, "tls_handshake_failures": 0, "keys_seen": [],
                        "paths": {}, "prompts": {}}
+        self._last = None  # the last request: (path, headers, parsed body)
         self._live = set()
         self._threads = []
         self._stopping = threading.Event()
@@ -202,6 +214,12 @@ class Upstream:
             s["paths"] = dict(s["paths"])
             s["prompts"] = {k: list(v) for k, v in s["prompts"].items()}
             return s
+
+    def last_request(self):
+        """(path, headers with lower-case names, parsed JSON body) of the
+        last request served, or None."""
+        with self._lock:
+            return self._last
 
     def stop(self):
         self._stopping.set()
@@ -257,6 +275,7 @@ class Upstream:
                 mode = self._mode_for(req)
                 with self._lock:
                     self._stats["requests"] += 1
+                    self._last = (req.path, dict(req.headers), req.json)
                     self._stats["paths"][req.path] = self._stats["paths"].get(req.path, 0) + 1
                     # Where each prompt was served: connection number, and
                     # the request's place on that connection.
@@ -381,6 +400,9 @@ class Upstream:
             self._error(conn, arg, mode, announce)
             return
         text = answer_text(req.prompt(), mode.get("tokens", 4))
+        if mode.get("tool") or mode.get("reasoning"):
+            self._special(conn, req, mode, text, announce)
+            return
         if req.stream():
             self._sse(conn, req, text, kind, arg, announce)
         else:
@@ -427,6 +449,49 @@ class Upstream:
                 conn.sendall(body[i:i + step])
             return
         conn.sendall(head + body)
+
+    def _special(self, conn, req, mode, text, announce):
+        """A tool call or a reasoning answer (mode tool=NAME, reasoning)."""
+        tool = mode.get("tool")
+        args = json.dumps({"city": req.prompt()})
+        reasoning = "thinking about: " + req.prompt() if mode.get("reasoning") else None
+        usage = {"prompt_tokens": 11, "completion_tokens": 5, "total_tokens": 16,
+                 "prompt_tokens_details": {"cached_tokens": 4}}
+        finish = "tool_calls" if tool else "stop"
+        if not req.stream():
+            msg = {"role": "assistant", "content": None if tool else text}
+            if reasoning:
+                msg["reasoning_content"] = reasoning
+            if tool:
+                msg["tool_calls"] = [{"id": "call_up1", "type": "function",
+                                      "function": {"name": tool, "arguments": args}}]
+            self._json(conn, 200, {"id": "chatcmpl-up", "object": "chat.completion", "created": 0,
+                                   "model": self.model, "usage": usage,
+                                   "choices": [{"index": 0, "message": msg, "finish_reason": finish}]}, announce)
+            return
+
+        def chunk(delta, finish_reason=None):
+            return {"id": "chatcmpl-up", "object": "chat.completion.chunk", "created": 0, "model": self.model,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
+        events = [chunk({"role": "assistant", "content": ""})]
+        if reasoning:
+            events += [chunk({"reasoning_content": w}) for w in (reasoning[:8], reasoning[8:])]
+        if tool:
+            third = max(1, len(args) // 3)
+            pieces = [args[:third], args[third:2 * third], args[2 * third:]]
+            events.append(chunk({"tool_calls": [{"index": 0, "id": "call_up1", "type": "function",
+                                                 "function": {"name": tool, "arguments": ""}}]}))
+            events += [chunk({"tool_calls": [{"index": 0, "function": {"arguments": p}}]}) for p in pieces]
+        else:
+            events += [chunk({"content": w if i == 0 else " " + w}) for i, w in enumerate(text.split(" "))]
+        events.append(chunk({}, finish))
+        if req.include_usage():
+            events.append({"id": "chatcmpl-up", "object": "chat.completion.chunk", "created": 0,
+                           "model": self.model, "choices": [], "usage": usage})
+        frames = [("data: %s\n\n" % json.dumps(e)).encode() for e in events] + [b"data: [DONE]\n\n"]
+        head = self._head(200, [("Content-Type", "text/event-stream"), ("Transfer-Encoding", "chunked")],
+                          announce)
+        conn.sendall(head + b"".join(b"%x\r\n%s\r\n" % (len(f), f) for f in frames) + b"0\r\n\r\n")
 
     def _sse(self, conn, req, text, kind, arg, announce):
         def chunk(delta, finish=None, usage=None):
