@@ -182,6 +182,7 @@ constexpr aigw_hooks kHooks = {
     on_process_exit,
     on_client_gone,
     nullptr,  // key_count: no upstream keys
+    0,        // native_dialects: OpenAI only, the host translates
 };
 
 constexpr aigw_plugin_def kDef = {
