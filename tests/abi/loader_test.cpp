@@ -185,8 +185,9 @@ TEST(PluginLoader, LoadsPluginBuiltForOlderMinor) {
 
 TEST(PluginLoader, LoadsA11BinaryBuiltAgainstThe11Header) {
   // abi_1_1_http was compiled against the header as 1.1 released it
-  // (tests/abi/abi_1_1): ABI 1.2 appended only to aigw_host, so its hooks
-  // table is whole and it is spoken to in 1.1 (no commit; the host sniffs).
+  // (tests/abi/abi_1_1): its hooks table ends at key_count (1.3 appended
+  // native_dialects after it, 1.2 only to aigw_host), and it is spoken to
+  // in 1.1 (no commit: the host sniffs; no native dialects).
   TempDir rt;
   LoadedPlugin p;
   std::string why;
@@ -194,7 +195,7 @@ TEST(PluginLoader, LoadsA11BinaryBuiltAgainstThe11Header) {
   EXPECT_EQ(p.def->abi_minor, 1);
   EXPECT_EQ(p.negotiated_minor, 1);
   EXPECT_EQ(p.hooks->mode, AIGW_MODE_HTTP);
-  EXPECT_EQ(p.hooks->struct_size, sizeof(aigw_hooks));
+  EXPECT_EQ(p.hooks->struct_size, aigw::plugin::kHooksMinSize_1_1);
 }
 
 // --- every way to be wrong ----------------------------------------------------

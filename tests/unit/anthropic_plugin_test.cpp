@@ -172,11 +172,11 @@ class AnthropicPluginTest : public ::testing::Test {
 
 const char* kChat = R"({"model":"claude","messages":[{"role":"user","content":"why is the sky blue?"}]})";
 
-TEST_F(AnthropicPluginTest, DeclaresItselfAsAnHttpPluginOfAbi12) {
+TEST_F(AnthropicPluginTest, DeclaresItselfAsAnHttpPluginOfTheCurrentAbi) {
   const aigw_plugin_def* def = aigw_anthropic_plugin_entry();
   EXPECT_STREQ(def->name, "anthropic");
   EXPECT_EQ(def->abi_major, 1);
-  EXPECT_EQ(def->abi_minor, 2);
+  EXPECT_EQ(def->abi_minor, AIGW_ABI_MINOR);
   EXPECT_EQ(def->hooks->mode, AIGW_MODE_HTTP);
   EXPECT_EQ(def->hooks->key_count(config_), 2u);
   aigw_health_probe probe{};
