@@ -37,12 +37,6 @@ bool valid_model(std::string_view m) {
   return true;
 }
 
-aigw_status status_for(int32_t http) {
-  if (http == 429) return AIGW_ERR_LIMIT;
-  if (http >= 400 && http < 500) return AIGW_ERR_INVALID;
-  return AIGW_ERR_INTERNAL;
-}
-
 constexpr std::string_view kPath = "/v1/messages";
 
 std::string body_of(const aigw_client_request& client) {
@@ -345,7 +339,7 @@ void Request::stream_failed() {
   report_usage(oc.usage);
   host_->report_finish_reason(req_, AIGW_FINISH_ERROR);
   std::string message = oc.message.empty() ? "the Anthropic stream ended with an error" : oc.message;
-  fail(status_for(oc.status), message);
+  fail(finish_status_for(oc.status), message);
 }
 
 void Request::finish_stream() {
