@@ -3,6 +3,7 @@
 #include <ctime>
 #include <vector>
 
+#include "native_scan.h"
 #include "translate_request.h"
 #include "upstream_error.h"
 
@@ -17,25 +18,8 @@ constexpr std::string_view kEventStream = "text/event-stream";
 constexpr std::string_view kNoCache = "no-cache";
 constexpr std::string_view kRetryAfter = "Retry-After";
 
-// A whole answer larger than this is not one the plugin holds for
-// translation: max_tokens bounds a real one far below it, so only a
-// misbehaving upstream reaches it.
-constexpr size_t kMaxWholeBody = 128u << 20;
-
 using sdk::str;
 using sdk::view;
-
-// The Messages API names the model in the body; the name is still checked,
-// so that what goes upstream is a model id and not arbitrary bytes.
-bool valid_model(std::string_view m) {
-  if (m.empty() || m.size() > 256) return false;
-  for (char c : m) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '.' || c == '_' || c == ':' || c == '@';
-    if (!ok) return false;
-  }
-  return true;
-}
 
 constexpr std::string_view kPath = "/v1/messages";
 
@@ -46,6 +30,19 @@ std::string body_of(const aigw_client_request& client) {
 }
 
 }  // namespace
+
+bool check_model(std::string_view m, std::string& error) {
+  bool ok = !m.empty() && m.size() <= 256;
+  for (char c : m) {
+    ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '-' || c == '.' || c == '_' || c == ':' || c == '@');
+  }
+  if (!ok) {
+    error = "the anthropic provider needs a Claude model id (letters, digits, - . _ : @), such as "
+            "\"claude-sonnet-4-5\"";
+  }
+  return ok;
+}
 
 const std::string& Instance::key_for(const aigw_client_request& client) {
   const std::vector<std::string>& keys = config_->keys;
@@ -64,21 +61,21 @@ Request::Request(Instance& instance, aigw_request* req, const aigw_client_reques
 
 aigw_status Request::admit(std::string& error) {
   aigw_endpoint ep = client_.endpoint;
+  if (is_native_endpoint(ep)) {
+    native_ = std::make_unique<NativeExchange>(instance_, req_, client_);
+    return native_->admit(error);
+  }
   if (ep == AIGW_ENDPOINT_HEALTH_PROBE) {
     probe_ = true;  // the host's method and path (health_probe), our key
     return AIGW_OK;
   }
   if (ep != AIGW_ENDPOINT_CHAT_COMPLETIONS) {
-    error = "the anthropic provider serves /v1/chat/completions only (Anthropic has no "
-            "embeddings, and legacy completions have no Messages counterpart)";
+    error = "the anthropic provider serves /v1/chat/completions and /v1/messages only "
+            "(Anthropic has no embeddings, and legacy completions have no Messages counterpart)";
     return AIGW_ERR_UNSUPPORTED;
   }
   std::string_view model = view(client_.upstream_model);
-  if (!valid_model(model)) {
-    error = "the anthropic provider needs a Claude model id (letters, digits, - . _ : @), such as "
-            "\"claude-sonnet-4-5\"";
-    return AIGW_ERR_INVALID;
-  }
+  if (!check_model(model, error)) return AIGW_ERR_INVALID;
   std::string body = body_of(client_);
   RequestError rerr;
   ChatRequestInfo info;
@@ -98,6 +95,7 @@ aigw_status Request::admit(std::string& error) {
 }
 
 aigw_status Request::build_upstream(aigw_upstream_request& up, std::string& error) {
+  if (native_) return native_->build_upstream(up, error);
   if (!sdk::has_field(up, &aigw_upstream_request::body_count)) {
     error = "anthropic plugin: the host's upstream request table is too small";
     return AIGW_ERR_UNSUPPORTED;
@@ -139,6 +137,7 @@ aigw_status Request::build_upstream(aigw_upstream_request& up, std::string& erro
 
 aigw_status Request::on_head(int32_t status, const aigw_host_header* headers, size_t count,
                              aigw_upstream_verdict& verdict) {
+  if (native_) return native_->on_head(status, headers, count, verdict);
   head_seen_ = true;
   status_ = status;
   aigw_error_class cls = classify_status(status);
@@ -202,13 +201,26 @@ bool Request::emit(std::string_view bytes) {
   return false;
 }
 
+void Request::client_gone() {
+  if (native_) native_->client_gone();
+  done_ = true;
+}
+
 void Request::fail(aigw_status status, std::string_view message) {
+  if (native_) {
+    native_->fail(status, message);
+    return;
+  }
   if (done_) return;
   done_ = true;
   host_->finish(req_, status, str(message));
 }
 
 void Request::on_body(const aigw_host_bytes* chunks, size_t count, bool end_of_body) {
+  if (native_) {
+    native_->on_body(chunks, count, end_of_body);
+    return;
+  }
   if (done_) return;
   if (!head_seen_) {
     fail(AIGW_ERR_INTERNAL, "anthropic plugin: upstream body before its head");
@@ -279,21 +291,9 @@ bool Request::on_event(std::string_view event) {
   // An event's data is its data lines joined by LF (the SSE rule);
   // Anthropic sends one line, which needs no copy. The `event:` name
   // repeats the data's "type", which is what the translator reads.
-  std::string_view data;
+  std::string_view name, data;
   std::string joined;
-  int lines = 0;
-  sdk::for_each_sse_field(event, [&](std::string_view name, std::string_view value) {
-    if (name != "data") return;
-    if (lines++ == 0) {
-      data = value;
-      return;
-    }
-    if (lines == 2) joined.assign(data);
-    joined.push_back('\n');
-    joined.append(value);
-    data = joined;
-  });
-  if (lines == 0) return true;  // a comment or keep-alive
+  if (!split_sse_event(event, name, data, joined)) return true;  // a comment or keep-alive
   out_.clear();
   bool ok = stream_tr_->on_event(data, out_);
   if (!ok && out_.empty() && !responded_ && answer_stream_error()) return false;

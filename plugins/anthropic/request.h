@@ -14,9 +14,20 @@
 #include "aigw_plugin.h"
 #include "aigw_plugin.hpp"
 #include "anthropic_config.h"
+#include "native_exchange.h"
 #include "translate_response.h"
 
 namespace aigw::anthropic_plugin {
+
+// A whole answer larger than this is not one the plugin holds (for
+// translation, or for reading the usage of a native one): max_tokens
+// bounds a real one far below it, so only a misbehaving upstream reaches it.
+constexpr size_t kMaxWholeBody = 128u << 20;
+
+// The Messages API names the model in the body; the name is still checked,
+// so that what goes upstream is a model id and not arbitrary bytes. False
+// with `error` set for anything else.
+bool check_model(std::string_view model, std::string& error);
 
 // One per worker: touched only by that worker's thread, so no locks. Hooks
 // of one worker never overlap, so the parser serves every request.
@@ -49,7 +60,7 @@ class Request {
   // Ends the request with an error unless it is over already (the
   // exception barrier's way out).
   void fail(aigw_status status, std::string_view message);
-  void client_gone() { done_ = true; }
+  void client_gone();
 
  private:
   bool respond(int32_t status, std::string_view content_type);
@@ -71,6 +82,9 @@ class Request {
   aigw_request* req_;
   const aigw_client_request& client_;  // host memory, valid until request_destroy
 
+  // An Anthropic client's request (ABI 1.3): every hook goes to it, and
+  // nothing below is used.
+  std::unique_ptr<NativeExchange> native_;
   bool probe_ = false;  // AIGW_ENDPOINT_HEALTH_PROBE: headers only
   bool stream_ = false;
   bool include_usage_ = false;
