@@ -65,7 +65,11 @@ size_t splice_body(const aigw_host_bytes* body, size_t count, uint64_t offset, u
 
 NativeExchange::NativeExchange(Instance& instance, aigw_request* req,
                                const aigw_client_request& client)
-    : instance_(instance), host_(instance.config_->host), req_(req), client_(client) {}
+    : instance_(instance),
+      host_(instance.config_->host),
+      req_(req),
+      client_(client),
+      answer_(host_, req) {}
 
 aigw_status NativeExchange::admit(std::string& error) {
   count_tokens_ = client_.endpoint == AIGW_ENDPOINT_MESSAGES_COUNT_TOKENS;
@@ -182,8 +186,7 @@ aigw_status NativeExchange::on_head(int32_t status, const aigw_host_header* head
 }
 
 bool NativeExchange::respond() {
-  if (responded_) return true;
-  if (done_) return false;
+  if (answer_.started()) return true;
   std::vector<aigw_plugin_header> h;
   h.reserve(head_headers_.size() + 1);
   bool typed = false;
@@ -192,66 +195,22 @@ bool NativeExchange::respond() {
     h.push_back({str(name), str(value)});
   }
   if (!typed) h.push_back({str(kContentType), str(sse_ ? kEventStream : kJson)});
-  aigw_status st = host_->respond_start(req_, status_, h.data(), h.size());
-  if (st == AIGW_OK) {
-    responded_ = true;
-    return true;
-  }
-  if (st == AIGW_ERR_CLOSED) {
-    done_ = true;
-  } else {
-    fail(st, "anthropic plugin: could not start the response");
-  }
-  return false;
-}
-
-bool NativeExchange::emit(std::string_view bytes) {
-  if (bytes.empty()) return true;
-  aigw_plugin_bytes chunk = sdk::bytes(bytes);
-  aigw_status st = host_->emit(req_, &chunk, 1);
-  if (st == AIGW_OK) return true;
-  if (st == AIGW_ERR_CLOSED) {
-    done_ = true;  // the client left; on_client_gone and request_destroy follow
-  } else {
-    fail(st, "anthropic plugin: could not send the response");
-  }
-  return false;
-}
-
-void NativeExchange::fail(aigw_status status, std::string_view message) {
-  if (done_) return;
-  done_ = true;
-  host_->finish(req_, status, str(message));
-}
-
-void NativeExchange::finish_ok() {
-  if (done_) return;
-  done_ = true;
-  host_->finish(req_, AIGW_OK, str({}));
+  return answer_.start(status_, h.data(), h.size());
 }
 
 void NativeExchange::account(const Outcome& outcome, aigw_finish_reason reason) {
-  if (outcome.usage.present) {
-    // The rule of translated answers: every input token, cached or not, is
-    // prompt.
-    aigw_usage u{};
-    u.struct_size = sizeof u;
-    u.prompt_tokens = outcome.usage.prompt();
-    u.completion_tokens = outcome.usage.output;
-    u.total_tokens = outcome.usage.prompt() + outcome.usage.output;
-    host_->report_usage(req_, &u);
-  }
+  answer_.report_usage(outcome.usage);  // the same rule as translated answers
   host_->report_finish_reason(req_, reason);
 }
 
 void NativeExchange::on_body(const aigw_host_bytes* chunks, size_t count, bool end_of_body) {
-  if (done_) return;
+  if (answer_.done()) return;
   if (!head_seen_) {
-    fail(AIGW_ERR_INTERNAL, "anthropic plugin: upstream body before its head");
+    answer_.finish(AIGW_ERR_INTERNAL, "anthropic plugin: upstream body before its head");
     return;
   }
   if (!final_status(status_)) {
-    fail(AIGW_ERR_INTERNAL, "the Anthropic API answered HTTP " + std::to_string(status_));
+    answer_.finish(AIGW_ERR_INTERNAL, "the Anthropic API answered HTTP " + std::to_string(status_));
     return;
   }
   if (!respond()) return;
@@ -263,7 +222,7 @@ void NativeExchange::on_body(const aigw_host_bytes* chunks, size_t count, bool e
     std::string_view c = view(chunks[i]);
     if (c.empty()) continue;
     if (!sse_split_.feed(c, [this](std::string_view event) { return on_event(event); })) {
-      if (sse_split_.overflow()) fail(AIGW_ERR_INTERNAL, "upstream sent a stream event larger than 16 MiB");
+      if (sse_split_.overflow()) answer_.finish(AIGW_ERR_INTERNAL, "upstream sent a stream event larger than 16 MiB");
       return;
     }
   }
@@ -275,13 +234,13 @@ void NativeExchange::on_whole_body(const aigw_host_bytes* chunks, size_t count, 
     std::string_view c = view(chunks[i]);
     if (whole_) {
       if (body_.size() + c.size() > kMaxWholeBody) {
-        fail(AIGW_ERR_INTERNAL, "the Anthropic answer is larger than 128 MiB");
+        answer_.finish(AIGW_ERR_INTERNAL, "the Anthropic answer is larger than 128 MiB");
         return;
       }
       body_.append(c);
     }
     // An error body is already in Anthropic's shape: it goes as it came.
-    if (!emit(c)) return;
+    if (!answer_.emit(c)) return;
   }
   if (end_of_body) end_whole();
 }
@@ -292,12 +251,12 @@ void NativeExchange::end_whole() {
     if (!read_native_answer(instance_.parser_, body_, oc)) {
       // Not sent yet (a whole answer goes at finish): the host answers
       // with an error instead.
-      fail(AIGW_ERR_INTERNAL, "the Anthropic answer is not a JSON object");
+      answer_.finish(AIGW_ERR_INTERNAL, "the Anthropic answer is not a JSON object");
       return;
     }
     account(oc, oc.finish);
   }
-  finish_ok();
+  answer_.finish(AIGW_OK);
 }
 
 bool NativeExchange::on_event(std::string_view event) {
@@ -309,25 +268,19 @@ bool NativeExchange::on_event(std::string_view event) {
     stream_failed("the Anthropic stream ended with an error");
     return false;
   }
-  if (!emit(event)) return false;
-  if (!committed_ && scan_.content_started()) {
-    committed_ = true;
-    if (sdk::commit(host_, req_) != AIGW_OK) {
-      done_ = true;  // CLOSED: the client left
-      return false;
-    }
-  }
+  if (!answer_.emit(event)) return false;
+  if (scan_.content_started() && !answer_.commit()) return false;
   if (kind != NativeEvent::kStop) return true;
   // message_stop: the answer is whole; anything after it is ignored.
   account(scan_.outcome(), scan_.outcome().finish);
-  finish_ok();
+  answer_.finish(AIGW_OK);
   return false;
 }
 
 void NativeExchange::stream_failed(std::string_view fallback) {
   const Outcome& oc = scan_.outcome();
   account(oc, AIGW_FINISH_ERROR);
-  fail(finish_status_for(oc.status), oc.message.empty() ? fallback : std::string_view(oc.message));
+  answer_.finish(finish_status_for(oc.status), oc.message.empty() ? fallback : std::string_view(oc.message));
 }
 
 void NativeExchange::end_stream() {
@@ -337,9 +290,9 @@ void NativeExchange::end_stream() {
     // client gets it with the line, without which no SSE reader sees it.
     std::string last(tail);
     last.append(last.back() == '\n' ? "\n" : "\n\n");
-    if (!on_event(last) || done_) return;
+    if (!on_event(last) || answer_.done()) return;
   }
-  if (done_) return;
+  if (answer_.done()) return;
   // message_stop ends every answer; a body that ends before it was cut (a
   // dropped connection, a proxy's timeout). A cut event is not sent.
   stream_failed("upstream ended the stream before Anthropic's message_stop");

@@ -15,6 +15,7 @@
 
 #include "aigw_plugin.h"
 #include "aigw_plugin.hpp"
+#include "client_answer.h"
 #include "native_scan.h"
 
 namespace aigw::anthropic_plugin {
@@ -43,15 +44,14 @@ class NativeExchange {
   aigw_status on_head(int32_t status, const aigw_host_header* headers, size_t count,
                       aigw_upstream_verdict& verdict);
   void on_body(const aigw_host_bytes* chunks, size_t count, bool end_of_body);
-  void fail(aigw_status status, std::string_view message);
-  void client_gone() { done_ = true; }
+  void fail(aigw_status status, std::string_view message) { answer_.finish(status, message); }
+  void client_gone() { answer_.end(); }
 
  private:
   size_t upstream_headers(aigw_plugin_header* h) const;
   aigw_status splice_model(aigw_upstream_request& up, std::string& error);
   void keep_head_headers(const aigw_host_header* headers, size_t count);
   bool respond();
-  bool emit(std::string_view bytes);
   void on_whole_body(const aigw_host_bytes* chunks, size_t count, bool end_of_body);
   void end_whole();
   bool on_event(std::string_view event);
@@ -59,12 +59,12 @@ class NativeExchange {
   void stream_failed(std::string_view fallback);
   // report_usage (when the answer had any) and report_finish_reason.
   void account(const Outcome& outcome, aigw_finish_reason reason);
-  void finish_ok();
 
   Instance& instance_;
   const aigw_host* host_;
   aigw_request* req_;
   const aigw_client_request& client_;  // host memory, valid until request_destroy
+  ClientAnswer answer_;
 
   bool count_tokens_ = false;
   bool stream_ = false;
@@ -78,10 +78,6 @@ class NativeExchange {
   // anthropic-ratelimit-*, retry-after), copied: respond() may come after
   // on_head returned.
   std::vector<std::pair<std::string, std::string>> head_headers_;
-
-  bool responded_ = false;
-  bool committed_ = false;
-  bool done_ = false;  // finished, the client gone, or emit refused
 
   std::string body_;  // a whole answer, for read_native_answer at its end
   sdk::SseSplitter sse_split_;

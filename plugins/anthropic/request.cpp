@@ -57,7 +57,8 @@ Request::Request(Instance& instance, aigw_request* req, const aigw_client_reques
     : instance_(instance),
       host_(instance.config_->host),
       req_(req),
-      client_(client) {}
+      client_(client),
+      answer_(host_, req) {}
 
 aigw_status Request::admit(std::string& error) {
   aigw_endpoint ep = client_.endpoint;
@@ -163,8 +164,7 @@ aigw_status Request::on_head(int32_t status, const aigw_host_header* headers, si
 }
 
 bool Request::respond(int32_t status, std::string_view content_type) {
-  if (responded_) return true;
-  if (done_) return false;
+  if (answer_.started()) return true;
   aigw_plugin_header h[3];
   size_t n = 0;
   h[n++] = {str(kContentType), str(content_type)};
@@ -174,36 +174,12 @@ bool Request::respond(int32_t status, std::string_view content_type) {
     retry = std::to_string((retry_after_ms_ + 999) / 1000);  // whole seconds, rounded up
     h[n++] = {str(kRetryAfter), str(retry)};
   }
-  aigw_status st = host_->respond_start(req_, status, h, n);
-  if (st == AIGW_OK) {
-    responded_ = true;
-    return true;
-  }
-  if (st == AIGW_ERR_CLOSED) {
-    done_ = true;
-  } else {
-    fail(st, "anthropic plugin: could not start the response");
-  }
-  return false;
-}
-
-bool Request::emit(std::string_view bytes) {
-  if (bytes.empty()) return true;
-  aigw_plugin_bytes chunk = sdk::bytes(bytes);
-  aigw_status st = host_->emit(req_, &chunk, 1);
-  if (st == AIGW_OK) return true;
-  // CLOSED: the client left; on_client_gone and request_destroy follow.
-  if (st == AIGW_ERR_CLOSED) {
-    done_ = true;
-  } else {
-    fail(st, "anthropic plugin: could not send the response");
-  }
-  return false;
+  return answer_.start(status, h, n);
 }
 
 void Request::client_gone() {
   if (native_) native_->client_gone();
-  done_ = true;
+  answer_.end();
 }
 
 void Request::fail(aigw_status status, std::string_view message) {
@@ -211,9 +187,7 @@ void Request::fail(aigw_status status, std::string_view message) {
     native_->fail(status, message);
     return;
   }
-  if (done_) return;
-  done_ = true;
-  host_->finish(req_, status, str(message));
+  answer_.finish(status, message);
 }
 
 void Request::on_body(const aigw_host_bytes* chunks, size_t count, bool end_of_body) {
@@ -221,7 +195,7 @@ void Request::on_body(const aigw_host_bytes* chunks, size_t count, bool end_of_b
     native_->on_body(chunks, count, end_of_body);
     return;
   }
-  if (done_) return;
+  if (answer_.done()) return;
   if (!head_seen_) {
     fail(AIGW_ERR_INTERNAL, "anthropic plugin: upstream body before its head");
     return;
@@ -249,16 +223,6 @@ void Request::on_body(const aigw_host_bytes* chunks, size_t count, bool end_of_b
   if (end_of_body) end_stream();
 }
 
-void Request::report_usage(const Usage& usage) {
-  if (!usage.present) return;
-  aigw_usage u{};
-  u.struct_size = sizeof u;
-  u.prompt_tokens = usage.prompt();
-  u.completion_tokens = usage.output;
-  u.total_tokens = usage.prompt() + usage.output;
-  host_->report_usage(req_, &u);
-}
-
 void Request::end_whole() {
   int32_t status = status_;
   out_.clear();
@@ -273,7 +237,7 @@ void Request::end_whole() {
       out_ = openai_error(status, oc.code, oc.message);
       host_->report_finish_reason(req_, AIGW_FINISH_ERROR);
     } else {
-      report_usage(oc.usage);
+      answer_.report_usage(oc.usage);
       host_->report_finish_reason(req_, oc.finish);
     }
   } else {
@@ -282,9 +246,8 @@ void Request::end_whole() {
     if (status < 400 || status > 599) status = 502;
     out_ = openai_error_body(instance_.parser_, status, body_);
   }
-  if (!respond(status, kJson) || !emit(out_)) return;
-  done_ = true;
-  host_->finish(req_, AIGW_OK, str({}));
+  if (!respond(status, kJson) || !answer_.emit(out_)) return;
+  answer_.finish(AIGW_OK);
 }
 
 bool Request::on_event(std::string_view event) {
@@ -296,16 +259,10 @@ bool Request::on_event(std::string_view event) {
   if (!split_sse_event(event, name, data, joined)) return true;  // a comment or keep-alive
   out_.clear();
   bool ok = stream_tr_->on_event(data, out_);
-  if (!ok && out_.empty() && !responded_ && answer_stream_error()) return false;
+  if (!ok && out_.empty() && !answer_.started() && answer_stream_error()) return false;
   if (!out_.empty() && !respond(200, kEventStream)) return false;
-  if (!emit(out_)) return false;
-  if (!committed_ && stream_tr_->content_started()) {
-    committed_ = true;
-    if (sdk::commit(host_, req_) != AIGW_OK) {
-      done_ = true;  // CLOSED: the client left
-      return false;
-    }
-  }
+  if (!answer_.emit(out_)) return false;
+  if (stream_tr_->content_started() && !answer_.commit()) return false;
   if (!ok) {
     stream_failed();
     return false;
@@ -324,38 +281,29 @@ bool Request::answer_stream_error() {
   // event): the host may still take the others (overloaded, 5xx, 429) to
   // another channel, and answers them itself.
   if (oc.status < 400 || oc.status > 499 || oc.status == 429) return false;
-  report_usage(oc.usage);
+  answer_.report_usage(oc.usage);
   host_->report_finish_reason(req_, AIGW_FINISH_ERROR);
   // Nothing went out: the client gets the answer a whole request would.
   out_ = openai_error(oc.status, oc.code, oc.message);
-  if (!respond(oc.status, kJson) || !emit(out_)) return true;
-  done_ = true;
-  host_->finish(req_, AIGW_OK, str({}));
+  if (!respond(oc.status, kJson) || !answer_.emit(out_)) return true;
+  answer_.finish(AIGW_OK);
   return true;
 }
 
 void Request::stream_failed() {
   const Outcome& oc = stream_tr_->outcome();
-  report_usage(oc.usage);
+  answer_.report_usage(oc.usage);
   host_->report_finish_reason(req_, AIGW_FINISH_ERROR);
   std::string message = oc.message.empty() ? "the Anthropic stream ended with an error" : oc.message;
   fail(finish_status_for(oc.status), message);
 }
 
 void Request::finish_stream() {
-  if (done_) return;
-  if (!committed_) {
-    committed_ = true;
-    if (sdk::commit(host_, req_) != AIGW_OK) {
-      done_ = true;
-      return;
-    }
-  }
+  if (answer_.done() || !answer_.commit()) return;
   const Outcome& end = stream_tr_->outcome();
-  report_usage(end.usage);
+  answer_.report_usage(end.usage);
   host_->report_finish_reason(req_, end.finish);
-  done_ = true;
-  host_->finish(req_, AIGW_OK, str({}));
+  answer_.finish(AIGW_OK);
 }
 
 void Request::end_stream() {
@@ -363,12 +311,12 @@ void Request::end_stream() {
     // The last event lacks its blank line; its data is still whole.
     std::string last(sse_.tail());
     last.append("\n\n");
-    if (!on_event(last) || done_) return;
+    if (!on_event(last) || answer_.done()) return;
   }
-  if (done_) return;
+  if (answer_.done()) return;
   // message_stop ends every answer; a body that ends before it was cut (a
   // dropped connection, a proxy's timeout).
-  report_usage(stream_tr_->outcome().usage);
+  answer_.report_usage(stream_tr_->outcome().usage);
   host_->report_finish_reason(req_, AIGW_FINISH_ERROR);
   fail(AIGW_ERR_INTERNAL, "upstream ended the stream before Anthropic's message_stop");
 }

@@ -14,6 +14,7 @@
 #include "aigw_plugin.h"
 #include "aigw_plugin.hpp"
 #include "anthropic_config.h"
+#include "client_answer.h"
 #include "native_exchange.h"
 #include "translate_response.h"
 
@@ -64,7 +65,6 @@ class Request {
 
  private:
   bool respond(int32_t status, std::string_view content_type);
-  bool emit(std::string_view bytes);
   bool on_event(std::string_view event);
   void end_stream();
   // message_stop translated: commit if nothing did, report, finish.
@@ -75,12 +75,12 @@ class Request {
   // not the client's (stream_failed() then hands it to the host).
   bool answer_stream_error();
   void stream_failed();
-  void report_usage(const Usage& usage);
 
   Instance& instance_;
   const aigw_host* host_;
   aigw_request* req_;
   const aigw_client_request& client_;  // host memory, valid until request_destroy
+  ClientAnswer answer_;
 
   // An Anthropic client's request (ABI 1.3): every hook goes to it, and
   // nothing below is used.
@@ -98,16 +98,11 @@ class Request {
   bool streaming_ok_ = false;  // a 200 to a stream: translated event by event
   uint64_t retry_after_ms_ = 0;  // from the head's Retry-After, for an error answer
 
-  bool responded_ = false;
-  // Finished, or the client is gone, or emit was refused: every event
-  // checks it first.
-  bool done_ = false;
 
   // A whole answer (not a stream, or an error) is gathered, then translated.
   std::string body_;
   sdk::SseSplitter sse_;
   std::optional<StreamTranslator> stream_tr_;
-  bool committed_ = false;
   std::string out_;  // scratch for translated bytes
 };
 

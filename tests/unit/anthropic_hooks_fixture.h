@@ -46,6 +46,19 @@ struct Call {
   std::map<std::string, std::string> up_headers;
 };
 
+// The usage reported (once) as `prompt` and `completion` tokens, their sum
+// the total.
+inline ::testing::AssertionResult reported_usage(const FakeRequest& fr, uint64_t prompt, uint64_t completion) {
+  const aigw_usage& u = fr.usage;
+  if (fr.usage_calls == 1 && u.prompt_tokens == prompt && u.completion_tokens == completion &&
+      u.total_tokens == prompt + completion) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << fr.usage_calls << " report(s), last " << u.prompt_tokens << "+"
+                                       << u.completion_tokens << "=" << u.total_tokens << ", want " << prompt
+                                       << "+" << completion;
+}
+
 class AnthropicHooksTest : public ::testing::Test {
  protected:
   void SetUp() override {
