@@ -146,9 +146,7 @@ aigw_status NativeExchange::build_upstream(aigw_upstream_request& up, std::strin
   // ?beta=true means nothing to the API (anthropic-beta chooses betas).
   up.path_and_query = str(count_tokens_ ? kCountTokensPath : kMessagesPath);
   if (model_escaped_.empty()) {
-    up.body = nullptr;
-    up.body_count = 0;
-    up.body_unchanged = 1;
+    up.body_unchanged = 1;  // the host's own chunks of the client body
     return AIGW_OK;
   }
   return splice_model(up, error);

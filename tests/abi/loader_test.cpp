@@ -219,8 +219,8 @@ TEST(PluginLoader, NativeDialectsOfA13Plugin) {
 }
 
 TEST(PluginLoader, A13PluginWithoutTheBitIsLoadedAsBefore) {
-  // good_http is built against the 1.3 header with a positional table that
-  // stops at key_count: native_dialects is zero, the host translates.
+  // good_http is built against the 1.3 header with the fixtures' positional
+  // table, which leaves native_dialects 0: the host translates for it.
   TempDir rt;
   LoadedPlugin p;
   std::string why;
