@@ -365,6 +365,33 @@ bool translate(Ctx& c, element root, std::string& out) {
   if (!member(root, "max_tokens", max_tokens) || max_tokens.get_uint64().get(max) != simdjson::SUCCESS || max == 0)
     return c.fail("max_tokens: required, a positive integer");
 
+  // Tools first: a server tool is the reason a request cannot be served
+  // here, whatever its messages hold (they usually hold its results too).
+  std::string tools_json;
+  element list;
+  if (member(root, "tools", list) && !list.is_null()) {
+    std::string t;
+    size_t count = 0;
+    if (!tools(c, list, t, count)) return false;
+    element choice;
+    std::string choice_json;
+    bool no_parallel = false;
+    if (member(root, "tool_choice", choice) && !choice.is_null() && !tool_choice(c, choice, choice_json, no_parallel))
+      return false;
+    // OpenAI rejects tool_choice and parallel_tool_calls without tools.
+    if (count > 0) {
+      tools_json = R"(,"tools":[)" + t + "]";
+      if (!choice_json.empty()) tools_json += R"(,"tool_choice":)" + choice_json;
+      if (no_parallel) tools_json += R"(,"parallel_tool_calls":false)";
+    }
+  } else {
+    element choice;
+    std::string ignored;
+    bool no_parallel = false;
+    if (member(root, "tool_choice", choice) && !choice.is_null() && !tool_choice(c, choice, ignored, no_parallel))
+      return false;
+  }
+
   std::string msgs;
   element sys;
   if (member(root, "system", sys) && !sys.is_null()) {
@@ -419,29 +446,7 @@ bool translate(Ctx& c, element root, std::string& out) {
     json::append_string(out, user);
   }
 
-  element list;
-  if (member(root, "tools", list) && !list.is_null()) {
-    std::string t;
-    size_t count = 0;
-    if (!tools(c, list, t, count)) return false;
-    element choice;
-    std::string choice_json;
-    bool no_parallel = false;
-    if (member(root, "tool_choice", choice) && !choice.is_null() && !tool_choice(c, choice, choice_json, no_parallel))
-      return false;
-    // OpenAI rejects tool_choice and parallel_tool_calls without tools.
-    if (count > 0) {
-      out += R"(,"tools":[)" + t + "]";
-      if (!choice_json.empty()) out += R"(,"tool_choice":)" + choice_json;
-      if (no_parallel) out += R"(,"parallel_tool_calls":false)";
-    }
-  } else {
-    element choice;
-    std::string ignored;
-    bool no_parallel = false;
-    if (member(root, "tool_choice", choice) && !choice.is_null() && !tool_choice(c, choice, ignored, no_parallel))
-      return false;
-  }
+  out += tools_json;
   out += '}';
   return true;
 }
