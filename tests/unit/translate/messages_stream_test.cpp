@@ -333,6 +333,13 @@ TEST(MessagesStream, EventTooLarge) {
   fits.insert(fits.find("\"\"") + 1, std::string((1 << 20) - fits.size(), 'b'));
   ASSERT_EQ(fits.size(), size_t(1) << 20);
   EXPECT_NE(whole(fits).find("bbbb"), std::string::npos);
+  // Comment lines are not buffered: more than 1 MiB of them in one event
+  // is no reason to end the stream.
+  std::string comments;
+  while (comments.size() <= (size_t(1) << 20)) comments += ": keep-alive padding line\n";
+  const std::string after = whole(comments + chunk(R"({"content":"still here"})") + "data: [DONE]\n\n");
+  EXPECT_NE(after.find("still here"), std::string::npos);
+  EXPECT_EQ(after.find("too large"), std::string::npos);
 }
 
 // The recorded OpenAI streams: the Messages events come in order
