@@ -192,9 +192,11 @@ struct StreamToMessages::Impl {
     bool prompt_here = false;
     if (member(root, "usage", u) && u.is_object()) {
       usage = detail::read_usage(u);
-      usage_seen = true;
       element p;
       prompt_here = member(u, "prompt_tokens", p);
+      // A usage object without the prompt count does not replace the
+      // estimate message_delta repeats.
+      usage_seen = usage_seen || prompt_here;
     }
     if (!started) {
       std::string_view id;

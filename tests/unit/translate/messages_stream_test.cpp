@@ -116,6 +116,15 @@ TEST(MessagesStream, FirstChunkUsageSetsInputTokens) {
   EXPECT_EQ(int64_t(d[d.size() - 2].root["usage"]["input_tokens"]), 42);
 }
 
+TEST(MessagesStream, UsageWithoutPromptKeepsTheEstimate) {
+  auto d = docs(events(whole(chunk(R"({"content":"x"})", R"("stop")", R"(,"usage":{"completion_tokens":4})") +
+                             "data: [DONE]\n\n", 66)));
+  element delta = d[d.size() - 2].root;
+  EXPECT_EQ(int64_t(d[0].root["message"]["usage"]["input_tokens"]), 66);
+  EXPECT_EQ(int64_t(delta["usage"]["input_tokens"]), 66);
+  EXPECT_EQ(int64_t(delta["usage"]["output_tokens"]), 4);
+}
+
 TEST(MessagesStream, NoUsageKeepsTheEstimate) {
   auto d = docs(events(whole(chunk(R"({"content":"x"})", R"("length")") + "data: [DONE]\n\n", 77)));
   element delta = d[d.size() - 2].root;
