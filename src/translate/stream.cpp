@@ -57,6 +57,7 @@ struct StreamToMessages::Impl {
   uint64_t next_index = 0;
   std::map<int64_t, Tool> tools;
   std::string_view stop = "end_turn";
+  bool called_tool = false;  // a tool_use block was opened
   detail::Usage usage;
   bool usage_seen = false;
   simdjson::dom::parser parser;
@@ -170,6 +171,7 @@ struct StreamToMessages::Impl {
       open_block(out, Block::tool, block);
       open_tool = index;
       t.started = true;
+      called_tool = true;
       if (!t.pending.empty()) {
         tool_delta(out, t.pending);
         t.sent_args = true;
@@ -230,6 +232,9 @@ struct StreamToMessages::Impl {
     if (ended) return;
     if (!started) start_message(out, {}, estimate);
     close_block(out);
+    // Some OpenAI-compatible servers finish a turn of tool calls with
+    // "stop"; agent loops wait for tool_use before they run the tools.
+    if (called_tool && stop == "end_turn") stop = "tool_use";
     event_head(out, "message_delta");
     out += R"({"type":"message_delta","delta":{"stop_reason":)";
     json::append_string(out, stop);

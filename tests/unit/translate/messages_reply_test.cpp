@@ -81,6 +81,22 @@ TEST(MessagesReply, ThinkingThenTextThenTools) {
   EXPECT_EQ(str(d.root["stop_reason"]), "tool_use");
 }
 
+// Some OpenAI-compatible servers end a turn of tool calls with "stop" (or
+// say nothing): the client must still see tool_use.
+TEST(MessagesReply, ToolCallsFinishedWithStopAreToolUse) {
+  for (const char* finish : {R"("stop")", "null"}) {
+    Doc d = parse(reply(answer(R"({"role":"assistant","content":null,"tool_calls":[
+        {"id":"call_a","type":"function","function":{"name":"f","arguments":"{}"}}]})",
+                               finish)));
+    EXPECT_EQ(str(d.root["stop_reason"]), "tool_use") << finish;
+  }
+  // A length cut stays max_tokens even with a (cut) tool call.
+  Doc cut = parse(reply(answer(R"({"role":"assistant","tool_calls":[
+      {"id":"call_a","type":"function","function":{"name":"f","arguments":"{\"x"}}]})",
+                               R"("length")")));
+  EXPECT_EQ(str(cut.root["stop_reason"]), "max_tokens");
+}
+
 TEST(MessagesReply, ReasoningFieldAndRefusal) {
   Doc a = parse(reply(answer(R"({"role":"assistant","reasoning":"r","content":"t"})")));
   EXPECT_EQ(str(a.root["content"].at(0)["thinking"]), "r");

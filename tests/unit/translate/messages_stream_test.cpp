@@ -200,6 +200,21 @@ TEST(MessagesStream, ToolCalls) {
   expect_cut_independent(sse);
 }
 
+// Some OpenAI-compatible servers end a turn of tool calls with "stop": the
+// client must still see tool_use, or an agent loop would not run the tool.
+TEST(MessagesStream, ToolCallsFinishedWithStopAreToolUse) {
+  const std::string sse =
+      chunk(R"({"tool_calls":[{"index":0,"id":"call_A","type":"function","function":{"name":"f","arguments":"{}"}}]})") +
+      chunk("{}", R"("stop")") + "data: [DONE]\n\n";
+  const auto evs = events(whole(sse));
+  auto d = docs(evs);
+  EXPECT_EQ(str(d[d.size() - 2].root["delta"]["stop_reason"]), "tool_use");
+  // Without a tool call, stop stays end_turn.
+  const auto plain = events(whole(chunk(R"({"content":"hi"})") + chunk("{}", R"("stop")") + "data: [DONE]\n\n"));
+  auto p = docs(plain);
+  EXPECT_EQ(str(p[p.size() - 2].root["delta"]["stop_reason"]), "end_turn");
+}
+
 // The recorded Anthropic tool call without input, event for event: the
 // translation gives the same block sequence and the same delta.
 TEST(MessagesStream, MatchesRecordedAnthropicToolCallWithoutInput) {
