@@ -219,7 +219,12 @@ class PluginControl {
           for (const auto& [wd, name] : watched_) {
             if (wd == ev->wd && name == ev->name) plugin_hit = true;
           }
-          if (ev->wd == config_wd_ && config_name_ == ev->name) config_hit = true;
+          // A Kubernetes ConfigMap volume never touches the file's own name:
+          // the kubelet renames a new "..data" symlink over the old one, and
+          // the file is a symlink through it.
+          if (ev->wd == config_wd_ && (config_name_ == ev->name || std::strcmp(ev->name, "..data") == 0)) {
+            config_hit = true;
+          }
         }
         p += sizeof(inotify_event) + ev->len;
       }

@@ -436,6 +436,35 @@ class Reload(unittest.TestCase):
         finally:
             server.stop()
 
+    def test_configmap_volume_update_reloads(self):
+        # The kubelet's atomic writer: the file is a symlink through "..data",
+        # itself a symlink to a timestamped folder; an update writes a new
+        # folder and renames a new "..data" over the old one. The file's own
+        # name never sees an event.
+        server = Server(self.config(1), workers=1, start=False)
+        try:
+            d = server.dir.name
+            os.mkdir(os.path.join(d, "..2026_12_05_a"))
+            os.rename(server.config_path, os.path.join(d, "..2026_12_05_a", "aigw.toml"))
+            os.symlink("..2026_12_05_a", os.path.join(d, "..data"))
+            os.symlink("..data/aigw.toml", server.config_path)
+            server.start()
+            self.assertEqual(post(server, "cm-model").status, 404)
+            os.mkdir(os.path.join(d, "..2026_12_05_b"))
+            with open(os.path.join(d, "..2026_12_05_b", "aigw.toml"), "w") as f:
+                f.write('[server]\nlisten = "127.0.0.1:0"\nworkers = 1\nshutdown_delay = "0s"\n' +
+                        self.config(1, "cm-model"))
+            os.symlink("..2026_12_05_b", os.path.join(d, "..data_tmp"))
+            os.rename(os.path.join(d, "..data_tmp"), os.path.join(d, "..data"))
+            deadline = time.time() + 5
+            status = 404
+            while status != 200 and time.time() < deadline:
+                time.sleep(0.1)
+                status = post(server, "cm-model").status
+            self.assertEqual(status, 200, "\n".join(server.lines[-10:]))
+        finally:
+            server.stop()
+
     def test_listener_change_is_reported_not_applied(self):
         server = Server(self.config(1), workers=1)
         try:
