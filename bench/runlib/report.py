@@ -60,6 +60,12 @@ def goals(doc):
                 "MiB", lambda x: False,
                 f"ran only {n:,} streams ({why}): {peak:.1f} MiB, {at10k:.0f} MiB extrapolated "
                 f"linearly to 10,000{errs}")
+    if "messages" in sc:
+        v = _get(sc["messages"], "ratio_vs_openai", "anthropic-native", "cpu_us")
+        add("/v1/messages passed through natively: aigw CPU per request ≤ 1.05× /v1/chat/completions "
+            "passed through", "messages", v, 1.05, "x openai", lambda x: x <= 1.05,
+            "per KiB received: "
+            f"{fratio(_get(sc['messages'], 'ratio_vs_openai', 'anthropic-native', 'cpu_us_per_kib'))}")
     if "chat" in sc:
         v = _get(sc["chat"], "median", "aigw", "reuse")
         add("≥ 99% of aigw's upstream requests on an existing connection", "chat", v, 0.99,
@@ -205,6 +211,29 @@ def sfus(v):
     return ("+" if v >= 0 else "−") + fus(abs(v))
 
 
+def messages_table(res):
+    """The messages scenario: /v1/messages native and translated against the
+    OpenAI pass-through, one aigw, CPU per request and per KiB."""
+    cfg, med, rat = res["config"], res["median"], res.get("ratio_vs_openai", {})
+    out = [f"### messages: {cfg['what']}", "",
+           f"Recording (anthropic-native): `{cfg['recording']}`. openai-passthrough and "
+           "messages-translated stream aigw-mock's synthetic answer of as many events. One aigw "
+           "(1 worker) for all three; medians of the rounds, ratios are the medians of the "
+           "per-round ratios to openai-passthrough.", "",
+           "| target | req/s | p50 | p99 | aigw CPU µs/req | KiB/req | aigw CPU µs/KiB | / openai CPU per req "
+           "| / openai CPU per KiB | errors |",
+           "|" + "---|" * 10]
+    for t, m in med.items():
+        r = rat.get(t, {})
+        errs = sum(x["errors"] for x in res["runs"] if x["target"] == t)
+        out.append(f"| {t} | {fnum(m.get('rps'))} | {fus(m.get('lat_p50_us'))} | {fus(m.get('lat_p99_us'))} | "
+                   f"{fnum(m.get('cpu_us'), 1)} | {fnum(m.get('kib_per_request'), 2)} | "
+                   f"{fnum(m.get('cpu_us_per_kib'), 2)} | {fratio(r.get('cpu_us'))} | "
+                   f"{fratio(r.get('cpu_us_per_kib'))} | {errs} |")
+    out.append("")
+    return out
+
+
 def markdown(doc, svg_name):
     c = doc["config"]
     sc = doc["scenarios"]
@@ -221,6 +250,9 @@ def markdown(doc, svg_name):
     out += ["", "## Figures", ""]
     for name, res in sc.items():
         if name in ("idle", "slow-streams"):
+            continue
+        if name == "messages":
+            out += messages_table(res)
             continue
         out += traffic_tables(name, res, c["rounds"], c["duration_s"])
         if name == "gemini":
