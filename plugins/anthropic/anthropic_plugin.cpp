@@ -92,11 +92,14 @@ constexpr aigw_hooks kHooks = {
     nullptr,  // on_process_exit
     Hooks::on_client_gone,
     key_count,
-    0,  // native_dialects (1.3)
+    // ABI 1.3: Anthropic clients' /v1/messages and /v1/messages/count_tokens
+    // come untranslated and go to Anthropic as they are (native_exchange.h).
+    AIGW_DIALECT_ANTHROPIC_MESSAGES,
 };
 
-// ABI 1.2 (AIGW_PLUGIN_DEF_HEADER): the plugin calls host->commit once a
-// stream's content begins, so the host does not sniff for OpenAI fields.
+// ABI 1.3 (AIGW_PLUGIN_DEF_HEADER): native_dialects above. Since 1.2 the
+// plugin calls host->commit once a stream's content begins, so the host
+// does not sniff for OpenAI fields.
 constexpr aigw_plugin_def kDef = {
     AIGW_PLUGIN_DEF_HEADER,
     "anthropic",

@@ -3,6 +3,7 @@
 #include <ctime>
 #include <vector>
 
+#include "native_scan.h"
 #include "translate_request.h"
 #include "upstream_error.h"
 
@@ -17,31 +18,8 @@ constexpr std::string_view kEventStream = "text/event-stream";
 constexpr std::string_view kNoCache = "no-cache";
 constexpr std::string_view kRetryAfter = "Retry-After";
 
-// A whole answer larger than this is not one the plugin holds for
-// translation: max_tokens bounds a real one far below it, so only a
-// misbehaving upstream reaches it.
-constexpr size_t kMaxWholeBody = 128u << 20;
-
 using sdk::str;
 using sdk::view;
-
-// The Messages API names the model in the body; the name is still checked,
-// so that what goes upstream is a model id and not arbitrary bytes.
-bool valid_model(std::string_view m) {
-  if (m.empty() || m.size() > 256) return false;
-  for (char c : m) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '.' || c == '_' || c == ':' || c == '@';
-    if (!ok) return false;
-  }
-  return true;
-}
-
-aigw_status status_for(int32_t http) {
-  if (http == 429) return AIGW_ERR_LIMIT;
-  if (http >= 400 && http < 500) return AIGW_ERR_INVALID;
-  return AIGW_ERR_INTERNAL;
-}
 
 constexpr std::string_view kPath = "/v1/messages";
 
@@ -52,6 +30,19 @@ std::string body_of(const aigw_client_request& client) {
 }
 
 }  // namespace
+
+bool check_model(std::string_view m, std::string& error) {
+  bool ok = !m.empty() && m.size() <= 256;
+  for (char c : m) {
+    ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '-' || c == '.' || c == '_' || c == ':' || c == '@');
+  }
+  if (!ok) {
+    error = "the anthropic provider needs a Claude model id (letters, digits, - . _ : @), such as "
+            "\"claude-sonnet-4-5\"";
+  }
+  return ok;
+}
 
 const std::string& Instance::key_for(const aigw_client_request& client) {
   const std::vector<std::string>& keys = config_->keys;
@@ -66,25 +57,26 @@ Request::Request(Instance& instance, aigw_request* req, const aigw_client_reques
     : instance_(instance),
       host_(instance.config_->host),
       req_(req),
-      client_(client) {}
+      client_(client),
+      answer_(host_, req) {}
 
 aigw_status Request::admit(std::string& error) {
   aigw_endpoint ep = client_.endpoint;
+  if (is_native_endpoint(ep)) {
+    native_ = std::make_unique<NativeExchange>(instance_, req_, client_);
+    return native_->admit(error);
+  }
   if (ep == AIGW_ENDPOINT_HEALTH_PROBE) {
     probe_ = true;  // the host's method and path (health_probe), our key
     return AIGW_OK;
   }
   if (ep != AIGW_ENDPOINT_CHAT_COMPLETIONS) {
-    error = "the anthropic provider serves /v1/chat/completions only (Anthropic has no "
-            "embeddings, and legacy completions have no Messages counterpart)";
+    error = "the anthropic provider serves /v1/chat/completions and /v1/messages only "
+            "(Anthropic has no embeddings, and legacy completions have no Messages counterpart)";
     return AIGW_ERR_UNSUPPORTED;
   }
   std::string_view model = view(client_.upstream_model);
-  if (!valid_model(model)) {
-    error = "the anthropic provider needs a Claude model id (letters, digits, - . _ : @), such as "
-            "\"claude-sonnet-4-5\"";
-    return AIGW_ERR_INVALID;
-  }
+  if (!check_model(model, error)) return AIGW_ERR_INVALID;
   std::string body = body_of(client_);
   RequestError rerr;
   ChatRequestInfo info;
@@ -104,6 +96,7 @@ aigw_status Request::admit(std::string& error) {
 }
 
 aigw_status Request::build_upstream(aigw_upstream_request& up, std::string& error) {
+  if (native_) return native_->build_upstream(up, error);
   if (!sdk::has_field(up, &aigw_upstream_request::body_count)) {
     error = "anthropic plugin: the host's upstream request table is too small";
     return AIGW_ERR_UNSUPPORTED;
@@ -145,6 +138,7 @@ aigw_status Request::build_upstream(aigw_upstream_request& up, std::string& erro
 
 aigw_status Request::on_head(int32_t status, const aigw_host_header* headers, size_t count,
                              aigw_upstream_verdict& verdict) {
+  if (native_) return native_->on_head(status, headers, count, verdict);
   head_seen_ = true;
   status_ = status;
   aigw_error_class cls = classify_status(status);
@@ -170,8 +164,7 @@ aigw_status Request::on_head(int32_t status, const aigw_host_header* headers, si
 }
 
 bool Request::respond(int32_t status, std::string_view content_type) {
-  if (responded_) return true;
-  if (done_) return false;
+  if (answer_.started()) return true;
   aigw_plugin_header h[3];
   size_t n = 0;
   h[n++] = {str(kContentType), str(content_type)};
@@ -181,41 +174,28 @@ bool Request::respond(int32_t status, std::string_view content_type) {
     retry = std::to_string((retry_after_ms_ + 999) / 1000);  // whole seconds, rounded up
     h[n++] = {str(kRetryAfter), str(retry)};
   }
-  aigw_status st = host_->respond_start(req_, status, h, n);
-  if (st == AIGW_OK) {
-    responded_ = true;
-    return true;
-  }
-  if (st == AIGW_ERR_CLOSED) {
-    done_ = true;
-  } else {
-    fail(st, "anthropic plugin: could not start the response");
-  }
-  return false;
+  return answer_.start(status, h, n);
 }
 
-bool Request::emit(std::string_view bytes) {
-  if (bytes.empty()) return true;
-  aigw_plugin_bytes chunk = sdk::bytes(bytes);
-  aigw_status st = host_->emit(req_, &chunk, 1);
-  if (st == AIGW_OK) return true;
-  // CLOSED: the client left; on_client_gone and request_destroy follow.
-  if (st == AIGW_ERR_CLOSED) {
-    done_ = true;
-  } else {
-    fail(st, "anthropic plugin: could not send the response");
-  }
-  return false;
+void Request::client_gone() {
+  if (native_) native_->client_gone();
+  answer_.end();
 }
 
 void Request::fail(aigw_status status, std::string_view message) {
-  if (done_) return;
-  done_ = true;
-  host_->finish(req_, status, str(message));
+  if (native_) {
+    native_->fail(status, message);
+    return;
+  }
+  answer_.finish(status, message);
 }
 
 void Request::on_body(const aigw_host_bytes* chunks, size_t count, bool end_of_body) {
-  if (done_) return;
+  if (native_) {
+    native_->on_body(chunks, count, end_of_body);
+    return;
+  }
+  if (answer_.done()) return;
   if (!head_seen_) {
     fail(AIGW_ERR_INTERNAL, "anthropic plugin: upstream body before its head");
     return;
@@ -243,16 +223,6 @@ void Request::on_body(const aigw_host_bytes* chunks, size_t count, bool end_of_b
   if (end_of_body) end_stream();
 }
 
-void Request::report_usage(const Usage& usage) {
-  if (!usage.present) return;
-  aigw_usage u{};
-  u.struct_size = sizeof u;
-  u.prompt_tokens = usage.prompt();
-  u.completion_tokens = usage.output;
-  u.total_tokens = usage.prompt() + usage.output;
-  host_->report_usage(req_, &u);
-}
-
 void Request::end_whole() {
   int32_t status = status_;
   out_.clear();
@@ -267,7 +237,7 @@ void Request::end_whole() {
       out_ = openai_error(status, oc.code, oc.message);
       host_->report_finish_reason(req_, AIGW_FINISH_ERROR);
     } else {
-      report_usage(oc.usage);
+      answer_.report_usage(oc.usage);
       host_->report_finish_reason(req_, oc.finish);
     }
   } else {
@@ -276,42 +246,23 @@ void Request::end_whole() {
     if (status < 400 || status > 599) status = 502;
     out_ = openai_error_body(instance_.parser_, status, body_);
   }
-  if (!respond(status, kJson) || !emit(out_)) return;
-  done_ = true;
-  host_->finish(req_, AIGW_OK, str({}));
+  if (!respond(status, kJson) || !answer_.emit(out_)) return;
+  answer_.finish(AIGW_OK);
 }
 
 bool Request::on_event(std::string_view event) {
   // An event's data is its data lines joined by LF (the SSE rule);
   // Anthropic sends one line, which needs no copy. The `event:` name
   // repeats the data's "type", which is what the translator reads.
-  std::string_view data;
+  std::string_view name, data;
   std::string joined;
-  int lines = 0;
-  sdk::for_each_sse_field(event, [&](std::string_view name, std::string_view value) {
-    if (name != "data") return;
-    if (lines++ == 0) {
-      data = value;
-      return;
-    }
-    if (lines == 2) joined.assign(data);
-    joined.push_back('\n');
-    joined.append(value);
-    data = joined;
-  });
-  if (lines == 0) return true;  // a comment or keep-alive
+  if (!split_sse_event(event, name, data, joined)) return true;  // a comment or keep-alive
   out_.clear();
   bool ok = stream_tr_->on_event(data, out_);
-  if (!ok && out_.empty() && !responded_ && answer_stream_error()) return false;
+  if (!ok && out_.empty() && !answer_.started() && answer_stream_error()) return false;
   if (!out_.empty() && !respond(200, kEventStream)) return false;
-  if (!emit(out_)) return false;
-  if (!committed_ && stream_tr_->content_started()) {
-    committed_ = true;
-    if (sdk::commit(host_, req_) != AIGW_OK) {
-      done_ = true;  // CLOSED: the client left
-      return false;
-    }
-  }
+  if (!answer_.emit(out_)) return false;
+  if (stream_tr_->content_started() && !answer_.commit()) return false;
   if (!ok) {
     stream_failed();
     return false;
@@ -330,38 +281,29 @@ bool Request::answer_stream_error() {
   // event): the host may still take the others (overloaded, 5xx, 429) to
   // another channel, and answers them itself.
   if (oc.status < 400 || oc.status > 499 || oc.status == 429) return false;
-  report_usage(oc.usage);
+  answer_.report_usage(oc.usage);
   host_->report_finish_reason(req_, AIGW_FINISH_ERROR);
   // Nothing went out: the client gets the answer a whole request would.
   out_ = openai_error(oc.status, oc.code, oc.message);
-  if (!respond(oc.status, kJson) || !emit(out_)) return true;
-  done_ = true;
-  host_->finish(req_, AIGW_OK, str({}));
+  if (!respond(oc.status, kJson) || !answer_.emit(out_)) return true;
+  answer_.finish(AIGW_OK);
   return true;
 }
 
 void Request::stream_failed() {
   const Outcome& oc = stream_tr_->outcome();
-  report_usage(oc.usage);
+  answer_.report_usage(oc.usage);
   host_->report_finish_reason(req_, AIGW_FINISH_ERROR);
   std::string message = oc.message.empty() ? "the Anthropic stream ended with an error" : oc.message;
-  fail(status_for(oc.status), message);
+  fail(finish_status_for(oc.status), message);
 }
 
 void Request::finish_stream() {
-  if (done_) return;
-  if (!committed_) {
-    committed_ = true;
-    if (sdk::commit(host_, req_) != AIGW_OK) {
-      done_ = true;
-      return;
-    }
-  }
+  if (answer_.done() || !answer_.commit()) return;
   const Outcome& end = stream_tr_->outcome();
-  report_usage(end.usage);
+  answer_.report_usage(end.usage);
   host_->report_finish_reason(req_, end.finish);
-  done_ = true;
-  host_->finish(req_, AIGW_OK, str({}));
+  answer_.finish(AIGW_OK);
 }
 
 void Request::end_stream() {
@@ -369,12 +311,12 @@ void Request::end_stream() {
     // The last event lacks its blank line; its data is still whole.
     std::string last(sse_.tail());
     last.append("\n\n");
-    if (!on_event(last) || done_) return;
+    if (!on_event(last) || answer_.done()) return;
   }
-  if (done_) return;
+  if (answer_.done()) return;
   // message_stop ends every answer; a body that ends before it was cut (a
   // dropped connection, a proxy's timeout).
-  report_usage(stream_tr_->outcome().usage);
+  answer_.report_usage(stream_tr_->outcome().usage);
   host_->report_finish_reason(req_, AIGW_FINISH_ERROR);
   fail(AIGW_ERR_INTERNAL, "upstream ended the stream before Anthropic's message_stop");
 }

@@ -14,9 +14,21 @@
 #include "aigw_plugin.h"
 #include "aigw_plugin.hpp"
 #include "anthropic_config.h"
+#include "client_answer.h"
+#include "native_exchange.h"
 #include "translate_response.h"
 
 namespace aigw::anthropic_plugin {
+
+// A whole answer larger than this is not one the plugin holds (for
+// translation, or for reading the usage of a native one): max_tokens
+// bounds a real one far below it, so only a misbehaving upstream reaches it.
+constexpr size_t kMaxWholeBody = 128u << 20;
+
+// The Messages API names the model in the body; the name is still checked,
+// so that what goes upstream is a model id and not arbitrary bytes. False
+// with `error` set for anything else.
+bool check_model(std::string_view model, std::string& error);
 
 // One per worker: touched only by that worker's thread, so no locks. Hooks
 // of one worker never overlap, so the parser serves every request.
@@ -49,11 +61,10 @@ class Request {
   // Ends the request with an error unless it is over already (the
   // exception barrier's way out).
   void fail(aigw_status status, std::string_view message);
-  void client_gone() { done_ = true; }
+  void client_gone();
 
  private:
   bool respond(int32_t status, std::string_view content_type);
-  bool emit(std::string_view bytes);
   bool on_event(std::string_view event);
   void end_stream();
   // message_stop translated: commit if nothing did, report, finish.
@@ -64,13 +75,16 @@ class Request {
   // not the client's (stream_failed() then hands it to the host).
   bool answer_stream_error();
   void stream_failed();
-  void report_usage(const Usage& usage);
 
   Instance& instance_;
   const aigw_host* host_;
   aigw_request* req_;
   const aigw_client_request& client_;  // host memory, valid until request_destroy
+  ClientAnswer answer_;
 
+  // An Anthropic client's request (ABI 1.3): every hook goes to it, and
+  // nothing below is used.
+  std::unique_ptr<NativeExchange> native_;
   bool probe_ = false;  // AIGW_ENDPOINT_HEALTH_PROBE: headers only
   bool stream_ = false;
   bool include_usage_ = false;
@@ -84,16 +98,11 @@ class Request {
   bool streaming_ok_ = false;  // a 200 to a stream: translated event by event
   uint64_t retry_after_ms_ = 0;  // from the head's Retry-After, for an error answer
 
-  bool responded_ = false;
-  // Finished, or the client is gone, or emit was refused: every event
-  // checks it first.
-  bool done_ = false;
 
   // A whole answer (not a stream, or an error) is gathered, then translated.
   std::string body_;
   sdk::SseSplitter sse_;
   std::optional<StreamTranslator> stream_tr_;
-  bool committed_ = false;
   std::string out_;  // scratch for translated bytes
 };
 

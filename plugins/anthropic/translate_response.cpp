@@ -24,23 +24,6 @@ std::string_view string_field(element o, std::string_view key) {
   return s;
 }
 
-// Reads the counts present in an Anthropic usage object; absent ones keep
-// their value (message_delta repeats only some).
-void read_usage(element u, Usage& usage) {
-  if (!u.is_object()) return;
-  uint64_t v = 0;
-  auto take = [&](std::string_view k, uint64_t& field) {
-    if (u[k].get(v) == simdjson::SUCCESS) {
-      field = v;
-      usage.present = true;
-    }
-  };
-  take("input_tokens", usage.input);
-  take("cache_creation_input_tokens", usage.cache_creation);
-  take("cache_read_input_tokens", usage.cache_read);
-  take("output_tokens", usage.output);
-}
-
 void append_thinking_block(std::string& carry, std::string_view thinking, std::string_view signature) {
   if (!carry.empty()) carry.push_back(',');
   carry.append("{\"type\":\"thinking\",\"thinking\":");
@@ -78,6 +61,21 @@ void append_header(std::string& out, const ChatContext& ctx, std::string_view ob
 }
 
 }  // namespace
+
+void read_usage(simdjson::dom::element u, Usage& usage) {
+  if (!u.is_object()) return;
+  uint64_t v = 0;
+  auto take = [&](std::string_view k, uint64_t& field) {
+    if (u[k].get(v) == simdjson::SUCCESS) {
+      field = v;
+      usage.present = true;
+    }
+  };
+  take("input_tokens", usage.input);
+  take("cache_creation_input_tokens", usage.cache_creation);
+  take("cache_read_input_tokens", usage.cache_read);
+  take("output_tokens", usage.output);
+}
 
 std::string_view finish_reason_for(std::string_view stop_reason, aigw_finish_reason& report) {
   if (stop_reason == "end_turn" || stop_reason == "stop_sequence") {

@@ -46,6 +46,11 @@ struct Outcome {
   std::string message;
 };
 
+// Reads the counts present in an Anthropic usage object into `usage`;
+// absent ones keep their value (message_delta repeats only some). Shared
+// with the native pass-through, which accounts the same way.
+void read_usage(simdjson::dom::element u, Usage& usage);
+
 // stop_reason -> OpenAI finish_reason and aigw's report. end_turn,
 // stop_sequence: stop; max_tokens, model_context_window_exceeded: length;
 // tool_use: tool_calls; refusal: content_filter; pause_turn and anything

@@ -53,6 +53,12 @@ int32_t status_for_error_type(std::string_view type) {
   return 500;  // api_error and anything new
 }
 
+aigw_status finish_status_for(int32_t http) {
+  if (http == 429) return AIGW_ERR_LIMIT;
+  if (http >= 400 && http < 500) return AIGW_ERR_INVALID;
+  return AIGW_ERR_INTERNAL;
+}
+
 std::string openai_error(int32_t status, std::string_view code, std::string_view message) {
   std::string out = "{\"error\":{\"message\":";
   sdk::append_json_string(out, message);

@@ -31,6 +31,12 @@ bool parse_retry_after(std::string_view value, uint64_t& ms);
 // document.
 int32_t status_for_error_type(std::string_view type);
 
+// The status a failed stream finishes with, from the HTTP status of its
+// error: 429 -> AIGW_ERR_LIMIT, other 4xx -> AIGW_ERR_INVALID, else
+// AIGW_ERR_INTERNAL (which the host may retry on another channel before
+// content reached the client).
+aigw_status finish_status_for(int32_t http);
+
 // An Anthropic error body ({"type":"error","error":{"type","message"}}) as
 // {"error":{"message","type","code"}}: `type` from the HTTP status as OpenAI
 // names its classes, `code` Anthropic's error type (overloaded_error), so a

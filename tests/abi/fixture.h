@@ -178,6 +178,14 @@ FX_MAYBE_UNUSED static aigw_status fx_request_start(void* ctx) {
 
 /* Complete hooks tables, positional in 1.3 field order. A fixture that
  * breaks a table passes its own value for the one field it breaks. */
+/* The fields later minors appended, when the header in use has them (the
+ * 1.1 fixture builds against the frozen 1.1 header). */
+#if AIGW_ABI_MINOR >= 3
+#define FX_HOOKS_1_3 , 0 /* native_dialects */
+#else
+#define FX_HOOKS_1_3
+#endif
+
 #define FX_HOOKS_COMMON                                                       \
   fx_config_new, fx_config_destroy, fx_instance_new, fx_instance_destroy,     \
       NULL /* list_models */, fx_request_new, fx_request_destroy
@@ -188,8 +196,7 @@ FX_MAYBE_UNUSED static aigw_status fx_request_start(void* ctx) {
         NULL, NULL, NULL, NULL, /* HTTP hooks */                              \
         start, NULL, NULL, NULL, /* request_start, timer, process hooks */    \
         NULL, /* on_client_gone */                                            \
-        NULL, /* key_count (1.1) */                                           \
-        0 /* native_dialects (1.3) */                                         \
+        NULL /* key_count (1.1) */ FX_HOOKS_1_3                               \
   }
 
 #define FX_HTTP_HOOKS                                                         \
@@ -199,8 +206,7 @@ FX_MAYBE_UNUSED static aigw_status fx_request_start(void* ctx) {
         NULL, /* health_probe */                                              \
         NULL, NULL, NULL, NULL, /* direct-mode hooks */                       \
         NULL, /* on_client_gone */                                            \
-        NULL, /* key_count (1.1) */                                           \
-        0 /* native_dialects (1.3) */                                         \
+        NULL /* key_count (1.1) */ FX_HOOKS_1_3                               \
   }
 
 #endif /* AIGW_TEST_ABI_FIXTURE_H */

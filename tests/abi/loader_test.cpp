@@ -185,8 +185,9 @@ TEST(PluginLoader, LoadsPluginBuiltForOlderMinor) {
 
 TEST(PluginLoader, LoadsA11BinaryBuiltAgainstThe11Header) {
   // abi_1_1_http was compiled against the header as 1.1 released it
-  // (tests/abi/abi_1_1): ABI 1.2 appended only to aigw_host, so its hooks
-  // table is whole and it is spoken to in 1.1 (no commit; the host sniffs).
+  // (tests/abi/abi_1_1): its hooks table ends at key_count (1.3 appended
+  // native_dialects after it, 1.2 only to aigw_host), and it is spoken to
+  // in 1.1 (no commit: the host sniffs; no native dialects).
   TempDir rt;
   LoadedPlugin p;
   std::string why;
@@ -194,7 +195,39 @@ TEST(PluginLoader, LoadsA11BinaryBuiltAgainstThe11Header) {
   EXPECT_EQ(p.def->abi_minor, 1);
   EXPECT_EQ(p.negotiated_minor, 1);
   EXPECT_EQ(p.hooks->mode, AIGW_MODE_HTTP);
-  EXPECT_EQ(p.hooks->struct_size, sizeof(aigw_hooks));
+  EXPECT_EQ(p.hooks->struct_size, aigw::plugin::kHooksMinSize_1_1);
+  // The host must not read native_dialects beyond that, and refuses
+  // nothing for its absence.
+  EXPECT_LT(p.hooks->struct_size, aigw::plugin::kHooksMinSize_1_3);
+}
+
+TEST(PluginLoader, NativeDialectsOfA13Plugin) {
+  // ABI 1.3: a plugin that serves Anthropic's Messages API natively says so
+  // in native_dialects, which the host reads at load time.
+  TempDir rt;
+  LoadedPlugin p;
+  std::string why;
+  ASSERT_TRUE(aigw::plugin::load(fixture("native_messages"), rt.path(), p, why)) << why;
+  EXPECT_EQ(p.def->abi_minor, 3);
+  EXPECT_EQ(p.negotiated_minor, 3);
+  EXPECT_EQ(p.hooks->mode, AIGW_MODE_HTTP);
+  ASSERT_GE(p.hooks->struct_size, aigw::plugin::kHooksMinSize_1_3);
+  EXPECT_EQ(p.hooks->native_dialects, uint64_t{AIGW_DIALECT_ANTHROPIC_MESSAGES});
+  // The hooks it leaves out are NULL, as for a positional table.
+  EXPECT_EQ(p.hooks->health_probe, nullptr);
+  EXPECT_EQ(p.hooks->key_count, nullptr);
+}
+
+TEST(PluginLoader, A13PluginWithoutTheBitIsLoadedAsBefore) {
+  // good_http is built against the 1.3 header with the fixtures' positional
+  // table, which leaves native_dialects 0: the host translates for it.
+  TempDir rt;
+  LoadedPlugin p;
+  std::string why;
+  ASSERT_TRUE(aigw::plugin::load(fixture("good_http"), rt.path(), p, why)) << why;
+  EXPECT_EQ(p.negotiated_minor, 3);
+  ASSERT_GE(p.hooks->struct_size, aigw::plugin::kHooksMinSize_1_3);
+  EXPECT_EQ(p.hooks->native_dialects, 0u);
 }
 
 // --- every way to be wrong ----------------------------------------------------

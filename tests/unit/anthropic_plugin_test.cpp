@@ -17,114 +17,18 @@
 #include <vector>
 
 #include "aigw_plugin.h"
+#include "anthropic_hooks_fixture.h"
 #include "anthropic_test_util.h"
-#include "support/fake_host.h"
-
-extern "C" const aigw_plugin_def* aigw_anthropic_plugin_entry(void);
 
 namespace {
 
-using aigw::test::FakeHost;
-using aigw::test::FakeConfig;
-using aigw::test::FakeRequest;
+using anthropic_test::Call;
 using anthropic_test::recorded;
 using anthropic_test::recorded_events;
 using anthropic_test::sse_body;
 
-struct Call {
-  FakeRequest fr;
-  std::string body;
-  std::string model = "claude-sonnet-4-5";
-  aigw_host_bytes chunk{};
-  aigw_client_request client{};
-  aigw_status new_status = -1;
-  std::string error;
-  void* ctx = nullptr;
-  aigw_upstream_request up{};
-  std::string up_method, up_path, up_body;
-  std::map<std::string, std::string> up_headers;
-};
-
-class AnthropicPluginTest : public ::testing::Test {
+class AnthropicPluginTest : public anthropic_test::AnthropicHooksTest {
  protected:
-  void SetUp() override {
-    cfg_.values["api_keys"] = std::vector<std::string>{"key-zero", "key-one"};
-    char buf[256] = "";
-    aigw_errbuf err{buf, sizeof buf};
-    ASSERT_EQ(hooks_->config_new(host_.table(), host_.plugin(), cfg_.handle(), &config_, &err), AIGW_OK) << buf;
-    aigw_worker_info info{sizeof(aigw_worker_info), 0, 1, 0};
-    ASSERT_EQ(hooks_->instance_new(config_, &info, &instance_, &err), AIGW_OK) << buf;
-  }
-  void TearDown() override {
-    for (auto& c : calls_) {
-      if (c->new_status == AIGW_OK) hooks_->request_destroy(c->ctx);
-      // The key goes in its header and nowhere the client or a log sees.
-      EXPECT_EQ(c->fr.body().find("key-"), std::string::npos);
-      EXPECT_EQ(c->fr.finish_message.find("key-"), std::string::npos);
-    }
-    hooks_->instance_destroy(instance_);
-    hooks_->config_destroy(config_);
-    for (const std::string& line : host_.logs) {
-      EXPECT_EQ(line.find("key-"), std::string::npos) << "a key in the log: " << line;
-    }
-  }
-
-  Call& request(const std::string& body, aigw_endpoint ep = AIGW_ENDPOINT_CHAT_COMPLETIONS, bool stream = false,
-                uint32_t key = 1, const std::string& model = "claude-sonnet-4-5") {
-    calls_.push_back(std::make_unique<Call>());
-    Call& c = *calls_.back();
-    c.body = body;
-    c.model = model;
-    c.chunk = {reinterpret_cast<const uint8_t*>(c.body.data()), c.body.size()};
-    c.client.struct_size = sizeof c.client;
-    c.client.endpoint = ep;
-    c.client.stream = stream ? 1 : 0;
-    c.client.model = {c.model.data(), c.model.size()};
-    c.client.upstream_model = {c.model.data(), c.model.size()};
-    c.client.method = {"POST", 4};
-    c.client.body = &c.chunk;
-    c.client.body_count = body.empty() ? 0 : 1;
-    c.client.model_value_len = 1;
-    c.client.key_index = key;
-    char buf[512] = "";
-    aigw_errbuf err{buf, sizeof buf};
-    c.new_status = hooks_->request_new(instance_, c.fr.handle(), &c.client, &c.ctx, &err);
-    c.error = buf;
-    if (c.new_status != AIGW_OK) return c;
-    c.up.struct_size = sizeof c.up;
-    c.up.body_unchanged = 1;
-    c.up.method = {"POST", 4};
-    c.up.path_and_query = {"/v1/chat/completions", 20};
-    EXPECT_EQ(hooks_->build_upstream(c.ctx, &c.up, &err), AIGW_OK) << buf;
-    c.up_method.assign(c.up.method.ptr, c.up.method.len);
-    c.up_path.assign(c.up.path_and_query.ptr, c.up.path_and_query.len);
-    for (size_t i = 0; i < c.up.header_count; ++i) {
-      c.up_headers[std::string(c.up.headers[i].name.ptr, c.up.headers[i].name.len)] =
-          std::string(c.up.headers[i].value.ptr, c.up.headers[i].value.len);
-    }
-    if (!c.up.body_unchanged) {
-      for (size_t i = 0; i < c.up.body_count; ++i) {
-        c.up_body.append(reinterpret_cast<const char*>(c.up.body[i].ptr), c.up.body[i].len);
-      }
-    }
-    return c;
-  }
-
-  aigw_upstream_verdict head(Call& c, int32_t status, std::vector<std::pair<std::string, std::string>> headers = {}) {
-    std::vector<aigw_host_header> hs;
-    for (const auto& [n, v] : headers) hs.push_back({{n.data(), n.size()}, {v.data(), v.size()}});
-    aigw_upstream_verdict v{};
-    v.struct_size = sizeof v;
-    v.error_class = -1;
-    EXPECT_EQ(hooks_->on_upstream_head(c.ctx, status, hs.data(), hs.size(), &v), AIGW_OK);
-    return v;
-  }
-
-  void body(Call& c, const std::string& bytes, bool end) {
-    aigw_host_bytes b{reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()};
-    EXPECT_EQ(hooks_->on_upstream_body(c.ctx, &b, 1, end ? 1 : 0), AIGW_OK);
-  }
-
   // A streamed request answered with `wire` cut once at `cut`: what the
   // client got, with the per-request id and clock taken out.
   std::string streamed(const std::string& wire, size_t cut, Call** out = nullptr) {
@@ -162,21 +66,17 @@ class AnthropicPluginTest : public ::testing::Test {
   static constexpr const char* kStream =
       R"({"model":"claude","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]})";
 
-  FakeHost host_{AIGW_MODE_HTTP};
-  FakeConfig cfg_;
-  const aigw_hooks* hooks_ = aigw_anthropic_plugin_entry()->hooks;
-  void* config_ = nullptr;
-  void* instance_ = nullptr;
-  std::vector<std::unique_ptr<Call>> calls_;
 };
 
 const char* kChat = R"({"model":"claude","messages":[{"role":"user","content":"why is the sky blue?"}]})";
 
-TEST_F(AnthropicPluginTest, DeclaresItselfAsAnHttpPluginOfAbi12) {
+TEST_F(AnthropicPluginTest, DeclaresItselfAsAnHttpPluginOfTheCurrentAbi) {
   const aigw_plugin_def* def = aigw_anthropic_plugin_entry();
   EXPECT_STREQ(def->name, "anthropic");
   EXPECT_EQ(def->abi_major, 1);
-  EXPECT_EQ(def->abi_minor, 2);
+  EXPECT_EQ(def->abi_minor, AIGW_ABI_MINOR);
+  ASSERT_EQ(def->hooks->struct_size, sizeof(aigw_hooks));
+  EXPECT_EQ(def->hooks->native_dialects, uint64_t{AIGW_DIALECT_ANTHROPIC_MESSAGES});
   EXPECT_EQ(def->hooks->mode, AIGW_MODE_HTTP);
   EXPECT_EQ(def->hooks->key_count(config_), 2u);
   aigw_health_probe probe{};
@@ -237,10 +137,7 @@ TEST_F(AnthropicPluginTest, AWholeAnswerStartsAtItsEnd) {
   EXPECT_EQ(c.fr.finish_calls, 1);
   EXPECT_EQ(c.fr.finish_status, AIGW_OK);
   EXPECT_EQ(c.fr.reason, AIGW_FINISH_STOP);
-  ASSERT_EQ(c.fr.usage_calls, 1);
-  EXPECT_EQ(c.fr.usage.prompt_tokens, 43u);
-  EXPECT_EQ(c.fr.usage.completion_tokens, 321u);
-  EXPECT_EQ(c.fr.usage.total_tokens, 364u);
+  EXPECT_TRUE(anthropic_test::reported_usage(c.fr, 43, 321));
 }
 
 TEST_F(AnthropicPluginTest, AStreamCommitsAtItsFirstContentAndEndsAtMessageStop) {

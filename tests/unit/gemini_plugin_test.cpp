@@ -150,11 +150,12 @@ class GeminiPluginTest : public ::testing::Test {
 
 const char* kChat = R"({"model":"gemini-2.5-flash","messages":[{"role":"user","content":"why is the sky blue?"}]})";
 
-TEST_F(GeminiPluginTest, DeclaresItselfAsAnHttpPluginOfAbi12) {
+TEST_F(GeminiPluginTest, DeclaresItselfAsAnHttpPluginOfTheCurrentAbi) {
   const aigw_plugin_def* def = aigw_gemini_plugin_entry();
   EXPECT_STREQ(def->name, "gemini");
   EXPECT_EQ(def->abi_major, 1);
-  EXPECT_EQ(def->abi_minor, 2);
+  EXPECT_EQ(def->abi_minor, AIGW_ABI_MINOR);
+  EXPECT_EQ(def->hooks->native_dialects, 0u);  // OpenAI clients only: Anthropic ones get the host's translation
   EXPECT_EQ(def->hooks->mode, AIGW_MODE_HTTP);
   EXPECT_EQ(def->hooks->key_count(config_), 2u);
   aigw_health_probe probe{};

@@ -13,6 +13,7 @@
 // what the client has received between two steps.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -72,6 +73,9 @@ struct TestProvider {
   int destroyed = 0;               // request_destroy calls
   std::vector<uint32_t> key_used;  // key_index of each request
   std::vector<aigw_status> refused;  // host answers other than AIGW_OK, in order
+  bool native_messages = false;      // serves the Messages API natively (ABI 1.3)
+  std::vector<aigw_endpoint> endpoints;  // what each request was asked as
+  std::vector<std::string> bodies;       // ... with which body
 };
 
 struct Ctx {
@@ -125,6 +129,11 @@ aigw_status request_new(void* instance, aigw_request* req, const aigw_client_req
   auto* p = static_cast<TestProvider*>(instance);
   ++p->requests;
   p->key_used.push_back(client->key_index);
+  p->endpoints.push_back(client->endpoint);
+  std::string& b = p->bodies.emplace_back();
+  for (size_t i = 0; i < client->body_count; ++i) {
+    b.append(reinterpret_cast<const char*>(client->body[i].ptr), client->body[i].len);
+  }
   *ctx_out = new Ctx{p, req, p->script(client->key_index), 0};
   return AIGW_OK;
 }
@@ -194,6 +203,7 @@ class Failover : public ::testing::Test {
       prov.host_plugin.name = kDef.name;
       prov.plugin_config = providers[i];
       prov.keys = providers[i]->keys;
+      if (providers[i]->native_messages) prov.native_dialects = AIGW_DIALECT_ANTHROPIC_MESSAGES;
     }
     gen->routes = routing::Table::build(*cfg, keys, gen->id);
     std::string why;
@@ -216,6 +226,27 @@ class Failover : public ::testing::Test {
     uint32_t slot = rt.admit(conn, 1, head, body, AIGW_ENDPOINT_CHAT_COMPLETIONS, meta, rc);
     if (slot != Runtime::kNone) rt.begin(slot);
     rt.run_deferred();  // as the worker does at the end of each loop turn
+    return slot;
+  }
+
+  // A Messages API request (POST /v1/messages), as the worker starts it:
+  // Anthropic's error shape from the start.
+  uint32_t send_messages(uint32_t conn, bool stream, std::string model = "m") {
+    body = "{\"model\":\"" + model + "\",\"max_tokens\":20," + (stream ? "\"stream\":true," : "") +
+           "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    http::RequestHead head;
+    head.method_text = "POST";
+    head.method = http::Method::post;
+    head.target = head.path = "/v1/messages";
+    head.headers.push_back({"content-type", "application/json"});
+    http::ResponseMeta meta;
+    meta.date = host.date();
+    meta.errors = http::ErrorShape::anthropic;
+    RequestContext rc;
+    rc.request_id = "req-m";
+    uint32_t slot = rt.admit(conn, 1, head, body, AIGW_ENDPOINT_MESSAGES, meta, rc);
+    if (slot != Runtime::kNone) rt.begin(slot);
+    rt.run_deferred();
     return slot;
   }
 
@@ -562,6 +593,163 @@ TEST_F(Failover, CommitAnswers) {
   settle();
   EXPECT_TRUE(b.refused.empty());
   EXPECT_EQ(host.answer(2).body, "{\"ok\":true}");
+}
+
+// --- the Messages API (messages_api.cpp) ---------------------------------------
+
+// Anthropic events of an answer, in order: ("message_start", ...).
+std::vector<std::string> event_names(const std::string& body) {
+  std::vector<std::string> out;
+  for (size_t at = body.find("event: "); at != std::string::npos; at = body.find("event: ", at + 1)) {
+    size_t end = body.find('\n', at);
+    out.push_back(body.substr(at + 7, end - at - 7));
+  }
+  return out;
+}
+
+TEST_F(Failover, MessagesFailOverFromANativeProviderToATranslatedOne) {
+  TestProvider& a = add("a", 1, 0, [](uint32_t) { return Script{finish(AIGW_ERR_INTERNAL, "overloaded")}; });
+  a.native_messages = true;
+  TestProvider& b = add("b", 1, 1, [](uint32_t) {
+                   return Script{respond(), emit(kRoleOnly), emit(content("hello")), commit(), emit(kDone),
+                                 finish(AIGW_OK)};
+                 });
+  install({&a, &b});
+  ASSERT_NE(send_messages(5, true), Runtime::kNone);
+  settle();
+
+  // a got the client's own bytes; b the Chat Completions translation.
+  ASSERT_EQ(a.endpoints.size(), 1u);
+  EXPECT_EQ(a.endpoints[0], AIGW_ENDPOINT_MESSAGES);
+  EXPECT_EQ(a.bodies[0], body);
+  ASSERT_EQ(b.endpoints.size(), 1u);
+  EXPECT_EQ(b.endpoints[0], AIGW_ENDPOINT_CHAT_COMPLETIONS);
+  EXPECT_NE(b.bodies[0].find("\"stream_options\":{\"include_usage\":true}"), std::string::npos) << b.bodies[0];
+  FakeGatewayHost::Answer ans = host.answer(5);
+  ASSERT_TRUE(ans.complete);
+  EXPECT_EQ(ans.status, 200);
+  EXPECT_EQ(ans.header("x-aigw-provider"), "b");
+  std::vector<std::string> names = event_names(ans.body);
+  ASSERT_GE(names.size(), 6u) << ans.body;
+  EXPECT_EQ(names.front(), "message_start");
+  EXPECT_EQ(std::vector<std::string>(names.end() - 3, names.end()),
+            (std::vector<std::string>{"content_block_stop", "message_delta", "message_stop"}));
+  EXPECT_NE(ans.body.find("\"text_delta\",\"text\":\"hello\""), std::string::npos) << ans.body;
+  EXPECT_EQ(ans.body.find("overloaded"), std::string::npos);  // a's failure never reached the client
+  EXPECT_EQ(ans.body.find("data: {\"choices\""), std::string::npos);  // no OpenAI chunk leaked
+}
+
+TEST_F(Failover, MessagesNativeAnswerGoesBackUnchanged) {
+  const std::string events =
+      "event: message_start\ndata: {\"type\":\"message_start\"}\n\n"
+      "event: content_block_start\ndata: {\"type\":\"content_block_start\"}\n\n";
+  TestProvider& a = add("a", 1, 0, [&](uint32_t) {
+                   return Script{respond(), emit(events), commit(), finish(AIGW_OK)};
+                 });
+  a.native_messages = true;
+  install({&a});
+  send_messages(2, true);
+  settle();
+  EXPECT_EQ(host.answer(2).body, events);
+}
+
+TEST_F(Failover, MessagesErrorAfterContentIsAnAnthropicErrorEvent) {
+  TestProvider& a = add("a", 1, 0, [](uint32_t) {
+                   return Script{respond(), emit(kRoleOnly), emit(content("Hel")), commit(), pause(),
+                                 finish(AIGW_ERR_INTERNAL, "cut short")};
+                 });
+  install({&a});
+  send_messages(1, true);
+  settle();
+  FakeGatewayHost::Answer ans = host.answer(1);
+  ASSERT_TRUE(ans.complete);
+  std::vector<std::string> names = event_names(ans.body);
+  ASSERT_FALSE(names.empty());
+  EXPECT_EQ(names.back(), "error") << ans.body;
+  EXPECT_EQ(std::count(names.begin(), names.end(), "message_stop"), 0);
+  EXPECT_NE(ans.body.find("cut short"), std::string::npos);
+  EXPECT_EQ(ans.body.find("data: {\"error\""), std::string::npos);  // not OpenAI's error event
+}
+
+TEST_F(Failover, MessagesProviderErrorToAStreamIsSentWholeInAnthropicShape) {
+  TestProvider& a = add("a", 1, 0, [](uint32_t) {
+                   return Script{respond(429), emit("{\"error\":{\"message\":\"slow down\",\"type\":\"requests\"}}"),
+                                 commit(), finish(AIGW_OK)};
+                 });
+  install({&a});
+  send_messages(3, true);
+  settle();
+  FakeGatewayHost::Answer ans = host.answer(3);
+  ASSERT_TRUE(ans.complete);
+  EXPECT_EQ(ans.status, 429);
+  EXPECT_EQ(ans.header("content-type"), "application/json");
+  EXPECT_EQ(ans.header("transfer-encoding"), "");  // whole, with a length
+  EXPECT_NE(ans.body.find("\"type\":\"error\""), std::string::npos) << ans.body;
+  EXPECT_NE(ans.body.find("\"rate_limit_error\""), std::string::npos) << ans.body;
+  EXPECT_NE(ans.body.find("slow down"), std::string::npos);
+}
+
+TEST_F(Failover, MessagesWholeAnswerIsTranslated) {
+  TestProvider& a = add("a", 1, 0, [](uint32_t) {
+                   return Script{respond(), emit("{\"id\":\"chatcmpl-1\",\"choices\":[{\"index\":0,\"message\":"
+                                                 "{\"role\":\"assistant\",\"content\":\"hi there\"},"
+                                                 "\"finish_reason\":\"length\"}],\"usage\":"
+                                                 "{\"prompt_tokens\":4,\"completion_tokens\":2}}"),
+                                 finish(AIGW_OK)};
+                 });
+  install({&a});
+  send_messages(4, false);
+  settle();
+  FakeGatewayHost::Answer ans = host.answer(4);
+  ASSERT_TRUE(ans.complete);
+  EXPECT_EQ(ans.status, 200);
+  EXPECT_EQ(ans.header("content-type"), "application/json");
+  EXPECT_NE(ans.body.find("\"type\":\"message\""), std::string::npos) << ans.body;
+  EXPECT_NE(ans.body.find("\"stop_reason\":\"max_tokens\""), std::string::npos) << ans.body;
+  EXPECT_NE(ans.body.find("\"text\":\"hi there\""), std::string::npos) << ans.body;
+  EXPECT_NE(ans.body.find("\"model\":\"m\""), std::string::npos) << ans.body;
+}
+
+TEST_F(Failover, MessagesUnreadableAnswerIsA502InAnthropicShape) {
+  TestProvider& a = add("a", 1, 0, [](uint32_t) { return Script{respond(), emit("not json"), finish(AIGW_OK)}; });
+  install({&a});
+  send_messages(6, false);
+  settle();
+  FakeGatewayHost::Answer ans = host.answer(6);
+  EXPECT_EQ(ans.status, 502);
+  EXPECT_NE(ans.body.find("\"api_error\""), std::string::npos) << ans.body;
+  ASSERT_EQ(host.records.size(), 1u);
+  EXPECT_EQ(host.records[0].status, 502);
+}
+
+TEST_F(Failover, MessagesRefusalsAndUntranslatableRequestsInAnthropicShape) {
+  TestProvider& a = add("a", 1, 0, [](uint32_t) { return Script{finish(AIGW_OK)}; });
+  install({&a});
+  send_messages(8, false, "nope");
+  FakeGatewayHost::Answer ans = host.answer(8);
+  EXPECT_EQ(ans.status, 404);
+  EXPECT_NE(ans.body.find("\"not_found_error\""), std::string::npos) << ans.body;
+
+  // No max_tokens: the translation refuses it before any provider is asked.
+  http::RequestHead head;
+  head.method_text = "POST";
+  head.method = http::Method::post;
+  head.target = head.path = "/v1/messages";
+  head.headers.push_back({"content-type", "application/json"});
+  http::ResponseMeta meta;
+  meta.date = host.date();
+  meta.errors = http::ErrorShape::anthropic;
+  RequestContext rc;
+  body = R"({"model":"m","messages":[{"role":"user","content":"hi"}]})";
+  uint32_t slot = rt.admit(9, 1, head, body, AIGW_ENDPOINT_MESSAGES, meta, rc);
+  ASSERT_NE(slot, Runtime::kNone);
+  rt.begin(slot);
+  settle();
+  ans = host.answer(9);
+  EXPECT_EQ(ans.status, 400);
+  EXPECT_NE(ans.body.find("\"invalid_request_error\""), std::string::npos) << ans.body;
+  EXPECT_NE(ans.body.find("max_tokens"), std::string::npos) << ans.body;
+  EXPECT_EQ(a.requests, 0);
 }
 
 }  // namespace
