@@ -83,6 +83,7 @@ bool chat_to_message(std::string_view openai_json, std::string_view model, std::
     o += '}';
   }
   element calls;
+  bool called_tool = false;
   if (member(msg, "tool_calls", calls) && calls.is_array()) {
     size_t i = 0;
     for (element call : simdjson::dom::array(calls)) {
@@ -91,6 +92,7 @@ bool chat_to_message(std::string_view openai_json, std::string_view model, std::
       if (!member(call, "function", function) || !function.is_object()) continue;
       std::string_view call_id, name;
       next_block(o, first);
+      called_tool = true;
       o += R"({"type":"tool_use","id":)";
       if (string_member(call, "id", call_id) && !call_id.empty()) {
         json::append_string(o, call_id);
@@ -109,7 +111,11 @@ bool chat_to_message(std::string_view openai_json, std::string_view model, std::
   std::string_view finish;
   if (!string_member(choice, "finish_reason", finish)) finish = {};
   o += R"(],"stop_reason":)";
-  json::append_string(o, detail::stop_reason(finish));
+  std::string_view reason = detail::stop_reason(finish);
+  // Some OpenAI-compatible servers finish a turn of tool calls with "stop";
+  // agent loops wait for tool_use before they run the tools.
+  if (called_tool && reason == "end_turn") reason = "tool_use";
+  json::append_string(o, reason);
   element usage_el;
   detail::Usage usage;
   if (member(root, "usage", usage_el)) usage = detail::read_usage(usage_el);

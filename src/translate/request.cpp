@@ -49,8 +49,27 @@ bool block_type(Ctx& c, element block, const std::string& path, std::string_view
   return true;
 }
 
+// A text block's text (system, user, assistant and tool_result blocks).
+bool text_of(Ctx& c, element block, const std::string& path, std::string_view& text) {
+  if (!string_member(block, "text", text)) return c.fail(path + ".text: required, a string");
+  return true;
+}
+
 bool unsupported_block(Ctx& c, const std::string& path, std::string_view type) {
   return c.fail(path + ": block type '" + std::string(type) + "' is not supported for this provider");
+}
+
+// Calls visit(block, path, type) for each block of the array `content`
+// (path "<base>.content.N"); stops at the first false.
+template <typename Visit>
+bool each_block(Ctx& c, element content, const std::string& base, Visit&& visit) {
+  size_t j = 0;
+  for (element block : simdjson::dom::array(content)) {
+    const std::string path = at(base + ".content", j++);
+    std::string_view type;
+    if (!block_type(c, block, path, type) || !visit(block, path, type)) return false;
+  }
+  return true;
 }
 
 // system: a string or text blocks; cache_control and other block members
@@ -68,7 +87,7 @@ bool system_text(Ctx& c, element sys, std::string& text) {
     std::string_view type, t;
     if (!block_type(c, block, path, type)) return false;
     if (type != "text") return c.fail(path + ": system blocks must be of type 'text', not '" + std::string(type) + "'");
-    if (!string_member(block, "text", t)) return c.fail(path + ".text: required, a string");
+    if (!text_of(c, block, path, t)) return false;
     if (i > 1) text += kJoin;
     text += t;
   }
@@ -114,19 +133,18 @@ bool tool_result_text(Ctx& c, element block, const std::string& path, std::strin
     return true;
   }
   if (!content.is_array()) return c.fail(path + ".content: must be a string or an array of blocks");
-  size_t k = 0;
   bool any = false;
-  for (element inner : simdjson::dom::array(content)) {
-    const std::string ipath = at(path + ".content", k++);
-    std::string_view type, t;
-    if (!block_type(c, inner, ipath, type)) return false;
+  const bool read = each_block(c, content, path, [&](element inner, const std::string& ipath, std::string_view type) {
+    std::string_view t;
     if (type == "image") return c.fail(ipath + ": images inside a tool_result are not supported for this provider");
     if (type != "text") return unsupported_block(c, ipath, type);
-    if (!string_member(inner, "text", t)) return c.fail(ipath + ".text: required, a string");
+    if (!text_of(c, inner, ipath, t)) return false;
     if (any) text += kJoin;
     text += t;
     any = true;
-  }
+    return true;
+  });
+  if (!read) return false;
   element is_error;
   if (member(block, "is_error", is_error) && !is_error.is_bool() && !is_error.is_null())
     return c.fail(path + ".is_error: must be a boolean");
@@ -143,14 +161,12 @@ bool user_blocks(Ctx& c, element content, const std::string& path, std::string& 
   };
   std::vector<Part> parts;
   bool has_image = false;
-  size_t j = 0;
-  for (element block : simdjson::dom::array(content)) {
-    const std::string bpath = at(path + ".content", j++);
-    std::string_view type;
-    if (!block_type(c, block, bpath, type)) return false;
+  size_t blocks = 0;
+  const bool read = each_block(c, content, path, [&](element block, const std::string& bpath, std::string_view type) {
+    ++blocks;
     if (type == "text") {
       std::string_view t;
-      if (!string_member(block, "text", t)) return c.fail(bpath + ".text: required, a string");
+      if (!text_of(c, block, bpath, t)) return false;
       parts.push_back({false, std::string(t)});
     } else if (type == "image") {
       std::string url;
@@ -173,10 +189,12 @@ bool user_blocks(Ctx& c, element content, const std::string& path, std::string& 
     } else {
       return unsupported_block(c, bpath, type);
     }
-  }
+    return true;
+  });
+  if (!read) return false;
   // A turn of tool results only has nothing more to say; an empty turn is
   // kept as an empty user message so that the turns stay where they were.
-  if (parts.empty() && j > 0) return true;
+  if (parts.empty() && blocks > 0) return true;
   next_item(msgs);
   msgs += R"({"role":"user","content":)";
   if (!has_image) {
@@ -212,14 +230,10 @@ bool user_blocks(Ctx& c, element content, const std::string& path, std::string& 
 bool assistant_blocks(Ctx& c, element content, const std::string& path, std::string& msgs) {
   std::string text, calls;
   bool has_text = false;
-  size_t j = 0;
-  for (element block : simdjson::dom::array(content)) {
-    const std::string bpath = at(path + ".content", j++);
-    std::string_view type;
-    if (!block_type(c, block, bpath, type)) return false;
+  const bool read = each_block(c, content, path, [&](element block, const std::string& bpath, std::string_view type) {
     if (type == "text") {
       std::string_view t;
-      if (!string_member(block, "text", t)) return c.fail(bpath + ".text: required, a string");
+      if (!text_of(c, block, bpath, t)) return false;
       if (has_text) text += kJoin;
       text += t;
       has_text = true;
@@ -242,14 +256,14 @@ bool assistant_blocks(Ctx& c, element content, const std::string& path, std::str
       calls += R"(,"arguments":)";
       json::append_string(calls, args);
       calls += "}}";
-    } else if (type == "thinking" || type == "redacted_thinking") {
-      continue;
     } else if (type == "image" || type == "tool_result") {
       return c.fail(bpath + ": block type '" + std::string(type) + "' is not allowed in an assistant message");
-    } else {
+    } else if (type != "thinking" && type != "redacted_thinking") {
       return unsupported_block(c, bpath, type);
     }
-  }
+    return true;
+  });
+  if (!read) return false;
   next_item(msgs);
   msgs += R"({"role":"assistant","content":)";
   if (has_text || calls.empty()) {
@@ -365,6 +379,33 @@ bool translate(Ctx& c, element root, std::string& out) {
   if (!member(root, "max_tokens", max_tokens) || max_tokens.get_uint64().get(max) != simdjson::SUCCESS || max == 0)
     return c.fail("max_tokens: required, a positive integer");
 
+  // Tools first: a server tool is the reason a request cannot be served
+  // here, whatever its messages hold (they usually hold its results too).
+  std::string tools_json;
+  element list;
+  if (member(root, "tools", list) && !list.is_null()) {
+    std::string t;
+    size_t count = 0;
+    if (!tools(c, list, t, count)) return false;
+    element choice;
+    std::string choice_json;
+    bool no_parallel = false;
+    if (member(root, "tool_choice", choice) && !choice.is_null() && !tool_choice(c, choice, choice_json, no_parallel))
+      return false;
+    // OpenAI rejects tool_choice and parallel_tool_calls without tools.
+    if (count > 0) {
+      tools_json = R"(,"tools":[)" + t + "]";
+      if (!choice_json.empty()) tools_json += R"(,"tool_choice":)" + choice_json;
+      if (no_parallel) tools_json += R"(,"parallel_tool_calls":false)";
+    }
+  } else {
+    element choice;
+    std::string ignored;
+    bool no_parallel = false;
+    if (member(root, "tool_choice", choice) && !choice.is_null() && !tool_choice(c, choice, ignored, no_parallel))
+      return false;
+  }
+
   std::string msgs;
   element sys;
   if (member(root, "system", sys) && !sys.is_null()) {
@@ -419,29 +460,7 @@ bool translate(Ctx& c, element root, std::string& out) {
     json::append_string(out, user);
   }
 
-  element list;
-  if (member(root, "tools", list) && !list.is_null()) {
-    std::string t;
-    size_t count = 0;
-    if (!tools(c, list, t, count)) return false;
-    element choice;
-    std::string choice_json;
-    bool no_parallel = false;
-    if (member(root, "tool_choice", choice) && !choice.is_null() && !tool_choice(c, choice, choice_json, no_parallel))
-      return false;
-    // OpenAI rejects tool_choice and parallel_tool_calls without tools.
-    if (count > 0) {
-      out += R"(,"tools":[)" + t + "]";
-      if (!choice_json.empty()) out += R"(,"tool_choice":)" + choice_json;
-      if (no_parallel) out += R"(,"parallel_tool_calls":false)";
-    }
-  } else {
-    element choice;
-    std::string ignored;
-    bool no_parallel = false;
-    if (member(root, "tool_choice", choice) && !choice.is_null() && !tool_choice(c, choice, ignored, no_parallel))
-      return false;
-  }
+  out += tools_json;
   out += '}';
   return true;
 }

@@ -21,9 +21,10 @@ using detail::element;
 using detail::member;
 using detail::string_member;
 
-// One upstream event may not hold more than this (lines, comments and the
-// blank line included): a server that never ends its event cannot make the
-// gateway buffer without bound.
+// What the translator buffers of one upstream event (its data lines so far
+// and the line being read) may not pass this: a server that never ends its
+// event or line cannot make the gateway buffer without bound. Comment and
+// other field lines are not buffered, so they do not count.
 constexpr size_t kMaxEvent = 1 << 20;
 
 enum class Block { none, thinking, text, tool };
@@ -45,7 +46,6 @@ struct StreamToMessages::Impl {
   std::string line;        // the line not yet ended by '\n'
   std::string data;        // the current event's data lines, '\n'-joined
   bool has_data = false;
-  size_t event_bytes = 0;  // bytes of the current event's ended lines
 
   // The Messages side.
   bool started = false;  // message_start written
@@ -57,6 +57,7 @@ struct StreamToMessages::Impl {
   uint64_t next_index = 0;
   std::map<int64_t, Tool> tools;
   std::string_view stop = "end_turn";
+  bool called_tool = false;  // a tool_use block was opened
   detail::Usage usage;
   bool usage_seen = false;
   simdjson::dom::parser parser;
@@ -170,6 +171,7 @@ struct StreamToMessages::Impl {
       open_block(out, Block::tool, block);
       open_tool = index;
       t.started = true;
+      called_tool = true;
       if (!t.pending.empty()) {
         tool_delta(out, t.pending);
         t.sent_args = true;
@@ -192,9 +194,11 @@ struct StreamToMessages::Impl {
     bool prompt_here = false;
     if (member(root, "usage", u) && u.is_object()) {
       usage = detail::read_usage(u);
-      usage_seen = true;
       element p;
       prompt_here = member(u, "prompt_tokens", p);
+      // A usage object without the prompt count does not replace the
+      // estimate message_delta repeats.
+      usage_seen = usage_seen || prompt_here;
     }
     if (!started) {
       std::string_view id;
@@ -228,6 +232,9 @@ struct StreamToMessages::Impl {
     if (ended) return;
     if (!started) start_message(out, {}, estimate);
     close_block(out);
+    // Some OpenAI-compatible servers finish a turn of tool calls with
+    // "stop"; agent loops wait for tool_use before they run the tools.
+    if (called_tool && stop == "end_turn") stop = "tool_use";
     event_head(out, "message_delta");
     out += R"({"type":"message_delta","delta":{"stop_reason":)";
     json::append_string(out, stop);
@@ -281,7 +288,6 @@ struct StreamToMessages::Impl {
     if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
     if (l.empty()) {
       dispatch(out);
-      event_bytes = 0;
       return;
     }
     if (l.front() == ':') return;  // a comment (keep-alive)
@@ -306,7 +312,9 @@ struct StreamToMessages::Impl {
     while (!ended && pos < bytes.size()) {
       const size_t nl = bytes.find('\n', pos);
       const size_t end = nl == std::string_view::npos ? bytes.size() : nl;
-      if (event_bytes + line.size() + (end - pos) + (nl == std::string_view::npos ? 0 : 1) > kMaxEvent) {
+      // The same sum whether a line comes whole or in pieces, so the cut
+      // cannot change where (or whether) the limit is hit.
+      if (data.size() + line.size() + (end - pos) + (nl == std::string_view::npos ? 0 : 1) > kMaxEvent) {
         too_large(out);
         return;
       }
@@ -314,7 +322,6 @@ struct StreamToMessages::Impl {
         line.append(bytes.substr(pos));
         return;
       }
-      event_bytes += line.size() + (nl - pos) + 1;
       if (line.empty()) {
         take_line(out, bytes.substr(pos, nl - pos));
       } else {

@@ -98,22 +98,6 @@ test('a streamed tool call, then the tool result turn', T, async () => {
   assert.equal(next.content[0].text, echo('thanks'));
 });
 
-test('errors arrive as the SDK\'s typed errors', T, async () => {
-  await assert.rejects(
-    client.messages.create({ model: 'no-such-model', max_tokens: 8, messages: [{ role: 'user', content: 'x' }] }),
-    (e) => e instanceof Anthropic.NotFoundError && e.status === 404 && e.error?.error?.type === 'not_found_error');
-  const wrong = new Anthropic({ baseURL, apiKey: 'sk-not-a-client-key', timeout, maxRetries: 0 });
-  await assert.rejects(
-    wrong.messages.create({ model: 'claude-via-openai', max_tokens: 8, messages: [{ role: 'user', content: 'x' }] }),
-    (e) => e instanceof Anthropic.AuthenticationError && e.status === 401);
-  await assert.rejects(
-    client.messages.create({
-      model: 'claude-via-openai', max_tokens: 8,
-      messages: [{ role: 'user', content: 'x [upstream-mode: status=429 retry-after=3]' }],
-    }),
-    (e) => e instanceof Anthropic.RateLimitError && e.status === 429 && e.error?.error?.type === 'rate_limit_error');
-});
-
 test('count_tokens and models.list', T, async () => {
   const count = await client.messages.countTokens({
     model: 'claude-via-openai', messages: [{ role: 'user', content: 'count these words please' }],
@@ -134,11 +118,29 @@ test('a recorded Anthropic stream passes through natively', T, async () => {
   stream.on('streamEvent', (e) => { events.push(e); });
   const msg = await stream.finalMessage();
   const recorded = it.response.body_segments;
-  assert.deepEqual(events.map((e) => e.type), recorded.map((e) => e.type));
+  // The SDK hands every event but `ping` to streamEvent listeners.
+  assert.deepEqual(events.map((e) => e.type), recorded.filter((e) => e.type !== 'ping').map((e) => e.type));
   assert.equal(msg.id, recorded[0].message.id);
   assert.equal(msg.stop_reason, 'tool_use');
   const use = msg.content.find((b) => b.type === 'tool_use');
   assert.equal(use.name, 'pelican_name_generator');
   assert.deepEqual(use.input, {});  // empty input is {}, never ""
   assert.equal(msg.usage.input_tokens, 543);
+});
+
+// Last: its 429 cools the provider's only channel for 3 s.
+test('errors arrive as the SDK\'s typed errors', T, async () => {
+  await assert.rejects(
+    client.messages.create({ model: 'no-such-model', max_tokens: 8, messages: [{ role: 'user', content: 'x' }] }),
+    (e) => e instanceof Anthropic.NotFoundError && e.status === 404 && e.error?.error?.type === 'not_found_error');
+  const wrong = new Anthropic({ baseURL, apiKey: 'sk-not-a-client-key', timeout, maxRetries: 0 });
+  await assert.rejects(
+    wrong.messages.create({ model: 'claude-via-openai', max_tokens: 8, messages: [{ role: 'user', content: 'x' }] }),
+    (e) => e instanceof Anthropic.AuthenticationError && e.status === 401);
+  await assert.rejects(
+    client.messages.create({
+      model: 'claude-via-openai', max_tokens: 8,
+      messages: [{ role: 'user', content: 'x [upstream-mode: status=429 retry-after=3]' }],
+    }),
+    (e) => e instanceof Anthropic.RateLimitError && e.status === 429 && e.error?.error?.type === 'rate_limit_error');
 });

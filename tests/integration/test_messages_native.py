@@ -88,7 +88,8 @@ name = "claude"
 plugin = "anthropic"
 base_url = "http://127.0.0.1:%d"
 api_keys = ["env:AIGW_TEST_NATIVE_PROVIDER_KEY"]
-models = ["claude-haiku-4-5-20251001", "claude-sonnet-4-5", "claude-sonnet-4-0", "claude-sonnet-4-6", "haiku"]
+models = ["claude-haiku-4-5-20251001", "claude-sonnet-4-5", "claude-sonnet-4-0", "claude-sonnet-4-6", "haiku",
+          "claude-opus-4-6", "claude-does-not-exist"]   # the last two: recorded errors of Anthropic's own
 model_map = { "haiku" = "claude-haiku-4-5-20251001" }
 """ % port
 
