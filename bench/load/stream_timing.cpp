@@ -20,6 +20,24 @@ bool non_empty_string(simdjson::ondemand::value v) {
   return !v.get_string().get(s) && !s.empty();
 }
 
+// Whether the object `v` has a non-empty string under a key that `is_content`
+// accepts (OpenAI's delta: content; Anthropic's: text, thinking,
+// partial_json).
+template <typename Pred>
+bool delta_has_content(simdjson::ondemand::value v, Pred is_content) {
+  simdjson::ondemand::object delta;
+  if (v.get_object().get(delta)) return false;
+  bool content = false;
+  for (auto df : delta) {
+    std::string_view dk;
+    if (df.unescaped_key().get(dk)) break;
+    simdjson::ondemand::value dv;
+    if (df.value().get(dv)) break;
+    if (is_content(dk)) content = content || non_empty_string(dv);
+  }
+  return content;
+}
+
 }  // namespace
 
 EventJson::Facts EventJson::inspect(std::string& data) {
@@ -52,19 +70,21 @@ EventJson::Facts EventJson::inspect(std::string& data) {
           if (ck == "text") {
             f.content = f.content || non_empty_string(cv);
           } else if (ck == "delta") {
-            simdjson::ondemand::object delta;
-            if (cv.get_object().get(delta)) continue;
-            for (auto df : delta) {
-              std::string_view dk;
-              if (df.unescaped_key().get(dk)) break;
-              simdjson::ondemand::value dv;
-              if (df.value().get(dv)) break;
-              if (dk == "content") f.content = f.content || non_empty_string(dv);
-            }
+            f.content = delta_has_content(cv, [](std::string_view k) { return k == "content"; }) || f.content;
           }
         }
         break;  // choices[0] only
       }
+    } else if (key == "type") {
+      // Anthropic's Messages stream (/v1/messages) ends with message_stop,
+      // not [DONE].
+      std::string_view type;
+      if (!v.get_string().get(type) && type == "message_stop") f.end = true;
+    } else if (key == "delta") {
+      // Anthropic's content_block_delta: text, thinking or a tool's input.
+      f.content = delta_has_content(v, [](std::string_view k) {
+                    return k == "text" || k == "thinking" || k == "partial_json";
+                  }) || f.content;
     } else if (key == "usage") {
       simdjson::ondemand::object usage;
       if (v.get_object().get(usage)) continue;
@@ -72,7 +92,8 @@ EventJson::Facts EventJson::inspect(std::string& data) {
         std::string_view uk;
         if (uf.unescaped_key().get(uk)) break;
         uint64_t n = 0;
-        if (uk == "completion_tokens" && !uf.value().get_uint64().get(n)) {
+        // Anthropic's message_delta says output_tokens.
+        if ((uk == "completion_tokens" || uk == "output_tokens") && !uf.value().get_uint64().get(n)) {
           f.has_usage_tokens = true;
           f.usage_tokens = n;
         }
@@ -123,6 +144,7 @@ void StreamTiming::dispatch(std::string_view data, uint64_t now_ns) {
       stats_.first_content_ns = now_ns > origin_ns_ ? now_ns - origin_ns_ : 0;
     }
   }
+  if (f.end) stats_.done = true;
   if (f.has_usage_tokens) {
     stats_.usage_seen = true;
     stats_.usage_tokens = f.usage_tokens;

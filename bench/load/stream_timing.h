@@ -2,7 +2,8 @@
 // and the time they arrived. The events come from http::SseReader (the
 // gateway's own incremental reader); this adds the clock and just enough of
 // the OpenAI chunk shape to tell a content event from a role, finish or usage
-// event.
+// event, and of Anthropic's Messages events (content_block_delta,
+// message_delta's usage, message_stop) for streams from /v1/messages.
 #pragma once
 
 #include <cstdint>
@@ -26,9 +27,11 @@ class EventJson {
   EventJson& operator=(const EventJson&) = delete;
 
   struct Facts {
-    bool content = false;          // choices[0].delta.content or choices[0].text non-empty
-    bool has_usage_tokens = false;  // usage.completion_tokens present
+    bool content = false;          // choices[0].delta.content or choices[0].text non-empty;
+                                   // Anthropic: delta.text, .thinking or .partial_json
+    bool has_usage_tokens = false;  // usage.completion_tokens (Anthropic: output_tokens) present
     uint64_t usage_tokens = 0;
+    bool end = false;               // Anthropic's {"type":"message_stop"}
   };
   // `data` must have SIMDJSON_PADDING (64) bytes of capacity past its size;
   // StreamTiming guarantees that. Anything that is not an object gives {}.
@@ -48,7 +51,7 @@ struct StreamStats {
   uint64_t content_events = 0;
   bool usage_seen = false;
   uint64_t usage_tokens = 0;       // completion_tokens of the (last) usage chunk
-  bool done = false;               // a `data: [DONE]` event arrived
+  bool done = false;               // a `data: [DONE]` event (Anthropic: message_stop) arrived
 
   // One content event = one token, unless the usage chunk said otherwise.
   uint64_t tokens() const { return usage_seen ? usage_tokens : content_events; }

@@ -41,6 +41,7 @@
 // never measured on something else.
 #include <benchmark/benchmark.h>
 
+#include "hook_host.h"
 #include "micro.h"
 
 #include <simdjson.h>
@@ -62,22 +63,12 @@
 extern "C" const aigw_plugin_def* aigw_gemini_plugin_entry(void);
 extern "C" const aigw_plugin_def* aigw_openai_plugin_entry(void);
 
-#ifndef AIGW_FIXTURES_DIR
-#error "AIGW_FIXTURES_DIR must be defined by the build"
-#endif
-
 namespace {
 
 namespace gp = aigw::gemini_plugin;
+using namespace aigw::micro;
 
 // --- fixtures ---------------------------------------------------------------
-
-std::string read_file(const std::string& rel) {
-  std::ifstream in(std::string(AIGW_FIXTURES_DIR) + "/" + rel, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // Event `index` of a recorded Gemini stream: its data (minified JSON, as
 // aigw-mock replays it).
@@ -104,27 +95,6 @@ std::string recorded_signature() {
   at += key.size();
   size_t end = text.find('"', at);
   return end == std::string::npos ? std::string() : text.substr(at, end - at);
-}
-
-// Event `index` of the recorded OpenAI stream, with its blank line.
-std::string openai_event(size_t index) {
-  simdjson::dom::parser p;
-  simdjson::dom::element root;
-  std::string_view body;
-  std::string text = read_file("openai/chat-streaming.json");
-  if (p.parse(text).get(root) != simdjson::SUCCESS ||
-      root["interactions"].at(0)["response"]["body"].get(body) != simdjson::SUCCESS) {
-    return {};
-  }
-  size_t start = 0;
-  for (size_t i = 0; i < index; ++i) {
-    start = body.find("\n\n", start);
-    if (start == std::string_view::npos) return {};
-    start += 2;
-  }
-  size_t end = body.find("\n\n", start);
-  if (end == std::string_view::npos) return {};
-  return std::string(body.substr(start, end + 2 - start));
 }
 
 // The text of a Gemini event's first part.
@@ -212,151 +182,6 @@ std::string conversation(bool stream) {
   b += R"("tool_choice":"auto"})";
   return b;
 }
-
-// --- a host for the hooks ---------------------------------------------------
-
-// The callbacks the two plugins use in HTTP mode, doing as little as the
-// real host's contract allows: the configuration has one API key and
-// nothing else; emit copies the bytes once into a reused buffer (the real
-// host's first step); arena memory lives until the request goes.
-struct BenchRequest {
-  std::vector<std::unique_ptr<std::max_align_t[]>> arena;
-  std::string sink;       // the last emit's bytes
-  uint64_t emitted = 0;   // bytes over all emits
-  int finish_calls = 0;
-  aigw_request* handle() { return reinterpret_cast<aigw_request*>(this); }
-};
-
-BenchRequest& from(aigw_request* r) { return *reinterpret_cast<BenchRequest*>(r); }
-
-const char kKey[] = "bench-key-0123456789";
-
-aigw_host make_host() {
-  aigw_host h{};
-  h.struct_size = sizeof h;
-  h.abi_major = AIGW_ABI_MAJOR;
-  h.abi_minor = AIGW_ABI_MINOR;
-  h.log = [](aigw_host_plugin*, aigw_log_level, aigw_plugin_str) {};
-  h.now_ns = []() -> uint64_t { return 1'000'000'000; };
-  h.config_string = [](aigw_config_source*, aigw_plugin_str, aigw_host_str*) -> aigw_status { return AIGW_ERR_NOT_FOUND; };
-  h.config_int = [](aigw_config_source*, aigw_plugin_str, int64_t*) -> aigw_status { return AIGW_ERR_NOT_FOUND; };
-  h.config_bool = [](aigw_config_source*, aigw_plugin_str, int32_t*) -> aigw_status { return AIGW_ERR_NOT_FOUND; };
-  h.config_duration_ms = [](aigw_config_source*, aigw_plugin_str, uint64_t*) -> aigw_status { return AIGW_ERR_NOT_FOUND; };
-  h.config_array_len = [](aigw_config_source*, aigw_plugin_str key, size_t* out) -> aigw_status {
-    if (std::string_view(key.ptr, key.len) != "api_keys") return AIGW_ERR_NOT_FOUND;
-    *out = 1;
-    return AIGW_OK;
-  };
-  h.config_array_string = [](aigw_config_source*, aigw_plugin_str key, size_t index, aigw_host_str* out) -> aigw_status {
-    if (std::string_view(key.ptr, key.len) != "api_keys" || index != 0) return AIGW_ERR_NOT_FOUND;
-    *out = {kKey, sizeof kKey - 1};
-    return AIGW_OK;
-  };
-  h.config_secret = [](aigw_config_source*, aigw_plugin_str key, size_t index, aigw_host_str* out) -> aigw_status {
-    if (std::string_view(key.ptr, key.len) != "api_keys" || index != 0) return AIGW_ERR_NOT_FOUND;
-    *out = {kKey, sizeof kKey - 1};
-    return AIGW_OK;
-  };
-  h.arena_alloc = [](aigw_request* r, size_t size, size_t) -> void* {
-    auto& a = from(r).arena;
-    a.emplace_back(new std::max_align_t[(size + sizeof(std::max_align_t) - 1) / sizeof(std::max_align_t)]);
-    return a.back().get();
-  };
-  h.respond_start = [](aigw_request*, int32_t, const aigw_plugin_header*, size_t) -> aigw_status { return AIGW_OK; };
-  h.emit = [](aigw_request* r, const aigw_plugin_bytes* chunks, size_t n) -> aigw_status {
-    BenchRequest& br = from(r);
-    br.sink.clear();
-    for (size_t i = 0; i < n; ++i) br.sink.append(reinterpret_cast<const char*>(chunks[i].ptr), chunks[i].len);
-    br.emitted += br.sink.size();
-    return AIGW_OK;
-  };
-  h.finish = [](aigw_request* r, aigw_status, aigw_plugin_str) -> aigw_status {
-    ++from(r).finish_calls;
-    return AIGW_OK;
-  };
-  h.report_usage = [](aigw_request*, const aigw_usage*) -> aigw_status { return AIGW_OK; };
-  h.report_finish_reason = [](aigw_request*, aigw_finish_reason) -> aigw_status { return AIGW_OK; };
-  h.commit = [](aigw_request*) -> aigw_status { return AIGW_OK; };
-  return h;
-}
-
-// One plugin, configured and with a worker instance.
-struct Plugin {
-  aigw_host host = make_host();
-  const aigw_hooks* hooks = nullptr;
-  void* config = nullptr;
-  void* instance = nullptr;
-  std::string error;
-
-  explicit Plugin(const aigw_plugin_def* def) : hooks(def->hooks) {
-    char buf[512] = "";
-    aigw_errbuf err{buf, sizeof buf};
-    if (hooks->config_new(&host, nullptr, nullptr, &config, &err) != AIGW_OK) {
-      error = std::string("config_new: ") + buf;
-      return;
-    }
-    aigw_worker_info info{sizeof(aigw_worker_info), 0, 1, 0};
-    if (hooks->instance_new(config, &info, &instance, &err) != AIGW_OK) error = std::string("instance_new: ") + buf;
-  }
-  ~Plugin() {
-    if (instance != nullptr) hooks->instance_destroy(instance);
-    if (config != nullptr) hooks->config_destroy(config);
-  }
-};
-
-// A request through request_new and build_upstream, as the host fills it in.
-struct Exchange {
-  BenchRequest br;
-  std::string body;
-  std::string model = "gemini-2.5-flash";
-  aigw_host_bytes chunk{};
-  aigw_client_request client{};
-  aigw_upstream_request up{};
-  void* ctx = nullptr;
-  const aigw_hooks* hooks = nullptr;
-  std::string error;
-
-  Exchange(Plugin& p, std::string b, bool stream) : body(std::move(b)), hooks(p.hooks) {
-    chunk = {reinterpret_cast<const uint8_t*>(body.data()), body.size()};
-    client.struct_size = sizeof client;
-    client.endpoint = AIGW_ENDPOINT_CHAT_COMPLETIONS;
-    client.stream = stream ? 1 : 0;
-    client.model = {model.data(), model.size()};
-    client.upstream_model = {model.data(), model.size()};
-    client.method = {"POST", 4};
-    client.path = {"/v1/chat/completions", 20};
-    client.body = &chunk;
-    client.body_count = 1;
-    client.model_value_offset = body.find(model);
-    client.model_value_len = model.size();
-    client.key_index = 0;
-    char buf[512] = "";
-    aigw_errbuf err{buf, sizeof buf};
-    if (hooks->request_new(p.instance, br.handle(), &client, &ctx, &err) != AIGW_OK) {
-      ctx = nullptr;
-      error = std::string("request_new: ") + buf;
-      return;
-    }
-    up.struct_size = sizeof up;
-    up.method = {"POST", 4};
-    up.path_and_query = {"/v1/chat/completions", 20};
-    up.body = nullptr;
-    up.body_unchanged = 1;
-    if (hooks->build_upstream(ctx, &up, &err) != AIGW_OK) error = std::string("build_upstream: ") + buf;
-  }
-  // The upstream's 200 head of an event stream.
-  bool stream_head() {
-    static const char kType[] = "Content-Type";
-    static const char kSse[] = "text/event-stream";
-    aigw_host_header h{{kType, sizeof kType - 1}, {kSse, sizeof kSse - 1}};
-    aigw_upstream_verdict v{};
-    v.struct_size = sizeof v;
-    return hooks->on_upstream_head(ctx, 200, &h, 1, &v) == AIGW_OK;
-  }
-  ~Exchange() {
-    if (ctx != nullptr) hooks->request_destroy(ctx);
-  }
-};
 
 // --- layer 1: the translation functions -------------------------------------
 
@@ -463,16 +288,16 @@ void request_hooks(benchmark::State& state, const aigw_plugin_def* def) {
     state.SkipWithError(p.error.c_str());
     return;
   }
-  const std::string body = conversation(true);
+  const ClientCall call{conversation(true), "gemini-2.5-flash"};
   {
-    Exchange probe(p, body, true);
+    Exchange probe(p, call);
     if (!probe.error.empty()) {
       state.SkipWithError(probe.error.c_str());
       return;
     }
   }
   for (auto _ : state) {
-    Exchange x(p, body, true);
+    Exchange x(p, call);
     benchmark::DoNotOptimize(x.ctx);
   }
   state.SetItemsProcessed(state.iterations());
@@ -484,38 +309,11 @@ AIGW_MICRO(BM_GeminiRequestHooks);
 void BM_OpenaiRequestHooks(benchmark::State& state) { request_hooks(state, aigw_openai_plugin_entry()); }
 AIGW_MICRO(BM_OpenaiRequestHooks);
 
-// One upstream event per on_upstream_body call, in the middle of a stream:
-// the first event (role chunk, commit) went through before the timed loop.
+// One upstream event per on_upstream_body call (hook_host.h), for the
+// streamed conversation.
 void event_hook(benchmark::State& state, const aigw_plugin_def* def, const std::string& event) {
-  if (event.empty()) {
-    state.SkipWithError("fixture not readable");
-    return;
-  }
   Plugin p(def);
-  if (!p.error.empty()) {
-    state.SkipWithError(p.error.c_str());
-    return;
-  }
-  Exchange x(p, conversation(true), true);
-  if (!x.error.empty() || !x.stream_head()) {
-    state.SkipWithError(x.error.empty() ? "on_upstream_head refused" : x.error.c_str());
-    return;
-  }
-  const aigw_host_bytes chunk{reinterpret_cast<const uint8_t*>(event.data()), event.size()};
-  if (p.hooks->on_upstream_body(x.ctx, &chunk, 1, 0) != AIGW_OK || x.br.finish_calls != 0) {
-    state.SkipWithError("the plugin ended the stream");
-    return;
-  }
-  const uint64_t before = x.br.emitted;
-  for (auto _ : state) {
-    aigw_status st = p.hooks->on_upstream_body(x.ctx, &chunk, 1, 0);
-    benchmark::DoNotOptimize(st);
-  }
-  if (x.br.finish_calls != 0) state.SkipWithError("the plugin ended the stream");
-  state.counters["in_bytes"] = static_cast<double>(event.size());
-  state.counters["out_bytes"] =
-      state.iterations() > 0 ? static_cast<double>(x.br.emitted - before) / static_cast<double>(state.iterations()) : 0;
-  state.SetItemsProcessed(state.iterations());
+  aigw::micro::event_hook(state, p, ClientCall{conversation(true), "gemini-2.5-flash"}, event);
 }
 
 // Gemini's SSE framing as aigw-mock replays it (and Gemini sends it).

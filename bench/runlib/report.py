@@ -60,6 +60,14 @@ def goals(doc):
                 "MiB", lambda x: False,
                 f"ran only {n:,} streams ({why}): {peak:.1f} MiB, {at10k:.0f} MiB extrapolated "
                 f"linearly to 10,000{errs}")
+    if "messages" in sc:
+        v = _get(sc["messages"], "ratio_vs_openai", "anthropic-native", "cpu_us")
+        rat = _get(sc["messages"], "ratio_vs_openai") or {}
+        add("/v1/messages passed through natively: aigw CPU per request ≤ 1.05× /v1/chat/completions "
+            "passed through", "messages", v, 1.05, "x openai-passthrough", lambda x: x <= 1.05,
+            "as many events; per KiB received: "
+            f"{fratio(_get(rat, 'anthropic-native', 'cpu_us_per_kib'))}; against a stream of as many "
+            f"bytes: {fratio(_get(rat, 'anthropic-native-vs-bytes', 'cpu_us'))} per request")
     if "chat" in sc:
         v = _get(sc["chat"], "median", "aigw", "reuse")
         add("≥ 99% of aigw's upstream requests on an existing connection", "chat", v, 0.99,
@@ -98,6 +106,8 @@ def fgoal(g):
         return f"{v:+,.0f} µs"
     if u == "MiB":
         return f"{v:,.1f} MiB"
+    if u.startswith("x "):
+        return f"{v:.2f}× {u[2:]}"
     return f"{v:.2f}× nginx"
 
 
@@ -205,6 +215,33 @@ def sfus(v):
     return ("+" if v >= 0 else "−") + fus(abs(v))
 
 
+def messages_table(res):
+    """The messages scenario: /v1/messages native and translated against the
+    OpenAI pass-through, one aigw, CPU per request and per KiB."""
+    cfg, med, rat = res["config"], res["median"], res.get("ratio_vs_openai", {})
+    out = [f"### messages: {cfg['what']}", "",
+           f"Recording (anthropic-native): `{cfg['recording']}`. openai-passthrough and "
+           "messages-translated stream aigw-mock's synthetic answer of as many events, "
+           "openai-passthrough-bytes one of about as many bytes. One aigw "
+           "(1 worker) for all four; medians of the rounds, ratios are the medians of the "
+           "per-round ratios to openai-passthrough.", "",
+           "| target | req/s | p50 | p99 | aigw CPU µs/req | KiB/req | aigw CPU µs/KiB | / openai CPU per req "
+           "| / openai CPU per KiB | errors |",
+           "|" + "---|" * 10]
+    for t, m in med.items():
+        r = rat.get(t, {})
+        errs = sum(x["errors"] for x in res["runs"] if x["target"] == t)
+        out.append(f"| {t} | {fnum(m.get('rps'))} | {fus(m.get('lat_p50_us'))} | {fus(m.get('lat_p99_us'))} | "
+                   f"{fnum(m.get('cpu_us'), 1)} | {fnum(m.get('kib_per_request'), 2)} | "
+                   f"{fnum(m.get('cpu_us_per_kib'), 2)} | {fratio(r.get('cpu_us'))} | "
+                   f"{fratio(r.get('cpu_us_per_kib'))} | {errs} |")
+    vb = rat.get("anthropic-native-vs-bytes", {})
+    out += ["", f"anthropic-native / openai-passthrough-bytes (the OpenAI stream of about as many bytes, "
+                f"{cfg.get('bytes_tokens')} token events): CPU per request {fratio(vb.get('cpu_us'))}, "
+                f"per KiB {fratio(vb.get('cpu_us_per_kib'))}.", ""]
+    return out
+
+
 def markdown(doc, svg_name):
     c = doc["config"]
     sc = doc["scenarios"]
@@ -221,6 +258,9 @@ def markdown(doc, svg_name):
     out += ["", "## Figures", ""]
     for name, res in sc.items():
         if name in ("idle", "slow-streams"):
+            continue
+        if name == "messages":
+            out += messages_table(res)
             continue
         out += traffic_tables(name, res, c["rounds"], c["duration_s"])
         if name == "gemini":

@@ -54,7 +54,7 @@ def snapshot(binaries, tmp):
 
     for name, src in binaries.items():
         out[name] = copy(name, src)
-    plugins = find_plugins(binaries["aigw"], tmp, ("openai", "gemini"))
+    plugins = find_plugins(binaries["aigw"], tmp, ("openai", "gemini", "anthropic"))
     if "openai" not in plugins:
         raise BenchError(f"{binaries['aigw']} finds no openai plugin ({binaries['aigw']} plugins -c "
                          f"{tmp}/plugins-probe.toml); build it (make build)")
@@ -63,6 +63,9 @@ def snapshot(binaries, tmp):
     # it is missing.
     if "gemini" in plugins:
         out["gemini-plugin"] = copy("libaigw_gemini.so", plugins["gemini"])
+    # Likewise the anthropic plugin and the messages scenario.
+    if "anthropic" in plugins:
+        out["anthropic-plugin"] = copy("libaigw_anthropic.so", plugins["anthropic"])
     return out, plugin, info
 
 
@@ -84,11 +87,13 @@ def find_plugins(aigw, tmp, names):
 
 
 def aigw_config(providers, *, workers, max_connections_per_worker=30000, plugin_path=None,
-                header_read=None, gemini=None):
+                header_read=None, gemini=None, anthropic=None):
     """providers: [(name, model, upstream_port, upstream_max_connections)]. None for
     max_connections_per_worker or a provider's max_connections keeps aigw's default.
     gemini: (name, model, upstream_port, plugin path) for one provider of the
-    gemini plugin (its base_url is the API root: the plugin appends /v1beta)."""
+    gemini plugin (its base_url is the API root: the plugin appends /v1beta).
+    anthropic: the same for one provider of the anthropic plugin (its base_url
+    is the API root too: the plugin appends /v1/messages)."""
     out = [
         "[server]",
         'listen = "127.0.0.1:0"',
@@ -121,17 +126,19 @@ def aigw_config(providers, *, workers, max_connections_per_worker=30000, plugin_
             f'models = ["{model}"]',
             *([f"max_connections = {maxc}"] if maxc is not None else []),
         ]
-    if gemini:
-        name, model, port, path = gemini
+    for plugin, spec in (("gemini", gemini), ("anthropic", anthropic)):
+        if not spec:
+            continue
+        name, model, port, path = spec
         out += [
             "",
             "[[plugin]]",
-            'name = "gemini"',
+            f'name = "{plugin}"',
             f'path = "{path}"',
             "",
             "[[provider]]",
             f'name = "{name}"',
-            'plugin = "gemini"',
+            f'plugin = "{plugin}"',
             f'base_url = "http://127.0.0.1:{port}"',
             f'api_keys = ["env:{UPSTREAM_KEY_ENV}"]',
             f'models = ["{model}"]',
@@ -140,12 +147,13 @@ def aigw_config(providers, *, workers, max_connections_per_worker=30000, plugin_
 
 
 def start_aigw(procs, binary, name, tmp, providers, *, workers=1, cpus=None,
-               max_connections_per_worker=30000, plugin_path=None, header_read=None, gemini=None):
+               max_connections_per_worker=30000, plugin_path=None, header_read=None, gemini=None,
+               anthropic=None):
     cfg = os.path.join(tmp, name + ".toml")
     with open(cfg, "w") as f:
         f.write(aigw_config(providers, workers=workers, header_read=header_read,
                             max_connections_per_worker=max_connections_per_worker,
-                            plugin_path=plugin_path, gemini=gemini))
+                            plugin_path=plugin_path, gemini=gemini, anthropic=anthropic))
     env = dict(os.environ)
     env[UPSTREAM_KEY_ENV] = "sk-bench-not-a-secret"
     argv = [binary, "serve", "-c", cfg]

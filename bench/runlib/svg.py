@@ -73,8 +73,8 @@ def chart(doc):
     sc = doc["scenarios"]
     targets = []
     for name in doc["config"].get("scenarios", []):
-        if name == "gemini":
-            continue  # not charted: its targets have their own table in the .md
+        if name in ("gemini", "messages"):
+            continue  # not charted: their targets have their own table in the .md
         for t in (sc.get(name, {}).get("median") or {}):
             if t not in targets:
                 targets.append(t)

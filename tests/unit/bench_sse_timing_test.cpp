@@ -122,6 +122,46 @@ TEST(BenchSseTiming, ContentRules) {
   EXPECT_TRUE(s.stats().done);
 }
 
+// Anthropic's Messages stream (/v1/messages, as the native pass-through and
+// the translation send it): event lines, content in content_block_delta,
+// the count in message_delta's usage, the end at message_stop (no [DONE]).
+TEST(BenchSseTiming, AnthropicMessagesStream) {
+  auto aev = [](const std::string& type, const std::string& data) {
+    return "event: " + type + "\ndata: " + data + "\n\n";
+  };
+  EventJson json;
+  StreamTiming s;
+  s.start(0, &json, nullptr);
+  s.feed(aev("message_start", R"({"type":"message_start","message":{"id":"msg_1","content":[],)"
+                              R"("usage":{"input_tokens":9,"output_tokens":1}}})") +
+             aev("content_block_start", R"({"type":"content_block_start","index":0,)"
+                                        R"("content_block":{"type":"text","text":""}})") +
+             aev("ping", R"({"type":"ping"})"),
+         10);
+  EXPECT_FALSE(s.stats().content_seen);
+  s.feed(aev("content_block_delta", R"({"type":"content_block_delta","index":0,)"
+                                    R"("delta":{"type":"text_delta","text":"Hi"}})"),
+         20);
+  s.feed(aev("content_block_delta", R"({"type":"content_block_delta","index":0,)"
+                                    R"("delta":{"type":"thinking_delta","thinking":""}})") +
+             aev("content_block_delta", R"({"type":"content_block_delta","index":1,)"
+                                        R"("delta":{"type":"input_json_delta","partial_json":"{\"a\""}})"),
+         30);
+  EXPECT_EQ(s.stats().first_content_ns, 20u);
+  EXPECT_EQ(s.stats().content_events, 2u);  // the empty thinking delta is none
+  EXPECT_FALSE(s.stats().done);
+  s.feed(aev("message_delta", R"({"type":"message_delta","delta":{"stop_reason":"end_turn",)"
+                              R"("stop_sequence":null},"usage":{"output_tokens":12}})"),
+         40);
+  EXPECT_FALSE(s.stats().done);
+  s.feed(aev("message_stop", R"({"type":"message_stop"})"), 50);
+  const StreamStats& st = s.stats();
+  EXPECT_TRUE(st.done);
+  EXPECT_EQ(st.events, 8u);
+  EXPECT_TRUE(st.usage_seen);
+  EXPECT_EQ(st.tokens(), 12u);  // message_delta's count, the last one
+}
+
 // The whole path a stream takes in a worker: raw HTTP bytes (chunked), the
 // response reader, the stream timing, cut at every possible point.
 TEST(BenchSseTiming, ChunkedResponseThroughTheReaderCutAnywhere) {
