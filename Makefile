@@ -44,7 +44,8 @@ bench: build
 
 fuzz:
 	@scripts/install-deps --fuzz
-	CC=clang CXX=clang++ meson setup build-fuzz -Dfuzzers=true -Dsanitizers=address,undefined -Dbenchmarks=false || true
+	@# Set up once; a failed setup stops here instead of being hidden.
+	[ -f build-fuzz/build.ninja ] || CC=clang CXX=clang++ meson setup build-fuzz -Dfuzzers=true -Dsanitizers=address,undefined -Dbenchmarks=false
 	ninja -C build-fuzz
 
 clean:

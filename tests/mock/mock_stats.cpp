@@ -139,12 +139,14 @@ std::string Stats::last_json() {
   out.append(",\"headers\":{");
   // Repeated headers are joined with ", " (RFC 9110 5.3), in arrival order.
   std::vector<std::pair<std::string, std::string>> merged;
-  for (const auto& [k, v] : l.headers) {
-    auto it = std::find_if(merged.begin(), merged.end(), [&](const auto& m) { return m.first == k; });
+  // Not a structured binding: clang 14 cannot capture one in a lambda.
+  for (const auto& header : l.headers) {
+    const std::string& k = header.first;
+    auto it = std::find_if(merged.begin(), merged.end(), [&k](const auto& m) { return m.first == k; });
     if (it == merged.end()) {
-      merged.emplace_back(k, v);
+      merged.emplace_back(k, header.second);
     } else {
-      it->second.append(", ").append(v);
+      it->second.append(", ").append(header.second);
     }
   }
   for (size_t i = 0; i < merged.size(); ++i) {
