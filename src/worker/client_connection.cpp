@@ -446,6 +446,8 @@ void Worker::forward_admin(Exchange& ex, AdminRequest::Kind kind) {
   Connection& c = ex.connection();
   c.phase = Phase::responding;
   c.exchange = kAdminExchange;
+  c.admin_keep_alive = ex.meta().keep_alive;
+  c.admin_version_minor = ex.meta().version_minor;
   reports_.inbox.post(AdminRequest{kind, index_, c.index, c.generation});
 }
 

@@ -51,6 +51,11 @@ struct Connection {
   uint32_t served = 0;  // requests answered on this connection
   uint32_t exchange = kNoSlot;      // the plugin request in flight, or kAdminExchange (phase responding)
   bool admin = false;               // accepted on the admin listener
+  // The keep-alive decision and HTTP minor version of a request forwarded to
+  // the control thread (kAdminExchange): its answer comes back by message,
+  // after dispatch() and its ResponseMeta are gone.
+  bool admin_keep_alive = false;
+  uint8_t admin_version_minor = 1;
   bool refusal = false;             // open only to deliver a 503 at a limit (Worker::refuse)
   metrics::Peer peer;               // the client's address, when the access log is on
   // The last client key verified on this connection: a keep-alive client

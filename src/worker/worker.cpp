@@ -390,11 +390,15 @@ void Worker::drain_mailbox() {
         Connection* c = slot(reply->conn_index, reply->conn_generation);
         if (c && c->phase == Phase::responding && c->exchange == kAdminExchange) {
           http::ResponseMeta meta;
-          meta.keep_alive = !draining_;
+          // The request's own decision (Connection: close, HTTP/1.0, the
+          // per-connection request cap), not just the drain: a client that
+          // asked to close waits for the close to know the answer ended.
+          meta.keep_alive = c->admin_keep_alive && !draining_;
+          meta.version_minor = c->admin_version_minor;
           meta.date = {date_, date_len_};
           std::string out;
           http::write_response(out, reply->status, meta, reply->content_type, reply->body);
-          output(reply->conn_index, reply->conn_generation, out, true, draining_);
+          output(reply->conn_index, reply->conn_generation, out, true, !meta.keep_alive);
         }
         break;
       }

@@ -308,6 +308,25 @@ providers = [{ provider = "wa", model = "w-model" }]
         self.assertIn("keys#2", names)
         self.assertNotIn(CANARY, r.body.decode())
 
+    def test_admin_answers_close_when_asked(self):
+        # The answers the workers gather for the control thread come back by
+        # message; they used to keep the connection open whatever the client
+        # asked, so a client reading to the close (Connection: close,
+        # HTTP/1.0) waited for the idle timeout. Found by bench/soak.
+        for path in ("/admin/providers", "/metrics"):
+            for version, extra in (("HTTP/1.1", "Connection: close\r\n"), ("HTTP/1.0", "")):
+                with self.server.connect(admin=True) as s:
+                    s.settimeout(3)
+                    s.sendall(("GET %s %s\r\nHost: x\r\n%s\r\n" % (path, version, extra)).encode())
+                    data = b""
+                    while True:
+                        chunk = s.recv(65536)  # a timeout here is the bug
+                        if not chunk:
+                            break
+                        data += chunk
+                self.assertTrue(data.startswith(b"HTTP/1.1 200"), data[:80])
+                self.assertIn(b"connection: close", data.split(b"\r\n\r\n")[0].lower())
+
 
 class Probes(unittest.TestCase):
     def test_probe_closes_a_breaker_without_client_traffic(self):
