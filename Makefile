@@ -1,6 +1,7 @@
 # The two commands of the README, and a few more for developers.
 #   make run    install what is missing, build, start aigw on the built-in config
-#   make test   install what is missing, build, run every test (plain and ASan+UBSan),
+#   make test   install what is missing, build, run every test (plain with GCC, and
+#               ASan+UBSan with clang, which also builds the fuzzers),
 #               the threaded integration tests under ThreadSanitizer, and a
 #               release build (-O3, what packagers build) with its unit tests
 BUILD      ?= build
@@ -31,7 +32,7 @@ run: deps $(BUILD)/build.ninja
 
 # promtool is for the tests only: `make run` does not pull in Prometheus.
 test: deps
-	@scripts/install-deps --test
+	@scripts/install-deps --test --fuzz
 	@scripts/run-tests $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(RELEASE_BUILD)
 
 test-plain: deps
