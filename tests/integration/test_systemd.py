@@ -2,12 +2,15 @@
 readiness protocol (Type=notify) is spoken on a unix datagram socket this
 test listens on, as systemd would: READY=1 with MAINPID once it serves,
 RELOADING=1 then READY=1 around a SIGHUP reload, STOPPING=1 on SIGTERM; by
-path and by abstract name. Plugin processes do not inherit NOTIFY_SOCKET,
-and the bundled plugins meet MemoryDenyWriteExecute=yes."""
+path and by abstract name. Plugin processes do not inherit NOTIFY_SOCKET.
+And what aigw does fits the unit's sandbox: under strace, its system calls
+pass the SystemCallFilter, nothing becomes executable after mapping
+(MemoryDenyWriteExecute) and its sockets are of RestrictAddressFamilies."""
 
 import glob
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -69,6 +72,44 @@ mode = "process"
 command = ["sh", "-c", "cat >/dev/null; echo notify=${NOTIFY_SOCKET:-unset}"]
 timeout = "10s"
 """
+
+
+# Plugins loaded from their files (local's file is found before the
+# built-in copy), one of them in HTTP mode.
+TRACED = """
+[[provider]]
+name = "demo"
+plugin = "local"
+models = ["aigw-demo"]
+mode = "demo"
+
+[[provider]]
+name = "up"
+plugin = "openai"
+models = ["up-model"]
+base_url = "http://127.0.0.1:9/v1"
+api_keys = ["sk-test-not-a-secret"]
+probe_interval = "0s"
+"""
+
+
+def expand_filter(analyze, group, seen=None):
+    """The system calls of a systemd syscall group, nested groups included."""
+    seen = set() if seen is None else seen
+    seen.add(group)
+    out = subprocess.run([analyze, "syscall-filter", group], capture_output=True, text=True,
+                         timeout=30).stdout
+    calls = set()
+    for line in out.splitlines()[1:]:
+        name = line.strip()
+        if not name or name.startswith("#"):
+            continue
+        if name.startswith("@"):
+            if name not in seen:
+                calls |= expand_filter(analyze, name, seen)
+        else:
+            calls.add(name)
+    return calls
 
 
 def chat(model):
@@ -163,6 +204,63 @@ class Unit(unittest.TestCase):
                      "SystemCallFilter=@system-service", "MemoryDenyWriteExecute=yes",
                      "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX"):
             self.assertIn(want, lines)
+
+    def test_what_aigw_does_fits_the_unit(self):
+        # aigw under strace through start (plugins loaded from files, a
+        # process-mode provider's child), requests, a SIGHUP reload and the
+        # drain: every system call must pass the unit's SystemCallFilter
+        # (@system-service less @privileged), no mapping may be made
+        # executable after the fact (MemoryDenyWriteExecute) and every
+        # socket must be of RestrictAddressFamilies.
+        strace = shutil.which("strace")
+        analyze = shutil.which("systemd-analyze")
+        if not strace or not analyze:
+            self.skipTest("strace or systemd-analyze is not installed")
+        probe = subprocess.run([strace, "-f", "-qq", "-o", "/dev/null", "true"], capture_output=True,
+                               text=True, timeout=30)
+        if probe.returncode != 0:
+            self.skipTest("strace cannot trace here (ptrace refused): " + probe.stderr.strip()[:200])
+        allowed = expand_filter(analyze, "@system-service") - expand_filter(analyze, "@privileged")
+        self.assertIn("io_uring_enter", allowed)
+        with tempfile.TemporaryDirectory() as d:
+            trace = os.path.join(d, "trace")
+            wrapper = os.path.join(d, "aigw")
+            with open(wrapper, "w") as f:
+                f.write('#!/bin/sh\nexec %s -f -qq -o %s %s "$@"\n' % (strace, trace, os.path.abspath(AIGW)))
+            os.chmod(wrapper, 0o755)
+            env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
+            server = Server(PRINT_ENV + TRACED, binary=wrapper, env=env)
+            # Signals go to aigw, not to strace (which would detach and leave
+            # it running): its pid is the tracer's child.
+            with open("/proc/%d/task/%d/children" % (server.proc.pid, server.proc.pid)) as f:
+                aigw_pid = int(f.read().split()[0])
+            try:
+                self.assertEqual(roundtrip(server, chat("print-env")).status, 200)
+                self.assertEqual(roundtrip(server, chat("aigw-demo")).status, 200)
+                os.kill(aigw_pid, signal.SIGHUP)
+                self.assertEqual(roundtrip(server, chat("aigw-demo")).status, 200)
+                os.kill(aigw_pid, signal.SIGTERM)
+                self.assertEqual(server.wait(30), 0)
+            finally:
+                if server.proc.poll() is None:
+                    os.kill(aigw_pid, signal.SIGKILL)
+                server.kill()
+            with open(trace) as f:
+                lines = f.read().splitlines()
+        calls = set()
+        for line in lines:
+            m = re.match(r"^\d+\s+([a-z_0-9]+)\(", line)
+            if m:
+                calls.add(m.group(1))
+        self.assertIn("io_uring_setup", calls)
+        self.assertIn("execve", calls)  # the process-mode child was traced too
+        self.assertEqual(sorted(calls - allowed), [])
+        wx = [l for l in lines if re.search(r"\b(mprotect|pkey_mprotect)\(.*PROT_EXEC", l)
+              or re.search(r"\bmmap\(.*PROT_WRITE\|PROT_EXEC", l)]
+        self.assertEqual(wx, [])
+        families = set(re.findall(r"\bsocket\((AF_[A-Z0-9]+)", "\n".join(lines)))
+        self.assertTrue(families)
+        self.assertLessEqual(families, {"AF_INET", "AF_INET6", "AF_UNIX"})
 
     def test_plugins_allow_memory_deny_write_execute(self):
         # MemoryDenyWriteExecute=yes refuses mprotect(PROT_EXEC): a plugin
