@@ -4,14 +4,21 @@
 #               ASan+UBSan with clang, which also builds the fuzzers),
 #               the threaded integration tests under ThreadSanitizer, and a
 #               release build (-O3, what packagers build) with its unit tests
+#   make install  a release build of the gateway and its plugins, installed:
+#               PREFIX (default /usr/local), config in SYSCONFDIR/aigw (default
+#               /etc), staged under DESTDIR when given (packaging)
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 RELEASE_BUILD ?= build-release
+INSTALL_BUILD ?= build-install
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= /etc
+DESTDIR    ?=
 ARGS       ?=
 MESON_OPTS ?=
 
-.PHONY: all deps build run test test-plain test-asan bench fuzz clean
+.PHONY: all deps build run test test-plain test-asan bench fuzz install clean
 
 all: build
 
@@ -49,5 +56,17 @@ fuzz:
 	[ -f build-fuzz/build.ninja ] || CC=clang CXX=clang++ meson setup build-fuzz -Dfuzzers=true -Dsanitizers=address,undefined -Dbenchmarks=false
 	ninja -C build-fuzz
 
+# Its own build directory: release (-O3), without tests and benchmarks, so
+# what is installed is what packagers build and nothing more is compiled.
+# `meson configure` applies a PREFIX or SYSCONFDIR that changed since the
+# setup. The config example never replaces an existing aigw.toml
+# (scripts/install-config).
+install: deps
+	[ -f $(INSTALL_BUILD)/build.ninja ] || meson setup $(INSTALL_BUILD) --buildtype=release \
+	  -Dtests=false -Dbenchmarks=false --prefix=$(PREFIX) --sysconfdir=$(SYSCONFDIR) $(MESON_OPTS)
+	meson configure $(INSTALL_BUILD) --prefix=$(PREFIX) --sysconfdir=$(SYSCONFDIR)
+	ninja -C $(INSTALL_BUILD)
+	meson install -C $(INSTALL_BUILD) --no-rebuild $(if $(DESTDIR),--destdir $(abspath $(DESTDIR)))
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(RELEASE_BUILD) build-fuzz
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(RELEASE_BUILD) $(INSTALL_BUILD) build-fuzz

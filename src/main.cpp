@@ -2,7 +2,7 @@
 //   aigw [serve] [-c FILE]      run the gateway (built-in default config without -c)
 //   aigw check-config -c FILE   print every problem of a config file; exit 0 valid, 1 invalid
 //   aigw plugins [-c FILE]      the plugins the config would load, with ABI versions
-//   aigw version                version, plugin ABI version, build options (also -V, --version)
+//   aigw version                version, plugin ABI range accepted, build options (also -V, --version)
 //   aigw help                   the usage (also -h, --help)
 #include <cstdio>
 #include <cstring>
@@ -43,8 +43,11 @@ void print_errors(const aigw::config::LoadResult& r) {
 }
 
 int print_version() {
-  std::printf("aigw %s\nplugin ABI: %d.%d (%s)\nbuild: %s\n", AIGW_VERSION, AIGW_ABI_MAJOR,
-              AIGW_ABI_MINOR, AIGW_ABI_SIGNATURE, AIGW_BUILD_OPTIONS);
+  // The range is what an author needs: a plugin built against any header
+  // from the oldest to the newest minor of this major loads.
+  std::printf("aigw %s\nplugin ABI %d.%d - %d.%d (signature %s)\nbuild: %s\n", AIGW_VERSION,
+              AIGW_ABI_MAJOR, aigw::plugin::kOldestMinor, AIGW_ABI_MAJOR, AIGW_ABI_MINOR,
+              AIGW_ABI_SIGNATURE, AIGW_BUILD_OPTIONS);
   return 0;
 }
 

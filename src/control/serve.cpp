@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "aigw_build_config.h"
+#include "control/notify.h"
 #include "gateway/abi_host.h"
 #include "io/clock.h"
 #include "io/ring.h"
@@ -356,6 +357,9 @@ std::string reloaded_body(std::string_view message, const std::vector<std::strin
 }  // namespace
 
 int serve(std::shared_ptr<const config::Config> cfg) {
+  // First, while this is the only thread: it takes NOTIFY_SOCKET out of the
+  // environment, which plugin threads and processes then never see.
+  Notifier notifier = Notifier::from_environment();
   std::string why;
   if (!io::check_kernel_support(why)) {
     log::error(why);
@@ -516,6 +520,13 @@ int serve(std::shared_ptr<const config::Config> cfg) {
     log::info(admin ? "admin listening" : "listening", {{"addr", listeners.bound[a]}, {"workers", n}});
   }
   log::info("ready", {{"workers", n}, {"config", cfg->source}});
+  // systemd (Type=notify) learns it only now, when every worker accepts.
+  std::string serving = "serving";
+  for (size_t a = 0; a < cfg->server.listen.size() && a < listeners.bound.size(); ++a) {
+    serving += (a == 0 ? " on " : ", ") + listeners.bound[a];
+  }
+  serving += " with " + std::to_string(n) + (n == 1 ? " worker" : " workers");
+  notifier.ready(serving);
 
   bool delaying = false;  // shutdown_delay: unready, still serving
   int64_t drain_at = 0;
@@ -530,11 +541,23 @@ int serve(std::shared_ptr<const config::Config> cfg) {
     for (auto& w : workers) post(*w, Message::Kind::drain);
   };
   auto reload = [&](std::string& result) { return plugins.reload(workers, reports, result); };
+  // Every reload, whatever asked for it, is RELOADING=1 ... READY=1 to
+  // systemd; a failed one keeps the old config serving, so it ends in
+  // READY=1 too, with the failure in the status line.
+  auto notify_reload_done = [&](bool ok) {
+    notifier.ready(ok ? serving : serving + "; the last reload failed (see the log)");
+  };
+  auto reload_plugins = [&](std::string& result) {
+    notifier.reloading();
+    bool ok = reload(result);
+    notify_reload_done(ok);
+    return ok;
+  };
   // Parses and validates the config file again; on any error the running
   // config keeps serving. Returns the HTTP status for the admin endpoint.
   uint64_t reloads_ok = 0;
   uint64_t reloads_failed = 0;
-  auto reload_config = [&](std::string& body) -> int {
+  auto reload_config_now = [&](std::string& body) -> int {
     if (!config_file) {
       std::string result;
       bool ok = reload(result);
@@ -589,6 +612,12 @@ int serve(std::shared_ptr<const config::Config> cfg) {
     }
     body = reloaded_body(result, &restart);
     return 200;
+  };
+  auto reload_config = [&](std::string& body) -> int {
+    notifier.reloading();
+    const int status = reload_config_now(body);
+    notify_reload_done(status == 200);
+    return status;
   };
   // Asks every worker for its part of a report, each produced on its own
   // thread (no worker stops, nothing is read from outside). Null when a
@@ -647,6 +676,7 @@ int serve(std::shared_ptr<const config::Config> cfg) {
           log::warn("second signal: exiting now", {{"signal", strsignal(sig)}});
           std::_Exit(1);
         }
+        notifier.stopping(std::string("draining: ") + strsignal(sig));
         // SIGTERM is how orchestrators stop a server: first /ready turns
         // 503 while everything else goes on, so load balancers see it and
         // move traffic away before anything closes. SIGINT (Ctrl-C at a
@@ -689,7 +719,7 @@ int serve(std::shared_ptr<const config::Config> cfg) {
         reply->status = reload_config(reply->body);
       } else {
         std::string result;
-        bool ok = reload(result);
+        bool ok = reload_plugins(result);
         reply->status = ok ? 200 : 500;
         reply->body = ok ? reloaded_body(result) : http::error_body(500, "reload_failed", result);
       }
@@ -704,7 +734,7 @@ int serve(std::shared_ptr<const config::Config> cfg) {
     } else if (plugin_hit && !draining) {
       log::info("plugin file changed: reloading plugins");
       std::string result;
-      reload(result);
+      reload_plugins(result);
     }
     plugins.collect();
     if (!draining) plugins.refresh_addresses(workers);

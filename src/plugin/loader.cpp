@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <set>
@@ -407,25 +408,51 @@ bool load(const std::string& path, const std::string& runtime_dir, LoadedPlugin&
   return true;
 }
 
+std::string exe_relative_plugin_dir(const std::string& exe_path) {
+  const std::string_view rel = AIGW_PLUGIN_DIR_FROM_BINDIR;
+  if (rel.empty() || exe_path.empty() || exe_path[0] != '/') return "";
+  std::filesystem::path dir = std::filesystem::path(exe_path).parent_path() / rel;
+  std::string out = dir.lexically_normal().string();
+  while (out.size() > 1 && out.back() == '/') out.pop_back();
+  return out;
+}
+
+std::vector<std::string> plugin_search_dirs(const std::string& exe_path) {
+  std::vector<std::string> dirs;
+  auto add = [&dirs](std::string dir) {
+    if (dir.empty() || std::find(dirs.begin(), dirs.end(), dir) != dirs.end()) return;
+    dirs.push_back(std::move(dir));
+  };
+  if (const char* env = std::getenv("AIGW_PLUGIN_PATH")) {
+    std::string_view rest = env;
+    while (!rest.empty()) {
+      size_t colon = rest.find(':');
+      add(std::string(rest.substr(0, colon)));
+      if (colon == std::string_view::npos) break;
+      rest.remove_prefix(colon + 1);
+    }
+  }
+  // Before the build directory: an installed binary (also one unpacked from
+  // a DESTDIR somewhere else) must load the plugins installed beside it, not
+  // those of the tree it was built in. A binary in the build tree has no
+  // such directory next to it and goes on to the build directory.
+  add(exe_relative_plugin_dir(exe_path));
+  add(AIGW_PLUGIN_BUILD_DIR);
+  add(AIGW_PLUGIN_INSTALL_DIR);
+  return dirs;
+}
+
 std::string find_plugin_file(const std::string& name, std::vector<std::string>& tried) {
   tried.clear();
   // The name becomes part of a path: anything else could walk out of the
   // search directories.
   if (!valid_plugin_name(name)) return "";
 
-  std::vector<std::string> dirs;
-  if (const char* env = std::getenv("AIGW_PLUGIN_PATH")) {
-    std::string_view rest = env;
-    while (!rest.empty()) {
-      size_t colon = rest.find(':');
-      std::string_view dir = rest.substr(0, colon);
-      if (!dir.empty()) dirs.emplace_back(dir);
-      if (colon == std::string_view::npos) break;
-      rest.remove_prefix(colon + 1);
-    }
-  }
-  dirs.emplace_back(AIGW_PLUGIN_BUILD_DIR);
-  dirs.emplace_back(AIGW_PLUGIN_INSTALL_DIR);
+  // The kernel's own record of the running file, symlinks resolved, so an
+  // /usr/bin/aigw that links to /opt/aigw/bin/aigw finds /opt/aigw's plugins.
+  std::error_code ec;
+  const std::string exe = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  const std::vector<std::string> dirs = plugin_search_dirs(ec ? std::string() : exe);
 
   const std::string file = "libaigw_" + name + ".so";
   for (const auto& dir : dirs) {

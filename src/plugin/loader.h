@@ -16,6 +16,12 @@
 
 namespace aigw::plugin {
 
+// The plugins this host loads: major AIGW_ABI_MAJOR, any minor from
+// kOldestMinor to AIGW_ABI_MINOR (validate() refuses the rest; `aigw
+// version` prints the range). A host that drops an old minor raises
+// this and adds the lower-bound check to validate().
+inline constexpr uint16_t kOldestMinor = 0;
+
 // The smallest struct_size the host accepts for each table of ABI 1.0: the
 // end of the last field that 1.0 defines. A future minor that appends fields
 // keeps these numbers (a 1.0 plugin is still loadable) and adds its own, e.g.
@@ -96,9 +102,20 @@ bool validate(const aigw_plugin_def* def, std::string& why,
 // accepted.
 uint16_t negotiate_minor(const aigw_plugin_def* def);
 
-// Where a plugin named `name` lives when [[plugin]] gives no path: each
-// directory of $AIGW_PLUGIN_PATH (colon-separated), then the build directory,
-// then the install directory; in each, <dir>/<name>/libaigw_<name>.so, then
+// The install's plugin directory as seen from the running binary:
+// <dir of exe_path>/<bindir -> libdir/aigw/plugins>, e.g. /opt/x/bin/aigw ->
+// /opt/x/lib/x86_64-linux-gnu/aigw/plugins. "" when exe_path is not absolute
+// or meson's bindir/libdir are absolute (no relation between them).
+std::string exe_relative_plugin_dir(const std::string& exe_path);
+
+// The directories find_plugin_file searches, in order, each once:
+// $AIGW_PLUGIN_PATH (colon-separated), the one beside the binary at
+// exe_path (exe_relative_plugin_dir), the build directory, the install
+// directory.
+std::vector<std::string> plugin_search_dirs(const std::string& exe_path);
+
+// Where a plugin named `name` lives when [[plugin]] gives no path: the
+// plugin_search_dirs of the running binary (/proc/self/exe); in each, <dir>/<name>/libaigw_<name>.so, then
 // <dir>/libaigw_<name>.so. Returns the first regular file found, or "" when
 // none is. `tried` receives every candidate looked at, in order, for the
 // error message. An invalid name finds nothing and tries nothing.

@@ -639,6 +639,11 @@ TEST(PluginValidate, OtherFieldChecks) {
 
 // --- the search path -----------------------------------------------------------
 
+// The directory beside this test's own binary that find_plugin_file tries.
+std::string exe_relative_dir() {
+  return aigw::plugin::exe_relative_plugin_dir(fs::read_symlink("/proc/self/exe").string());
+}
+
 TEST(PluginSearch, FindsInPathOrderAndReportsWhatItTried) {
   TempDir d1, d2;
   fs::create_directories(d2 / "foo");
@@ -661,24 +666,58 @@ TEST(PluginSearch, FindsInPathOrderAndReportsWhatItTried) {
   EXPECT_EQ(aigw::plugin::find_plugin_file("dir", tried), "");
 
   EXPECT_EQ(aigw::plugin::find_plugin_file("nothere", tried), "");
-  ASSERT_EQ(tried.size(), 8u);
-  EXPECT_EQ(tried[4], std::string(AIGW_PLUGIN_BUILD_DIR) + "/nothere/libaigw_nothere.so");
-  EXPECT_EQ(tried[5], std::string(AIGW_PLUGIN_BUILD_DIR) + "/libaigw_nothere.so");
-  EXPECT_EQ(tried[6], std::string(AIGW_PLUGIN_INSTALL_DIR) + "/nothere/libaigw_nothere.so");
-  EXPECT_EQ(tried[7], std::string(AIGW_PLUGIN_INSTALL_DIR) + "/libaigw_nothere.so");
+  // d1, d2, beside this test's binary, the build and the install directory.
+  ASSERT_EQ(tried.size(), 10u);
+  EXPECT_EQ(tried[4], exe_relative_dir() + "/nothere/libaigw_nothere.so");
+  EXPECT_EQ(tried[6], std::string(AIGW_PLUGIN_BUILD_DIR) + "/nothere/libaigw_nothere.so");
+  EXPECT_EQ(tried[7], std::string(AIGW_PLUGIN_BUILD_DIR) + "/libaigw_nothere.so");
+  EXPECT_EQ(tried[8], std::string(AIGW_PLUGIN_INSTALL_DIR) + "/nothere/libaigw_nothere.so");
+  EXPECT_EQ(tried[9], std::string(AIGW_PLUGIN_INSTALL_DIR) + "/libaigw_nothere.so");
 
   // A name that could leave the search directories finds nothing.
   EXPECT_EQ(aigw::plugin::find_plugin_file("../foo", tried), "");
   EXPECT_TRUE(tried.empty());
 }
 
-TEST(PluginSearch, WithoutPluginPathUsesBuildThenInstallDir) {
+TEST(PluginSearch, WithoutPluginPathUsesExeRelativeThenBuildThenInstallDir) {
   ScopedEnv env("AIGW_PLUGIN_PATH", nullptr);
   std::vector<std::string> tried;
   aigw::plugin::find_plugin_file("nothere", tried);
-  ASSERT_EQ(tried.size(), 4u);
-  EXPECT_EQ(tried[0], std::string(AIGW_PLUGIN_BUILD_DIR) + "/nothere/libaigw_nothere.so");
-  EXPECT_EQ(tried[3], std::string(AIGW_PLUGIN_INSTALL_DIR) + "/libaigw_nothere.so");
+  ASSERT_EQ(tried.size(), 6u);
+  EXPECT_EQ(tried[0], exe_relative_dir() + "/nothere/libaigw_nothere.so");
+  EXPECT_EQ(tried[2], std::string(AIGW_PLUGIN_BUILD_DIR) + "/nothere/libaigw_nothere.so");
+  EXPECT_EQ(tried[5], std::string(AIGW_PLUGIN_INSTALL_DIR) + "/libaigw_nothere.so");
+}
+
+// An install unpacked somewhere else (a DESTDIR, a tarball) finds the
+// plugins beside its binary: <exe dir>/<bindir -> libdir/aigw/plugins>.
+TEST(PluginSearch, ExeRelativeDirFollowsTheBinary) {
+  const std::string rel = AIGW_PLUGIN_DIR_FROM_BINDIR;
+  ASSERT_FALSE(rel.empty()) << "meson's default bindir and libdir are relative";
+  const std::string dir = aigw::plugin::exe_relative_plugin_dir("/tmp/dest/usr/local/bin/aigw");
+  EXPECT_EQ(dir, fs::path("/tmp/dest/usr/local/bin/" + rel).lexically_normal().string());
+  EXPECT_TRUE(dir.starts_with("/tmp/dest/usr/local/")) << dir;
+  EXPECT_TRUE(dir.ends_with("/aigw/plugins")) << dir;
+  EXPECT_EQ(aigw::plugin::exe_relative_plugin_dir("relative/aigw"), "");
+  EXPECT_EQ(aigw::plugin::exe_relative_plugin_dir(""), "");
+
+  // Searched after $AIGW_PLUGIN_PATH and before the build directory; a
+  // directory that is both (a binary run from the install prefix) once.
+  ScopedEnv env("AIGW_PLUGIN_PATH", "/p");
+  auto dirs = aigw::plugin::plugin_search_dirs("/tmp/dest/usr/local/bin/aigw");
+  ASSERT_EQ(dirs.size(), 4u);
+  EXPECT_EQ(dirs[0], "/p");
+  EXPECT_EQ(dirs[1], dir);
+  EXPECT_EQ(dirs[2], AIGW_PLUGIN_BUILD_DIR);
+  EXPECT_EQ(dirs[3], AIGW_PLUGIN_INSTALL_DIR);
+
+  // Each directory once: one named twice is searched (and reported) once.
+  ScopedEnv twice("AIGW_PLUGIN_PATH", (dir + ":/p:" + dir).c_str());
+  dirs = aigw::plugin::plugin_search_dirs("/tmp/dest/usr/local/bin/aigw");
+  ASSERT_EQ(dirs.size(), 4u);
+  EXPECT_EQ(dirs[0], dir);
+  EXPECT_EQ(dirs[1], "/p");
+  EXPECT_EQ(dirs[2], AIGW_PLUGIN_BUILD_DIR);
 }
 
 // --- the runtime directory -------------------------------------------------------

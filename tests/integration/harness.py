@@ -21,7 +21,7 @@ class Server:
     """One aigw process with a config written to a temp file."""
 
     def __init__(self, config="", workers=1, extra_server="", start=True, shutdown_delay="0s",
-                 rlimit_nofile=None):
+                 rlimit_nofile=None, binary=None, env=None):
         # shutdown_delay: tests stop aigw with SIGTERM; the default 5 s of
         # /ready 503 before the drain is tested on its own (test_lifecycle).
         self.dir = tempfile.TemporaryDirectory(prefix="aigw-test-")
@@ -31,6 +31,8 @@ class Server:
         with open(self.config_path, "w") as f:
             f.write(text)
         self.rlimit_nofile = rlimit_nofile  # the process's open-file limit, soft and hard
+        self.binary = binary or AIGW  # another aigw: an installed one (test_install)
+        self.env = env  # the whole environment, when not this process's
         self.proc = None
         self.lines = []
         self.port = None
@@ -48,7 +50,7 @@ class Server:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
 
         self.proc = subprocess.Popen(
-            [AIGW, "serve", "-c", self.config_path],
+            [self.binary, "serve", "-c", self.config_path], env=self.env,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=set_limit)
         threading.Thread(target=self._read_stderr, daemon=True).start()
         if not self._listening.wait(timeout):
