@@ -133,7 +133,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (size_t i = 0; i < drive.size() && i < 64; ++i) {
     auto b = static_cast<unsigned char>(drive[i]);
     WorkerMetrics& m = w[b & 1];
-    std::string_view other = parts.size() > 4 + (b & 3) ? or_none(parts[4 + (b & 3)]) : model;
+    const size_t alt = 4 + (b & 3u);
+    std::string_view other = parts.size() > alt ? or_none(parts[alt]) : model;
     std::string_view series_model = b & 2 ? other : model, provider_name = b & 4 ? other : provider;
     used.insert(used.end(), {series_model, provider, key, provider_name});
     auto* s = m.series(series_model, provider, key);
