@@ -33,6 +33,8 @@ constexpr auto kPollInterval = std::chrono::milliseconds(5);
 // Reconnect backoff: doubles from the first to the last.
 constexpr int64_t kBackoffMinNs = 50'000'000;
 constexpr int64_t kBackoffMaxNs = 2'000'000'000;
+// A connection idle this long is checked with a PING.
+constexpr int64_t kPingIntervalNs = 500'000'000;
 // An instance refused more slots asks again no sooner than this.
 constexpr int64_t kSlotRetryNs = 50'000'000;
 
@@ -235,12 +237,25 @@ class Link {
         return;
       }
     }
+    // Full pools make no calls: a PING now and then notices a lost Redis
+    // (the metric and the fallback) before the pools run dry.
+    if (now - last_call_ns_ > kPingIntervalNs) {
+      const std::string ping[] = {"PING"};
+      std::string reply;
+      calls_.fetch_add(1, std::memory_order_relaxed);
+      last_call_ns_ = now;
+      if (!conn_.command(ping, reply, why)) {
+        went_down(why);
+        return;
+      }
+    }
     went_up();
   }
 
   bool call(Script& s, const std::string& key, std::vector<std::string> args, std::vector<int64_t>& out,
             std::string& why, const std::string* key2 = nullptr) {
     calls_.fetch_add(1, std::memory_order_relaxed);
+    last_call_ns_ = mono_ns();
     std::string keys[2] = {key, key2 ? *key2 : std::string()};
     return conn_.eval(s, std::span<const std::string>(keys, key2 ? 2 : 1), args, out, why);
   }
@@ -396,6 +411,7 @@ class Link {
   Script quota_{scripts::kQuota, {}};
   Script slots_{scripts::kSlots, {}};
   int64_t next_connect_ns_ = 0;
+  int64_t last_call_ns_ = 0;
   int64_t backoff_ns_ = kBackoffMinNs;
 
   std::atomic<State> state_{State::unknown};
