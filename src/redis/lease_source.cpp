@@ -63,6 +63,22 @@ bool same_window(uint64_t word, int64_t window) {
   return window_bits(word) == (static_cast<uint64_t>(window) & 0xFFFF);
 }
 
+// Adds to a packed word of `window`. Units of another window not yet sent
+// (a few milliseconds' worth, at midnight) are replaced, not mixed in.
+void add_packed(std::atomic<uint64_t>& word, int64_t window, uint64_t n) {
+  uint64_t cur = word.load(std::memory_order_acquire);
+  for (;;) {
+    uint64_t base = same_window(cur, window) ? count_of(cur) : 0;
+    if (word.compare_exchange_weak(cur, pack(window, base + n), std::memory_order_acq_rel)) return;
+  }
+}
+
+void raise_to(std::atomic<uint64_t>& v, uint64_t to) {
+  uint64_t cur = v.load(std::memory_order_relaxed);
+  while (cur < to && !v.compare_exchange_weak(cur, to, std::memory_order_acq_rel)) {
+  }
+}
+
 // A slots word: reserved from Redis << 32 | requests in flight here.
 uint64_t in_use_of(uint64_t w) { return w & 0xFFFF'FFFF; }
 uint64_t reserved_of(uint64_t w) { return w >> 32; }
@@ -108,7 +124,9 @@ struct Pool {
   struct Budget {
     std::atomic<uint64_t> credit{0};     // leased from Redis, not handed out (packed)
     std::atomic<uint64_t> owed{0};       // charges not yet sent to Redis (packed)
+    std::atomic<uint64_t> returned{0};   // quota give-backs not yet sent to Redis (packed)
     std::atomic<uint64_t> demand{0};     // the largest lease the pool could not fill
+    std::atomic<uint64_t> peak{0};       // the largest lease ever asked (a worker's batch, or a big request)
     std::atomic<uint64_t> remaining{0};  // Redis's answer at the last call
     std::atomic<int64_t> full_at_ns{0};  // rpm/tpm: when the bucket is full again
   };
@@ -118,6 +136,16 @@ struct Pool {
   int64_t next_heartbeat_ns = 0;
   int64_t next_grow_ns = 0;
 };
+
+// P: the pool is refilled to 2P when it holds less than P, and returns
+// what it holds above 2P. P = max(T, the largest lease asked), where
+// T = RedisLeaseSource::pool_batch(limit, instances): so one refill always
+// covers a worker's next lease (README "Tolerance").
+namespace {
+uint64_t watermark(const Pool::Budget& b, uint64_t limit, uint32_t instances) {
+  return std::max(RedisLeaseSource::pool_batch(limit, instances), b.peak.load(std::memory_order_relaxed));
+}
+}  // namespace
 
 // The connection, the background thread and the keys it serves. Shared by
 // every generation of RedisLeaseSource (a reload keeps it).
@@ -307,6 +335,15 @@ class Link {
         }
       }
 
+      // Quota give-backs go to Redis, never into the pool: a quota admits
+      // while it is not exhausted (needs 1 unit), so refunds circulating
+      // here would keep admitting after Redis ran out.
+      uint64_t ret = b.returned.exchange(0, std::memory_order_acq_rel);
+      if (count_of(ret) > 0 && same_window(ret, window)) {
+        if (!budget_call(k, r, window, wall, "give", count_of(ret), out, why)) return false;
+        note(b, r, out, now);
+      }
+
       // A new quota window: the credit of the old one is dropped (Redis
       // counted it as used in a window that no longer matters).
       uint64_t cur = b.credit.load(std::memory_order_acquire);
@@ -315,15 +352,15 @@ class Link {
       }
       if (!same_window(cur, window)) cur = pack(window, 0);
       const uint64_t have = count_of(cur);
-      const uint64_t target = RedisLeaseSource::pool_batch(limit, instances_);
+      const uint64_t target = watermark(b, limit, instances_);
       const uint64_t demand = b.demand.exchange(0, std::memory_order_acq_rel);
-      if (have < (target + 1) / 2 || demand > have) {
-        uint64_t want = std::max(target, demand) - have;
+      if (have < target || demand > have) {
+        uint64_t want = 2 * target - std::min(have, 2 * target);
         if (!budget_call(k, r, window, wall, "lease", want, out, why)) return false;
         note(b, r, out, now);
         if (!out.empty() && out[0] > 0) b.credit.fetch_add(static_cast<uint64_t>(out[0]), std::memory_order_acq_rel);
       } else if (have > 2 * target) {
-        // Give-backs piled up (idle workers, refunds): return all but a batch.
+        // Give-backs piled up (idle workers, refunds): return all but P.
         uint64_t excess = 0;
         cur = b.credit.load(std::memory_order_acquire);
         do {
@@ -528,14 +565,13 @@ uint64_t RedisLeaseSource::lease(uint32_t key, Resource r, uint64_t want, Now no
     g = same_window(cur, window) ? std::min(want, count_of(cur)) : 0;
     if (g == 0 || b.credit.compare_exchange_weak(cur, cur - g, std::memory_order_acq_rel)) break;
   }
+  // Remember how much was asked, so that refills bring enough for the
+  // largest lease (a worker's batch, a request bigger than a batch).
+  raise_to(b.peak, std::min(want, limit));
   if (g < want) {
-    // Remember how much was asked, so the next refill brings enough for a
-    // request bigger than a batch.
-    uint64_t d = b.demand.load(std::memory_order_relaxed);
-    while (d < want && !b.demand.compare_exchange_weak(d, want, std::memory_order_acq_rel)) {
-    }
+    raise_to(b.demand, want);
     link_->wake();
-  } else if (count_of(cur) - g < (pool_batch(limit, instances_) + 1) / 2) {
+  } else if (count_of(cur) - g < watermark(b, limit, instances_)) {
     link_->wake();  // below the watermark: prefetch
   }
   return g;
@@ -557,9 +593,15 @@ void RedisLeaseSource::give_back(uint32_t key, Resource r, uint64_t amount, Now 
     local_->give_back(key, r, amount, leased);
     return;
   }
-  // Back into the pool; the background thread returns a surplus to Redis.
   Pool::Budget& b = p.budget[static_cast<size_t>(r)];
   const int64_t window = window_of(r, leased.wall_s);
+  if (is_quota(r)) {
+    // To Redis (by the background thread), not into the pool: see serve_key.
+    add_packed(b.returned, window, amount);
+    link_->wake();
+    return;
+  }
+  // Back into the pool; the background thread returns a surplus to Redis.
   uint64_t cur = b.credit.load(std::memory_order_acquire);
   while (same_window(cur, window) &&
          !b.credit.compare_exchange_weak(cur, pack(window, count_of(cur) + amount), std::memory_order_acq_rel)) {
@@ -590,13 +632,7 @@ void RedisLeaseSource::charge(uint32_t key, Resource r, uint64_t amount, Now at)
   }
   if (took == amount) return;
   const uint64_t rest = amount - took;
-  // Owed charges of another window not yet sent (a few milliseconds'
-  // worth, at midnight) are replaced, not mixed into this window.
-  uint64_t owed = b.owed.load(std::memory_order_acquire);
-  for (;;) {
-    uint64_t base = same_window(owed, window) ? count_of(owed) : 0;
-    if (b.owed.compare_exchange_weak(owed, pack(window, base + rest), std::memory_order_acq_rel)) break;
-  }
+  add_packed(b.owed, window, rest);
   link_->wake();
 }
 
