@@ -486,6 +486,23 @@ std::vector<config::KeyConfig> local_shares(const std::vector<config::KeyConfig>
   return out;
 }
 
+// A pooled rpm/tpm unit is a share of the bucket's minute (1/L of it), as
+// the bucket in Redis is a time: when L changes at a reload, the pool keeps
+// its share of the minute, in units of the new L (rounded down, so a
+// smaller limit is not exceeded through credit leased under the old one).
+void rescale(Pool& p, const limits::KeyLimits& before, const limits::KeyLimits& after) {
+  for (Resource r : {Resource::rpm, Resource::tpm}) {
+    uint64_t from = before.of(r), to = after.of(r);
+    if (from == to || from == 0) continue;
+    std::atomic<uint64_t>& credit = p.budget[static_cast<size_t>(r)].credit;
+    uint64_t cur = credit.load(std::memory_order_acquire);
+    for (;;) {
+      auto scaled = static_cast<uint64_t>(static_cast<unsigned __int128>(count_of(cur)) * to / from);
+      if (credit.compare_exchange_weak(cur, pack(0, scaled), std::memory_order_acq_rel)) break;
+    }
+  }
+}
+
 }  // namespace
 
 std::shared_ptr<RedisLeaseSource> RedisLeaseSource::build(const config::RedisConfig& cfg,
@@ -515,10 +532,14 @@ std::shared_ptr<RedisLeaseSource> RedisLeaseSource::rebuild(const std::vector<co
   out->deny_ = deny_;
   out->local_ = local_->rebuild(local_shares(keys, instances_));
   std::vector<Link::Key> linked;
+  std::unordered_map<std::string_view, limits::KeyLimits> old_limits;
+  for (const Entry& e : keys_) old_limits.emplace(e.name, e.limits);
   for (const config::KeyConfig& k : keys) {
     auto it = by_name.find(k.name);
     auto pool = it != by_name.end() ? it->second : std::make_shared<Pool>();
-    out->keys_.push_back(Entry{k.name, limits::KeyLimits::from(k), std::move(pool)});
+    limits::KeyLimits now_limits = limits::KeyLimits::from(k);
+    if (it != by_name.end()) rescale(*pool, old_limits[k.name], now_limits);
+    out->keys_.push_back(Entry{k.name, now_limits, std::move(pool)});
     linked.push_back(Link::Key{k.name, out->keys_.back().limits, out->keys_.back().pool});
   }
   link_->set_keys(std::move(linked));

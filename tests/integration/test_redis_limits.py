@@ -274,5 +274,42 @@ class RedisKilledMidRun(unittest.TestCase):
         self.assertGreaterEqual([st for st, _, _ in results].count(200), 5)
 
 
+class Reload(unittest.TestCase):
+    def test_reload_keeps_sharing_and_applies_new_limits(self):
+        redis = RedisServer()
+        redis.start()
+        srv = Server(DEMO + ADMIN + keys_config({"shared": "rpm = 300"}) + redis_section(redis.port), workers=2)
+        try:
+            self.assertEqual(blast([srv], "shared", 2, clients_each=1)[0][0][0], 200)
+            with open(srv.config_path) as f:
+                text = f.read()
+
+            def reload(new_text):
+                with open(srv.config_path, "w") as f:
+                    f.write(new_text)
+                with srv.connect(timeout=10, admin=True) as s:
+                    s.sendall(request("POST", "/admin/reload"))
+                    return Reader(s).read_response()
+
+            # Limits change at once; the Redis link and its pools stay.
+            r = reload(text.replace("rpm = 300", "rpm = 10"))
+            self.assertEqual(r.status, 200, r.body)
+            self.assertEqual(r.json()["restart_required"], [])
+            results, secs = blast([srv], "shared", 40, clients_each=2)
+            ok = sum(1 for st, _, _ in results if st == 200)
+            p, b = tolerance(10, workers=2)
+            self.assertGreaterEqual(ok, 1)
+            self.assertLessEqual(ok, 10 + 1 + 2 * (2 * p + 2 * b), [st for st, _, _ in results])
+            self.assertEqual(metric(srv, "aigw_redis_up"), 1)
+            self.assertEqual(sum("redis connected" in rec.get("msg", "") for rec in srv.log_records()), 1)
+            # [state.redis] itself needs a restart.
+            r = reload(text.replace("instances = 2", "instances = 3"))
+            self.assertEqual(r.status, 200, r.body)
+            self.assertIn("state.redis", r.json()["restart_required"])
+        finally:
+            srv.stop()
+            redis.kill()
+
+
 if __name__ == "__main__":
     main()

@@ -313,6 +313,11 @@ TEST_F(Redis, RebuildKeepsPoolsByName) {
   EXPECT_EQ(next->pooled(1, Resource::rpm), a->pooled(0, Resource::rpm));
   EXPECT_TRUE(eventually([&] { return next->lease(0, Resource::rpm, 1, now()) == 1; }));
   EXPECT_EQ(next->limits(0).rpm, 50u);
+  // A lower limit: the pooled credit keeps its share of the minute, in
+  // units of the new limit.
+  uint64_t pooled = next->pooled(1, Resource::rpm);
+  auto lower = next->rebuild({key("x", 100)});
+  EXPECT_EQ(lower->pooled(0, Resource::rpm), pooled / 10);
 }
 
 TEST_F(Redis, RedisDownFallsBackToTheLocalShareAndRecovers) {
