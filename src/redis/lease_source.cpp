@@ -120,7 +120,8 @@ std::string_view budget_name(Resource r) {
 
 }  // namespace
 
-struct Pool {
+// Cache-line aligned: each key's pool is written by every worker serving it.
+struct alignas(64) Pool {
   struct Budget {
     std::atomic<uint64_t> credit{0};     // leased from Redis, not handed out (packed)
     std::atomic<uint64_t> owed{0};       // charges not yet sent to Redis (packed)
@@ -181,6 +182,7 @@ class Link {
   void set_keys(std::vector<Key> keys) {
     std::lock_guard<std::mutex> lock(mu_);
     keys_ = std::move(keys);
+    ++keys_version_;
   }
 
   // One pass, on the caller's thread: build() runs the first before the
@@ -211,17 +213,23 @@ class Link {
 
   void loop() {
     std::unique_lock<std::mutex> lock(mu_);
+    std::vector<Key> keys;
+    uint64_t version = ~uint64_t{0};
     while (!stop_) {
       cv_.wait_for(lock, kPollInterval, [this] { return stop_ || wake_.load(std::memory_order_acquire); });
       if (stop_) break;
       wake_.store(false, std::memory_order_release);
-      std::vector<Key> keys = keys_;
+      if (version != keys_version_) {
+        // A copy only after a reload; the last owner of a removed key's
+        // pool frees it at the next one, on this thread.
+        keys = keys_;
+        version = keys_version_;
+      }
       lock.unlock();
       serve(keys, mono_ns());
-      keys.clear();  // the last owner of a removed key's pool frees it here, unlocked
       lock.lock();
     }
-    std::vector<Key> keys = keys_;
+    keys = keys_;
     lock.unlock();
     release(keys);
   }
@@ -459,6 +467,7 @@ class Link {
   std::mutex mu_;  // keys_ and stop_; never taken by a worker
   std::condition_variable cv_;
   std::vector<Key> keys_;
+  uint64_t keys_version_ = 0;
   bool stop_ = false;
   std::thread thread_;
 };
