@@ -81,6 +81,18 @@ void raise_to(std::atomic<uint64_t>& v, uint64_t to) {
   }
 }
 
+// How long a budget that Redis could not fill waits before asking again:
+// a bucket, until a quarter of a batch can have refilled (10 ms to 1 s); a
+// quota, 50 ms (refunds of other requests may free some). So a flood of
+// refused requests costs Redis at most tens of calls a second per budget.
+int64_t retry_ns(Resource r, uint64_t missing, uint64_t batch, uint64_t limit) {
+  constexpr int64_t kMin = 10'000'000, kMax = 1'000'000'000, kQuota = 50'000'000;
+  if (is_quota(r)) return kQuota;
+  uint64_t units = std::max<uint64_t>(1, std::min(missing, batch / 4));
+  auto refill = static_cast<unsigned __int128>(units) * 60'000'000'000 / limit;
+  return refill >= static_cast<unsigned __int128>(kMax) ? kMax : std::max<int64_t>(kMin, static_cast<int64_t>(refill));
+}
+
 // A slots word: reserved from Redis << 32 | requests in flight here.
 uint64_t in_use_of(uint64_t w) { return w & 0xFFFF'FFFF; }
 uint64_t reserved_of(uint64_t w) { return w >> 32; }
@@ -132,6 +144,7 @@ struct alignas(64) Pool {
     std::atomic<uint64_t> peak{0};       // the largest lease ever asked (a worker's batch, or a big request)
     std::atomic<uint64_t> remaining{0};  // Redis's answer at the last call
     std::atomic<int64_t> full_at_ns{0};  // rpm/tpm: when the bucket is full again
+    int64_t next_lease_ns = 0;           // background thread only: Redis had less than asked
   };
   Budget budget[kPooled];
   std::atomic<uint64_t> slots{0};  // reserved << 32 | in use
@@ -364,11 +377,16 @@ class Link {
       const uint64_t have = count_of(cur);
       const uint64_t target = watermark(b, limit, instances_);
       const uint64_t demand = b.demand.exchange(0, std::memory_order_acq_rel);
-      if (have < target || demand > have) {
+      if ((have < target || demand > have) && now >= b.next_lease_ns) {
         uint64_t want = 2 * target - std::min(have, 2 * target);
         if (!budget_call(k, r, window, wall, "lease", want, out, why)) return false;
         note(b, r, out, now);
-        if (!out.empty() && out[0] > 0) b.credit.fetch_add(static_cast<uint64_t>(out[0]), std::memory_order_acq_rel);
+        uint64_t got = out.empty() ? 0 : static_cast<uint64_t>(std::max<int64_t>(0, out[0]));
+        if (got > 0) b.credit.fetch_add(got, std::memory_order_acq_rel);
+        // Redis ran short: a refused request must not become a Redis call,
+        // so ask again only when the missing units can have refilled (a
+        // quota: when another instance may have given some back).
+        if (got < want) b.next_lease_ns = now + retry_ns(r, want - got, target, limit);
       } else if (have > 2 * target) {
         // Give-backs piled up (idle workers, refunds): return all but P.
         uint64_t excess = 0;

@@ -205,7 +205,7 @@ class SharedLimits(unittest.TestCase):
             if refused == 3:
                 break
             if st[0] == 429:
-                time.sleep(0.02)
+                time.sleep(0.06)  # longer than a pool waits before asking Redis again (50 ms)
         self.assertEqual(refused, 3, "the quota of 600 tokens was never spent")
         self.assertEqual(st[2].json()["error"]["code"], "insufficient_quota")
         # ...and b, which never sent a request for this key, admits at most

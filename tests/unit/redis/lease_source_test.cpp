@@ -236,6 +236,28 @@ TEST_F(Redis, TwoInstancesShareOneRpmWithinTheTolerance) {
   EXPECT_LT(admitted.load(), 2 * limit - n_inst * (2 * P + wb));
 }
 
+TEST_F(Redis, RefusedLeasesDoNotBecomeRedisCalls) {
+  auto a = RedisLeaseSource::build(cfg_, {key("flood", 60, 0, 1000)});
+  uint64_t got = 0;
+  eventually([&] {
+    got += a->lease(0, Resource::rpm, 10, now());
+    return got >= 60;
+  }, 1000ms);
+  for (int i = 0; i < 100 && a->lease(0, Resource::daily, 100, now()) > 0; ++i) std::this_thread::sleep_for(1ms);
+  // Both exhausted: a flood of refused leases for 300 ms.
+  uint64_t calls = a->redis_calls();
+  auto until = std::chrono::steady_clock::now() + 300ms;
+  uint64_t more = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    more += a->lease(0, Resource::rpm, 1, now()) + a->lease(0, Resource::daily, 1, now());
+    std::this_thread::sleep_for(50us);
+  }
+  EXPECT_LE(more, 2u);  // an rpm unit refills each second
+  // rpm waits until a quarter batch (>= 1 unit: 1 s at 60/min) can have
+  // refilled, the quota 50 ms: about 6 calls plus PINGs, not thousands.
+  EXPECT_LE(a->redis_calls() - calls, 15u);
+}
+
 TEST_F(Redis, DailyQuotaIsShared) {
   auto a = RedisLeaseSource::build(cfg_, {key("q", 0, 0, 10'000)});
   auto b = RedisLeaseSource::build(cfg_, {key("q", 0, 0, 10'000)});
