@@ -35,13 +35,16 @@ def free_port():
 
 
 class RedisServer:
-    def __init__(self):
+    def __init__(self, password=None):
         self.port = free_port()
         self.proc = None
+        self.password = password
 
     def start(self):
+        auth = ["--requirepass", self.password] if self.password else []
         self.proc = subprocess.Popen([REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                      "--appendonly", "no"] + auth,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         end = time.time() + 10
         while time.time() < end:
             try:
@@ -57,8 +60,9 @@ class RedisServer:
             self.proc.wait()
 
     def cli(self, *args):
+        env = dict(os.environ, REDISCLI_AUTH=self.password) if self.password else None
         return subprocess.run(["redis-cli", "-p", str(self.port)] + list(args), capture_output=True,
-                              text=True, timeout=10).stdout.strip()
+                              text=True, timeout=10, env=env).stdout.strip()
 
 
 def keys_config(keys):
@@ -68,9 +72,10 @@ def keys_config(keys):
     return out
 
 
-def redis_section(port, mode="local", instances=2):
+def redis_section(port, mode="local", instances=2, password=False):
     return ('\n[state.redis]\nurl = "redis://127.0.0.1:%d/0"\non_unavailable = "%s"\ninstances = %d\n'
-            'connect_timeout = "200ms"\ncommand_timeout = "200ms"\n' % (port, mode, instances))
+            'connect_timeout = "200ms"\ncommand_timeout = "200ms"\n%s'
+            % (port, mode, instances, 'password = "env:AIGW_TEST_REDIS_PASSWORD"\n' if password else ""))
 
 
 def chat(max_tokens=20):
@@ -223,16 +228,21 @@ class SharedLimits(unittest.TestCase):
         self.assertGreaterEqual(int(self.redis.cli("GET", "aigw:{quota}:daily:%d" % day) or 0), 600 * 9 // 10)
 
 
+REDIS_PASSWORD = "redis-pw-never-logged-5e9a"
+
+
 class RedisKilledMidRun(unittest.TestCase):
-    """One aigw on "local", one on "deny", both with rpm 40 over 2 instances."""
+    """One aigw on "local", one on "deny", both with rpm 40 over 2 instances,
+    against a Redis with a password (from env:, never logged)."""
 
     @classmethod
     def setUpClass(cls):
-        cls.redis = RedisServer()
+        os.environ["AIGW_TEST_REDIS_PASSWORD"] = REDIS_PASSWORD
+        cls.redis = RedisServer(password=REDIS_PASSWORD)
         cls.redis.start()
         keys = keys_config({"fall": "rpm = 40"})
-        cls.local = Server(DEMO + ADMIN + keys + redis_section(cls.redis.port, "local"), workers=1)
-        cls.deny = Server(DEMO + ADMIN + keys + redis_section(cls.redis.port, "deny"), workers=1)
+        cls.local = Server(DEMO + ADMIN + keys + redis_section(cls.redis.port, "local", password=True), workers=1)
+        cls.deny = Server(DEMO + ADMIN + keys + redis_section(cls.redis.port, "deny", password=True), workers=1)
 
     @classmethod
     def tearDownClass(cls):
@@ -276,6 +286,11 @@ class RedisKilledMidRun(unittest.TestCase):
         results, _ = blast([self.deny], "fall", 10, clients_each=1)
         self.assertGreaterEqual([st for st, _, _ in results].count(200), 1,
                                 ([st for st, _, _ in results], self.deny.lines[-6:]))
+        # The password, through connects, a loss and a reconnect: in no log
+        # line and no metric.
+        for srv in (self.local, self.deny):
+            self.assertFalse(any(REDIS_PASSWORD in line for line in srv.lines))
+            self.assertNotIn(REDIS_PASSWORD, get(srv, "/metrics", admin=True).body.decode())
 
 
 class Reload(unittest.TestCase):
