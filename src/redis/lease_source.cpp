@@ -156,7 +156,7 @@ struct alignas(64) Pool {
 // P: the pool is refilled to 2P when it holds less than P, and returns
 // what it holds above 2P. P = max(T, the largest lease asked), where
 // T = RedisLeaseSource::pool_batch(limit, instances): so one refill always
-// covers a worker's next lease (README "Tolerance").
+// covers a worker's next lease (docs/state.md "Tolerance").
 namespace {
 uint64_t watermark(const Pool::Budget& b, uint64_t limit, uint32_t instances) {
   return std::max(RedisLeaseSource::pool_batch(limit, instances), b.peak.load(std::memory_order_relaxed));

@@ -56,8 +56,9 @@ class RedisLeaseSource final : public limits::LeaseSource {
   // The pool of one key's budget `r` (tests): units this instance holds
   // from Redis and has not handed to a worker; concurrent: slots reserved.
   uint64_t pooled(uint32_t key, limits::Resource r) const;
-  // Units an instance asks Redis for at a time, and the bound on what it
-  // holds unspent (pool + workers' credit): see README.md "Tolerance".
+  // T = max(2, limit / (16 * instances)), the pool's base batch: a pool is
+  // refilled to 2P when below P, P = max(T, the largest lease asked). What
+  // an instance holds unspent follows from it: docs/state.md "Tolerance".
   static uint64_t pool_batch(uint64_t limit, uint32_t instances);
 
   RedisLeaseSource() = default;  // use build()
