@@ -96,5 +96,13 @@ TEST(StateRedis, PasswordFromAnUnsetVariableNamesOnlyTheVariable) {
   EXPECT_NE(all(r).find("environment variable AIGW_TEST_REDIS_UNSET is not set"), std::string::npos) << all(r);
 }
 
+TEST(StateRedis, OtherStateKeysAreLeftToTheUsageStoreReader) {
+  LoadResult r = load_string("[state]\npath = \"/var/lib/aigw/usage.db\"\nflush_interval = \"1s\"\n"
+                             "[state.redis]\nurl = \"redis://x\"\n", "t.toml");
+  ASSERT_TRUE(r.config) << all(r);
+  EXPECT_TRUE(r.config->redis.enabled);
+  EXPECT_FALSE(load_string("[state]\npath = \"/x\"\n", "t.toml").config->redis.enabled);
+}
+
 }  // namespace
 }  // namespace aigw::config
