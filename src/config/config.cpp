@@ -53,6 +53,13 @@ LoadResult build(const std::shared_ptr<const toml::table>& root_ptr, std::string
   read_keys(top, *config);
   read_request_limits(top.table("limits"), config->limits);
   read_access_log(top.table("access_log"), config->access_log);
+  {
+    // [state] is shared: its own keys (path, flush_interval, requests, keep,
+    // enabled) are the usage store's and are read, with its unknown keys
+    // reported, by that reader; only [state.redis] is read here.
+    TableReader state = top.table("state");
+    read_state_redis(state, config->redis);
+  }
   top.report_unknown_keys();
 
   LoadResult result;

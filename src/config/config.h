@@ -209,6 +209,24 @@ struct AccessLogConfig {
   double sample = 1.0; // share of requests logged (errors are always logged)
 };
 
+// [state.redis]: rate limits and quotas shared by every aigw instance through
+// one Redis (src/redis, docs/state.md). Absent: each process enforces its own.
+struct RedisConfig {
+  enum class OnUnavailable : uint8_t { local, deny };
+  bool enabled = false;   // the table is present
+  std::string url;        // as written: redis://host[:port][/db], never a secret
+  std::string host;
+  uint16_t port = 6379;
+  uint64_t db = 0;
+  std::string username;   // ACL user; empty: AUTH with the password alone
+  std::string password;   // resolved (env:NAME); never logged
+  OnUnavailable on_unavailable = OnUnavailable::local;
+  uint64_t instances = 1;              // the local share while Redis is away is limit / instances
+  Duration connect_timeout{500};
+  Duration command_timeout{250};
+  Duration slot_ttl{10'000};           // a silent instance's concurrency slots come back after this
+};
+
 struct Config {
   std::string source;  // file path, or "<built-in>"
   ServerConfig server;
@@ -221,6 +239,7 @@ struct Config {
   std::vector<KeyConfig> keys;
   LimitsConfig limits;
   AccessLogConfig access_log;
+  RedisConfig redis;  // [state.redis]
 
   // The first provider that lists `model` in its models (not routes).
   const ProviderConfig* provider_for_model(std::string_view model) const;
@@ -263,6 +282,9 @@ bool parse_size(std::string_view text, uint64_t& out, std::string& why);
 // environment variable NAME. Anything else is returned unchanged. Fails when
 // the variable is unset or empty. Never put the resolved value in a message.
 bool resolve_secret(std::string_view value, std::string& out, std::string& why);
+// "redis://host[:port][/db]" into out.host, port, db; credentials in the
+// URL are refused (they belong in `password`, as env:NAME).
+bool parse_redis_url(std::string_view text, RedisConfig& out, std::string& why);
 
 // "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:0". Port 0 asks the kernel for one.
 bool parse_listen_addr(std::string_view text, ListenAddr& out, std::string& why);

@@ -45,6 +45,10 @@ void read_keys(TableReader& top, Config& config);
 // limits.cpp: [limits] (token estimates; [server.limits] is server.cpp's).
 void read_request_limits(TableReader r, LimitsConfig& out);
 
+// state_redis.cpp: [state.redis], read from the reader of [state] (whose own
+// keys belong to the usage store's reader).
+void read_state_redis(TableReader& state, RedisConfig& out);
+
 // names.cpp. A model name or pattern: printable ASCII without spaces or
 // quotes, so it is safe in a JSON string, a log line and a metric label as
 // written.

@@ -26,6 +26,7 @@
 #include "json/write.h"
 #include "log/log.h"
 #include "plugin/generation.h"
+#include "redis/lease_source.h"
 #include "worker/listener.h"
 #include "worker/worker.h"
 #include "tls/tls.h"
@@ -160,6 +161,7 @@ class PluginControl {
 
   int inotify_fd() const { return inotify_fd_; }
   uint64_t generation_id() const { return current_ ? current_->id : 0; }
+  const redis::RedisLeaseSource* shared_budgets() const { return shared_budgets_.get(); }
   const config::Config& config() const { return *cfg_; }
 
   // Watches the config file's directory too (editors and deploys replace
@@ -243,8 +245,17 @@ class PluginControl {
   // Client keys and their budgets for a new generation. The budget source
   // is rebuilt from the previous one, so minute windows and quotas carry
   // over a reload by key name instead of starting again.
+  // With [state.redis] the budgets are shared with the other instances
+  // through Redis; whether they are is fixed at start ([state.redis] needs
+  // a restart), so a reload rebuilds the same kind of source.
   void attach_keys(plugin::Generation& gen) {
     gen.keys = auth::KeyTable::build(gen.config->keys);
+    if (shared_budgets_ || (!budgets_ && gen.config->redis.enabled)) {
+      shared_budgets_ = shared_budgets_ ? shared_budgets_->rebuild(gen.config->keys)
+                                        : redis::RedisLeaseSource::build(gen.config->redis, gen.config->keys);
+      gen.limits = shared_budgets_;
+      return;
+    }
     budgets_ = budgets_ ? budgets_->rebuild(gen.config->keys)
                         : limits::LocalLeaseSource::build(gen.config->keys);
     gen.limits = budgets_;
@@ -275,6 +286,7 @@ class PluginControl {
   std::shared_ptr<plugin::Generation> current_;
   std::vector<std::shared_ptr<plugin::Generation>> retired_;
   std::shared_ptr<limits::LocalLeaseSource> budgets_;
+  std::shared_ptr<redis::RedisLeaseSource> shared_budgets_;  // [state.redis]
   int inotify_fd_ = -1;
   std::vector<std::pair<int, std::string>> watched_;
   int config_wd_ = -1;
@@ -326,6 +338,14 @@ std::vector<std::string> needs_restart(const config::Config& now, const config::
   if (now.admin.api_key != next.admin.api_key) out.push_back("admin.api_key");
   if (now.log.level != next.log.level) out.push_back("log.level");
   if (now.access_log.path != next.access_log.path) out.push_back("access_log.path");
+  const config::RedisConfig& ra = now.redis;
+  const config::RedisConfig& rb = next.redis;
+  if (ra.enabled != rb.enabled || ra.url != rb.url || ra.username != rb.username ||
+      ra.password != rb.password || ra.on_unavailable != rb.on_unavailable || ra.instances != rb.instances ||
+      ra.connect_timeout != rb.connect_timeout || ra.command_timeout != rb.command_timeout ||
+      ra.slot_ttl != rb.slot_ttl) {
+    out.push_back("state.redis");
+  }
   return out;
 }
 
@@ -645,6 +665,12 @@ int serve(std::shared_ptr<const config::Config> cfg) {
     info.plugin_generation = plugins.generation_id();
     info.config_reloads_ok = reloads_ok;
     info.config_reloads_error = reloads_failed;
+    if (const redis::RedisLeaseSource* shared = plugins.shared_budgets()) {
+      info.redis_configured = true;
+      info.redis_up = shared->redis_up();
+      info.redis_errors = shared->redis_errors();
+      info.redis_calls = shared->redis_calls();
+    }
     metrics::render(report->snapshots, info, body);
     return 200;
   };

@@ -64,10 +64,11 @@ void WorkerLimiter::reload(std::shared_ptr<LeaseSource> source) {
   auto g = std::make_unique<Generation>();
   g->source = std::move(source);
   g->keys.resize(g->source->size());
+  const uint32_t sharers = workers_ * std::max<uint32_t>(1, g->source->instances());
   for (uint32_t k = 0; k < g->keys.size(); ++k) {
     KeySlot& s = g->keys[k];
     s.limits = g->source->limits(k);
-    for (size_t r = 0; r < kLocal; ++r) s.batch[r] = batch(s.limits.of(static_cast<Resource>(r)), workers_);
+    for (size_t r = 0; r < kLocal; ++r) s.batch[r] = batch(s.limits.of(static_cast<Resource>(r)), sharers);
   }
   if (current_) {
     g->id = current_->id + 1;

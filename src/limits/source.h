@@ -70,6 +70,10 @@ class LeaseSource {
 
   virtual size_t size() const = 0;
   virtual const KeyLimits& limits(uint32_t key) const = 0;
+  // How many gateway processes share this budget (a Redis-backed source:
+  // [state.redis] instances). Workers divide their batch by it too, so
+  // credit held in all of them stays a small share of the limit.
+  virtual uint32_t instances() const { return 1; }
 
   // Takes up to `want` units of `key`'s budget `r`; returns how many were
   // granted (0 .. want). Never blocks, never grants more than is left.

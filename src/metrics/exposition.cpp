@@ -242,6 +242,15 @@ void render(const std::vector<Snapshot>& workers, const Info& info, std::string&
   w.family("aigw_config_reloads_total", "counter", "Configuration reloads, by result.");
   w.sample("aigw_config_reloads_total", {{"result", "ok"}}, info.config_reloads_ok);
   w.sample("aigw_config_reloads_total", {{"result", "error"}}, info.config_reloads_error);
+
+  if (info.redis_configured) {
+    w.family("aigw_redis_up", "gauge", "1 while Redis answers and limits are shared; 0 while on the fallback.");
+    w.sample("aigw_redis_up", {}, uint64_t{info.redis_up ? 1u : 0u});
+    w.family("aigw_redis_errors_total", "counter", "Failed Redis connects and commands (each puts limits on the fallback).");
+    w.sample("aigw_redis_errors_total", {}, info.redis_errors);
+    w.family("aigw_redis_calls_total", "counter", "Lua script calls this instance made to Redis (leases, give-backs, charges, slots).");
+    w.sample("aigw_redis_calls_total", {}, info.redis_calls);
+  }
 }
 
 }  // namespace aigw::metrics

@@ -227,6 +227,11 @@ struct Info {
   uint64_t plugin_generation = 0;  // aigw_plugin_generation
   uint64_t config_reloads_ok = 0;  // aigw_config_reloads_total{result="ok"}
   uint64_t config_reloads_error = 0;
+  // [state.redis] (src/redis): written only when it is configured.
+  bool redis_configured = false;
+  bool redis_up = false;       // aigw_redis_up
+  uint64_t redis_errors = 0;   // aigw_redis_errors_total
+  uint64_t redis_calls = 0;    // aigw_redis_calls_total
 };
 
 // Appends the whole exposition to `out`: merge(workers), then every family
