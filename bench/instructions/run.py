@@ -1,0 +1,284 @@
+#!/usr/bin/env python3
+"""User-space instructions per proxied request, aigw and nginx measured the
+same way: each server process runs under callgrind in front of the same
+aigw-mock, one keep-alive client sends a fixed number of requests, and
+callgrind's counters are dumped just before and just after them
+(`callgrind_control -d`). Instruction counts do not move with the machine's
+load, so the ratio is repeatable on a shared machine where timings are not.
+
+  bench/instructions/run.py --requests 2000
+  bench/instructions/run.py --aigw build-release/src/aigw --json /tmp/instr.json
+
+Why the dump is triggered by traffic: callgrind looks for a dump command
+between basic blocks, and a server waiting in io_uring_enter or epoll_wait
+runs none; the request sent after the command makes it run, and the dump
+happens at that request's start. So each measured window holds the N
+requests plus a part of the two trigger requests at its edges; the
+per-request figure divides by N + 1 (error < 1/N).
+
+aigw runs with one worker, access log off; nginx with master_process off,
+one worker, access log off, upstream keep-alive, proxy_buffering off for
+streams (what a streaming proxy needs). Both run the distribution's
+configuration as a packager builds it (pass --aigw for a release build).
+Scenarios: a non-stream chat completion, and a stream of --stream-tokens
+events (the mock sends them without pacing)."""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+BODY = {"model": "mock-model", "messages": [{"role": "user", "content": "Say something short."}]}
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, timeout=60):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("nothing listens on port %d" % port)
+
+
+class Client:
+    """One keep-alive HTTP/1.1 connection; reads each answer whole."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise RuntimeError("server closed the connection")
+        self.buf += chunk
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _take(self, n):
+        while len(self.buf) < n:
+            self._fill()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def request(self, stream):
+        body = dict(BODY)
+        if stream:
+            body["stream"] = True
+        data = json.dumps(body).encode()
+        self.sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+                          b"Authorization: Bearer sk-bench\r\nContent-Length: %d\r\n\r\n" % len(data) + data)
+        status = int(self._line().split(b" ")[1])
+        length, chunked = None, False
+        while True:
+            line = self._line()
+            if not line:
+                break
+            k, _, v = line.partition(b":")
+            k = k.strip().lower()
+            if k == b"content-length":
+                length = int(v)
+            elif k == b"transfer-encoding" and b"chunked" in v.lower():
+                chunked = True
+        out = b""
+        if chunked:
+            while True:
+                n = int(self._line().split(b";")[0], 16)
+                if n == 0:
+                    self._line()
+                    break
+                out += self._take(n)
+                self._take(2)
+        elif length is not None:
+            out = self._take(length)
+        if status != 200:
+            raise RuntimeError("status %d: %r" % (status, out[:200]))
+        if stream and b"[DONE]" not in out:
+            raise RuntimeError("stream without [DONE]")
+        return out
+
+
+class Callgrind:
+    """A server process under callgrind, and dumps on demand."""
+
+    def __init__(self, argv, outdir, name, env=None):
+        self.out = os.path.join(outdir, "cg.%s.out" % name)
+        self.proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + self.out] + argv,
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=open(os.path.join(outdir, name + ".log"), "w"), env=env)
+        self.dumps = 0
+
+    def dump(self, client, stream):
+        """Asks for a dump, sends requests until it is written; returns the
+        instructions counted since the previous dump."""
+        ctl = subprocess.Popen(["callgrind_control", "-d", str(self.proc.pid)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+        time.sleep(0.3)  # the command file is in place before the trigger
+        self.dumps += 1
+        path = "%s.%d" % (self.out, self.dumps)
+        for _ in range(200):
+            client.request(stream)
+            if ctl.poll() is not None and os.path.exists(path):
+                break
+            time.sleep(0.05)
+        ctl.wait(30)
+        with open(path) as f:
+            for line in f:
+                if line.startswith("totals:"):
+                    return int(line.split()[1])
+        raise RuntimeError("no totals in " + path)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def measure(server, port, n, warmup, idle_s):
+    """Instructions per request for each scenario, less what the process
+    runs when idle (timers, the control thread's poll) over the window's
+    length: under callgrind a request takes ~50x longer than natively, so
+    background work would otherwise be counted ~50x into each request."""
+    wait_port(port)
+    client = Client(port)
+    for _ in range(warmup):
+        client.request(False)
+    server.dump(client, False)
+    t0 = time.monotonic()
+    time.sleep(idle_s)
+    idle = server.dump(client, False)  # idle_s of nothing, and ~1 request
+    figures = {"idle_per_s": idle / (time.monotonic() - t0)}
+    for stream in (False, True):
+        for _ in range(warmup):
+            client.request(stream)
+        server.dump(client, stream)  # the start of the window
+        t0 = time.monotonic()
+        for _ in range(n):
+            client.request(stream)
+        total = server.dump(client, stream)
+        seconds = time.monotonic() - t0
+        name = "stream" if stream else "chat"
+        figures[name + "_raw"] = total / (n + 1)
+        figures[name] = max(0.0, total - figures["idle_per_s"] * seconds) / (n + 1)
+        figures[name + "_window_s"] = seconds
+    return figures
+
+
+def aigw_config(port, mock_port):
+    return ("[server]\nlisten = \"127.0.0.1:%d\"\nworkers = 1\nshutdown_delay = \"0s\"\n"
+            "[access_log]\nenabled = false\n"
+            "[[provider]]\nname = \"mock\"\nplugin = \"openai\"\nbase_url = \"http://127.0.0.1:%d/v1\"\n"
+            "api_key = \"sk-upstream\"\nmodels = [\"mock-model\"]\n" % (port, mock_port))
+
+
+def nginx_config(d, port, mock_port):
+    return """daemon off;
+master_process off;
+worker_processes 1;
+pid %(d)s/nginx.pid;
+error_log %(d)s/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path %(d)s/body;
+    proxy_temp_path %(d)s/proxy;
+    keepalive_requests 1000000000;
+    upstream mock { server 127.0.0.1:%(mock)d; keepalive 16; keepalive_requests 1000000000; }
+    server {
+        listen 127.0.0.1:%(port)d;
+        location / {
+            proxy_pass http://mock;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+        }
+    }
+}
+""" % {"d": d, "port": port, "mock": mock_port}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--aigw", default=os.path.join(ROOT, "build", "src", "aigw"))
+    p.add_argument("--mock", default=os.path.join(ROOT, "build", "tests", "mock", "aigw-mock"))
+    p.add_argument("--nginx", default=shutil.which("nginx") or "/usr/sbin/nginx")
+    p.add_argument("--requests", type=int, default=1000, help="requests per scenario and server (default 1000)")
+    p.add_argument("--warmup", type=int, default=50)
+    p.add_argument("--stream-tokens", type=int, default=16)
+    p.add_argument("--idle", type=float, default=5, help="seconds of the idle window (default 5)")
+    p.add_argument("--json", help="also write the figures here")
+    args = p.parse_args()
+    for tool in ("valgrind", "callgrind_control"):
+        if not shutil.which(tool):
+            sys.exit("needs %s (scripts/install-deps --bench installs valgrind)" % tool)
+    d = tempfile.mkdtemp(prefix="aigw-instr-")
+    mock_port = free_port()
+    mock = subprocess.Popen([args.mock, "--listen", "127.0.0.1:%d" % mock_port, "--stream-interval", "0",
+                             "--stream-tokens", str(args.stream_tokens), "--completion-tokens", "16"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results = {"requests": args.requests, "stream_tokens": args.stream_tokens}
+    try:
+        wait_port(mock_port)
+        port = free_port()
+        conf = os.path.join(d, "aigw.toml")
+        with open(conf, "w") as f:
+            f.write(aigw_config(port, mock_port))
+        srv = Callgrind([args.aigw, "serve", "-c", conf], d, "aigw")
+        try:
+            results["aigw"] = measure(srv, port, args.requests, args.warmup, args.idle)
+        finally:
+            srv.stop()
+        port = free_port()
+        os.makedirs(os.path.join(d, "nginx"))
+        conf = os.path.join(d, "nginx", "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(nginx_config(os.path.join(d, "nginx"), port, mock_port))
+        srv = Callgrind([args.nginx, "-c", conf, "-e", os.path.join(d, "nginx", "error.log")], d, "nginx")
+        try:
+            results["nginx"] = measure(srv, port, args.requests, args.warmup, args.idle)
+        finally:
+            srv.stop()
+    finally:
+        mock.terminate()
+        mock.wait(10)
+    print("%-10s %18s %18s %14s" % ("", "chat (instr/req)", "stream (instr/req)", "idle (instr/s)"))
+    for name in ("aigw", "nginx"):
+        r = results[name]
+        print("%-10s %18.0f %18.0f %14.0f" % (name, r["chat"], r["stream"], r["idle_per_s"]))
+    results["ratio"] = {k: results["aigw"][k] / results["nginx"][k] for k in ("chat", "stream")}
+    print("%-10s %18.2f %18.2f" % ("aigw/nginx", results["ratio"]["chat"], results["ratio"]["stream"]))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
