@@ -234,6 +234,8 @@ def main():
     p.add_argument("--stream-tokens", type=int, default=16)
     p.add_argument("--idle", type=float, default=5, help="seconds of the idle window (default 5)")
     p.add_argument("--json", help="also write the figures here")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the callgrind files (cg.aigw.out.N: 2 idle, 4 chat, 6 stream) for callgrind_annotate")
     args = p.parse_args()
     for tool in ("valgrind", "callgrind_control"):
         if not shutil.which(tool):
@@ -277,7 +279,10 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
-    shutil.rmtree(d, ignore_errors=True)
+    if args.keep:
+        print("callgrind files in " + d)
+    else:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == "__main__":
