@@ -53,6 +53,7 @@ LoadResult build(const std::shared_ptr<const toml::table>& root_ptr, std::string
   read_keys(top, *config);
   read_request_limits(top.table("limits"), config->limits);
   read_access_log(top.table("access_log"), config->access_log);
+  read_state(top.table("state"), config->state);
   top.report_unknown_keys();
 
   LoadResult result;

@@ -209,6 +209,16 @@ struct AccessLogConfig {
   double sample = 1.0; // share of requests logged (errors are always logged)
 };
 
+// [state]: the usage store (src/state, docs/state.md). [state.redis] is
+// another feature's sub-table, read elsewhere.
+struct StateConfig {
+  bool enabled = true;
+  std::string path;                       // empty: the default (state::default_path)
+  Duration flush_interval{1000};          // one transaction per interval
+  bool requests = false;                  // keep one row per request too
+  Duration keep{30LL * 24 * 3600 * 1000}; // how long request rows are kept
+};
+
 struct Config {
   std::string source;  // file path, or "<built-in>"
   ServerConfig server;
@@ -221,6 +231,7 @@ struct Config {
   std::vector<KeyConfig> keys;
   LimitsConfig limits;
   AccessLogConfig access_log;
+  StateConfig state;
 
   // The first provider that lists `model` in its models (not routes).
   const ProviderConfig* provider_for_model(std::string_view model) const;

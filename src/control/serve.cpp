@@ -14,6 +14,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <map>
 #include <thread>
 #include <vector>
@@ -25,6 +26,8 @@
 #include "json/write.h"
 #include "log/log.h"
 #include "plugin/generation.h"
+#include "state/report.h"
+#include "state/writer.h"
 #include "worker/listener.h"
 #include "worker/worker.h"
 #include "tls/tls.h"
@@ -102,6 +105,12 @@ class PluginControl {
     return current_ != nullptr;
   }
   std::shared_ptr<plugin::Generation> current() const { return current_; }
+  // Quota use read from the usage store, added to the first budget source
+  // (a reload carries the counts over by name anyway).
+  void set_quota_seed(std::map<std::string, state::Store::QuotaUse> seed, int64_t wall_s) {
+    seed_ = std::move(seed);
+    seed_wall_s_ = wall_s;
+  }
 
   // Loads every plugin again (a changed file gets a new content-hash copy),
   // with `cfg` when given (a config reload) or the current config, publishes
@@ -244,8 +253,13 @@ class PluginControl {
   // over a reload by key name instead of starting again.
   void attach_keys(plugin::Generation& gen) {
     gen.keys = auth::KeyTable::build(gen.config->keys);
-    budgets_ = budgets_ ? budgets_->rebuild(gen.config->keys)
-                        : limits::LocalLeaseSource::build(gen.config->keys);
+    if (budgets_) {
+      budgets_ = budgets_->rebuild(gen.config->keys);
+    } else {
+      budgets_ = limits::LocalLeaseSource::build(gen.config->keys);
+      for (const auto& [name, use] : seed_) budgets_->seed_quota(name, use.daily, use.monthly, seed_wall_s_);
+      seed_.clear();
+    }
     gen.limits = budgets_;
   }
 
@@ -274,6 +288,8 @@ class PluginControl {
   std::shared_ptr<plugin::Generation> current_;
   std::vector<std::shared_ptr<plugin::Generation>> retired_;
   std::shared_ptr<limits::LocalLeaseSource> budgets_;
+  std::map<std::string, state::Store::QuotaUse> seed_;
+  int64_t seed_wall_s_ = 0;
   int inotify_fd_ = -1;
   std::vector<std::pair<int, std::string>> watched_;
   int config_wd_ = -1;
@@ -353,6 +369,49 @@ std::string reloaded_body(std::string_view message, const std::vector<std::strin
   return body;
 }
 
+// The quota gauges: every key with a daily or monthly quota, by name.
+void quota_gauges(const plugin::Generation* gen, metrics::Info& info) {
+  if (gen == nullptr || !gen->limits) return;
+  const limits::Now now{io::mono_ns(), static_cast<int64_t>(time(nullptr))};
+  const auto& keys = gen->config->keys;
+  for (uint32_t i = 0; i < keys.size() && i < gen->limits->size(); ++i) {
+    for (limits::Resource r : {limits::Resource::daily, limits::Resource::monthly}) {
+      limits::Level l = gen->limits->level(i, r, now);
+      if (l.limit == 0) continue;
+      info.quotas.push_back({keys[i].name, r == limits::Resource::daily ? "daily" : "monthly",
+                             l.limit > l.remaining ? l.limit - l.remaining : 0, l.remaining});
+    }
+  }
+}
+
+// GET /admin/usage, answered on the control thread from its own read-only
+// connection to the store (WAL: the writer thread is never waited for, and
+// no worker is involved).
+int usage_report(const std::string& path, std::unique_ptr<state::Store>& reader, const std::string& query,
+                 bool csv, std::string& body, std::string_view& content_type) {
+  state::UsageQuery q;
+  std::string why;
+  if (!state::parse_url_query(query, state::day_of_s(time(nullptr)), q, why)) {
+    body = http::error_body(400, "invalid_usage_query", why);
+    return 400;
+  }
+  std::vector<state::UsageRow> rows;
+  if (!reader) reader = state::Store::open(path, true, why);
+  if (!reader || !reader->usage(q, rows, why)) {
+    reader.reset();  // opened again on the next question
+    log::error("usage report failed", {{"error", why}});
+    body = http::error_body(500, "state_unavailable", "The usage store could not be read; see the log.");
+    return 500;
+  }
+  if (csv) {
+    state::format_csv(q, rows, body);
+    content_type = "text/csv; charset=utf-8";
+  } else {
+    state::format_json(q, rows, body);
+  }
+  return 200;
+}
+
 }  // namespace
 
 int serve(std::shared_ptr<const config::Config> cfg) {
@@ -386,6 +445,22 @@ int serve(std::shared_ptr<const config::Config> cfg) {
     ~RuntimeDirGuard() { plugin::remove_runtime_dir(); }
   } runtime_dir_guard;
   PluginControl plugins(cfg, runtime_dir);
+  // The usage store: a problem with its file stops the start, in one
+  // sentence, before anything listens. Its quota counts seed the budgets.
+  const std::string state_path = cfg->state.enabled ? state::path_of(*cfg) : std::string();
+  std::unique_ptr<state::Store> store;
+  if (cfg->state.enabled) {
+    store = state::Store::open(state_path, false, why);
+    std::map<std::string, state::Store::QuotaUse> used;
+    const int64_t now_s = static_cast<int64_t>(time(nullptr));
+    if (store && !store->quota_use(now_s, used, why)) store.reset();
+    if (!store) {
+      std::fprintf(stderr, "aigw: %s\n", why.c_str());
+      return 1;
+    }
+    plugins.set_quota_seed(std::move(used), now_s);
+    log::info("usage store open", {{"path", state_path}});
+  }
   {
     std::vector<std::string> errors;
     if (!plugins.build_initial(errors)) {
@@ -454,6 +529,11 @@ int serve(std::shared_ptr<const config::Config> cfg) {
     }
   }
 
+  // Declared before the workers: it outlives them (they hold its queues),
+  // and stop() commits after they have drained.
+  std::unique_ptr<state::Writer> writer;
+  if (store) writer = std::make_unique<state::Writer>(std::move(store), cfg->state, n);
+  std::unique_ptr<state::Store> usage_reader;
   WorkerReports reports;
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::thread> threads;
@@ -473,6 +553,7 @@ int serve(std::shared_ptr<const config::Config> cfg) {
     for (auto& w : workers) {
       w->connect_peers(peers);
       w->set_access_log(access_fd);
+      if (writer) w->set_usage_queue(&writer->queue(w->index()));
     }
   }
   const bool config_file = cfg->source != "<built-in>";
@@ -616,6 +697,13 @@ int serve(std::shared_ptr<const config::Config> cfg) {
     info.plugin_generation = plugins.generation_id();
     info.config_reloads_ok = reloads_ok;
     info.config_reloads_error = reloads_failed;
+    if (writer) {
+      info.state_enabled = true;
+      info.state_written = writer->written();
+      info.state_failed = writer->failed();
+      info.state_dropped = writer->dropped();
+    }
+    quota_gauges(plugins.current().get(), info);
     metrics::render(report->snapshots, info, body);
     return 200;
   };
@@ -679,6 +767,13 @@ int serve(std::shared_ptr<const config::Config> cfg) {
       reply->conn_generation = req.conn_generation;
       if (req.kind == AdminRequest::Kind::providers) {
         reply->status = providers_report(reply->body);
+      } else if (req.kind == AdminRequest::Kind::usage) {
+        if (!writer) {
+          reply->status = 404;
+          reply->body = http::error_body(404, "state_disabled", "The usage store is off ([state] enabled = false).");
+        } else {
+          reply->status = usage_report(state_path, usage_reader, req.query, req.csv, reply->body, reply->content_type);
+        }
       } else if (req.kind == AdminRequest::Kind::metrics) {
         reply->status = metrics_report(reply->body);
         if (reply->status == 200) reply->content_type = metrics::kContentType;
@@ -716,6 +811,7 @@ int serve(std::shared_ptr<const config::Config> cfg) {
       for (auto& w : workers) post(*w, Message::Kind::stop);
       join_all();
       workers.clear();
+      if (writer) writer->stop();
       plugins.release_all();
       close(sfd);
       log::info("stopped", {{"connections_cut", static_cast<unsigned long long>(
@@ -725,6 +821,8 @@ int serve(std::shared_ptr<const config::Config> cfg) {
   }
   join_all();
   workers.clear();
+  // After the drain: every finished request is in the queues now.
+  if (writer) writer->stop();
   plugins.release_all();
   close(sfd);
   if (!draining) {
