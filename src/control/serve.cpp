@@ -341,6 +341,12 @@ std::vector<std::string> needs_restart(const config::Config& now, const config::
   if (now.admin.api_key != next.admin.api_key) out.push_back("admin.api_key");
   if (now.log.level != next.log.level) out.push_back("log.level");
   if (now.access_log.path != next.access_log.path) out.push_back("access_log.path");
+  const config::StateConfig& sa = now.state;
+  const config::StateConfig& sb = next.state;
+  if (sa.enabled != sb.enabled || sa.path != sb.path || sa.flush_interval != sb.flush_interval ||
+      sa.requests != sb.requests || sa.keep != sb.keep) {
+    out.push_back("state");
+  }
   return out;
 }
 

@@ -29,7 +29,7 @@ struct UsageRecord {
   Name<65> key;         // key name ("" when none: open gateway, refused)
   Name<129> model;      // route name ("" when no route matched)
   Name<65> provider;    // provider of the last attempt ("" when none)
-  Name<41> request_id;
+  Name<129> request_id;  // ids are at most 128 characters (docs/config.md)
   Name<33> error;       // error code when status >= 400
   uint16_t status = 0;
   bool stream = false;

@@ -32,7 +32,9 @@ namespace aigw::state {
 // One worker's hand-over ring. push() is the worker's; the rest any thread.
 class UsageQueue {
  public:
-  static constexpr uint32_t kCapacity = 8192;
+  // About 2 MiB a worker; drained every kDrainMs, so it holds 200k
+  // requests a second per worker before a record is dropped.
+  static constexpr uint32_t kCapacity = 4096;
   UsageQueue() : ring_(kCapacity) {}
 
   void push(const UsageRecord& r) {
