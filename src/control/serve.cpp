@@ -105,11 +105,11 @@ class PluginControl {
     return current_ != nullptr;
   }
   std::shared_ptr<plugin::Generation> current() const { return current_; }
-  // Quota use read from the usage store, added to the first budget source
-  // (a reload carries the counts over by name anyway).
-  void set_quota_seed(std::map<std::string, state::Store::QuotaUse> seed, int64_t wall_s) {
-    seed_ = std::move(seed);
-    seed_wall_s_ = wall_s;
+  // Quota use read from the usage store, added to the budgets before any
+  // worker has them (a reload carries the counts over by name anyway).
+  void seed_quota(const std::map<std::string, state::Store::QuotaUse>& used, int64_t wall_s) {
+    if (!budgets_) return;
+    for (const auto& [name, use] : used) budgets_->seed_quota(name, use.daily, use.monthly, wall_s);
   }
 
   // Loads every plugin again (a changed file gets a new content-hash copy),
@@ -253,13 +253,8 @@ class PluginControl {
   // over a reload by key name instead of starting again.
   void attach_keys(plugin::Generation& gen) {
     gen.keys = auth::KeyTable::build(gen.config->keys);
-    if (budgets_) {
-      budgets_ = budgets_->rebuild(gen.config->keys);
-    } else {
-      budgets_ = limits::LocalLeaseSource::build(gen.config->keys);
-      for (const auto& [name, use] : seed_) budgets_->seed_quota(name, use.daily, use.monthly, seed_wall_s_);
-      seed_.clear();
-    }
+    budgets_ = budgets_ ? budgets_->rebuild(gen.config->keys)
+                        : limits::LocalLeaseSource::build(gen.config->keys);
     gen.limits = budgets_;
   }
 
@@ -288,8 +283,6 @@ class PluginControl {
   std::shared_ptr<plugin::Generation> current_;
   std::vector<std::shared_ptr<plugin::Generation>> retired_;
   std::shared_ptr<limits::LocalLeaseSource> budgets_;
-  std::map<std::string, state::Store::QuotaUse> seed_;
-  int64_t seed_wall_s_ = 0;
   int inotify_fd_ = -1;
   std::vector<std::pair<int, std::string>> watched_;
   int config_wd_ = -1;
@@ -451,22 +444,6 @@ int serve(std::shared_ptr<const config::Config> cfg) {
     ~RuntimeDirGuard() { plugin::remove_runtime_dir(); }
   } runtime_dir_guard;
   PluginControl plugins(cfg, runtime_dir);
-  // The usage store: a problem with its file stops the start, in one
-  // sentence, before anything listens. Its quota counts seed the budgets.
-  const std::string state_path = cfg->state.enabled ? state::path_of(*cfg) : std::string();
-  std::unique_ptr<state::Store> store;
-  if (cfg->state.enabled) {
-    store = state::Store::open(state_path, false, why);
-    std::map<std::string, state::Store::QuotaUse> used;
-    const int64_t now_s = static_cast<int64_t>(time(nullptr));
-    if (store && !store->quota_use(now_s, used, why)) store.reset();
-    if (!store) {
-      std::fprintf(stderr, "aigw: %s\n", why.c_str());
-      return 1;
-    }
-    plugins.set_quota_seed(std::move(used), now_s);
-    log::info("usage store open", {{"path", state_path}});
-  }
   {
     std::vector<std::string> errors;
     if (!plugins.build_initial(errors)) {
@@ -535,6 +512,24 @@ int serve(std::shared_ptr<const config::Config> cfg) {
     }
   }
 
+  // The usage store: a problem with its file stops the start, in one
+  // sentence, before any worker starts. Its quota counts seed the budgets of the
+  // first generation, which no worker has yet.
+  const std::string state_path = cfg->state.enabled ? state::path_of(*cfg) : std::string();
+  std::unique_ptr<state::Store> store;
+  if (cfg->state.enabled) {
+    store = state::Store::open(state_path, false, why);
+    std::map<std::string, state::Store::QuotaUse> used;
+    const int64_t now_s = static_cast<int64_t>(time(nullptr));
+    if (store && !store->quota_use(now_s, used, why)) store.reset();
+    if (!store) {
+      std::fprintf(stderr, "aigw: %s\n", why.c_str());
+      plugins.release_all();
+      return 1;
+    }
+    plugins.seed_quota(used, now_s);
+    log::info("usage store open", {{"path", state_path}});
+  }
   // Declared before the workers: it outlives them (they hold its queues),
   // and stop() commits after they have drained.
   std::unique_ptr<state::Writer> writer;
