@@ -49,15 +49,28 @@ struct Stmt {
   uint64_t col_num(int i) { return static_cast<uint64_t>(sqlite3_column_int64(s, i)); }
 };
 
-// Every column a Totals has, in its field order (SQL and binding share it).
-constexpr const char* kTotalColumns[] = {
-    "requests",      "errors_4xx",        "errors_429",       "errors_5xx",  "client_closed",
-    "prompt_tokens", "cached_tokens",     "completion_tokens", "reasoning_tokens", "total_tokens",
-    "latency_ms_sum", "ttft_ms_sum",      "ttft_count"};
+// Every column a Totals has, with its field (SQL and binding share the order).
+struct TotalColumn {
+  const char* name;
+  uint64_t Totals::*field;
+};
+constexpr TotalColumn kTotalColumns[] = {
+    {"requests", &Totals::requests},
+    {"errors_4xx", &Totals::errors_4xx},
+    {"errors_429", &Totals::errors_429},
+    {"errors_5xx", &Totals::errors_5xx},
+    {"client_closed", &Totals::client_closed},
+    {"prompt_tokens", &Totals::prompt_tokens},
+    {"cached_tokens", &Totals::cached_tokens},
+    {"completion_tokens", &Totals::completion_tokens},
+    {"reasoning_tokens", &Totals::reasoning_tokens},
+    {"total_tokens", &Totals::total_tokens},
+    {"latency_ms_sum", &Totals::latency_ms_sum},
+    {"ttft_ms_sum", &Totals::ttft_ms_sum},
+    {"ttft_count", &Totals::ttft_count},
+};
 constexpr size_t kTotals = std::size(kTotalColumns);
-
-uint64_t* fields(Totals& t) { return &t.requests; }
-static_assert(sizeof(Totals) == kTotals * sizeof(uint64_t), "Totals is its columns, in order");
+static_assert(sizeof(Totals) == kTotals * sizeof(uint64_t), "every field of Totals has its column");
 
 }  // namespace
 
@@ -111,9 +124,7 @@ void Totals::add(const UsageRecord& r) {
 }
 
 void Totals::add(const Totals& t) {
-  Totals& self = *this;
-  Totals copy = t;
-  for (size_t i = 0; i < kTotals; ++i) fields(self)[i] += fields(copy)[i];
+  for (const TotalColumn& c : kTotalColumns) this->*c.field += t.*c.field;
 }
 
 std::string Store::problem(int rc) const {
@@ -220,13 +231,14 @@ int Store::schema_version() {
 bool Store::write(const std::map<std::tuple<std::string, std::string, std::string, std::string>, Totals>& aggregates,
                   const std::vector<UsageRecord>& requests, std::string& why) {
   std::string sql = "INSERT INTO usage_daily (day, key, model, provider";
-  for (const char* c : kTotalColumns) sql += std::string(", ") + c;
+  for (const TotalColumn& c : kTotalColumns) sql += std::string(", ") + c.name;
   sql += ") VALUES (?, ?, ?, ?";
   for (size_t i = 0; i < kTotals; ++i) sql += ", ?";
   sql += ") ON CONFLICT (day, key, model, provider) DO UPDATE SET ";
   for (size_t i = 0; i < kTotals; ++i) {
     if (i) sql += ", ";
-    sql += std::string(kTotalColumns[i]) + " = " + kTotalColumns[i] + " + excluded." + kTotalColumns[i];
+    const std::string c = kTotalColumns[i].name;
+    sql += c + " = " + c + " + excluded." + c;
   }
   if (!exec("BEGIN IMMEDIATE", why)) return false;
   std::string ignore;
@@ -244,8 +256,7 @@ bool Store::write(const std::map<std::tuple<std::string, std::string, std::strin
       up.text(2, std::get<1>(k));
       up.text(3, std::get<2>(k));
       up.text(4, std::get<3>(k));
-      Totals copy = t;
-      for (size_t i = 0; i < kTotals; ++i) up.num(static_cast<int>(5 + i), fields(copy)[i]);
+      for (size_t i = 0; i < kTotals; ++i) up.num(static_cast<int>(5 + i), t.*kTotalColumns[i].field);
       if (sqlite3_step(up.s) != SQLITE_DONE) return fail();
     }
   }
@@ -311,7 +322,7 @@ bool Store::usage(const UsageQuery& q, std::vector<UsageRow>& out, std::string& 
   std::string sql = "SELECT " + cols;
   for (size_t i = 0; i < kTotals; ++i) {
     if (i) sql += ", ";
-    sql += std::string("SUM(") + kTotalColumns[i] + ")";
+    sql += std::string("SUM(") + kTotalColumns[i].name + ")";
   }
   sql += " FROM usage_daily WHERE day >= ?1 AND day <= ?2";
   if (!q.key.empty()) sql += " AND key = ?3";
@@ -344,7 +355,7 @@ bool Store::usage(const UsageQuery& q, std::vector<UsageRow>& out, std::string& 
       if (g == "model") row.model = v;
       if (g == "provider") row.provider = v;
     }
-    for (size_t i = 0; i < kTotals; ++i) fields(row.totals)[i] = st.col_num(c++);
+    for (const TotalColumn& col : kTotalColumns) row.totals.*col.field = st.col_num(c++);
     out.push_back(std::move(row));
   }
   if (rc != SQLITE_DONE) {

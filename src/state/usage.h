@@ -15,7 +15,7 @@ namespace aigw::state {
 template <size_t N>
 struct Name {
   uint8_t len = 0;
-  char text[N - 1] = {};
+  char text[N - 1];  // only len bytes are meaningful; not zeroed, for speed
 
   void set(std::string_view s) {
     len = static_cast<uint8_t>(s.size() < N - 1 ? s.size() : N - 1);

@@ -47,9 +47,17 @@ void Writer::drain() {
   UsageRecord r;
   for (auto& q : queues_) {
     while (q->pop(r)) {
-      sums_[{day_of_ms(r.wall_ms), std::string(r.key.view()), std::string(r.model.view()),
-             std::string(r.provider.view())}]
-          .add(r);
+      const int64_t day = r.wall_ms / 86'400'000;
+      if (last_ == nullptr || day != day_number_ || r.key.view() != last_rec_.key.view() ||
+          r.model.view() != last_rec_.model.view() || r.provider.view() != last_rec_.provider.view()) {
+        if (day != day_number_) {
+          day_number_ = day;
+          day_ = day_of_ms(r.wall_ms);
+        }
+        last_ = &sums_[{day_, std::string(r.key.view()), std::string(r.model.view()), std::string(r.provider.view())}];
+        last_rec_ = r;
+      }
+      last_->add(r);
       if (cfg_.requests) requests_.push_back(r);
       ++pending_;
     }
@@ -80,6 +88,7 @@ void Writer::commit() {
     }
   }
   sums_.clear();
+  last_ = nullptr;
   requests_.clear();
   pending_ = 0;
 }

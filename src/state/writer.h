@@ -79,6 +79,14 @@ class Writer {
   // The writer thread's own batch.
   std::map<std::tuple<std::string, std::string, std::string, std::string>, Totals> sums_;
   std::vector<UsageRecord> requests_;
+  // The row the last record went to: consecutive records of the same day,
+  // key, model and provider (the common case) skip the day's formatting
+  // and the map look-up. std::map nodes stay put, so the pointer holds
+  // until sums_ is cleared.
+  Totals* last_ = nullptr;
+  UsageRecord last_rec_;
+  int64_t day_number_ = -1;
+  std::string day_;
   uint64_t pending_ = 0;
   int64_t last_log_ms_ = 0;
   uint64_t unlogged_failures_ = 0;
