@@ -173,6 +173,20 @@ class Durability(unittest.TestCase):
             server.kill()
 
 
+class Disabled(unittest.TestCase):
+    def test_enabled_false_writes_nothing_and_usage_is_404(self):
+        server = Server(CONFIG.replace("[state]\n", "[state]\nenabled = false\n"))
+        try:
+            self.assertEqual(chat(server, ALICE).status, 200)
+            r = admin_get(server, "/admin/usage")
+            self.assertEqual(r.status, 404, r.body)
+            self.assertEqual(r.json()["error"]["code"], "state_disabled")
+            self.assertFalse(os.path.exists(state_path(server)))
+            server.stop()
+        finally:
+            server.kill()
+
+
 class StartFailures(unittest.TestCase):
     def start_fails(self, prepare):
         server = Server(CONFIG, start=False)
