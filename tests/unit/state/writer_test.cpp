@@ -5,6 +5,7 @@
 #include "state/writer.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <cstdlib>
 #include <thread>
@@ -95,6 +96,32 @@ TEST_F(WriterTest, CommitsEveryFlushIntervalWithoutAStop) {
     seen = totals().requests;
   }
   EXPECT_EQ(seen, 10u);
+}
+
+TEST_F(WriterTest, AFailedCommitIsCountedAndTheProducersGoOn) {
+  std::string why;
+  auto store = Store::open(path_, false, why);
+  ASSERT_TRUE(store) << why;
+  // Another connection breaks the schema under the writer: every commit
+  // from now on fails, as on a full disk.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "DROP TABLE usage_daily", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  config::StateConfig cfg;
+  cfg.flush_interval = config::Duration(20);
+  Writer w(std::move(store), cfg, 1);
+  for (int n = 0; n < 5; ++n) w.queue(0).push(record(0, 1));
+  for (int tries = 0; tries < 150 && w.failed() < 5; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(w.failed(), 5u);
+  EXPECT_EQ(w.written(), 0u);
+  // The queue still takes records; the next failure is counted too.
+  w.queue(0).push(record(0, 1));
+  w.stop();
+  EXPECT_EQ(w.failed(), 6u);
+  EXPECT_EQ(w.dropped(), 0u);
 }
 
 TEST_F(WriterTest, AFullQueueDropsAndCounts) {
