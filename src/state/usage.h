@@ -19,7 +19,7 @@ struct Name {
 
   void set(std::string_view s) {
     len = static_cast<uint8_t>(s.size() < N - 1 ? s.size() : N - 1);
-    std::memcpy(text, s.data(), len);
+    if (len != 0) std::memcpy(text, s.data(), len);  // an empty view may have a null data()
   }
   std::string_view view() const { return {text, len}; }
 };
