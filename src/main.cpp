@@ -2,10 +2,14 @@
 //   aigw [serve] [-c FILE]      run the gateway (built-in default config without -c)
 //   aigw check-config -c FILE   print every problem of a config file; exit 0 valid, 1 invalid
 //   aigw plugins [-c FILE]      the plugins the config would load, with ABI versions
+//   aigw usage [--state PATH | -c FILE] [--from DAY] [--to DAY] [--group-by LIST]
+//              [--key K] [--model M] [--provider P] [--format table|json|csv]
+//                               usage from the state file (offline, read-only)
 //   aigw version                version, plugin ABI range accepted, build options (also -V, --version)
 //   aigw help                   the usage (also -h, --help)
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +22,8 @@
 #include "log/log.h"
 #include "plugin/generation.h"
 #include "plugin/loader.h"
+#include "state/report.h"
+#include "state/store.h"
 
 namespace {
 
@@ -25,6 +31,10 @@ constexpr const char* kUsage =
     "usage: aigw [serve] [-c FILE]      run the gateway (built-in default config without -c)\n"
     "       aigw check-config -c FILE   print every problem of a config file (exit 0 valid, 1 invalid)\n"
     "       aigw plugins [-c FILE]      list the plugins the config would load, with ABI versions\n"
+    "       aigw usage [--state PATH | -c FILE] [--from YYYY-MM-DD] [--to YYYY-MM-DD]\n"
+    "                  [--group-by day,key,model,provider] [--key K] [--model M] [--provider P]\n"
+    "                  [--format table|json|csv]\n"
+    "                                   usage kept in the state file (read-only; see docs/state.md)\n"
     "       aigw version                print version and build options (also -V, --version)\n"
     "       aigw help                   this text (also -h, --help)\n";
 
@@ -121,6 +131,76 @@ int list_plugins(const aigw::config::Config& cfg) {
   return failed == 0 ? 0 : 1;
 }
 
+// `aigw usage`: reads the state file offline, read-only, so it works beside
+// a running gateway (WAL) and after one has stopped.
+int usage_command(int argc, char** argv, int i) {
+  std::string state_path, config_path, format = "table";
+  aigw::state::UsageQuery q;
+  bool grouped = false;
+  std::string why;
+  for (; i < argc; ++i) {
+    std::string_view a = argv[i];
+    std::string_view value;
+    size_t eq = a.find('=');
+    if (a.starts_with("--") && eq != std::string_view::npos) {
+      value = a.substr(eq + 1);
+      a = a.substr(0, eq);
+    } else if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else {
+      if (i + 1 >= argc) return usage_error(std::string(a) + " needs a value");
+      value = argv[++i];
+    }
+    if (a == "--state") {
+      state_path = value;
+    } else if (a == "-c" || a == "--config") {
+      config_path = value;
+    } else if (a == "--format") {
+      if (value != "table" && value != "json" && value != "csv") return usage_error("--format takes table, json or csv");
+      format = value;
+    } else if (a == "--from" || a == "--to" || a == "--group-by" || a == "--key" || a == "--model" ||
+               a == "--provider") {
+      std::string name(a.substr(2));
+      if (name == "group-by") name = "group_by";
+      grouped |= name == "group_by";
+      if (!aigw::state::set_param(q, name, value, why)) return usage_error(why);
+    } else {
+      return usage_error("unknown argument: " + std::string(a));
+    }
+  }
+  if (!grouped) q.group_by = {"key", "model"};
+  if (!aigw::state::finish(q, aigw::state::day_of_s(time(nullptr)), why)) return usage_error(why);
+  if (state_path.empty()) {
+    auto r = load(config_path);
+    if (!r.config) {
+      print_errors(r);
+      return 1;
+    }
+    if (!r.config->state.enabled) {
+      std::fprintf(stderr, "aigw: the usage store is off in %s ([state] enabled = false)\n", r.config->source.c_str());
+      return 1;
+    }
+    state_path = aigw::state::path_of(*r.config);
+  }
+  auto store = aigw::state::Store::open(state_path, true, why);
+  std::vector<aigw::state::UsageRow> rows;
+  if (!store || !store->usage(q, rows, why)) {
+    std::fprintf(stderr, "aigw: %s\n", why.c_str());
+    return 1;
+  }
+  std::string out;
+  if (format == "json") {
+    aigw::state::format_json(q, rows, out);
+  } else if (format == "csv") {
+    aigw::state::format_csv(q, rows, out);
+  } else {
+    aigw::state::format_table(q, rows, out);
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -128,6 +208,7 @@ int main(int argc, char** argv) {
   std::string config_path;
   int i = 1;
   if (i < argc && argv[i][0] != '-') cmd = argv[i++];
+  if (cmd == "usage") return usage_command(argc, argv, i);
   for (; i < argc; ++i) {
     std::string_view a = argv[i];
     if (a == "-c" || a == "--config") {

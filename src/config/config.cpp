@@ -54,11 +54,12 @@ LoadResult build(const std::shared_ptr<const toml::table>& root_ptr, std::string
   read_request_limits(top.table("limits"), config->limits);
   read_access_log(top.table("access_log"), config->access_log);
   {
-    // [state] is shared: its own keys (path, flush_interval, requests, keep,
-    // enabled) are the usage store's and are read, with its unknown keys
-    // reported, by that reader; only [state.redis] is read here.
+    // [state] is shared by two features: its own keys (path, flush_interval,
+    // requests, keep, enabled) are the usage store's, read with its unknown
+    // keys reported by read_state; [state.redis] is the shared limits'.
     TableReader state = top.table("state");
     read_state_redis(state, config->redis);
+    read_state(state, config->state);
   }
   top.report_unknown_keys();
 

@@ -209,6 +209,15 @@ struct AccessLogConfig {
   double sample = 1.0; // share of requests logged (errors are always logged)
 };
 
+// [state]: the usage store (src/state, docs/state.md).
+struct StateConfig {
+  bool enabled = true;
+  std::string path;                       // empty: the default (state::default_path)
+  Duration flush_interval{1000};          // one transaction per interval
+  bool requests = false;                  // keep one row per request too
+  Duration keep{30LL * 24 * 3600 * 1000}; // how long request rows are kept
+};
+
 // [state.redis]: rate limits and quotas shared by every aigw instance through
 // one Redis (src/redis, docs/state.md). Absent: each process enforces its own.
 struct RedisConfig {
@@ -239,6 +248,7 @@ struct Config {
   std::vector<KeyConfig> keys;
   LimitsConfig limits;
   AccessLogConfig access_log;
+  StateConfig state;  // [state]
   RedisConfig redis;  // [state.redis]
 
   // The first provider that lists `model` in its models (not routes).

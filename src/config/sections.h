@@ -29,6 +29,10 @@ void read_admin(TableReader r, AdminConfig& out);
 void read_log(TableReader r, LogConfig& out);
 void read_access_log(TableReader r, AccessLogConfig& out);
 
+// state.cpp: [state] (the usage store). Its [state.redis] sub-table is
+// accepted here and read by the Redis feature's own reader.
+void read_state(TableReader r, StateConfig& out);
+
 // providers.cpp: [[plugin]] and [[provider]]. A provider keeps its TOML
 // table (`root` keeps it alive) for its plugin to read its own keys.
 void read_plugins(TableReader& top, std::vector<PluginConfig>& out);

@@ -14,6 +14,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <map>
 #include <thread>
 #include <vector>
@@ -27,6 +28,8 @@
 #include "log/log.h"
 #include "plugin/generation.h"
 #include "redis/lease_source.h"
+#include "state/report.h"
+#include "state/writer.h"
 #include "worker/listener.h"
 #include "worker/worker.h"
 #include "tls/tls.h"
@@ -104,6 +107,12 @@ class PluginControl {
     return current_ != nullptr;
   }
   std::shared_ptr<plugin::Generation> current() const { return current_; }
+  // Quota use read from the usage store, added to the budgets before any
+  // worker has them (a reload carries the counts over by name anyway).
+  void seed_quota(const std::map<std::string, state::Store::QuotaUse>& used, int64_t wall_s) {
+    if (!budgets_) return;
+    for (const auto& [name, use] : used) budgets_->seed_quota(name, use.daily, use.monthly, wall_s);
+  }
 
   // Loads every plugin again (a changed file gets a new content-hash copy),
   // with `cfg` when given (a config reload) or the current config, publishes
@@ -346,6 +355,12 @@ std::vector<std::string> needs_restart(const config::Config& now, const config::
       ra.slot_ttl != rb.slot_ttl) {
     out.push_back("state.redis");
   }
+  const config::StateConfig& sa = now.state;
+  const config::StateConfig& sb = next.state;
+  if (sa.enabled != sb.enabled || sa.path != sb.path || sa.flush_interval != sb.flush_interval ||
+      sa.requests != sb.requests || sa.keep != sb.keep) {
+    out.push_back("state");
+  }
   return out;
 }
 
@@ -372,6 +387,49 @@ std::string reloaded_body(std::string_view message, const std::vector<std::strin
   }
   body += '}';
   return body;
+}
+
+// The quota gauges: every key with a daily or monthly quota, by name.
+void quota_gauges(const plugin::Generation* gen, metrics::Info& info) {
+  if (gen == nullptr || !gen->limits) return;
+  const limits::Now now{io::mono_ns(), static_cast<int64_t>(time(nullptr))};
+  const auto& keys = gen->config->keys;
+  for (uint32_t i = 0; i < keys.size() && i < gen->limits->size(); ++i) {
+    for (limits::Resource r : {limits::Resource::daily, limits::Resource::monthly}) {
+      limits::Level l = gen->limits->level(i, r, now);
+      if (l.limit == 0) continue;
+      info.quotas.push_back({keys[i].name, r == limits::Resource::daily ? "daily" : "monthly",
+                             l.limit > l.remaining ? l.limit - l.remaining : 0, l.remaining});
+    }
+  }
+}
+
+// GET /admin/usage, answered on the control thread from its own read-only
+// connection to the store (WAL: the writer thread is never waited for, and
+// no worker is involved).
+int usage_report(const std::string& path, std::unique_ptr<state::Store>& reader, const std::string& query,
+                 bool csv, std::string& body, std::string_view& content_type) {
+  state::UsageQuery q;
+  std::string why;
+  if (!state::parse_url_query(query, state::day_of_s(time(nullptr)), q, why)) {
+    body = http::error_body(400, "invalid_usage_query", why);
+    return 400;
+  }
+  std::vector<state::UsageRow> rows;
+  if (!reader) reader = state::Store::open(path, true, why);
+  if (!reader || !reader->usage(q, rows, why)) {
+    reader.reset();  // opened again on the next question
+    log::error("usage report failed", {{"error", why}});
+    body = http::error_body(500, "state_unavailable", "The usage store could not be read; see the log.");
+    return 500;
+  }
+  if (csv) {
+    state::format_csv(q, rows, body);
+    content_type = "text/csv; charset=utf-8";
+  } else {
+    state::format_json(q, rows, body);
+  }
+  return 200;
 }
 
 }  // namespace
@@ -478,6 +536,29 @@ int serve(std::shared_ptr<const config::Config> cfg) {
     }
   }
 
+  // The usage store: a problem with its file stops the start, in one
+  // sentence, before any worker starts. Its quota counts seed the budgets of the
+  // first generation, which no worker has yet.
+  const std::string state_path = cfg->state.enabled ? state::path_of(*cfg) : std::string();
+  std::unique_ptr<state::Store> store;
+  if (cfg->state.enabled) {
+    store = state::Store::open(state_path, false, why);
+    std::map<std::string, state::Store::QuotaUse> used;
+    const int64_t now_s = static_cast<int64_t>(time(nullptr));
+    if (store && !store->quota_use(now_s, used, why)) store.reset();
+    if (!store) {
+      std::fprintf(stderr, "aigw: %s\n", why.c_str());
+      plugins.release_all();
+      return 1;
+    }
+    plugins.seed_quota(used, now_s);
+    log::info("usage store open", {{"path", state_path}});
+  }
+  // Declared before the workers: it outlives them (they hold its queues),
+  // and stop() commits after they have drained.
+  std::unique_ptr<state::Writer> writer;
+  if (store) writer = std::make_unique<state::Writer>(std::move(store), cfg->state, n);
+  std::unique_ptr<state::Store> usage_reader;
   WorkerReports reports;
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::thread> threads;
@@ -497,6 +578,7 @@ int serve(std::shared_ptr<const config::Config> cfg) {
     for (auto& w : workers) {
       w->connect_peers(peers);
       w->set_access_log(access_fd);
+      if (writer) w->set_usage_queue(&writer->queue(w->index()));
     }
   }
   const bool config_file = cfg->source != "<built-in>";
@@ -671,6 +753,13 @@ int serve(std::shared_ptr<const config::Config> cfg) {
       info.redis_errors = shared->redis_errors();
       info.redis_calls = shared->redis_calls();
     }
+    if (writer) {
+      info.state_enabled = true;
+      info.state_written = writer->written();
+      info.state_failed = writer->failed();
+      info.state_dropped = writer->dropped();
+    }
+    quota_gauges(plugins.current().get(), info);
     metrics::render(report->snapshots, info, body);
     return 200;
   };
@@ -735,6 +824,13 @@ int serve(std::shared_ptr<const config::Config> cfg) {
       reply->conn_generation = req.conn_generation;
       if (req.kind == AdminRequest::Kind::providers) {
         reply->status = providers_report(reply->body);
+      } else if (req.kind == AdminRequest::Kind::usage) {
+        if (!writer) {
+          reply->status = 404;
+          reply->body = http::error_body(404, "state_disabled", "The usage store is off ([state] enabled = false).");
+        } else {
+          reply->status = usage_report(state_path, usage_reader, req.query, req.csv, reply->body, reply->content_type);
+        }
       } else if (req.kind == AdminRequest::Kind::metrics) {
         reply->status = metrics_report(reply->body);
         if (reply->status == 200) reply->content_type = metrics::kContentType;
@@ -772,6 +868,7 @@ int serve(std::shared_ptr<const config::Config> cfg) {
       for (auto& w : workers) post(*w, Message::Kind::stop);
       join_all();
       workers.clear();
+      if (writer) writer->stop();
       plugins.release_all();
       close(sfd);
       log::info("stopped", {{"connections_cut", static_cast<unsigned long long>(
@@ -781,6 +878,8 @@ int serve(std::shared_ptr<const config::Config> cfg) {
   }
   join_all();
   workers.clear();
+  // After the drain: every finished request is in the queues now.
+  if (writer) writer->stop();
   plugins.release_all();
   close(sfd);
   if (!draining) {

@@ -96,6 +96,14 @@ std::shared_ptr<LocalLeaseSource> LocalLeaseSource::rebuild(
   return out;
 }
 
+void LocalLeaseSource::seed_quota(std::string_view name, uint64_t daily, uint64_t monthly, int64_t wall_s) {
+  for (uint32_t i = 0; i < keys_.size(); ++i) {
+    if (keys_[i].name != name) continue;
+    if (daily) charge(i, Resource::daily, daily, Now{0, wall_s});
+    if (monthly) charge(i, Resource::monthly, monthly, Now{0, wall_s});
+  }
+}
+
 uint64_t LocalLeaseSource::lease(uint32_t key, Resource r, uint64_t want, Now now) {
   const Entry& e = keys_[key];
   uint64_t limit = e.limits.of(r);

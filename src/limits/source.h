@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/config.h"
@@ -109,6 +110,12 @@ class LocalLeaseSource final : public LeaseSource {
   static std::shared_ptr<LocalLeaseSource> build(const std::vector<config::KeyConfig>& keys);
   // Called on the control thread while workers still use this source.
   std::shared_ptr<LocalLeaseSource> rebuild(const std::vector<config::KeyConfig>& keys) const;
+
+  // Quota use found elsewhere (the usage store, src/state, at start-up):
+  // adds `daily` and `monthly` tokens to the windows of `wall_s` of the key
+  // named `name`, so a restart does not hand a key a fresh budget. Call
+  // after build(), before any worker uses the source. Unknown names: no-op.
+  void seed_quota(std::string_view name, uint64_t daily, uint64_t monthly, int64_t wall_s);
 
   size_t size() const override { return keys_.size(); }
   const KeyLimits& limits(uint32_t key) const override { return keys_[key].limits; }

@@ -251,6 +251,26 @@ void render(const std::vector<Snapshot>& workers, const Info& info, std::string&
     w.family("aigw_redis_calls_total", "counter", "Lua script calls this instance made to Redis (leases, give-backs, charges, slots).");
     w.sample("aigw_redis_calls_total", {}, info.redis_calls);
   }
+  if (!info.quotas.empty()) {
+    w.family("aigw_key_quota_used_tokens", "gauge",
+             "Tokens a key has used of its daily or monthly quota in the current UTC window.");
+    for (const Info::KeyQuota& q : info.quotas) {
+      w.sample("aigw_key_quota_used_tokens", {{"key", q.key}, {"window", q.window}}, q.used);
+    }
+    w.family("aigw_key_quota_remaining_tokens", "gauge",
+             "Tokens left of a key's daily or monthly quota in the current UTC window.");
+    for (const Info::KeyQuota& q : info.quotas) {
+      w.sample("aigw_key_quota_remaining_tokens", {{"key", q.key}, {"window", q.window}}, q.remaining);
+    }
+  }
+  if (info.state_enabled) {
+    w.family("aigw_state_records_total", "counter",
+             "Finished requests handed to the usage store, by outcome (written, failed: a commit failed, "
+             "dropped: a worker's queue was full).");
+    w.sample("aigw_state_records_total", {{"result", "written"}}, info.state_written);
+    w.sample("aigw_state_records_total", {{"result", "failed"}}, info.state_failed);
+    w.sample("aigw_state_records_total", {{"result", "dropped"}}, info.state_dropped);
+  }
 }
 
 }  // namespace aigw::metrics

@@ -232,6 +232,18 @@ struct Info {
   bool redis_up = false;       // aigw_redis_up
   uint64_t redis_errors = 0;   // aigw_redis_errors_total
   uint64_t redis_calls = 0;    // aigw_redis_calls_total
+  // The usage store (src/state): records committed, lost by a failed
+  // commit, dropped because a worker's queue was full. Absent when off.
+  bool state_enabled = false;
+  uint64_t state_written = 0, state_failed = 0, state_dropped = 0;
+  // Token quotas of the keys that have one, by key NAME (never a secret):
+  // aigw_key_quota_used_tokens / aigw_key_quota_remaining_tokens{key,window}.
+  struct KeyQuota {
+    std::string key;
+    std::string_view window;  // "daily" or "monthly"
+    uint64_t used = 0, remaining = 0;
+  };
+  std::vector<KeyQuota> quotas;
 };
 
 // Appends the whole exposition to `out`: merge(workers), then every family

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 #include "log/log.h"
 #include "metrics/access_log.h"
@@ -30,6 +31,31 @@ void Worker::record(const metrics::RequestRecord& r) {
   const bool log = access_log_fd_ >= 0 && gen != nullptr;
   metrics::record(r, metrics_, log ? &access_log_ : nullptr, log ? &gen->config->access_log : nullptr, sample_rng_,
                   log_line_);
+  if (usage_ != nullptr) hand_over_usage(r);
+}
+
+// The usage store's copy: fixed-size, into this worker's ring (no lock, no
+// allocation); the writer thread does the rest.
+void Worker::hand_over_usage(const metrics::RequestRecord& r) {
+  state::UsageRecord u;
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  u.wall_ms = static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+  u.key.set(r.key);
+  u.model.set(r.model);
+  u.provider.set(r.provider);
+  u.request_id.set(r.request_id);
+  if (r.status >= 400) u.error.set(r.error);
+  u.status = static_cast<uint16_t>(r.status);
+  u.stream = r.stream;
+  u.prompt_tokens = r.prompt_tokens;
+  u.completion_tokens = r.completion_tokens;
+  u.total_tokens = r.total_tokens;
+  auto ms = [](int64_t ns) { return static_cast<uint32_t>(ns > 0 ? ns / 1'000'000 : 0); };
+  u.latency_ms = ms(r.end_ns - r.start_ns);
+  u.has_ttft = r.first_byte_ns != 0;
+  u.ttft_ms = u.has_ttft ? ms(r.first_byte_ns - r.start_ns) : 0;
+  usage_->push(u);
 }
 
 size_t Worker::access_log_write_len(std::string_view bytes) const {

@@ -448,7 +448,12 @@ void Worker::forward_admin(Exchange& ex, AdminRequest::Kind kind) {
   c.exchange = kAdminExchange;
   c.admin_keep_alive = ex.meta().keep_alive;
   c.admin_version_minor = ex.meta().version_minor;
-  reports_.inbox.post(AdminRequest{kind, index_, c.index, c.generation});
+  AdminRequest r{kind, index_, c.index, c.generation, {}, false};
+  if (kind == AdminRequest::Kind::usage) {
+    r.query = std::string(ex.head().query);
+    r.csv = ex.head().header("accept").find("text/csv") != std::string_view::npos;
+  }
+  reports_.inbox.post(r);
 }
 
 void Worker::output(uint32_t conn_index, uint32_t conn_generation, std::string_view bytes, bool done,

@@ -112,6 +112,9 @@ void reload_config(Exchange& ex) {
 void providers(Exchange& ex) {
   if (admin_allowed(ex)) ex.worker().forward_admin(ex, AdminRequest::Kind::providers);
 }
+void usage(Exchange& ex) {
+  if (admin_allowed(ex)) ex.worker().forward_admin(ex, AdminRequest::Kind::usage);
+}
 void metrics_scrape(Exchange& ex) {
   if (admin_allowed(ex)) ex.worker().forward_admin(ex, AdminRequest::Kind::metrics);
 }
@@ -135,6 +138,7 @@ void install_admin_routes(Router& router) {
   router.add("/admin/plugins/reload", {http::Method::post}, reload_plugins);
   router.add("/admin/reload", {http::Method::post}, reload_config);
   router.add("/admin/providers", {http::Method::get}, providers);
+  router.add("/admin/usage", {http::Method::get}, usage);
   router.add("/metrics", {http::Method::get}, metrics_scrape);
 }
 

@@ -32,6 +32,7 @@
 #include "metrics/log_buffer.h"
 #include "metrics/metrics.h"
 #include "metrics/record.h"
+#include "state/writer.h"
 #include "worker/client_connection.h"
 #include "worker/mailbox.h"
 #include "worker/peer_ring.h"
@@ -46,11 +47,13 @@ using gateway::Runtime;
 // An operator request a worker hands to the control thread (admin
 // endpoints that act on the whole process, such as a plugin reload).
 struct AdminRequest {
-  enum class Kind : uint8_t { reload_plugins, reload_config, providers, metrics };
+  enum class Kind : uint8_t { reload_plugins, reload_config, providers, metrics, usage };
   Kind kind;
   unsigned worker;
   uint32_t conn_index;
   uint32_t conn_generation;
+  std::string query;  // usage: the URL query, as sent
+  bool csv = false;   // usage: Accept asked for text/csv
 };
 
 // The control thread's inbox. Admin requests are rare and off the request
@@ -157,6 +160,9 @@ class Worker final : public gateway::Host {
   // Accounting (accounting.cpp): metrics and the access log of one
   // finished request. set_access_log is called before run(); fd -1: off.
   void set_access_log(int fd);
+  // The usage store's hand-over ring for this worker (src/state/writer.h);
+  // set before run(); null: the store is off.
+  void set_usage_queue(state::UsageQueue* q) { usage_ = q; }
   void record(const metrics::RequestRecord& rec) override;
   metrics::WorkerMetrics& metrics() override { return metrics_; }
   // A request id: the client's x-request-id when it is safe to echo, else a new one.
@@ -179,6 +185,7 @@ class Worker final : public gateway::Host {
   void refresh_date();
   void flush_access_log();
   void drain_access_log();
+  void hand_over_usage(const metrics::RequestRecord& r);
   size_t access_log_write_len(std::string_view bytes) const;
 
   Connection* slot(uint32_t index, uint32_t generation);
@@ -242,6 +249,7 @@ class Worker final : public gateway::Host {
   metrics::LogBuffer access_log_;
   static constexpr size_t kLogBatchBytes = 64 * 1024;
   int access_log_fd_ = -1;
+  state::UsageQueue* usage_ = nullptr;
   bool access_log_small_writes_ = false;
   std::string log_line_;
   uint64_t request_id_state_ = 0;

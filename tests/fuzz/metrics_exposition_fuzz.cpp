@@ -150,7 +150,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<aigw::metrics::Snapshot> snaps{w[0].snapshot(), w[1].snapshot()};
   snaps[0].set_channel_state(channel, aigw::metrics::ChannelState::open);
   snaps[1].set_channel_state(channel, aigw::metrics::ChannelState::half_open);
-  aigw::metrics::Info info{"fuzz", 1, 2, 3};
+  aigw::metrics::Info info;
+  info.version = "fuzz";
+  info.plugin_generation = 1;
+  info.config_reloads_ok = 2;
+  info.config_reloads_error = 3;
+  // The optional families too: Redis, the usage store, and a quota gauge
+  // under the fuzzed key name (label escaping).
+  info.redis_configured = (tokens & 1) != 0;
+  info.redis_up = (tokens & 2) != 0;
+  info.redis_calls = tokens;
+  info.state_enabled = (tokens & 4) != 0;
+  info.state_written = tokens;
+  if (tokens & 8) info.quotas.push_back({std::string(key), "daily", tokens, tokens / 2});
   std::string out;
   aigw::metrics::render(snaps, info, out);
 

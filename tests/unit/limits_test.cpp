@@ -316,6 +316,22 @@ TEST(LimitsTpm, ZeroEstimateAlwaysFits) {
 
 // --- daily and monthly quotas ------------------------------------------------------------
 
+TEST(LimitsQuota, SeededCountsCountInTheirWindowsOnly) {
+  // What the usage store hands over at start: a restart keeps the budget.
+  auto src = LocalLeaseSource::build({key("a", 0, 0, 0, 5000, 20000), key("b", 0, 0, 0, 5000)});
+  const int64_t noon = utc(2024, 3, 10, 12);
+  src->seed_quota("a", 4800, 15000, noon);
+  src->seed_quota("nobody", 1, 1, noon);  // a key no longer configured: ignored
+  EXPECT_EQ(src->level(0, Resource::daily, Now{kT0, noon}).remaining, 200u);
+  EXPECT_EQ(src->level(0, Resource::monthly, Now{kT0, noon}).remaining, 5000u);
+  EXPECT_EQ(src->level(1, Resource::daily, Now{kT0, noon}).remaining, 5000u);
+  // The next day starts from zero; the month goes on.
+  EXPECT_EQ(src->level(0, Resource::daily, Now{kT0, utc(2024, 3, 11)}).remaining, 5000u);
+  WorkerLimiter w(src, 1);
+  EXPECT_TRUE(w.admit(0, 300, kT0, noon).ok);  // 200 left: admitted, ends over
+  EXPECT_FALSE(w.admit(0, 1, kT0, noon).ok);
+}
+
 TEST(LimitsQuota, DailyExhaustionAndMidnightReset) {
   auto src = LocalLeaseSource::build({key("a", 0, 0, 0, 5000)});
   WorkerLimiter w(src, 1);

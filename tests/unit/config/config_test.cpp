@@ -65,6 +65,12 @@ void expect_defaults(const Config& c) {
   EXPECT_EQ(c.server.io.buffer_count, 1024u);
 
   EXPECT_EQ(c.log.level, LogLevel::info);
+
+  EXPECT_TRUE(c.state.enabled);
+  EXPECT_EQ(c.state.path, "");
+  EXPECT_EQ(c.state.flush_interval, 1s);
+  EXPECT_FALSE(c.state.requests);
+  EXPECT_EQ(c.state.keep, 30 * 24h);
 }
 
 // --- what loads ------------------------------------------------------------------
@@ -285,6 +291,35 @@ TEST(ConfigErrors, UnknownKeysWithSuggestion) {
   EXPECT_EQ(load_error("[routing]\nmax_attempt = 2\n"),
             "test.toml:2:1: routing.max_attempt: unknown key \"routing.max_attempt\" (did you mean "
             "\"routing.max_attempts\"?)");
+}
+
+TEST(ConfigState, ReadsTheTableAndRefusesMistakes) {
+  auto c = load_ok("[state]\nenabled = false\npath = \"/tmp/x.db\"\nflush_interval = \"250ms\"\n"
+                   "requests = true\nkeep = \"7d\"\n");
+  ASSERT_NE(c, nullptr);
+  EXPECT_FALSE(c->state.enabled);
+  EXPECT_EQ(c->state.path, "/tmp/x.db");
+  EXPECT_EQ(c->state.flush_interval, 250ms);
+  EXPECT_TRUE(c->state.requests);
+  EXPECT_EQ(c->state.keep, 7 * 24h);
+  EXPECT_EQ(load_ok("[state]\nkeep = \"12h\"\n")->state.keep, 12h);
+  // [state.redis] is the shared limits' sub-table, read beside [state]'s own keys.
+  auto both = load_ok("[state]\nrequests = true\n[state.redis]\nurl = \"redis://127.0.0.1:6390/2\"\n");
+  ASSERT_NE(both, nullptr);
+  EXPECT_TRUE(both->state.requests);
+  EXPECT_TRUE(both->redis.enabled);
+  EXPECT_EQ(both->redis.db, 2u);
+  EXPECT_EQ(load_error("[state]\nflush = \"1s\"\n"),
+            "test.toml:2:1: state.flush: unknown key \"state.flush\"");
+  EXPECT_EQ(load_error("[state]\nkeep = \"30x\"\n"),
+            "test.toml:2:8: state.keep: invalid duration \"30x\": unknown unit \"x\" (use ms, s, m or h)");
+  EXPECT_EQ(load_error("[state]\nkeep = \"3.5d\"\n"),
+            "test.toml:2:8: state.keep: invalid duration \"3.5d\": expected a whole number of days such as "
+            "\"30d\", or a duration such as \"12h\"");
+  EXPECT_EQ(load_error("[state]\nkeep = \"10m\"\n"), "test.toml:2:8: state.keep: must be at least \"1h\"");
+  EXPECT_EQ(load_error("[state]\nflush_interval = \"2m\"\n").find("test.toml:2:18: state.flush_interval: "), 0u);
+  EXPECT_EQ(load_error("[state]\npath = \"\"\n"),
+            "test.toml:2:8: state.path: must not be empty (leave it out for the default)");
 }
 
 TEST(ConfigProviders, HostKeysAreChecked) {

@@ -135,7 +135,7 @@ TEST(ControlInbox, WorkersPostingAtOnceLoseNothing) {
   for (uint32_t w = 0; w < kWorkers; ++w) {
     workers.emplace_back([&inbox, w] {
       for (uint32_t i = 0; i < kEach; ++i) {
-        inbox.post(AdminRequest{AdminRequest::Kind::providers, w, i, 0});
+        inbox.post(AdminRequest{AdminRequest::Kind::providers, w, i, 0, {}, false});
       }
     });
   }

@@ -1,0 +1,241 @@
+#include "state/report.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "json/write.h"
+
+namespace aigw::state {
+namespace {
+
+constexpr std::string_view kGroups[] = {"day", "key", "model", "provider"};
+
+// The columns of every answer, in this order, after the grouped ones.
+struct Column {
+  const char* name;
+  uint64_t Totals::*field;
+};
+constexpr Column kColumns[] = {
+    {"requests", &Totals::requests},
+    {"errors_4xx", &Totals::errors_4xx},
+    {"errors_429", &Totals::errors_429},
+    {"errors_5xx", &Totals::errors_5xx},
+    {"client_closed", &Totals::client_closed},
+    {"prompt_tokens", &Totals::prompt_tokens},
+    {"cached_tokens", &Totals::cached_tokens},
+    {"completion_tokens", &Totals::completion_tokens},
+    {"reasoning_tokens", &Totals::reasoning_tokens},
+    {"total_tokens", &Totals::total_tokens},
+    {"latency_ms_sum", &Totals::latency_ms_sum},
+    {"ttft_ms_sum", &Totals::ttft_ms_sum},
+    {"ttft_count", &Totals::ttft_count},
+};
+
+bool valid_day(std::string_view d) {
+  if (d.size() != 10 || d[4] != '-' || d[7] != '-') return false;
+  for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
+    if (d[i] < '0' || d[i] > '9') return false;
+  }
+  int month = (d[5] - '0') * 10 + (d[6] - '0');
+  int day = (d[8] - '0') * 10 + (d[9] - '0');
+  return month >= 1 && month <= 12 && day >= 1 && day <= 31;
+}
+
+const std::string& group_value(const UsageRow& r, std::string_view g) {
+  if (g == "day") return r.day;
+  if (g == "key") return r.key;
+  if (g == "model") return r.model;
+  return r.provider;
+}
+
+int hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool decode(std::string_view in, std::string& out) {
+  out.clear();
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '+') {
+      out += ' ';
+    } else if (in[i] == '%') {
+      if (i + 2 >= in.size()) return false;
+      int h = hex(in[i + 1]), l = hex(in[i + 2]);
+      if (h < 0 || l < 0) return false;
+      out += static_cast<char>(h * 16 + l);
+      i += 2;
+    } else {
+      out += in[i];
+    }
+  }
+  return true;
+}
+
+// A CSV field: quoted when it holds a comma, quote or line break.
+void csv_field(std::string& out, std::string_view v) {
+  if (v.find_first_of(",\"\r\n") == std::string_view::npos) {
+    out += v;
+    return;
+  }
+  out += '"';
+  for (char c : v) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+}
+
+}  // namespace
+
+bool set_param(UsageQuery& q, std::string_view name, std::string_view value, std::string& why) {
+  if (name == "from" || name == "to") {
+    if (!valid_day(value)) {
+      why = std::string(name) + " must be a UTC day as YYYY-MM-DD";
+      return false;
+    }
+    (name == "from" ? q.from : q.to) = std::string(value);
+    return true;
+  }
+  if (name == "group_by") {
+    q.group_by.clear();
+    size_t start = 0;
+    while (start <= value.size()) {
+      size_t comma = value.find(',', start);
+      std::string_view g = value.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+      if (!g.empty()) {
+        if (std::find(std::begin(kGroups), std::end(kGroups), g) == std::end(kGroups)) {
+          why = "group_by takes day, key, model and provider, separated by commas (not \"" +
+                std::string(g.substr(0, 32)) + "\")";
+          return false;
+        }
+        if (std::find(q.group_by.begin(), q.group_by.end(), g) == q.group_by.end()) q.group_by.emplace_back(g);
+      }
+      if (comma == std::string_view::npos) break;
+      start = comma + 1;
+    }
+    return true;
+  }
+  if (name == "key" || name == "model" || name == "provider") {
+    if (value.empty() || value.size() > 256) {
+      why = std::string(name) + " must be a name of 1 to 256 bytes";
+      return false;
+    }
+    (name == "key" ? q.key : name == "model" ? q.model : q.provider) = std::string(value);
+    return true;
+  }
+  why = "unknown parameter \"" + std::string(name.substr(0, 32)) +
+        "\" (use from, to, group_by, key, model, provider)";
+  return false;
+}
+
+bool finish(UsageQuery& q, const std::string& today, std::string& why) {
+  if (q.to.empty()) q.to = q.from.empty() || q.from <= today ? today : q.from;
+  if (q.from.empty()) q.from = q.to.substr(0, 8) + "01";
+  if (q.from > q.to) {
+    why = "from (" + q.from + ") is after to (" + q.to + ")";
+    return false;
+  }
+  return true;
+}
+
+bool parse_url_query(std::string_view query, const std::string& today, UsageQuery& q, std::string& why) {
+  bool grouped = false;
+  size_t start = 0;
+  while (start < query.size()) {
+    size_t amp = query.find('&', start);
+    std::string_view part = query.substr(start, amp == std::string_view::npos ? std::string_view::npos : amp - start);
+    start = amp == std::string_view::npos ? query.size() : amp + 1;
+    if (part.empty()) continue;
+    size_t eq = part.find('=');
+    std::string name, value;
+    if (!decode(part.substr(0, eq), name) ||
+        !decode(eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1), value)) {
+      why = "malformed percent-encoding in the query";
+      return false;
+    }
+    if (!set_param(q, name, value, why)) return false;
+    grouped |= name == "group_by";
+  }
+  if (!grouped) q.group_by = {"key", "model"};
+  return finish(q, today, why);
+}
+
+void format_json(const UsageQuery& q, const std::vector<UsageRow>& rows, std::string& out) {
+  out += "{\"from\":\"" + q.from + "\",\"to\":\"" + q.to + "\",\"group_by\":[";
+  for (size_t i = 0; i < q.group_by.size(); ++i) {
+    if (i) out += ',';
+    json::append_string(out, q.group_by[i]);
+  }
+  out += "],\"data\":[";
+  for (size_t r = 0; r < rows.size(); ++r) {
+    if (r) out += ',';
+    out += '{';
+    for (const std::string& g : q.group_by) {
+      json::append_string(out, g);
+      out += ':';
+      json::append_string(out, group_value(rows[r], g));
+      out += ',';
+    }
+    for (size_t c = 0; c < std::size(kColumns); ++c) {
+      if (c) out += ',';
+      out += '"';
+      out += kColumns[c].name;
+      out += "\":" + std::to_string(rows[r].totals.*kColumns[c].field);
+    }
+    out += '}';
+  }
+  out += "]}\n";
+}
+
+void format_csv(const UsageQuery& q, const std::vector<UsageRow>& rows, std::string& out) {
+  for (const std::string& g : q.group_by) out += g + ",";
+  for (size_t c = 0; c < std::size(kColumns); ++c) {
+    if (c) out += ',';
+    out += kColumns[c].name;
+  }
+  out += "\r\n";
+  for (const UsageRow& row : rows) {
+    for (const std::string& g : q.group_by) {
+      csv_field(out, group_value(row, g));
+      out += ',';
+    }
+    for (size_t c = 0; c < std::size(kColumns); ++c) {
+      if (c) out += ',';
+      out += std::to_string(row.totals.*kColumns[c].field);
+    }
+    out += "\r\n";
+  }
+}
+
+void format_table(const UsageQuery& q, const std::vector<UsageRow>& rows, std::string& out) {
+  // The columns people read first; json and csv have them all.
+  const Column shown[] = {kColumns[0], kColumns[1], kColumns[2], kColumns[3],
+                          kColumns[5], kColumns[7], kColumns[9]};
+  std::vector<std::vector<std::string>> cells;
+  std::vector<std::string> head(q.group_by.begin(), q.group_by.end());
+  for (const Column& c : shown) head.emplace_back(c.name);
+  cells.push_back(head);
+  for (const UsageRow& row : rows) {
+    std::vector<std::string> line;
+    for (const std::string& g : q.group_by) line.push_back(group_value(row, g).empty() ? "-" : group_value(row, g));
+    for (const Column& c : shown) line.push_back(std::to_string(row.totals.*c.field));
+    cells.push_back(std::move(line));
+  }
+  std::vector<size_t> width(head.size(), 0);
+  for (const auto& line : cells) {
+    for (size_t i = 0; i < line.size(); ++i) width[i] = std::max(width[i], line[i].size());
+  }
+  for (const auto& line : cells) {
+    for (size_t i = 0; i < line.size(); ++i) {
+      bool number = i >= q.group_by.size();
+      std::string pad(width[i] - line[i].size(), ' ');
+      if (i) out += "  ";
+      out += number ? pad + line[i] : line[i] + (i + 1 < line.size() ? pad : "");
+    }
+    out += '\n';
+  }
+}
+
+}  // namespace aigw::state

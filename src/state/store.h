@@ -1,0 +1,113 @@
+// The usage store: one SQLite file (WAL mode) with per-day aggregates per
+// (key, model, provider), optional per-request rows, and a schema version
+// (PRAGMA user_version) moved forward by the migrations in store.cpp.
+//
+// Threads: a Store is one SQLite connection and is used by one thread at a
+// time. The gateway opens two: the writer's (src/state/writer.h, its own
+// thread) and a read-only one on the control thread for /admin/usage, which
+// WAL lets read while the writer writes. Workers never touch a Store.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <tuple>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.h"
+#include "state/usage.h"
+
+struct sqlite3;
+
+namespace aigw::state {
+
+// The schema version this build writes. Older files are migrated at open.
+inline constexpr int kSchemaVersion = 2;
+
+// Where the store lives when [state] path is not set: $STATE_DIRECTORY (the
+// first of its entries, as systemd sets it) / aigw-state.db; else beside the
+// config file; else (the built-in config) ./aigw-state.db.
+std::string default_path(const config::Config& cfg);
+std::string path_of(const config::Config& cfg);  // the configured path or the default
+
+// The sums of one aggregate row (or of several, grouped).
+struct Totals {
+  uint64_t requests = 0;
+  uint64_t errors_4xx = 0;     // 4xx except 429
+  uint64_t errors_429 = 0;     // refused by a limit (ours or the provider's)
+  uint64_t errors_5xx = 0;
+  uint64_t client_closed = 0;  // 499: the client left before the end
+  uint64_t prompt_tokens = 0;
+  uint64_t cached_tokens = 0;     // not reported by the gateway yet: 0
+  uint64_t completion_tokens = 0;
+  uint64_t reasoning_tokens = 0;  // not reported by the gateway yet: 0
+  uint64_t total_tokens = 0;
+  uint64_t latency_ms_sum = 0;
+  uint64_t ttft_ms_sum = 0;
+  uint64_t ttft_count = 0;        // requests with a first byte (ttft_ms_sum / ttft_count)
+
+  void add(const UsageRecord& r);
+  void add(const Totals& t);
+};
+
+// One row of a usage report: the grouped columns that were asked for are
+// set, the others empty.
+struct UsageRow {
+  std::string day, key, model, provider;
+  Totals totals;
+};
+
+// A usage question: days are "YYYY-MM-DD" (UTC), both ends included.
+struct UsageQuery {
+  std::string from, to;
+  std::vector<std::string> group_by;  // each of day, key, model, provider
+  std::string key, model, provider;   // filters; empty: all
+};
+
+class Store {
+ public:
+  // Opens (and creates, unless `read_only`) the file, sets WAL mode, checks
+  // it is a sound SQLite database and migrates the schema. Null with `why`
+  // set to one sentence naming the file and the problem.
+  static std::unique_ptr<Store> open(const std::string& path, bool read_only, std::string& why);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  int schema_version();
+
+  // One transaction: the aggregates added to their rows, and the request
+  // rows when given. False (nothing written) with `why` on failure.
+  bool write(const std::map<std::tuple<std::string, std::string, std::string, std::string>, Totals>& aggregates,
+             const std::vector<UsageRecord>& requests, std::string& why);
+
+  // Deletes request rows that ended before `before_ms` (UTC).
+  bool prune(int64_t before_ms, std::string& why);
+
+  bool usage(const UsageQuery& q, std::vector<UsageRow>& out, std::string& why);
+
+  // Tokens (total) of every key name on the UTC day of `wall_s` and in its
+  // month, for seeding the quota counts at start.
+  struct QuotaUse {
+    uint64_t daily = 0, monthly = 0;
+  };
+  bool quota_use(int64_t wall_s, std::map<std::string, QuotaUse>& out, std::string& why);
+
+  // Request rows kept (tests, docs).
+  int64_t request_rows();
+
+ private:
+  explicit Store(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  bool exec(const char* sql, std::string& why);
+  std::string problem(int rc) const;
+  sqlite3* db_;
+  std::string path_;
+};
+
+// "YYYY-MM-DD" of a UTC time.
+std::string day_of_ms(int64_t wall_ms);
+std::string day_of_s(int64_t wall_s);
+
+}  // namespace aigw::state
