@@ -28,6 +28,7 @@
 #include "log/log.h"
 #include "plugin/generation.h"
 #include "redis/lease_source.h"
+#include "redis/usage_mirror.h"
 #include "state/report.h"
 #include "state/writer.h"
 #include "worker/listener.h"
@@ -406,9 +407,11 @@ void quota_gauges(const plugin::Generation* gen, metrics::Info& info) {
 
 // GET /admin/usage, answered on the control thread from its own read-only
 // connection to the store (WAL: the writer thread is never waited for, and
-// no worker is involved).
-int usage_report(const std::string& path, std::unique_ptr<state::Store>& reader, const std::string& query,
-                 bool csv, std::string& body, std::string_view& content_type) {
+// no worker is involved), or, with [state.redis] (`shared` set) and unless
+// the question says source=local, from the aggregates every instance adds
+// to Redis (its own connection too).
+int usage_report(const std::string& path, std::unique_ptr<state::Store>& reader, redis::UsageReader* shared,
+                 const std::string& query, bool csv, std::string& body, std::string_view& content_type) {
   state::UsageQuery q;
   std::string why;
   if (!state::parse_url_query(query, state::day_of_s(time(nullptr)), q, why)) {
@@ -416,12 +419,31 @@ int usage_report(const std::string& path, std::unique_ptr<state::Store>& reader,
     return 400;
   }
   std::vector<state::UsageRow> rows;
-  if (!reader) reader = state::Store::open(path, true, why);
-  if (!reader || !reader->usage(q, rows, why)) {
-    reader.reset();  // opened again on the next question
-    log::error("usage report failed", {{"error", why}});
-    body = http::error_body(500, "state_unavailable", "The usage store could not be read; see the log.");
-    return 500;
+  if (shared != nullptr && q.source != "local") {
+    std::vector<std::string> days;
+    if (!state::days_of(q, redis::UsageReader::kMaxDays, days, why)) {
+      body = http::error_body(400, "invalid_usage_query", why);
+      return 400;
+    }
+    q.source = "all";
+    if (!shared->usage(q, days, rows, why)) {
+      log::error("usage report from redis failed", {{"error", why}});
+      body = http::error_body(503, "redis_unavailable",
+                              "Redis, which holds the usage of every instance, did not answer; "
+                              "source=local answers with this instance's own usage.");
+      return 503;
+    }
+  } else {
+    // Without Redis this instance's file is all there is to say: the answer
+    // says so rather than claim every instance.
+    q.source = "local";
+    if (!reader) reader = state::Store::open(path, true, why);
+    if (!reader || !reader->usage(q, rows, why)) {
+      reader.reset();  // opened again on the next question
+      log::error("usage report failed", {{"error", why}});
+      body = http::error_body(500, "state_unavailable", "The usage store could not be read; see the log.");
+      return 500;
+    }
   }
   if (csv) {
     state::format_csv(q, rows, body);
@@ -556,9 +578,16 @@ int serve(std::shared_ptr<const config::Config> cfg) {
   }
   // Declared before the workers: it outlives them (they hold its queues),
   // and stop() commits after they have drained.
+  // With [state.redis] the aggregates are also added up in Redis, so that
+  // any instance answers /admin/usage for all (declared first: it
+  // outlives the writer, which hands it each commit).
+  std::unique_ptr<redis::UsageMirror> mirror;
+  if (store && cfg->redis.enabled) mirror = std::make_unique<redis::UsageMirror>(cfg->redis, cfg->state.flush_interval);
   std::unique_ptr<state::Writer> writer;
-  if (store) writer = std::make_unique<state::Writer>(std::move(store), cfg->state, n);
+  if (store) writer = std::make_unique<state::Writer>(std::move(store), cfg->state, n, mirror.get());
   std::unique_ptr<state::Store> usage_reader;
+  std::unique_ptr<redis::UsageReader> shared_usage;
+  if (mirror) shared_usage = std::make_unique<redis::UsageReader>(cfg->redis);
   WorkerReports reports;
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::thread> threads;
@@ -753,6 +782,12 @@ int serve(std::shared_ptr<const config::Config> cfg) {
       info.redis_errors = shared->redis_errors();
       info.redis_calls = shared->redis_calls();
     }
+    if (mirror) {
+      info.usage_copy_configured = true;
+      info.usage_copy_sent = mirror->sent();
+      info.usage_copy_lost = mirror->lost();
+      info.usage_copy_pending = mirror->pending();
+    }
     if (writer) {
       info.state_enabled = true;
       info.state_written = writer->written();
@@ -829,7 +864,8 @@ int serve(std::shared_ptr<const config::Config> cfg) {
           reply->status = 404;
           reply->body = http::error_body(404, "state_disabled", "The usage store is off ([state] enabled = false).");
         } else {
-          reply->status = usage_report(state_path, usage_reader, req.query, req.csv, reply->body, reply->content_type);
+          reply->status = usage_report(state_path, usage_reader, shared_usage.get(), req.query, req.csv, reply->body,
+                                       reply->content_type);
         }
       } else if (req.kind == AdminRequest::Kind::metrics) {
         reply->status = metrics_report(reply->body);
@@ -869,6 +905,7 @@ int serve(std::shared_ptr<const config::Config> cfg) {
       join_all();
       workers.clear();
       if (writer) writer->stop();
+      if (mirror) mirror->stop();
       plugins.release_all();
       close(sfd);
       log::info("stopped", {{"connections_cut", static_cast<unsigned long long>(
@@ -880,6 +917,7 @@ int serve(std::shared_ptr<const config::Config> cfg) {
   workers.clear();
   // After the drain: every finished request is in the queues now.
   if (writer) writer->stop();
+  if (mirror) mirror->stop();  // after the writer's last commit
   plugins.release_all();
   close(sfd);
   if (!draining) {

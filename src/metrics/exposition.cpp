@@ -271,6 +271,15 @@ void render(const std::vector<Snapshot>& workers, const Info& info, std::string&
     w.sample("aigw_state_records_total", {{"result", "failed"}}, info.state_failed);
     w.sample("aigw_state_records_total", {{"result", "dropped"}}, info.state_dropped);
   }
+  if (info.usage_copy_configured) {
+    w.family("aigw_redis_usage_rows_total", "counter",
+             "Usage aggregate rows (day, key, model, provider) added to Redis for every instance to read, by result "
+             "(sent; lost: a call failed after it was sent, or too many waited while Redis was away).");
+    w.sample("aigw_redis_usage_rows_total", {{"result", "sent"}}, info.usage_copy_sent);
+    w.sample("aigw_redis_usage_rows_total", {{"result", "lost"}}, info.usage_copy_lost);
+    w.family("aigw_redis_usage_pending_rows", "gauge", "Usage aggregate rows waiting for Redis to answer.");
+    w.sample("aigw_redis_usage_pending_rows", {}, info.usage_copy_pending);
+  }
 }
 
 }  // namespace aigw::metrics

@@ -235,6 +235,11 @@ struct Info {
   // The usage store (src/state): records committed, lost by a failed
   // commit, dropped because a worker's queue was full. Absent when off.
   bool state_enabled = false;
+  // The usage copy in Redis (src/redis/usage_mirror.h), with [state.redis]:
+  // aggregate rows sent, lost (a call failed after it was sent, or too many
+  // waited), waiting for Redis now.
+  bool usage_copy_configured = false;
+  uint64_t usage_copy_sent = 0, usage_copy_lost = 0, usage_copy_pending = 0;
   uint64_t state_written = 0, state_failed = 0, state_dropped = 0;
   // Token quotas of the keys that have one, by key NAME (never a secret):
   // aigw_key_quota_used_tokens / aigw_key_quota_remaining_tokens{key,window}.

@@ -151,6 +151,26 @@ bool Connection::eval(Script& script, std::span<const std::string> keys,
   return true;
 }
 
+bool Connection::strings(std::span<const std::string> argv, std::vector<std::string>& out, std::string& why) {
+  auto* r = static_cast<redisReply*>(call(argv, why));
+  if (r == nullptr) return false;
+  ReplyGuard g{r};
+  out.clear();
+  if (r->type != REDIS_REPLY_ARRAY) {
+    why = r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len) : "unexpected reply (not an array)";
+    return false;
+  }
+  for (size_t i = 0; i < r->elements; ++i) {
+    const redisReply* e = r->element[i];
+    if (e->type != REDIS_REPLY_STRING) {
+      why = "unexpected reply (an array element is not a string)";
+      return false;
+    }
+    out.emplace_back(e->str, e->len);
+  }
+  return true;
+}
+
 bool Connection::command(std::span<const std::string> argv, std::string& out, std::string& why) {
   auto* r = static_cast<redisReply*>(call(argv, why));
   if (r == nullptr) return false;

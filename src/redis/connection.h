@@ -42,6 +42,11 @@ class Connection {
   bool eval(Script& script, std::span<const std::string> keys, std::span<const std::string> args,
             std::vector<int64_t>& out, std::string& why);
 
+  // A command whose reply is an array of strings (HGETALL, KEYS): its
+  // elements, whole (they may hold any byte). False on an error reply or
+  // another type; closed on a connection error.
+  bool strings(std::span<const std::string> argv, std::vector<std::string>& out, std::string& why);
+
   // Any command; the reply as text ("" for nil; integers as digits; an
   // array as its elements, one per line). For tests and SCRIPT FLUSH.
   bool command(std::span<const std::string> argv, std::string& out, std::string& why);

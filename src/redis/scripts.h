@@ -112,4 +112,18 @@ redis.call('EXPIRE', KEYS[2], ttl * 2)
 return {grant, others}
 )lua";
 
+// The usage aggregates every instance adds to (src/redis/usage_mirror.h):
+// one hash per UTC day, a field per (key, model, provider, column), added
+// to with HINCRBY in one atomic call per day, so a reader never sees half
+// of one instance's flush.
+//   KEYS[1]  aigw:usage:{YYYY-MM-DD}
+//   ARGV     field, amount, field, amount, ...
+//   returns  {fields added}
+inline constexpr std::string_view kUsageAdd = R"lua(
+for i = 1, #ARGV, 2 do
+  redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+return {#ARGV / 2}
+)lua";
+
 }  // namespace aigw::redis::scripts

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 
 #include "json/write.h"
 
@@ -11,25 +12,8 @@ namespace {
 constexpr std::string_view kGroups[] = {"day", "key", "model", "provider"};
 
 // The columns of every answer, in this order, after the grouped ones.
-struct Column {
-  const char* name;
-  uint64_t Totals::*field;
-};
-constexpr Column kColumns[] = {
-    {"requests", &Totals::requests},
-    {"errors_4xx", &Totals::errors_4xx},
-    {"errors_429", &Totals::errors_429},
-    {"errors_5xx", &Totals::errors_5xx},
-    {"client_closed", &Totals::client_closed},
-    {"prompt_tokens", &Totals::prompt_tokens},
-    {"cached_tokens", &Totals::cached_tokens},
-    {"completion_tokens", &Totals::completion_tokens},
-    {"reasoning_tokens", &Totals::reasoning_tokens},
-    {"total_tokens", &Totals::total_tokens},
-    {"latency_ms_sum", &Totals::latency_ms_sum},
-    {"ttft_ms_sum", &Totals::ttft_ms_sum},
-    {"ttft_count", &Totals::ttft_count},
-};
+using Column = TotalColumn;
+constexpr const auto& kColumns = kTotalColumns;
 
 bool valid_day(std::string_view d) {
   if (d.size() != 10 || d[4] != '-' || d[7] != '-') return false;
@@ -125,8 +109,16 @@ bool set_param(UsageQuery& q, std::string_view name, std::string_view value, std
     (name == "key" ? q.key : name == "model" ? q.model : q.provider) = std::string(value);
     return true;
   }
+  if (name == "source") {
+    if (value != "all" && value != "local") {
+      why = "source is all (every instance, from Redis) or local (this instance's store)";
+      return false;
+    }
+    q.source = std::string(value);
+    return true;
+  }
   why = "unknown parameter \"" + std::string(name.substr(0, 32)) +
-        "\" (use from, to, group_by, key, model, provider)";
+        "\" (use from, to, group_by, key, model, provider, source)";
   return false;
 }
 
@@ -162,8 +154,73 @@ bool parse_url_query(std::string_view query, const std::string& today, UsageQuer
   return finish(q, today, why);
 }
 
+namespace {
+
+// Days since 1970-01-01 of a civil date (proleptic Gregorian), and back.
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+int64_t day_number(const std::string& day) {
+  auto num = [&](size_t at, size_t n) {
+    int64_t v = 0;
+    for (size_t i = at; i < at + n; ++i) v = v * 10 + (day[i] - '0');
+    return v;
+  };
+  return days_from_civil(num(0, 4), static_cast<unsigned>(num(5, 2)), static_cast<unsigned>(num(8, 2)));
+}
+
+}  // namespace
+
+bool days_of(const UsageQuery& q, size_t max_days, std::vector<std::string>& out, std::string& why) {
+  out.clear();
+  if (!valid_day(q.from) || !valid_day(q.to) || q.from > q.to) {
+    why = "from and to must be UTC days as YYYY-MM-DD, from first";
+    return false;
+  }
+  const int64_t first = day_number(q.from), last = day_number(q.to);
+  if (last - first + 1 > static_cast<int64_t>(max_days)) {
+    why = "at most " + std::to_string(max_days) + " days at once from every instance (ask again for the rest)";
+    return false;
+  }
+  for (int64_t d = first; d <= last; ++d) out.push_back(day_of_s(d * 86400));
+  return true;
+}
+
+void group_rows(const UsageQuery& q, const std::vector<UsageRow>& detail, std::vector<UsageRow>& out) {
+  // Ordered as the file's GROUP BY ... ORDER BY answers: by the grouped
+  // columns in the asked order, bytewise.
+  std::map<std::vector<std::string>, Totals> groups;
+  for (const UsageRow& r : detail) {
+    if (r.day < q.from || r.day > q.to) continue;
+    if ((!q.key.empty() && r.key != q.key) || (!q.model.empty() && r.model != q.model) ||
+        (!q.provider.empty() && r.provider != q.provider)) {
+      continue;
+    }
+    std::vector<std::string> id;
+    for (const std::string& g : q.group_by) id.push_back(group_value(r, g));
+    groups[id].add(r.totals);
+  }
+  for (const auto& [id, totals] : groups) {
+    UsageRow row;
+    for (size_t i = 0; i < q.group_by.size(); ++i) {
+      const std::string& g = q.group_by[i];
+      (g == "day" ? row.day : g == "key" ? row.key : g == "model" ? row.model : row.provider) = id[i];
+    }
+    row.totals = totals;
+    out.push_back(std::move(row));
+  }
+}
+
 void format_json(const UsageQuery& q, const std::vector<UsageRow>& rows, std::string& out) {
-  out += "{\"from\":\"" + q.from + "\",\"to\":\"" + q.to + "\",\"group_by\":[";
+  out += "{\"from\":\"" + q.from + "\",\"to\":\"" + q.to + "\",";
+  if (!q.source.empty()) out += "\"source\":\"" + q.source + "\",";
+  out += "\"group_by\":[";
   for (size_t i = 0; i < q.group_by.size(); ++i) {
     if (i) out += ',';
     json::append_string(out, q.group_by[i]);

@@ -23,6 +23,15 @@ bool finish(UsageQuery& q, const std::string& today, std::string& why);
 // "from=2026-12-01&to=2026-12-04&group_by=key,model" (percent-decoded).
 bool parse_url_query(std::string_view query, const std::string& today, UsageQuery& q, std::string& why);
 
+// The days from q.from to q.to, both included ("YYYY-MM-DD"); false with
+// `why` when there are more than `max_days`.
+bool days_of(const UsageQuery& q, size_t max_days, std::vector<std::string>& out, std::string& why);
+
+// Rows of full detail (day, key, model and provider all set) filtered and
+// summed as `q` asks, in the order the store answers: what the store's SQL
+// does, for usage that comes from elsewhere (the Redis copy).
+void group_rows(const UsageQuery& q, const std::vector<UsageRow>& detail, std::vector<UsageRow>& out);
+
 void format_json(const UsageQuery& q, const std::vector<UsageRow>& rows, std::string& out);
 void format_csv(const UsageQuery& q, const std::vector<UsageRow>& rows, std::string& out);
 void format_table(const UsageQuery& q, const std::vector<UsageRow>& rows, std::string& out);

@@ -49,28 +49,7 @@ struct Stmt {
   uint64_t col_num(int i) { return static_cast<uint64_t>(sqlite3_column_int64(s, i)); }
 };
 
-// Every column a Totals has, with its field (SQL and binding share the order).
-struct TotalColumn {
-  const char* name;
-  uint64_t Totals::*field;
-};
-constexpr TotalColumn kTotalColumns[] = {
-    {"requests", &Totals::requests},
-    {"errors_4xx", &Totals::errors_4xx},
-    {"errors_429", &Totals::errors_429},
-    {"errors_5xx", &Totals::errors_5xx},
-    {"client_closed", &Totals::client_closed},
-    {"prompt_tokens", &Totals::prompt_tokens},
-    {"cached_tokens", &Totals::cached_tokens},
-    {"completion_tokens", &Totals::completion_tokens},
-    {"reasoning_tokens", &Totals::reasoning_tokens},
-    {"total_tokens", &Totals::total_tokens},
-    {"latency_ms_sum", &Totals::latency_ms_sum},
-    {"ttft_ms_sum", &Totals::ttft_ms_sum},
-    {"ttft_count", &Totals::ttft_count},
-};
 constexpr size_t kTotals = std::size(kTotalColumns);
-static_assert(sizeof(Totals) == kTotals * sizeof(uint64_t), "every field of Totals has its column");
 
 }  // namespace
 
@@ -228,7 +207,7 @@ int Store::schema_version() {
   return static_cast<int>(st.col_num(0));
 }
 
-bool Store::write(const std::map<std::tuple<std::string, std::string, std::string, std::string>, Totals>& aggregates,
+bool Store::write(const Aggregates& aggregates,
                   const std::vector<UsageRecord>& requests, std::string& why) {
   std::string sql = "INSERT INTO usage_daily (day, key, model, provider";
   for (const TotalColumn& c : kTotalColumns) sql += std::string(", ") + c.name;

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <tuple>
@@ -52,6 +53,32 @@ struct Totals {
   void add(const Totals& t);
 };
 
+// Every column a Totals has, with its field: the one list that SQL, the
+// report formats and the Redis copy of the aggregates share (in this order).
+struct TotalColumn {
+  const char* name;
+  uint64_t Totals::*field;
+};
+inline constexpr TotalColumn kTotalColumns[] = {
+    {"requests", &Totals::requests},
+    {"errors_4xx", &Totals::errors_4xx},
+    {"errors_429", &Totals::errors_429},
+    {"errors_5xx", &Totals::errors_5xx},
+    {"client_closed", &Totals::client_closed},
+    {"prompt_tokens", &Totals::prompt_tokens},
+    {"cached_tokens", &Totals::cached_tokens},
+    {"completion_tokens", &Totals::completion_tokens},
+    {"reasoning_tokens", &Totals::reasoning_tokens},
+    {"total_tokens", &Totals::total_tokens},
+    {"latency_ms_sum", &Totals::latency_ms_sum},
+    {"ttft_ms_sum", &Totals::ttft_ms_sum},
+    {"ttft_count", &Totals::ttft_count},
+};
+static_assert(sizeof(Totals) == std::size(kTotalColumns) * sizeof(uint64_t), "every field of Totals has its column");
+
+// Aggregate sums by (day "YYYY-MM-DD", key, model, provider).
+using Aggregates = std::map<std::tuple<std::string, std::string, std::string, std::string>, Totals>;
+
 // One row of a usage report: the grouped columns that were asked for are
 // set, the others empty.
 struct UsageRow {
@@ -64,6 +91,9 @@ struct UsageQuery {
   std::string from, to;
   std::vector<std::string> group_by;  // each of day, key, model, provider
   std::string key, model, provider;   // filters; empty: all
+  // Whose usage: "all" (every instance: the Redis copy, when [state.redis]
+  // is set) or "local" (this instance's file). Empty: all when it can be.
+  std::string source;
 };
 
 class Store {
@@ -80,7 +110,7 @@ class Store {
 
   // One transaction: the aggregates added to their rows, and the request
   // rows when given. False (nothing written) with `why` on failure.
-  bool write(const std::map<std::tuple<std::string, std::string, std::string, std::string>, Totals>& aggregates,
+  bool write(const Aggregates& aggregates,
              const std::vector<UsageRecord>& requests, std::string& why);
 
   // Deletes request rows that ended before `before_ms` (UTC).

@@ -18,8 +18,9 @@ int64_t wall_ms() {
 
 }  // namespace
 
-Writer::Writer(std::unique_ptr<Store> store, const config::StateConfig& cfg, unsigned queues)
-    : store_(std::move(store)), cfg_(cfg) {
+Writer::Writer(std::unique_ptr<Store> store, const config::StateConfig& cfg, unsigned queues,
+               AggregateSink* sink)
+    : store_(std::move(store)), cfg_(cfg), sink_(sink) {
   for (unsigned i = 0; i < queues; ++i) queues_.push_back(std::make_unique<UsageQueue>());
   thread_ = std::thread([this] { run(); });
   pthread_setname_np(thread_.native_handle(), "aigw-state");
@@ -87,6 +88,7 @@ void Writer::commit() {
       unlogged_failures_ = 0;
     }
   }
+  if (sink_ != nullptr) sink_->add(sums_);
   sums_.clear();
   last_ = nullptr;
   requests_.clear();

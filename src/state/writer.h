@@ -48,12 +48,24 @@ class UsageQueue {
   std::atomic<uint64_t> dropped_{0};  // written by the producer alone
 };
 
+// Where each commit's aggregates also go: the Redis copy that every
+// instance reads (src/redis/usage_mirror.h) when [state.redis] is set.
+// Called on the writer thread after each commit, whether the file took it
+// or not; it must not block (it hands over and returns).
+class AggregateSink {
+ public:
+  virtual ~AggregateSink() = default;
+  virtual void add(const Aggregates& sums) = 0;
+};
+
 class Writer {
  public:
   static constexpr int64_t kDrainMs = 20;
 
   // Takes the open store; `queues` workers will push. Starts the thread.
-  Writer(std::unique_ptr<Store> store, const config::StateConfig& cfg, unsigned queues);
+  // `sink`, when given, must outlive the Writer (or its stop()).
+  Writer(std::unique_ptr<Store> store, const config::StateConfig& cfg, unsigned queues,
+         AggregateSink* sink = nullptr);
   ~Writer();  // stop()
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
@@ -74,10 +86,11 @@ class Writer {
 
   std::unique_ptr<Store> store_;
   config::StateConfig cfg_;
+  AggregateSink* sink_;
   std::vector<std::unique_ptr<UsageQueue>> queues_;
 
   // The writer thread's own batch.
-  std::map<std::tuple<std::string, std::string, std::string, std::string>, Totals> sums_;
+  Aggregates sums_;
   std::vector<UsageRecord> requests_;
   // The row the last record went to: consecutive records of the same day,
   // key, model and provider (the common case) skip the day's formatting

@@ -162,6 +162,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   info.redis_calls = tokens;
   info.state_enabled = (tokens & 4) != 0;
   info.state_written = tokens;
+  info.usage_copy_configured = (tokens & 16) != 0;
+  info.usage_copy_pending = tokens;
   if (tokens & 8) info.quotas.push_back({std::string(key), "daily", tokens, tokens / 2});
   std::string out;
   aigw::metrics::render(snaps, info, out);

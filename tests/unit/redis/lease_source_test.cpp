@@ -42,29 +42,14 @@ config::KeyConfig key(std::string name, uint64_t rpm = 0, uint64_t tpm = 0, uint
   return k;
 }
 
-// Polls `pred` for up to `limit`.
-template <typename Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 3000ms) {
-  auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(2ms);
-  }
-  return pred();
-}
+using test::eventually;
 
 class Redis : public ::testing::Test {
  protected:
   void SetUp() override {
     if (test::RedisServer::binary().empty()) GTEST_SKIP() << "redis-server is not installed (apt-get install redis-server)";
     ASSERT_TRUE(server_.start()) << "redis-server did not start";
-    cfg_.enabled = true;
-    cfg_.host = "127.0.0.1";
-    cfg_.port = static_cast<uint16_t>(server_.port());
-    cfg_.url = "redis://127.0.0.1:" + std::to_string(server_.port());
-    cfg_.instances = 2;
-    cfg_.connect_timeout = config::Duration{200};
-    cfg_.command_timeout = config::Duration{200};
+    cfg_ = server_.config(2);
   }
 
   // A direct connection with the scripts loaded.

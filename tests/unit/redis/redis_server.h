@@ -16,6 +16,8 @@
 #include <string>
 #include <thread>
 
+#include "config/config.h"
+
 namespace aigw::test {
 
 class RedisServer {
@@ -32,6 +34,19 @@ class RedisServer {
   ~RedisServer() { stop(); }
 
   int port() const { return port_; }
+
+  // [state.redis] pointing at this server, with short timeouts for tests.
+  config::RedisConfig config(uint64_t instances = 1) const {
+    config::RedisConfig c;
+    c.enabled = true;
+    c.host = "127.0.0.1";
+    c.port = static_cast<uint16_t>(port_);
+    c.url = "redis://127.0.0.1:" + std::to_string(port_);
+    c.instances = instances;
+    c.connect_timeout = config::Duration{200};
+    c.command_timeout = config::Duration{200};
+    return c;
+  }
 
   bool start() {
     std::string bin = binary();
@@ -92,5 +107,16 @@ class RedisServer {
   int port_;
   pid_t pid_ = -1;
 };
+
+// Polls `pred` for up to `limit`.
+template <typename Pred>
+bool eventually(Pred pred, std::chrono::milliseconds limit = std::chrono::milliseconds(3000)) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return pred();
+}
 
 }  // namespace aigw::test

@@ -3,6 +3,8 @@
 // file can give at open (read-only, corrupt, newer schema).
 #include "state/store.h"
 
+#include "state/report.h"
+
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -12,6 +14,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <tuple>
+#include <vector>
 
 namespace aigw::state {
 namespace {
@@ -96,7 +100,7 @@ TEST_F(StoreTest, MigratesFromTheVersionBefore) {
   Sums sums;
   sums[{"2026-12-03", "alice", "gpt", "p1"}].add(record("alice", "gpt", 200, 1, 2, kDec3));
   ASSERT_TRUE(s->write(sums, {}, why)) << why;
-  UsageQuery q{"2026-12-01", "2026-12-31", {"key"}, "", "", ""};
+  UsageQuery q{"2026-12-01", "2026-12-31", {"key"}, "", "", "", ""};
   std::vector<UsageRow> rows;
   ASSERT_TRUE(s->usage(q, rows, why)) << why;
   ASSERT_EQ(rows.size(), 1u);
@@ -121,7 +125,7 @@ TEST_F(StoreTest, AggregatesAcrossCommitsAndGroups) {
     ASSERT_TRUE(s->write(sums, {}, why)) << why;
   }
   std::vector<UsageRow> rows;
-  UsageQuery by_key{"2026-12-01", "2026-12-31", {"key"}, "", "", ""};
+  UsageQuery by_key{"2026-12-01", "2026-12-31", {"key"}, "", "", "", ""};
   ASSERT_TRUE(s->usage(by_key, rows, why)) << why;
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0].key, "alice");
@@ -136,7 +140,7 @@ TEST_F(StoreTest, AggregatesAcrossCommitsAndGroups) {
 
   // A day range and a filter.
   rows.clear();
-  UsageQuery one_day{"2026-12-04", "2026-12-04", {"day", "model"}, "bob", "", ""};
+  UsageQuery one_day{"2026-12-04", "2026-12-04", {"day", "model"}, "bob", "", "", ""};
   ASSERT_TRUE(s->usage(one_day, rows, why)) << why;
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].day, "2026-12-04");
@@ -153,6 +157,76 @@ TEST_F(StoreTest, AggregatesAcrossCommitsAndGroups) {
   ASSERT_TRUE(s->quota_use(kDec3 / 1000 + 86400 + 60, use, why)) << why;
   EXPECT_EQ(use["alice"].daily, 0u);
   EXPECT_EQ(use["alice"].monthly, 45u);
+}
+
+// group_rows answers, for rows of full detail from elsewhere (the Redis
+// copy), what the store's SQL answers for the same rows: every grouping,
+// every filter, the same order.
+TEST_F(StoreTest, GroupRowsAnswersAsTheStoreDoes) {
+  std::string why;
+  auto s = Store::open(path_, false, why);
+  ASSERT_TRUE(s) << why;
+  Sums sums;
+  std::vector<UsageRow> detail;
+  const char* days[] = {"2026-12-02", "2026-12-03", "2026-12-04"};
+  const char* keys[] = {"", "alice", "bob", "B"};
+  const char* models[] = {"m1", "", "m,2"};
+  uint64_t n = 1;
+  for (const char* d : days) {
+    for (const char* k : keys) {
+      for (const char* m : models) {
+        for (const char* p : {"p1", "p2"}) {
+          if (++n % 3 == 0) continue;
+          Totals t;
+          t.requests = n;
+          t.total_tokens = n * 7;
+          t.errors_5xx = n % 2;
+          t.ttft_count = n / 2;
+          sums[{d, k, m, p}] = t;
+          detail.push_back(UsageRow{d, k, m, p, t});
+        }
+      }
+    }
+  }
+  ASSERT_TRUE(s->write(sums, {}, why)) << why;
+  const std::vector<std::vector<std::string>> groupings = {
+      {}, {"key"}, {"model", "key"}, {"day", "provider"}, {"provider", "model", "key", "day"}};
+  for (const auto& g : groupings) {
+    for (const char* key : {"", "bob", "nobody"}) {
+      for (const char* from : {"2026-12-01", "2026-12-03"}) {
+        UsageQuery q{from, "2026-12-03", g, key, "", "", ""};
+        if (std::string(key) == "bob") q.model = "m,2";
+        std::vector<UsageRow> want, got;
+        ASSERT_TRUE(s->usage(q, want, why)) << why;
+        group_rows(q, detail, got);
+        ASSERT_EQ(got.size(), want.size()) << "grouping " << g.size() << " key " << key << " from " << from;
+        for (size_t i = 0; i < want.size(); ++i) {
+          EXPECT_EQ(std::tie(got[i].day, got[i].key, got[i].model, got[i].provider),
+                    std::tie(want[i].day, want[i].key, want[i].model, want[i].provider));
+          for (const TotalColumn& c : kTotalColumns) EXPECT_EQ(got[i].totals.*c.field, want[i].totals.*c.field);
+        }
+      }
+    }
+  }
+}
+
+TEST(Report, DaysOfARange) {
+  std::vector<std::string> days;
+  std::string why;
+  UsageQuery q;
+  q.from = "2024-02-27";
+  q.to = "2024-03-02";
+  ASSERT_TRUE(days_of(q, 10, days, why)) << why;
+  EXPECT_EQ(days, (std::vector<std::string>{"2024-02-27", "2024-02-28", "2024-02-29", "2024-03-01", "2024-03-02"}));
+  q.from = "2025-12-31";
+  q.to = "2026-01-01";
+  ASSERT_TRUE(days_of(q, 2, days, why));
+  EXPECT_EQ(days, (std::vector<std::string>{"2025-12-31", "2026-01-01"}));
+  q.from = "2025-01-01";
+  EXPECT_FALSE(days_of(q, 365, days, why));
+  EXPECT_NE(why.find("at most 365 days"), std::string::npos) << why;
+  q.from = "2026-01-02";
+  EXPECT_FALSE(days_of(q, 365, days, why));
 }
 
 TEST_F(StoreTest, KeepsRequestRowsUntilPruned) {

@@ -30,7 +30,7 @@ class WriterTest : public ::testing::Test {
     auto reader = Store::open(path_, true, why);
     EXPECT_TRUE(reader) << why;
     std::vector<UsageRow> rows;
-    UsageQuery q{"2000-01-01", "2100-01-01", {}, key, "", ""};
+    UsageQuery q{"2000-01-01", "2100-01-01", {}, key, "", "", ""};
     EXPECT_TRUE(reader->usage(q, rows, why)) << why;
     Totals t;
     for (const auto& r : rows) t.add(r.totals);
@@ -154,7 +154,7 @@ TEST(Report, ParsesAndRejectsQueries) {
 }
 
 TEST(Report, CsvAndJsonShapes) {
-  UsageQuery q{"2026-12-01", "2026-12-02", {"key", "model"}, "", "", ""};
+  UsageQuery q{"2026-12-01", "2026-12-02", {"key", "model"}, "", "", "", ""};
   UsageRow row;
   row.key = "alice";
   row.model = "a,\"b\"";
