@@ -295,6 +295,11 @@ bool resolve_secret(std::string_view value, std::string& out, std::string& why);
 // "redis://host[:port][/db]" into out.host, port, db; credentials in the
 // URL are refused (they belong in `password`, as env:NAME).
 bool parse_redis_url(std::string_view text, RedisConfig& out, std::string& why);
+// A URL's authority, host[:port] or [v6][:port]: the host (letters, digits,
+// '-', '.', '_', and ':' inside brackets) and the port (default_port when
+// absent). Shared by base_url and [state.redis] url. False with `why`.
+bool split_authority(std::string_view authority, uint16_t default_port, std::string_view& host, uint16_t& port,
+                     std::string& why);
 
 // "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:0". Port 0 asks the kernel for one.
 bool parse_listen_addr(std::string_view text, ListenAddr& out, std::string& why);

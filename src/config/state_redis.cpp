@@ -30,43 +30,11 @@ bool parse_redis_url(std::string_view text, RedisConfig& out, std::string& why) 
     db = rest.substr(slash + 1);
     rest = rest.substr(0, slash);
   }
-  std::string_view host = rest, port;
-  if (!rest.empty() && rest.front() == '[') {
-    size_t close = rest.find(']');
-    if (close == std::string_view::npos) {
-      why = "unclosed '[' in the host";
-      return false;
-    }
-    host = rest.substr(1, close - 1);
-    std::string_view after = rest.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') {
-        why = "expected ':' after ']'";
-        return false;
-      }
-      port = after.substr(1);
-    }
-  } else if (size_t colon = rest.rfind(':'); colon != std::string_view::npos) {
-    host = rest.substr(0, colon);
-    port = rest.substr(colon + 1);
-  }
-  if (host.empty()) {
-    why = "the URL names no host";
+  std::string_view host;
+  uint16_t port = 0;
+  if (!split_authority(rest, 6379, host, port, why)) {
+    why = "the URL " + why;
     return false;
-  }
-  for (char c : host) {
-    if (c <= ' ' || c == '"' || c == '\\' || c > '~') {
-      why = "invalid character in the host";
-      return false;
-    }
-  }
-  uint32_t p = 6379;
-  if (!port.empty() || rest.ends_with(':')) {
-    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
-    if (ec != std::errc() || end != port.data() + port.size() || p == 0 || p > 65535) {
-      why = "invalid port (1 to 65535)";
-      return false;
-    }
   }
   uint64_t d = 0;
   if (!db.empty()) {
@@ -77,7 +45,7 @@ bool parse_redis_url(std::string_view text, RedisConfig& out, std::string& why) 
     }
   }
   out.host = std::string(host);
-  out.port = static_cast<uint16_t>(p);
+  out.port = port;
   out.db = d;
   return true;
 }

@@ -370,30 +370,9 @@ std::string format_size(uint64_t bytes) {
 
 namespace aigw::config {
 
-bool parse_base_url(std::string_view text, UpstreamConfig& out, std::string& why) {
-  std::string_view rest = text;
-  if (rest.starts_with("https://")) {
-    out.tls = true;
-    rest.remove_prefix(8);
-  } else if (rest.starts_with("http://")) {
-    out.tls = false;
-    rest.remove_prefix(7);
-  } else {
-    why = "must start with http:// or https://";
-    return false;
-  }
-  size_t slash = rest.find('/');
-  std::string_view authority = rest.substr(0, slash);
-  std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
-  if (path.find_first_of("?#") != std::string_view::npos) {
-    why = "must not have a query or fragment";
-    return false;
-  }
-  if (authority.find('@') != std::string_view::npos) {
-    why = "must not contain user information: put keys in api_keys";
-    return false;
-  }
-  std::string_view host = authority;
+bool split_authority(std::string_view authority, uint16_t default_port, std::string_view& host, uint16_t& port,
+                     std::string& why) {
+  host = authority;
   std::string_view port_text;
   if (authority.starts_with('[')) {
     size_t close = authority.find(']');
@@ -426,29 +405,55 @@ bool parse_base_url(std::string_view text, UpstreamConfig& out, std::string& why
       return false;
     }
   }
-  uint32_t port = out.tls ? 443 : 80;
+  port = default_port;
   if (!port_text.empty() || authority.ends_with(':')) {
-    if (port_text.empty() || port_text.size() > 5) {
-      why = "invalid port";
-      return false;
-    }
-    port = 0;
+    uint32_t p = 0;
     for (char c : port_text) {
-      if (c < '0' || c > '9') {
+      if (c < '0' || c > '9' || p > 65535) {
         why = "invalid port";
         return false;
       }
-      port = port * 10 + static_cast<uint32_t>(c - '0');
+      p = p * 10 + static_cast<uint32_t>(c - '0');
     }
-    if (port == 0 || port > 65535) {
-      why = "port must be between 1 and 65535";
+    if (port_text.empty() || p == 0 || p > 65535) {
+      why = "invalid port (1 to 65535)";
       return false;
     }
+    port = static_cast<uint16_t>(p);
   }
+  return true;
+}
+
+bool parse_base_url(std::string_view text, UpstreamConfig& out, std::string& why) {
+  std::string_view rest = text;
+  if (rest.starts_with("https://")) {
+    out.tls = true;
+    rest.remove_prefix(8);
+  } else if (rest.starts_with("http://")) {
+    out.tls = false;
+    rest.remove_prefix(7);
+  } else {
+    why = "must start with http:// or https://";
+    return false;
+  }
+  size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+  if (path.find_first_of("?#") != std::string_view::npos) {
+    why = "must not have a query or fragment";
+    return false;
+  }
+  if (authority.find('@') != std::string_view::npos) {
+    why = "must not contain user information: put keys in api_keys";
+    return false;
+  }
+  std::string_view host;
+  uint16_t port = 0;
+  if (!split_authority(authority, out.tls ? 443 : 80, host, port, why)) return false;
   while (!path.empty() && path.back() == '/') path.remove_suffix(1);
   out.base_url = std::string(text);
   out.host = std::string(host);
-  out.port = static_cast<uint16_t>(port);
+  out.port = port;
   out.base_path = std::string(path);
   bool v6 = out.host.find(':') != std::string::npos;
   out.host_header.clear();
