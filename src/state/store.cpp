@@ -11,7 +11,7 @@ namespace {
 
 // Migration i takes the schema from version i to i + 1. Never edit one that
 // has shipped: add the next. Version 1 kept no cached/reasoning token
-// columns; version 2 adds them (so the step from N-1 is tested).
+// columns; version 2 adds them; version 3 the latency buckets.
 constexpr const char* kMigrations[] = {
     // 0 -> 1
     "CREATE TABLE usage_daily ("
@@ -32,6 +32,17 @@ constexpr const char* kMigrations[] = {
     // 1 -> 2
     "ALTER TABLE usage_daily ADD COLUMN cached_tokens INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE usage_daily ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0;",
+    // 2 -> 3: latency and time-to-first-byte buckets (rows from before
+    // have none: 0 in every bucket)
+    "ALTER TABLE usage_daily ADD COLUMN latency_le_100ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE usage_daily ADD COLUMN latency_le_500ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE usage_daily ADD COLUMN latency_le_1s INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE usage_daily ADD COLUMN latency_le_5s INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE usage_daily ADD COLUMN latency_le_30s INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE usage_daily ADD COLUMN ttft_le_100ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE usage_daily ADD COLUMN ttft_le_500ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE usage_daily ADD COLUMN ttft_le_1s INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE usage_daily ADD COLUMN ttft_le_5s INTEGER NOT NULL DEFAULT 0;",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
@@ -96,9 +107,18 @@ void Totals::add(const UsageRecord& r) {
   completion_tokens += r.completion_tokens;
   total_tokens += r.total_tokens;
   latency_ms_sum += r.latency_ms;
+  latency_le_100ms += r.latency_ms <= 100;
+  latency_le_500ms += r.latency_ms <= 500;
+  latency_le_1s += r.latency_ms <= 1000;
+  latency_le_5s += r.latency_ms <= 5000;
+  latency_le_30s += r.latency_ms <= 30000;
   if (r.has_ttft) {
     ttft_ms_sum += r.ttft_ms;
     ++ttft_count;
+    ttft_le_100ms += r.ttft_ms <= 100;
+    ttft_le_500ms += r.ttft_ms <= 500;
+    ttft_le_1s += r.ttft_ms <= 1000;
+    ttft_le_5s += r.ttft_ms <= 5000;
   }
 }
 

@@ -25,7 +25,7 @@ struct sqlite3;
 namespace aigw::state {
 
 // The schema version this build writes. Older files are migrated at open.
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 // Where the store lives when [state] path is not set: $STATE_DIRECTORY (the
 // first of its entries, as systemd sets it) / aigw-state.db; else beside the
@@ -48,6 +48,11 @@ struct Totals {
   uint64_t latency_ms_sum = 0;
   uint64_t ttft_ms_sum = 0;
   uint64_t ttft_count = 0;        // requests with a first byte (ttft_ms_sum / ttft_count)
+  // Cumulative buckets, as a Prometheus histogram's: requests whose latency
+  // (or time to first byte) was at most the bound. Summed across rows they
+  // stay right, so a day's or a key's percentile can be estimated from them.
+  uint64_t latency_le_100ms = 0, latency_le_500ms = 0, latency_le_1s = 0, latency_le_5s = 0, latency_le_30s = 0;
+  uint64_t ttft_le_100ms = 0, ttft_le_500ms = 0, ttft_le_1s = 0, ttft_le_5s = 0;
 
   void add(const UsageRecord& r);
   void add(const Totals& t);
@@ -73,6 +78,15 @@ inline constexpr TotalColumn kTotalColumns[] = {
     {"latency_ms_sum", &Totals::latency_ms_sum},
     {"ttft_ms_sum", &Totals::ttft_ms_sum},
     {"ttft_count", &Totals::ttft_count},
+    {"latency_le_100ms", &Totals::latency_le_100ms},
+    {"latency_le_500ms", &Totals::latency_le_500ms},
+    {"latency_le_1s", &Totals::latency_le_1s},
+    {"latency_le_5s", &Totals::latency_le_5s},
+    {"latency_le_30s", &Totals::latency_le_30s},
+    {"ttft_le_100ms", &Totals::ttft_le_100ms},
+    {"ttft_le_500ms", &Totals::ttft_le_500ms},
+    {"ttft_le_1s", &Totals::ttft_le_1s},
+    {"ttft_le_5s", &Totals::ttft_le_5s},
 };
 static_assert(sizeof(Totals) == std::size(kTotalColumns) * sizeof(uint64_t), "every field of Totals has its column");
 

@@ -96,7 +96,7 @@ TEST_F(StoreTest, MigratesFromTheVersionBefore) {
   std::string why;
   auto s = Store::open(path_, false, why);
   ASSERT_TRUE(s) << why;
-  EXPECT_EQ(s->schema_version(), 2);
+  EXPECT_EQ(s->schema_version(), kSchemaVersion);
   Sums sums;
   sums[{"2026-12-03", "alice", "gpt", "p1"}].add(record("alice", "gpt", 200, 1, 2, kDec3));
   ASSERT_TRUE(s->write(sums, {}, why)) << why;
@@ -107,6 +107,31 @@ TEST_F(StoreTest, MigratesFromTheVersionBefore) {
   EXPECT_EQ(rows[0].totals.requests, 8u);
   EXPECT_EQ(rows[0].totals.total_tokens, 73u);
   EXPECT_EQ(rows[0].totals.cached_tokens, 0u);
+  // The buckets count only what was written after the migration.
+  EXPECT_EQ(rows[0].totals.latency_le_100ms, 1u);
+  EXPECT_EQ(rows[0].totals.ttft_le_100ms, 1u);
+}
+
+TEST(Totals, BucketsAreCumulative) {
+  Totals t;
+  UsageRecord r;
+  for (uint32_t ms : {0u, 100u, 101u, 999u, 1000u, 4000u, 30000u, 30001u}) {
+    r.latency_ms = ms;
+    r.has_ttft = ms != 0;  // one request without a first byte
+    r.ttft_ms = ms;
+    t.add(r);
+  }
+  EXPECT_EQ(t.requests, 8u);
+  EXPECT_EQ(t.latency_le_100ms, 2u);
+  EXPECT_EQ(t.latency_le_500ms, 3u);
+  EXPECT_EQ(t.latency_le_1s, 5u);
+  EXPECT_EQ(t.latency_le_5s, 6u);
+  EXPECT_EQ(t.latency_le_30s, 7u);
+  EXPECT_EQ(t.ttft_count, 7u);
+  EXPECT_EQ(t.ttft_le_100ms, 1u);
+  EXPECT_EQ(t.ttft_le_500ms, 2u);
+  EXPECT_EQ(t.ttft_le_1s, 4u);
+  EXPECT_EQ(t.ttft_le_5s, 5u);
 }
 
 TEST_F(StoreTest, AggregatesAcrossCommitsAndGroups) {

@@ -164,7 +164,9 @@ TEST(Report, CsvAndJsonShapes) {
   format_csv(q, {row}, csv);
   EXPECT_EQ(csv.substr(0, csv.find("\r\n")),
             "key,model,requests,errors_4xx,errors_429,errors_5xx,client_closed,prompt_tokens,cached_tokens,"
-            "completion_tokens,reasoning_tokens,total_tokens,latency_ms_sum,ttft_ms_sum,ttft_count");
+            "completion_tokens,reasoning_tokens,total_tokens,latency_ms_sum,ttft_ms_sum,ttft_count,"
+            "latency_le_100ms,latency_le_500ms,latency_le_1s,latency_le_5s,latency_le_30s,"
+            "ttft_le_100ms,ttft_le_500ms,ttft_le_1s,ttft_le_5s");
   EXPECT_NE(csv.find("alice,\"a,\"\"b\"\"\",3,"), std::string::npos) << csv;
   std::string json;
   format_json(q, {row}, json);
