@@ -75,7 +75,7 @@ extern "C" {
 #endif
 
 #define AIGW_ABI_MAJOR 1
-#define AIGW_ABI_MINOR 3
+#define AIGW_ABI_MINOR 4
 
 /* Refuses a binary built for another pointer size or byte order. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
@@ -254,6 +254,13 @@ typedef struct aigw_usage {
   uint64_t prompt_tokens;
   uint64_t completion_tokens;
   uint64_t total_tokens;
+  /* ABI 1.4: parts of the counts above, when the provider reports them:
+   * prompt tokens served from the provider's prompt cache (included in
+   * prompt_tokens), and completion tokens spent on reasoning or thinking
+   * (included in completion_tokens). 0: none, or not reported. A 1.3 or
+   * older host reads neither (struct_size tells it where to stop). */
+  uint64_t cached_tokens;
+  uint64_t reasoning_tokens;
 } aigw_usage;
 
 /* What the host knows about a client request when it asks a plugin to serve

@@ -49,6 +49,10 @@ void ClientAnswer::report_usage(const Usage& usage) {
   u.prompt_tokens = usage.prompt();
   u.completion_tokens = usage.output;
   u.total_tokens = usage.prompt() + usage.output;
+  // ABI 1.4: the part read from Anthropic's prompt cache. Anthropic counts
+  // thinking inside output_tokens without a separate figure, so no
+  // reasoning_tokens.
+  u.cached_tokens = usage.cache_read;
   host_->report_usage(req_, &u);
 }
 

@@ -305,6 +305,8 @@ void Request::report_usage(const Usage& usage) {
   u.prompt_tokens = usage.prompt;
   u.completion_tokens = usage.completion;
   u.total_tokens = usage.total;
+  u.cached_tokens = usage.cached;        // ABI 1.4
+  u.reasoning_tokens = usage.reasoning;  // thoughts, counted in completion too
   host_->report_usage(req_, &u);
 }
 

@@ -40,6 +40,12 @@ aigw_status report_usage(aigw_request* req, const aigw_usage* usage) {
   req->usage_completion = usage->completion_tokens;
   req->usage_total = usage->total_tokens != 0 ? usage->total_tokens
                                               : usage->prompt_tokens + usage->completion_tokens;
+  // ABI 1.4 parts, read only as far as the plugin's struct reaches (a 1.3
+  // plugin's ends at total_tokens).
+  auto covers = [&](size_t end) { return usage->struct_size >= end; };
+  req->usage_cached = covers(offsetof(aigw_usage, cached_tokens) + sizeof(uint64_t)) ? usage->cached_tokens : 0;
+  req->usage_reasoning =
+      covers(offsetof(aigw_usage, reasoning_tokens) + sizeof(uint64_t)) ? usage->reasoning_tokens : 0;
   req->has_usage = true;
   return AIGW_OK;
 }

@@ -480,6 +480,8 @@ void Runtime::account(aigw_request* r) {
   rec.prompt_tokens = r->usage_prompt;
   rec.completion_tokens = r->usage_completion;
   rec.total_tokens = r->usage_total;
+  rec.cached_tokens = r->usage_cached;
+  rec.reasoning_tokens = r->usage_reasoning;
   rec.start_ns = r->start_ns;
   rec.first_byte_ns = r->first_byte_ns;
   rec.end_ns = now;

@@ -190,6 +190,7 @@ struct aigw_request {
   uint64_t estimate = 0;
   aigw::limits::HeaderList rate_headers;  // x-ratelimit-*
   uint64_t usage_prompt = 0, usage_completion = 0, usage_total = 0;
+  uint64_t usage_cached = 0, usage_reasoning = 0;  // ABI 1.4 parts of prompt and completion
   bool has_usage = false;
   int final_status = 0;           // what the client was answered; 0: it left first
   std::string error_code;

@@ -43,6 +43,8 @@ struct RequestRecord {
   uint64_t prompt_tokens = 0;
   uint64_t completion_tokens = 0;
   uint64_t total_tokens = 0;
+  uint64_t cached_tokens = 0;     // part of prompt_tokens (ABI 1.4 plugins)
+  uint64_t reasoning_tokens = 0;  // part of completion_tokens (ABI 1.4 plugins)
   int64_t start_ns = 0;       // CLOCK_MONOTONIC: the request was complete
   int64_t first_byte_ns = 0;  // first response byte to the client; 0: none
   int64_t end_ns = 0;

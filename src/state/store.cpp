@@ -106,6 +106,8 @@ void Totals::add(const UsageRecord& r) {
   prompt_tokens += r.prompt_tokens;
   completion_tokens += r.completion_tokens;
   total_tokens += r.total_tokens;
+  cached_tokens += r.cached_tokens;
+  reasoning_tokens += r.reasoning_tokens;
   latency_ms_sum += r.latency_ms;
   latency_le_100ms += r.latency_ms <= 100;
   latency_le_500ms += r.latency_ms <= 500;

@@ -41,9 +41,9 @@ struct Totals {
   uint64_t errors_5xx = 0;
   uint64_t client_closed = 0;  // 499: the client left before the end
   uint64_t prompt_tokens = 0;
-  uint64_t cached_tokens = 0;     // not reported by the gateway yet: 0
+  uint64_t cached_tokens = 0;     // part of prompt_tokens, from ABI 1.4 plugins
   uint64_t completion_tokens = 0;
-  uint64_t reasoning_tokens = 0;  // not reported by the gateway yet: 0
+  uint64_t reasoning_tokens = 0;  // part of completion_tokens, from ABI 1.4 plugins
   uint64_t total_tokens = 0;
   uint64_t latency_ms_sum = 0;
   uint64_t ttft_ms_sum = 0;

@@ -36,6 +36,8 @@ struct UsageRecord {
   uint64_t prompt_tokens = 0;
   uint64_t completion_tokens = 0;
   uint64_t total_tokens = 0;
+  uint64_t cached_tokens = 0;     // part of prompt_tokens
+  uint64_t reasoning_tokens = 0;  // part of completion_tokens
   uint32_t latency_ms = 0;  // request complete -> response ended
   uint32_t ttft_ms = 0;     // request complete -> first response byte; 0: none
   bool has_ttft = false;

@@ -51,6 +51,8 @@ void Worker::hand_over_usage(const metrics::RequestRecord& r) {
   u.prompt_tokens = r.prompt_tokens;
   u.completion_tokens = r.completion_tokens;
   u.total_tokens = r.total_tokens;
+  u.cached_tokens = r.cached_tokens;
+  u.reasoning_tokens = r.reasoning_tokens;
   auto ms = [](int64_t ns) { return static_cast<uint32_t>(ns > 0 ? ns / 1'000'000 : 0); };
   u.latency_ms = ms(r.end_ns - r.start_ns);
   u.has_ttft = r.first_byte_ns != 0;

@@ -95,12 +95,15 @@ ABI_STRUCT(aigw_errbuf, 16, 8);
 ABI_FIELD(aigw_errbuf, ptr, 0, 8);
 ABI_FIELD(aigw_errbuf, cap, 8, 8);
 
-ABI_STRUCT(aigw_usage, 32, 8);
+ABI_STRUCT(aigw_usage, 48, 8); /* 32 until 1.3 */
 ABI_FIELD(aigw_usage, struct_size, 0, 4);
 ABI_FIELD(aigw_usage, reserved, 4, 4);
 ABI_FIELD(aigw_usage, prompt_tokens, 8, 8);
 ABI_FIELD(aigw_usage, completion_tokens, 16, 8);
 ABI_FIELD(aigw_usage, total_tokens, 24, 8);
+/* 1.4 */
+ABI_FIELD(aigw_usage, cached_tokens, 32, 8);
+ABI_FIELD(aigw_usage, reasoning_tokens, 40, 8);
 
 ABI_STRUCT(aigw_client_request, 136, 8);
 ABI_FIELD(aigw_client_request, struct_size, 0, 4);

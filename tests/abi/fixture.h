@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "aigw_plugin.h"
 
@@ -155,7 +156,25 @@ FX_MAYBE_UNUSED static aigw_status fx_on_upstream_body(void* ctx, const aigw_hos
     }
 #endif
   }
-  if (end_of_body) r->host->finish(r->req, AIGW_OK, none);
+  if (end_of_body) {
+    /* Usage as this header knows it, followed in memory by bytes that are
+     * not part of it: a host must read no further than struct_size says
+     * (against the 1.1 header the struct ends at total_tokens, where a
+     * 1.4 host's cached_tokens and reasoning_tokens would lie). */
+    struct {
+      aigw_usage u;
+      uint64_t beyond[2];
+    } usage;
+    memset(&usage, 0, sizeof usage);
+    usage.u.struct_size = (uint32_t)sizeof usage.u;
+    usage.u.prompt_tokens = 3;
+    usage.u.completion_tokens = 4;
+    usage.u.total_tokens = 7;
+    usage.beyond[0] = 777;
+    usage.beyond[1] = 888;
+    r->host->report_usage(r->req, &usage.u);
+    r->host->finish(r->req, AIGW_OK, none);
+  }
   return AIGW_OK;
 }
 

@@ -190,7 +190,8 @@ class Plugin11(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.up = Upstream()
-        cls.server = Server(config("abi_1_1_http", cls.up.port), workers=1)
+        cls.server = Server(config("abi_1_1_http", cls.up.port) +
+                            '\n[admin]\nlisten = "127.0.0.1:0"\n[state]\nflush_interval = "50ms"\n', workers=1)
 
     @classmethod
     def tearDownClass(cls):
@@ -207,6 +208,28 @@ class Plugin11(unittest.TestCase):
         loaded = [x for x in self.server.log_records()
                   if x.get("msg") == "plugin loaded" and x.get("plugin") == "abi_1_1_http"]
         self.assertEqual([x.get("abi") for x in loaded], ["1.1"], "the plugin's load and contract are logged")
+
+    def test_usage_of_a_11_plugin_is_read_no_further_than_its_struct(self):
+        # The plugin's 32-byte aigw_usage is followed in its memory by 777
+        # and 888 where a 1.4 host's cached and reasoning tokens would be.
+        self.up.mode = "json"
+        with self.server.connect(timeout=20) as s:
+            s.sendall(request("POST", "/v1/chat/completions", {}, body(False)))
+            self.assertEqual(Reader(s).read_response().status, 200)
+        deadline = time.time() + 10
+        while True:
+            with self.server.connect(timeout=20, admin=True) as s:
+                s.sendall(request("GET", "/admin/usage?group_by=provider&source=local"))
+                rows = Reader(s).read_response().json()["data"]
+            if rows or time.time() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertEqual(len(rows), 1, rows)
+        row = rows[0]
+        self.assertGreaterEqual(row["requests"], 1)
+        self.assertEqual(row["prompt_tokens"], 3 * row["requests"])
+        self.assertEqual(row["total_tokens"], 7 * row["requests"])
+        self.assertEqual((row["cached_tokens"], row["reasoning_tokens"]), (0, 0))
 
     def test_the_host_still_sniffs_for_a_11_plugin(self):
         self.up.mode = "stream"

@@ -235,6 +235,14 @@ TEST_F(GeminiPluginTest, AWholeAnswerStartsAtItsEnd) {
   EXPECT_EQ(c.fr.finish_calls, 1);
   EXPECT_EQ(c.fr.finish_status, AIGW_OK);
   EXPECT_EQ(c.fr.reason_calls, 1);
+  // Usage with its ABI 1.4 parts: thoughtsTokenCount as reasoning (inside
+  // the completion count), no cached content in this recording.
+  ASSERT_EQ(c.fr.usage_calls, 1);
+  EXPECT_EQ(c.fr.usage.struct_size, sizeof(aigw_usage));
+  EXPECT_EQ(c.fr.usage.prompt_tokens, 7u);
+  EXPECT_EQ(c.fr.usage.completion_tokens, 149u + 48u);
+  EXPECT_EQ(c.fr.usage.reasoning_tokens, 48u);
+  EXPECT_EQ(c.fr.usage.cached_tokens, 0u);
 }
 
 TEST_F(GeminiPluginTest, AStreamCommitsAtItsFirstContentAndEndsWithTheAnswer) {
