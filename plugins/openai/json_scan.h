@@ -60,13 +60,15 @@ class JsonScanner {
   static constexpr size_t kMaxCapture = 16 * 1024;
   static constexpr uint32_t kTypedDepth = 64;
 
-  void structural(char c, uint64_t offset);
+  // `at` points into the bytes being fed; `offset` counts every byte fed.
+  void structural(const char* at, uint64_t offset);
   void value_start();
-  void string_bytes(const char* p, size_t n);
+  void key_bytes(const char* p, size_t n);
   void key_done();
-  void colon();
-  void capture(char c);
-  void end_capture();
+  void colon(const char* at);
+  void start_capture(Slot slot, const char* from);
+  void take(const char* from, const char* to);
+  void end_capture(const char* at);
   bool is_object(uint32_t depth) const {
     return depth > 0 && depth <= kTypedDepth && ((object_mask_ >> (depth - 1)) & 1u) != 0;
   }
@@ -103,6 +105,7 @@ class JsonScanner {
   uint32_t capture_depth_ = 0;
   bool capture_long_ = false;
   std::string capture_;
+  const char* run_ = nullptr;  // during feed: where the uncopied part of a capture starts
 
   bool usage_found_ = false;
   bool stream_options_found_ = false;
