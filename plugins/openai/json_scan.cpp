@@ -58,6 +58,7 @@ void JsonScanner::reset(uint32_t captures) {
   root_members_ = 0;
   key_len_ = 0;
   key_long_ = false;
+  key_ = Key::other;
   top_ = Top::none;
   element_open_ = false;
   slot_ = Slot::none;
@@ -94,11 +95,13 @@ void JsonScanner::feed(std::string_view bytes) {
         escape_ = true;
         ++p;
       }
-      if (string_is_key_) key_bytes(start, static_cast<size_t>(p - start));
-      if (p == end) break;
+      if (p == end) {
+        if (string_is_key_) key_bytes(start, static_cast<size_t>(p - start));
+        break;
+      }
+      if (string_is_key_) key_done(start, p);
       ++p;  // the closing quote
       in_string_ = false;
-      if (string_is_key_) key_done();
       continue;
     }
     switch (kClass[static_cast<unsigned char>(*p)]) {
@@ -139,7 +142,7 @@ void JsonScanner::feed(std::string_view bytes) {
   consumed_ += bytes.size();
 }
 
-void JsonScanner::structural(const char* at, uint64_t offset) {
+inline void JsonScanner::structural(const char* at, uint64_t offset) {
   const char c = *at;
   if (root_done_) {
     fail();  // something after the root value
@@ -228,31 +231,48 @@ void JsonScanner::key_bytes(const char* p, size_t n) {
   if (key_long_ || key_len_ + n > kMaxKey) {
     key_long_ = true;
   } else {
-    std::memcpy(key_ + key_len_, p, n);
+    std::memcpy(key_text_ + key_len_, p, n);
     key_len_ += n;
   }
 }
 
-void JsonScanner::key_done() {
+void JsonScanner::key_done(const char* last, const char* quote) {
   key_pending_ = true;
   expect_key_ = false;
+  key_ = Key::other;
+  if (!(depth_ == 1 || in_choice_object())) return;  // no key there matters
+  std::string_view key(last, static_cast<size_t>(quote - last));
+  if (key_len_ > 0 || key_long_) {  // the key began in earlier bytes
+    key_bytes(last, key.size());
+    if (key_long_) return;
+    key = std::string_view(key_text_, key_len_);
+  }
+  // Named once here, so that the colon after it compares nothing.
+  if (key == "usage") {
+    key_ = Key::usage;
+  } else if (key == "choices") {
+    key_ = Key::choices;
+  } else if (key == "finish_reason") {
+    key_ = Key::finish_reason;
+  } else if (key == "stream_options") {
+    key_ = Key::stream_options;
+  }
 }
 
 void JsonScanner::colon(const char* at) {
-  std::string_view key = key_long_ ? std::string_view() : std::string_view(key_, key_len_);
   if (depth_ == 1) {
     Slot slot = Slot::none;
-    if (key == "usage") {
+    if (key_ == Key::usage) {
       top_ = Top::usage;
       usage_found_ = true;
       usage_.clear();
       if (captures_ & kUsage) slot = Slot::usage;
-    } else if (key == "stream_options") {
+    } else if (key_ == Key::stream_options) {
       top_ = Top::stream_options;
       stream_options_found_ = true;
       stream_options_.clear();
       if (captures_ & kStreamOptions) slot = Slot::stream_options;
-    } else if (key == "choices") {
+    } else if (key_ == Key::choices) {
       top_ = Top::choices;
       choices_found_ = true;
       choice_count_ = 0;
@@ -262,7 +282,7 @@ void JsonScanner::colon(const char* at) {
     if (slot != Slot::none) start_capture(slot, at + 1);
     return;
   }
-  if ((captures_ & kFinishReasons) && in_choice_object() && key == "finish_reason") {
+  if ((captures_ & kFinishReasons) && in_choice_object() && key_ == Key::finish_reason) {
     start_capture(Slot::finish_reason, at + 1);
   }
 }
@@ -290,19 +310,29 @@ void JsonScanner::take(const char* from, const char* to) {
 }
 
 void JsonScanner::end_capture(const char* at) {
-  take(run_, at);
-  while (!capture_.empty() && is_ws(capture_.back())) capture_.pop_back();
-  if (capture_long_) capture_.clear();
+  std::string_view text;
+  if (capture_.empty() && !capture_long_) {
+    // Wholly inside these bytes (the usual case): no copy until it is kept.
+    const char* from = run_;
+    while (from < at && is_ws(*from)) ++from;
+    text = std::string_view(from, static_cast<size_t>(at - from));
+    if (text.size() > kMaxCapture) capture_long_ = true;
+  } else {
+    take(run_, at);
+    text = capture_;
+  }
+  while (!text.empty() && is_ws(text.back())) text.remove_suffix(1);
+  if (capture_long_) text = {};
   switch (slot_) {
     case Slot::usage:
-      usage_.swap(capture_);
+      usage_.assign(text);
       break;
     case Slot::stream_options:
-      stream_options_.swap(capture_);
+      stream_options_.assign(text);
       break;
     case Slot::finish_reason:
-      if (choice_count_ == 1) first_finish_ = capture_;
-      if (!capture_.empty() && capture_ != "null") last_finish_ = capture_;
+      if (choice_count_ == 1) first_finish_.assign(text);
+      if (!text.empty() && text != "null") last_finish_.assign(text);
       break;
     case Slot::none:
       break;

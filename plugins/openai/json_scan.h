@@ -55,6 +55,7 @@ class JsonScanner {
  private:
   enum class Top : uint8_t { none, usage, stream_options, choices, other };
   enum class Slot : uint8_t { none, usage, stream_options, finish_reason };
+  enum class Key : uint8_t { other, usage, stream_options, choices, finish_reason };
 
   static constexpr size_t kMaxKey = 24;
   static constexpr size_t kMaxCapture = 16 * 1024;
@@ -64,7 +65,8 @@ class JsonScanner {
   void structural(const char* at, uint64_t offset);
   void value_start();
   void key_bytes(const char* p, size_t n);
-  void key_done();
+  // The key's last bytes end at its closing quote.
+  void key_done(const char* last, const char* quote);
   void colon(const char* at);
   void start_capture(Slot slot, const char* from);
   void take(const char* from, const char* to);
@@ -94,9 +96,12 @@ class JsonScanner {
   uint64_t root_offset_ = 0;
   uint32_t root_members_ = 0;
 
-  char key_[kMaxKey] = {};
+  // A key that began in earlier bytes is collected here; one inside the
+  // bytes being fed is read where it is.
+  char key_text_[kMaxKey] = {};
   size_t key_len_ = 0;
   bool key_long_ = false;
+  Key key_ = Key::other;  // the last key that ended, where keys matter
 
   Top top_ = Top::none;
   bool element_open_ = false;  // a value of the choices array has started
