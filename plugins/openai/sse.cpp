@@ -1,5 +1,7 @@
 #include "sse.h"
 
+#include <cstring>
+
 #include "aigw_plugin.hpp"
 
 namespace aigw::openai_plugin {
@@ -25,17 +27,32 @@ bool carries_content(std::string_view event) {
   // Byte patterns, not a parse: the scanner already walked this event for
   // usage and finish_reason, and a false "yes" costs only the failover of
   // a response that has begun, a false "no" a held event until the next.
-  static constexpr std::string_view kText[] = {"\"content\":", "\"text\":", "\"refusal\":",
-                                               "\"reasoning_content\":"};
-  for (std::string_view key : kText) {
-    for (size_t at = event.find(key); at != std::string_view::npos; at = event.find(key, at + 1)) {
-      size_t v = at + key.size();
-      while (v < event.size() && (event[v] == ' ' || event[v] == '\t')) ++v;
-      if (v + 1 < event.size() && event[v] == '"' && event[v + 1] != '"') return true;
+  // Every pattern starts with a quote, so one pass over the quotes finds
+  // them all (a search per pattern stopped at each of the event's ~30
+  // quotes again for each pattern).
+  static constexpr std::string_view kText[] = {"content\":", "text\":", "refusal\":",
+                                               "reasoning_content\":"};
+  static constexpr std::string_view kCalls[] = {"tool_calls\"", "function_call\""};
+  const char* const data = event.data();
+  const size_t size = event.size();
+  for (size_t at = 0; at < size; ++at) {
+    const void* hit = std::memchr(data + at, '"', size - at);
+    if (hit == nullptr) break;
+    at = static_cast<size_t>(static_cast<const char*>(hit) - data);
+    const std::string_view rest = event.substr(at + 1);
+    // Most keys and values start with other letters: one test skips them.
+    if (rest.empty() || std::string_view("ctrf").find(rest.front()) == std::string_view::npos) continue;
+    for (std::string_view key : kText) {
+      if (!rest.starts_with(key)) continue;
+      size_t v = key.size();
+      while (v < rest.size() && (rest[v] == ' ' || rest[v] == '\t')) ++v;
+      if (v + 1 < rest.size() && rest[v] == '"' && rest[v + 1] != '"') return true;
+    }
+    for (std::string_view key : kCalls) {
+      if (rest.starts_with(key)) return true;
     }
   }
-  return event.find("\"tool_calls\"") != std::string_view::npos ||
-         event.find("\"function_call\"") != std::string_view::npos;
+  return false;
 }
 
 }  // namespace aigw::openai_plugin
