@@ -46,6 +46,43 @@ const char* find_quote_or_backslash(const char* p, const char* end) {
 
 }  // namespace
 
+bool may_hold_usage_or_finish(std::string_view payload) {
+  static constexpr std::string_view kUsage = "usage\"";
+  static constexpr std::string_view kFinish = "finish_reason\"";
+  static constexpr std::string_view kNull = ":null";
+  const char* const data = payload.data();
+  const char* const end = data + payload.size();
+  for (const char* p = data;; ++p) {
+    p = find_quote_or_backslash(p, end);
+    if (p == end) return false;
+    if (*p != '"') continue;  // a backslash: the quote after it is looked at next
+    std::string_view rest(p + 1, static_cast<size_t>(end - p - 1));
+    size_t name = 0;
+    if (rest.starts_with(kFinish)) {
+      name = kFinish.size();
+    } else if (rest.starts_with(kUsage)) {
+      name = kUsage.size();
+    } else {
+      continue;
+    }
+    // Anything but :null right after it (a value, whitespace, a literal
+    // that merely starts with null, the end) may be something: scan.
+    rest.remove_prefix(name);
+    if (!rest.starts_with(kNull) || rest.size() == kNull.size()) return true;
+    const char after = rest[kNull.size()];
+    if (after != ',' && after != '}') return true;
+    p += name + kNull.size();
+  }
+}
+
+bool braced(std::string_view payload) {
+  size_t first = 0;
+  while (first < payload.size() && is_ws(payload[first])) ++first;
+  size_t last = payload.size();
+  while (last > first && is_ws(payload[last - 1])) --last;
+  return last - first >= 2 && payload[first] == '{' && payload[last - 1] == '}';
+}
+
 void JsonScanner::reset(uint32_t captures) {
   // Member-wise, so that the strings keep their capacity across events.
   captures_ = captures;

@@ -122,4 +122,19 @@ class JsonScanner {
   std::string last_finish_;
 };
 
+// For a stream event's payload, before scanning it: false when nothing a
+// scanner with kUsage | kFinishReasons copies out can be other than null,
+// because every "usage" and "finish_reason" in the bytes (keys or not,
+// escaped quotes or not) is followed right away by :null and then ',' or
+// '}'. OpenAI-compatible chunks carry "finish_reason":null (and with
+// include_usage "usage":null) in every event; only the last ones need the
+// scan. True means "scan it"; a false true costs only the scan.
+bool may_hold_usage_or_finish(std::string_view payload);
+
+// The payload starts with '{' and ends with '}', whitespace aside: what a
+// complete object always does, and the check an event that is not scanned
+// gets. (Malformed JSON between the braces goes through uncounted then; it
+// is forwarded unchanged either way.)
+bool braced(std::string_view payload);
+
 }  // namespace aigw::openai_plugin

@@ -366,6 +366,8 @@ bool Request::on_event(std::string_view event) {
   bool drop = false;
   if (data.done) {
     done_seen_ = true;
+  } else if (data.data_lines > 0 && !data.scanned) {
+    if (!data.braced) ++garbage_events_;  // nothing else to note: no usage, no finish reason
   } else if (data.data_lines > 0 && !scan.complete_object()) {
     ++garbage_events_;
   } else if (data.data_lines > 0) {
