@@ -46,33 +46,37 @@ const char* find_quote_or_backslash(const char* p, const char* end) {
 
 }  // namespace
 
-bool may_hold_usage_or_finish(std::string_view payload) {
-  static constexpr std::string_view kUsage = "usage\"";
-  static constexpr std::string_view kFinish = "finish_reason\"";
+namespace {
+
+// Whether some occurrence of `marker` in `payload` is not followed right
+// away by :null and then ',' or '}'. Occurrences are found by memchr on
+// the marker's rarest byte, `marker[anchor]` ('_' of finish_reason, 'g' of
+// usage): a chunk has a handful of those but some thirty quotes.
+bool any_not_null(std::string_view payload, std::string_view marker, size_t anchor) {
   static constexpr std::string_view kNull = ":null";
   const char* const data = payload.data();
-  const char* const end = data + payload.size();
-  for (const char* p = data;; ++p) {
-    p = find_quote_or_backslash(p, end);
-    if (p == end) return false;
-    if (*p != '"') continue;  // a backslash: the quote after it is looked at next
-    std::string_view rest(p + 1, static_cast<size_t>(end - p - 1));
-    size_t name = 0;
-    if (rest.starts_with(kFinish)) {
-      name = kFinish.size();
-    } else if (rest.starts_with(kUsage)) {
-      name = kUsage.size();
-    } else {
-      continue;
-    }
-    // Anything but :null right after it (a value, whitespace, a literal
-    // that merely starts with null, the end) may be something: scan.
-    rest.remove_prefix(name);
+  for (size_t from = anchor; from < payload.size();) {
+    const void* hit = std::memchr(data + from, marker[anchor], payload.size() - from);
+    if (hit == nullptr) return false;
+    const auto at = static_cast<size_t>(static_cast<const char*>(hit) - data);
+    from = at + 1;
+    if (payload.substr(at - anchor, marker.size()) != marker) continue;
+    std::string_view rest = payload.substr(at - anchor + marker.size());
+    // Anything else (a value, whitespace, a literal that merely starts
+    // with null, the end) may be something: scan.
     if (!rest.starts_with(kNull) || rest.size() == kNull.size()) return true;
-    const char after = rest[kNull.size()];
-    if (after != ',' && after != '}') return true;
-    p += name + kNull.size();
+    if (rest[kNull.size()] != ',' && rest[kNull.size()] != '}') return true;
   }
+  return false;
+}
+
+}  // namespace
+
+bool may_hold_usage_or_finish(std::string_view payload) {
+  // Every key the scanner takes for one of these is the marker's bytes,
+  // quotes included (keys are compared raw), so no occurrence is missed;
+  // look-alikes (escaped, inside strings, values) at worst cause a scan.
+  return any_not_null(payload, "\"finish_reason\"", 7) || any_not_null(payload, "\"usage\"", 4);
 }
 
 bool braced(std::string_view payload) {
