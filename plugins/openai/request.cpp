@@ -361,7 +361,6 @@ void Request::end_plain() {
 
 bool Request::on_event(std::string_view event) {
   JsonScanner& scan = instance_.scanner_;
-  scan.reset(JsonScanner::kUsage | JsonScanner::kFinishReasons);
   EventData data = read_event_data(event, scan);
   bool drop = false;
   if (data.done) {

@@ -6,6 +6,12 @@
 
 namespace aigw::openai_plugin {
 
+namespace {
+
+constexpr uint32_t kEventCaptures = JsonScanner::kUsage | JsonScanner::kFinishReasons;
+
+}  // namespace
+
 EventData read_event_data(std::string_view event, JsonScanner& scanner) {
   EventData out;
   std::string_view first;
@@ -28,10 +34,12 @@ EventData read_event_data(std::string_view event, JsonScanner& scanner) {
       return out;
     }
     out.scanned = true;
+    scanner.reset(kEventCaptures);
     scanner.feed(first);
     return out;
   }
   out.scanned = true;
+  scanner.reset(kEventCaptures);
   bool more = false;
   sdk::for_each_sse_field(event, [&](std::string_view name, std::string_view value) {
     if (name != "data") return;
@@ -58,6 +66,9 @@ bool carries_content(std::string_view event) {
     if (hit == nullptr) break;
     const auto colon = static_cast<size_t>(static_cast<const char*>(hit) - data);
     from = colon + 1;
+    // All four keys end in t" or l" right before the colon: one look
+    // skips the colons of the other keys.
+    if (colon < 2 || data[colon - 1] != '"' || (data[colon - 2] != 't' && data[colon - 2] != 'l')) continue;
     const std::string_view before = event.substr(0, colon);
     for (std::string_view key : kText) {
       if (!before.ends_with(key)) continue;

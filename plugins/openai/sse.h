@@ -20,8 +20,9 @@ struct EventData {
 };
 
 // Reads the event's data payload (its "data:" field values joined by "\n",
-// as the SSE spec assembles them) and feeds it to `scanner`, which the
-// caller has reset, unless it need not be scanned (see EventData).
+// as the SSE spec assembles them) and, unless it need not be scanned (see
+// EventData), resets `scanner` for usage and finish reasons and feeds it.
+// The scanner's results mean something only when `scanned` is true.
 EventData read_event_data(std::string_view event, JsonScanner& scanner);
 
 // The event carries the answer itself: a non-empty text field of a chunk's
