@@ -1,5 +1,7 @@
 #include "json_scan.h"
 
+#include <array>
+#include <bit>
 #include <cstring>
 
 namespace aigw::openai_plugin {
@@ -7,7 +9,83 @@ namespace {
 
 bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
+// What a byte outside strings does: whitespace ends a literal, the seven
+// structural bytes go to structural(), anything else is part of a number,
+// true, false or null (the scanner does not check which).
+enum ByteClass : uint8_t { kLiteral, kSpace, kStructural };
+
+constexpr std::array<uint8_t, 256> make_classes() {
+  std::array<uint8_t, 256> t{};
+  for (unsigned char c : std::string_view(" \t\n\r")) t[c] = kSpace;
+  for (unsigned char c : std::string_view("{}[],:\"")) t[c] = kStructural;
+  return t;
+}
+constexpr std::array<uint8_t, 256> kClass = make_classes();
+
+// The first '"' or '\\' in [p, end), or end. Most of a document's bytes
+// are inside strings, so this runs eight bytes per step (the classic
+// "has a zero byte" word trick: the lowest flagged byte is exact, which is
+// the only one used). Big-endian machines take the byte loop.
+const char* find_quote_or_backslash(const char* p, const char* end) {
+  if constexpr (std::endian::native == std::endian::little) {
+    constexpr uint64_t kOnes = 0x0101010101010101ull;
+    constexpr uint64_t kHighs = 0x8080808080808080ull;
+    while (end - p >= 8) {
+      uint64_t w;
+      std::memcpy(&w, p, 8);
+      const uint64_t q = w ^ (kOnes * '"');
+      const uint64_t b = w ^ (kOnes * '\\');
+      const uint64_t hit = (((q - kOnes) & ~q) | ((b - kOnes) & ~b)) & kHighs;
+      if (hit != 0) return p + (std::countr_zero(hit) >> 3);
+      p += 8;
+    }
+  }
+  while (p < end && *p != '"' && *p != '\\') ++p;
+  return p;
+}
+
 }  // namespace
+
+namespace {
+
+// Whether some occurrence of `marker` in `payload` is not followed right
+// away by :null and then ',' or '}'. Occurrences are found by memchr on
+// the marker's rarest byte, `marker[anchor]` ('_' of finish_reason, 'g' of
+// usage): a chunk has a handful of those but some thirty quotes.
+bool any_not_null(std::string_view payload, std::string_view marker, size_t anchor) {
+  static constexpr std::string_view kNull = ":null";
+  const char* const data = payload.data();
+  for (size_t from = anchor; from < payload.size();) {
+    const void* hit = std::memchr(data + from, marker[anchor], payload.size() - from);
+    if (hit == nullptr) return false;
+    const auto at = static_cast<size_t>(static_cast<const char*>(hit) - data);
+    from = at + 1;
+    if (payload.substr(at - anchor, marker.size()) != marker) continue;
+    std::string_view rest = payload.substr(at - anchor + marker.size());
+    // Anything else (a value, whitespace, a literal that merely starts
+    // with null, the end) may be something: scan.
+    if (!rest.starts_with(kNull) || rest.size() == kNull.size()) return true;
+    if (rest[kNull.size()] != ',' && rest[kNull.size()] != '}') return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool may_hold_usage_or_finish(std::string_view payload) {
+  // Every key the scanner takes for one of these is the marker's bytes,
+  // quotes included (keys are compared raw), so no occurrence is missed;
+  // look-alikes (escaped, inside strings, values) at worst cause a scan.
+  return any_not_null(payload, "\"finish_reason\"", 7) || any_not_null(payload, "\"usage\"", 4);
+}
+
+bool braced(std::string_view payload) {
+  size_t first = 0;
+  while (first < payload.size() && is_ws(payload[first])) ++first;
+  size_t last = payload.size();
+  while (last > first && is_ws(payload[last - 1])) --last;
+  return last - first >= 2 && payload[first] == '{' && payload[last - 1] == '}';
+}
 
 void JsonScanner::reset(uint32_t captures) {
   // Member-wise, so that the strings keep their capacity across events.
@@ -21,12 +99,14 @@ void JsonScanner::reset(uint32_t captures) {
   root_members_ = 0;
   key_len_ = 0;
   key_long_ = false;
+  key_ = Key::other;
   top_ = Top::none;
   element_open_ = false;
   slot_ = Slot::none;
   capture_depth_ = 0;
   capture_long_ = false;
   capture_.clear();
+  run_ = nullptr;
   usage_found_ = stream_options_found_ = choices_found_ = false;
   choice_count_ = 0;
   usage_.clear();
@@ -36,45 +116,75 @@ void JsonScanner::reset(uint32_t captures) {
 }
 
 void JsonScanner::feed(std::string_view bytes) {
-  const char* p = bytes.data();
-  size_t n = bytes.size();
-  size_t i = 0;
-  while (i < n && !failed_) {
+  const char* const begin = bytes.data();
+  const char* const end = begin + bytes.size();
+  const char* p = begin;
+  // A value being captured continues with these bytes. It is copied as
+  // runs (up to its end, or to the end of these bytes), not byte by byte.
+  run_ = begin;
+  while (p < end && !failed_) {
     if (in_string_) {
-      // Most bytes of a document are inside strings: run to the closing
-      // quote without the per-byte dispatch below.
-      size_t start = i;
-      while (i < n) {
-        char c = p[i];
-        if (escape_) {
+      const char* start = p;
+      for (;;) {
+        if (escape_) {  // the byte after a backslash, whatever it is
+          if (p == end) break;
           escape_ = false;
-        } else if (c == '\\') {
-          escape_ = true;
-        } else if (c == '"') {
-          break;
+          ++p;
         }
-        ++i;
+        p = find_quote_or_backslash(p, end);
+        if (p == end || *p == '"') break;
+        escape_ = true;
+        ++p;
       }
-      string_bytes(p + start, i - start);
-      if (i == n) break;
-      ++i;
+      if (p == end) {
+        if (string_is_key_) key_bytes(start, static_cast<size_t>(p - start));
+        break;
+      }
+      if (string_is_key_) key_done(start, p);
+      ++p;  // the closing quote
       in_string_ = false;
-      capture('"');
-      if (string_is_key_) key_done();
       continue;
     }
-    structural(p[i], consumed_ + i);
-    ++i;
+    switch (kClass[static_cast<unsigned char>(*p)]) {
+      case kSpace:
+        literal_ = false;
+        ++p;
+        continue;
+      case kLiteral:
+        if (root_done_) {
+          fail();  // something after the root value
+          break;
+        }
+        // Numbers, true, false, null: only their first byte starts a value.
+        if (!literal_) {
+          literal_ = true;
+          if (depth_ == 0) {
+            if (root_seen_) {
+              fail();
+              break;
+            }
+            root_seen_ = true;
+          } else {
+            value_start();
+          }
+        }
+        do {
+          ++p;
+        } while (p < end && kClass[static_cast<unsigned char>(*p)] == kLiteral);
+        continue;
+      default:
+        structural(p, consumed_ + static_cast<uint64_t>(p - begin));
+        ++p;
+        continue;
+    }
   }
-  consumed_ += n;
+  if (slot_ != Slot::none) take(run_, end);
+  run_ = nullptr;
+  consumed_ += bytes.size();
 }
 
-void JsonScanner::structural(char c, uint64_t offset) {
-  if (is_ws(c)) {
-    literal_ = false;
-    capture(c);
-    return;
-  }
+inline void JsonScanner::structural(const char* at, uint64_t offset) {
+  const char c = *at;
   if (root_done_) {
     fail();  // something after the root value
     return;
@@ -92,7 +202,6 @@ void JsonScanner::structural(char c, uint64_t offset) {
       } else {
         value_start();
       }
-      capture(c);
       bool choices_array = !object && depth_ == 1 && top_ == Top::choices;
       ++depth_;
       if (depth_ <= kTypedDepth) {
@@ -112,9 +221,8 @@ void JsonScanner::structural(char c, uint64_t offset) {
       bool object = c == '}';
       if (depth_ == 0 || key_pending_) return fail();
       if (depth_ <= kTypedDepth && is_object(depth_) != object) return fail();
-      if (slot_ != Slot::none && depth_ == capture_depth_) end_capture();
+      if (slot_ != Slot::none && depth_ == capture_depth_) end_capture(at);
       --depth_;
-      capture(c);
       expect_key_ = false;
       if (depth_ == 0) root_done_ = true;
       return;
@@ -122,11 +230,7 @@ void JsonScanner::structural(char c, uint64_t offset) {
     case ',':
       literal_ = false;
       if (depth_ == 0 || key_pending_) return fail();
-      if (slot_ != Slot::none && depth_ == capture_depth_) {
-        end_capture();
-      } else {
-        capture(c);
-      }
+      if (slot_ != Slot::none && depth_ == capture_depth_) end_capture(at);
       if (depth_ == 1) top_ = Top::none;
       if (depth_ == 2 && top_ == Top::choices && !is_object(2)) element_open_ = false;
       expect_key_ = is_object(depth_);
@@ -135,10 +239,9 @@ void JsonScanner::structural(char c, uint64_t offset) {
       literal_ = false;
       if (!key_pending_) return fail();
       key_pending_ = false;
-      capture(c);
-      colon();
+      colon(at);
       return;
-    case '"':
+    default:  // '"'
       literal_ = false;
       string_is_key_ = expect_key_ && is_object(depth_);
       if (string_is_key_) {
@@ -153,20 +256,6 @@ void JsonScanner::structural(char c, uint64_t offset) {
       }
       in_string_ = true;
       escape_ = false;
-      capture(c);
-      return;
-    default:
-      // Numbers, true, false, null: only their first byte starts a value.
-      if (!literal_) {
-        literal_ = true;
-        if (depth_ == 0) {
-          if (root_seen_) return fail();
-          root_seen_ = true;
-        } else {
-          value_start();
-        }
-      }
-      capture(c);
       return;
   }
 }
@@ -178,91 +267,113 @@ void JsonScanner::value_start() {
   }
 }
 
-void JsonScanner::string_bytes(const char* p, size_t n) {
-  if (n == 0) return;
-  if (string_is_key_ && (depth_ == 1 || in_choice_object())) {
-    if (key_long_ || key_len_ + n > kMaxKey) {
-      key_long_ = true;
-    } else {
-      std::memcpy(key_ + key_len_, p, n);
-      key_len_ += n;
-    }
+void JsonScanner::key_bytes(const char* p, size_t n) {
+  if (n == 0 || !(depth_ == 1 || in_choice_object())) return;
+  if (key_long_ || key_len_ + n > kMaxKey) {
+    key_long_ = true;
+  } else {
+    std::memcpy(key_text_ + key_len_, p, n);
+    key_len_ += n;
   }
-  if (slot_ == Slot::none || capture_long_) return;
-  if (capture_.size() + n > kMaxCapture) {
-    capture_long_ = true;
-    capture_.clear();
-    return;
-  }
-  capture_.append(p, n);
 }
 
-void JsonScanner::key_done() {
+void JsonScanner::key_done(const char* last, const char* quote) {
   key_pending_ = true;
   expect_key_ = false;
+  key_ = Key::other;
+  if (!(depth_ == 1 || in_choice_object())) return;  // no key there matters
+  std::string_view key(last, static_cast<size_t>(quote - last));
+  if (key_len_ > 0 || key_long_) {  // the key began in earlier bytes
+    key_bytes(last, key.size());
+    if (key_long_) return;
+    key = std::string_view(key_text_, key_len_);
+  }
+  // Named once here, so that the colon after it compares nothing.
+  if (key == "usage") {
+    key_ = Key::usage;
+  } else if (key == "choices") {
+    key_ = Key::choices;
+  } else if (key == "finish_reason") {
+    key_ = Key::finish_reason;
+  } else if (key == "stream_options") {
+    key_ = Key::stream_options;
+  }
 }
 
-void JsonScanner::colon() {
-  std::string_view key = key_long_ ? std::string_view() : std::string_view(key_, key_len_);
+void JsonScanner::colon(const char* at) {
   if (depth_ == 1) {
     Slot slot = Slot::none;
-    if (key == "usage") {
+    if (key_ == Key::usage) {
       top_ = Top::usage;
       usage_found_ = true;
       usage_.clear();
       if (captures_ & kUsage) slot = Slot::usage;
-    } else if (key == "stream_options") {
+    } else if (key_ == Key::stream_options) {
       top_ = Top::stream_options;
       stream_options_found_ = true;
       stream_options_.clear();
       if (captures_ & kStreamOptions) slot = Slot::stream_options;
-    } else if (key == "choices") {
+    } else if (key_ == Key::choices) {
       top_ = Top::choices;
       choices_found_ = true;
       choice_count_ = 0;
     } else {
       top_ = Top::other;
     }
-    if (slot != Slot::none) {
-      slot_ = slot;
-      capture_depth_ = depth_;
-      capture_long_ = false;
-      capture_.clear();
-    }
+    if (slot != Slot::none) start_capture(slot, at + 1);
     return;
   }
-  if ((captures_ & kFinishReasons) && in_choice_object() && key == "finish_reason") {
-    slot_ = Slot::finish_reason;
-    capture_depth_ = depth_;
-    capture_long_ = false;
-    capture_.clear();
+  if ((captures_ & kFinishReasons) && in_choice_object() && key_ == Key::finish_reason) {
+    start_capture(Slot::finish_reason, at + 1);
   }
 }
 
-void JsonScanner::capture(char c) {
-  if (slot_ == Slot::none || capture_long_) return;
-  if (capture_.empty() && is_ws(c)) return;
-  if (capture_.size() >= kMaxCapture) {
+void JsonScanner::start_capture(Slot slot, const char* from) {
+  slot_ = slot;
+  capture_depth_ = depth_;
+  capture_long_ = false;
+  capture_.clear();
+  run_ = from;
+}
+
+void JsonScanner::take(const char* from, const char* to) {
+  if (capture_long_) return;
+  if (capture_.empty()) {
+    while (from < to && is_ws(*from)) ++from;  // the value starts at its first byte
+  }
+  const size_t n = static_cast<size_t>(to - from);
+  if (capture_.size() + n > kMaxCapture) {
     capture_long_ = true;
     capture_.clear();
     return;
   }
-  capture_.push_back(c);
+  capture_.append(from, n);
 }
 
-void JsonScanner::end_capture() {
-  while (!capture_.empty() && is_ws(capture_.back())) capture_.pop_back();
-  if (capture_long_) capture_.clear();
+void JsonScanner::end_capture(const char* at) {
+  std::string_view text;
+  if (capture_.empty() && !capture_long_) {
+    // Wholly inside these bytes (the usual case): no copy until it is kept.
+    const char* from = run_;
+    while (from < at && is_ws(*from)) ++from;
+    text = std::string_view(from, static_cast<size_t>(at - from));
+    if (text.size() > kMaxCapture) capture_long_ = true;
+  } else {
+    take(run_, at);
+    text = capture_;
+  }
+  while (!text.empty() && is_ws(text.back())) text.remove_suffix(1);
+  if (capture_long_) text = {};
   switch (slot_) {
     case Slot::usage:
-      usage_.swap(capture_);
+      usage_.assign(text);
       break;
     case Slot::stream_options:
-      stream_options_.swap(capture_);
+      stream_options_.assign(text);
       break;
     case Slot::finish_reason:
-      if (choice_count_ == 1) first_finish_ = capture_;
-      if (!capture_.empty() && capture_ != "null") last_finish_ = capture_;
+      if (choice_count_ == 1) first_finish_.assign(text);
+      if (!text.empty() && text != "null") last_finish_.assign(text);
       break;
     case Slot::none:
       break;

@@ -55,18 +55,22 @@ class JsonScanner {
  private:
   enum class Top : uint8_t { none, usage, stream_options, choices, other };
   enum class Slot : uint8_t { none, usage, stream_options, finish_reason };
+  enum class Key : uint8_t { other, usage, stream_options, choices, finish_reason };
 
   static constexpr size_t kMaxKey = 24;
   static constexpr size_t kMaxCapture = 16 * 1024;
   static constexpr uint32_t kTypedDepth = 64;
 
-  void structural(char c, uint64_t offset);
+  // `at` points into the bytes being fed; `offset` counts every byte fed.
+  void structural(const char* at, uint64_t offset);
   void value_start();
-  void string_bytes(const char* p, size_t n);
-  void key_done();
-  void colon();
-  void capture(char c);
-  void end_capture();
+  void key_bytes(const char* p, size_t n);
+  // The key's last bytes end at its closing quote.
+  void key_done(const char* last, const char* quote);
+  void colon(const char* at);
+  void start_capture(Slot slot, const char* from);
+  void take(const char* from, const char* to);
+  void end_capture(const char* at);
   bool is_object(uint32_t depth) const {
     return depth > 0 && depth <= kTypedDepth && ((object_mask_ >> (depth - 1)) & 1u) != 0;
   }
@@ -92,9 +96,12 @@ class JsonScanner {
   uint64_t root_offset_ = 0;
   uint32_t root_members_ = 0;
 
-  char key_[kMaxKey] = {};
+  // A key that began in earlier bytes is collected here; one inside the
+  // bytes being fed is read where it is.
+  char key_text_[kMaxKey] = {};
   size_t key_len_ = 0;
   bool key_long_ = false;
+  Key key_ = Key::other;  // the last key that ended, where keys matter
 
   Top top_ = Top::none;
   bool element_open_ = false;  // a value of the choices array has started
@@ -103,6 +110,7 @@ class JsonScanner {
   uint32_t capture_depth_ = 0;
   bool capture_long_ = false;
   std::string capture_;
+  const char* run_ = nullptr;  // during feed: where the uncopied part of a capture starts
 
   bool usage_found_ = false;
   bool stream_options_found_ = false;
@@ -113,5 +121,20 @@ class JsonScanner {
   std::string first_finish_;
   std::string last_finish_;
 };
+
+// For a stream event's payload, before scanning it: false when nothing a
+// scanner with kUsage | kFinishReasons copies out can be other than null,
+// because every "usage" and "finish_reason" in the bytes (keys or not,
+// escaped quotes or not) is followed right away by :null and then ',' or
+// '}'. OpenAI-compatible chunks carry "finish_reason":null (and with
+// include_usage "usage":null) in every event; only the last ones need the
+// scan. True means "scan it"; a false true costs only the scan.
+bool may_hold_usage_or_finish(std::string_view payload);
+
+// The payload starts with '{' and ends with '}', whitespace aside: what a
+// complete object always does, and the check an event that is not scanned
+// gets. (Malformed JSON between the braces goes through uncounted then; it
+// is forwarded unchanged either way.)
+bool braced(std::string_view payload);
 
 }  // namespace aigw::openai_plugin

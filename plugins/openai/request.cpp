@@ -361,11 +361,12 @@ void Request::end_plain() {
 
 bool Request::on_event(std::string_view event) {
   JsonScanner& scan = instance_.scanner_;
-  scan.reset(JsonScanner::kUsage | JsonScanner::kFinishReasons);
   EventData data = read_event_data(event, scan);
   bool drop = false;
   if (data.done) {
     done_seen_ = true;
+  } else if (data.data_lines > 0 && !data.scanned) {
+    if (!data.braced) ++garbage_events_;  // nothing else to note: no usage, no finish reason
   } else if (data.data_lines > 0 && !scan.complete_object()) {
     ++garbage_events_;
   } else if (data.data_lines > 0) {

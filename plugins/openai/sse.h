@@ -12,10 +12,17 @@ namespace aigw::openai_plugin {
 struct EventData {
   size_t data_lines = 0;  // 0: a comment or keep-alive, nothing to parse
   bool done = false;      // the payload is [DONE]
+  // The payload went through the scanner. It does not when it is one line
+  // that cannot hold a usage or a finish reason (may_hold_usage_or_finish),
+  // and then `braced` stands for the scanner's complete_object().
+  bool scanned = false;
+  bool braced = false;
 };
 
-// Feeds the event's data payload (its "data:" field values joined by "\n",
-// as the SSE spec assembles them) to `scanner`, which the caller has reset.
+// Reads the event's data payload (its "data:" field values joined by "\n",
+// as the SSE spec assembles them) and, unless it need not be scanned (see
+// EventData), resets `scanner` for usage and finish reasons and feeds it.
+// The scanner's results mean something only when `scanned` is true.
 EventData read_event_data(std::string_view event, JsonScanner& scanner);
 
 // The event carries the answer itself: a non-empty text field of a chunk's

@@ -304,6 +304,22 @@ aigw_status Runtime::emit(aigw_request* r, const aigw_plugin_bytes* chunks, size
   size_t total = 0;
   for (size_t i = 0; i < n; ++i) total += chunks[i].len;
   if (total == 0) return AIGW_OK;
+  if (r->committed && !r->attempt.translated) {
+    // The common case, every event after the first content: framed straight
+    // into a buffer this worker reuses, rather than joined, framed and then
+    // copied again into the connection's output, each in a new string.
+    // output() copies the bytes before it can do anything else, so a
+    // re-entrant emit cannot overwrite them while they are in use.
+    std::string& frame = frame_scratch_;
+    frame.clear();
+    frame.reserve(total + 20);
+    bool chunked = r->version_minor != 0;  // HTTP/1.0: the body runs to the close
+    if (chunked) http::write_chunk_size(frame, total);
+    for (size_t i = 0; i < n; ++i) frame.append(reinterpret_cast<const char*>(chunks[i].ptr), chunks[i].len);
+    if (chunked) frame.append("\r\n");
+    write_out(r, frame, false);
+    return AIGW_OK;
+  }
   std::string frame;
   std::string joined;
   for (size_t i = 0; i < n; ++i) joined.append(reinterpret_cast<const char*>(chunks[i].ptr), chunks[i].len);

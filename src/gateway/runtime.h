@@ -390,6 +390,7 @@ class Runtime final : private upstream::Listener {
   std::vector<bool> probe_busy_;      // per channel: a probe is in flight
   io::SlotTable<aigw_process> procs_{"child process"};
   BodyParser body_parser_;  // admission's reader of the request bodies
+  std::string frame_scratch_;  // emit's framing of a committed stream event, reused
 
   // Refreshed address sets, by provider index of the current generation.
   uint64_t addrs_generation_ = 0;

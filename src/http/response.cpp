@@ -104,18 +104,23 @@ void write_stream_head(std::string& out, int status, const ResponseMeta& meta,
   out.append("\r\n");
 }
 
-void write_chunk(std::string& out, std::string_view data) {
-  if (data.empty()) return;
+void write_chunk_size(std::string& out, size_t size) {
   static const char hex[] = "0123456789abcdef";
   char buf[20];
   char* p = buf + sizeof buf;
-  size_t n = data.size();
+  *--p = '\n';
+  *--p = '\r';
   do {
-    *--p = hex[n & 15];
-    n >>= 4;
-  } while (n != 0);
+    *--p = hex[size & 15];
+    size >>= 4;
+  } while (size != 0);
   out.append(p, static_cast<size_t>(buf + sizeof buf - p));
-  out.append("\r\n");
+}
+
+void write_chunk(std::string& out, std::string_view data) {
+  if (data.empty()) return;
+  out.reserve(out.size() + data.size() + 20);  // one allocation at most
+  write_chunk_size(out, data.size());
   out.append(data);
   out.append("\r\n");
 }

@@ -49,6 +49,9 @@ void write_stream_head(std::string& out, int status, const ResponseMeta& meta,
 // One chunk of a chunked body; an empty `data` writes nothing (the last
 // chunk is written by write_last_chunk).
 void write_chunk(std::string& out, std::string_view data);
+// A chunk's size line alone, for a chunk written in parts: `size` bytes of
+// data and "\r\n" must follow. `size` must not be 0 (that is the last chunk).
+void write_chunk_size(std::string& out, size_t size);
 void write_last_chunk(std::string& out);
 
 // An error answer in meta.errors' shape. OpenAI's:

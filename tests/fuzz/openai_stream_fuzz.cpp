@@ -16,7 +16,9 @@
 //   - the scanner's results (failure, completeness, captures) depend on how
 //     the document was cut; or a document simdjson accepts as an object is
 //     failed by the scanner, or its usage / stream_options / choices are not
-//     found;
+//     found; or the stream events' shortcut (may_hold_usage_or_finish,
+//     braced) skips a document the scanner finds a usage or finish reason
+//     in, or calls a complete object unbraced;
 //   - the splitter's events depend on the cuts, or its events and tail are
 //     not the input exactly, or the pending event outgrows the cap without
 //     overflow being reported;
@@ -97,6 +99,16 @@ void json_scanner(std::string_view in, Rng& rng) {
   const ScanResult whole = scan({in});
   const ScanResult pieces = scan(cut(in, rng));
   FUZZ_CHECK(whole == pieces);
+
+  // The stream's shortcut: a payload it lets go unscanned is one the
+  // scanner copies no usage but null and no finish reason out of, and it
+  // counts no complete object as garbage.
+  if (!o::may_hold_usage_or_finish(in)) {
+    FUZZ_CHECK(whole.usage.empty() || whole.usage == "null");
+    FUZZ_CHECK(whole.last_finish.empty());
+    FUZZ_CHECK(whole.first_finish.empty() || whole.first_finish == "null");
+  }
+  if (whole.complete) FUZZ_CHECK(o::braced(in));
 
   static simdjson::dom::parser parser;
   simdjson::dom::element doc;

@@ -1056,6 +1056,94 @@ TEST_F(OpenAiPluginTest, UsageOnAChunkWithContentIsKept) {
   EXPECT_EQ(c.fr.reason, AIGW_FINISH_STOP);
 }
 
+// Most events are not scanned (only those where a usage or finish reason
+// can be other than null are): the chunks OpenAI sends with include_usage,
+// "usage":null and "finish_reason":null on each, then the real ones.
+TEST_F(OpenAiPluginTest, NullUsageAndFinishChunksThenTheRealOnesAtEverySplit) {
+  setup();
+  const std::vector<std::string> events = {
+      "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
+      "\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n",
+      "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"},"
+      "\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n",
+      "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,"
+      "\"finish_reason\":\"length\"}],\"usage\":null}\n\n",
+      "data: {\"id\":\"c1\",\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":7,"
+      "\"total_tokens\":12}}\n\n",
+      "data: [DONE]\n\n",
+  };
+  std::string all;
+  for (const auto& e : events) all += e;
+  std::vector<std::string> want = events;
+  want.erase(want.end() - 2);  // the usage chunk the plugin asked for
+  for (size_t at = 0; at <= all.size(); ++at) {
+    Call& c = started(kChatStream, stream_opts());
+    head(c, 200);
+    body_split(c, all, {at});
+    ASSERT_EQ(c.fr.emits, want) << "split at " << at;
+    ASSERT_EQ(c.fr.usage_calls, 1) << "split at " << at;
+    EXPECT_EQ(c.fr.usage.total_tokens, 12u);
+    EXPECT_EQ(c.fr.reason, AIGW_FINISH_LENGTH) << "split at " << at;
+    EXPECT_EQ(c.fr.finish_status, AIGW_OK);
+    EXPECT_EQ(host_.logs.size(), 0u);
+    forget(c);
+  }
+}
+
+// What merely looks like a usage or finish reason (inside content, escaped,
+// a value, spaced out, a literal that starts with null) is either ignored
+// or scanned; it never hides the real one or stands in for it.
+TEST_F(OpenAiPluginTest, MarkersInsideStringsDoNotFoolTheShortcut) {
+  setup();
+  Call& c = started(kChatStream, stream_opts());
+  head(c, 200);
+  const std::vector<std::string> events = {
+      // content that quotes the markers, escaped as JSON escapes them
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\\\"finish_reason\\\":\\\"stop\\\", "
+      "\\\"usage\\\":{\\\"total_tokens\\\":99}\"},\"finish_reason\":null}]}\n\n",
+      // a string value that spells a marker, then :null outside it
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"usage\"},\"finish_reason\":null}]}\n\n",
+      // a real reason with whitespace around the colon: scanned
+      "data: {\"choices\":[{\"index\":0,\"delta\":{}, \"finish_reason\" :  \"tool_calls\" }]}\n\n",
+      // a nested "usage" is not the root's: scanned, and not reported
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"usage\":{\"total_tokens\":5}},"
+      "\"finish_reason\":null}]}\n\n",
+      "data: [DONE]\n\n",
+  };
+  std::string all;
+  for (const auto& e : events) all += e;
+  body_split(c, all, {1, 77, 140});
+  EXPECT_EQ(c.fr.emits, events);
+  EXPECT_EQ(c.fr.usage_calls, 0);
+  EXPECT_EQ(c.fr.reason, AIGW_FINISH_TOOL_CALLS);
+  EXPECT_EQ(c.fr.finish_status, AIGW_OK);
+  EXPECT_EQ(host_.logs.size(), 0u);
+}
+
+// An event that is not scanned counts as garbage when its payload is not
+// braced; braced but broken JSON that cannot hold a usage or reason is no
+// longer counted (the price of not scanning it; it passes unchanged as
+// before). One that can hold them is scanned and counted as before.
+TEST_F(OpenAiPluginTest, UnscannedEventsAreCountedByTheirBraces) {
+  setup();
+  Call& c = started(kChatStream, stream_opts());
+  head(c, 200);
+  const std::vector<std::string> events = {
+      "data: {\"choices\":[{\"index\":0,\"finish_reason\":null}]\n\n",          // unbraced: counted
+      "data: {\"a\":1}{\"b\":2}\n\n",                                            // braced: not counted
+      "data: {\"choices\":[{\"index\":0,\"finish_reason\":\"stop\"}]}{}\n\n",  // scanned: counted
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"},\"finish_reason\":\"stop\"}]}\n\n",
+      "data: [DONE]\n\n",
+  };
+  std::string all;
+  for (const auto& e : events) all += e;
+  body(c, {all});
+  EXPECT_EQ(c.fr.emits, events);
+  EXPECT_EQ(c.fr.reason, AIGW_FINISH_STOP);
+  ASSERT_EQ(host_.logs.size(), 1u);
+  EXPECT_EQ(host_.logs[0].rfind("2 upstream stream event(s)", 0), 0u) << host_.logs[0];
+}
+
 TEST_F(OpenAiPluginTest, AStreamCutBeforeDoneEndsInAnError) {
   setup();
   Recorded rec = load_fixture("chat-streaming.json");
