@@ -26,16 +26,40 @@ bool ValueParser::usage(std::string_view text, aigw_usage& out) {
   if (text.empty() || text.front() != '{' || !impl_->load(text, doc)) return false;
   simdjson::ondemand::object obj;
   if (doc.get_object().get(obj) != simdjson::SUCCESS) return false;
-  uint64_t prompt = 0, completion = 0, total = 0;
+  uint64_t prompt = 0, completion = 0, total = 0, cached = 0, reasoning = 0;
   bool any = false, have_total = false;
+  // {"prompt_tokens_details":{"cached_tokens"}} and
+  // {"completion_tokens_details":{"reasoning_tokens"}}: the parts ABI 1.4
+  // carries. A details object that is null or malformed is left out.
+  auto detail = [](simdjson::ondemand::value v, std::string_view name, uint64_t& out) {
+    simdjson::ondemand::object o;
+    if (v.get_object().get(o) != simdjson::SUCCESS) return;
+    for (auto f : o) {
+      std::string_view k;
+      if (f.unescaped_key().get(k) != simdjson::SUCCESS) return;
+      uint64_t n = 0;
+      if (k == name && f.value().get_uint64().get(n) == simdjson::SUCCESS) out = n;
+    }
+  };
   for (auto field : obj) {
     std::string_view key;
     if (field.unescaped_key().get(key) != simdjson::SUCCESS) return false;
+    if (key == "prompt_tokens_details" || key == "completion_tokens_details") {
+      simdjson::ondemand::value v;
+      if (field.value().get(v) == simdjson::SUCCESS) {
+        if (key == "prompt_tokens_details") {
+          detail(v, "cached_tokens", cached);
+        } else {
+          detail(v, "reasoning_tokens", reasoning);
+        }
+      }
+      continue;
+    }
     uint64_t* slot = key == "prompt_tokens"       ? &prompt
                      : key == "completion_tokens" ? &completion
                      : key == "total_tokens"      ? &total
                                                   : nullptr;
-    if (slot == nullptr) continue;  // *_details and vendor extras
+    if (slot == nullptr) continue;  // vendor extras
     uint64_t v = 0;
     if (field.value().get_uint64().get(v) != simdjson::SUCCESS) continue;
     *slot = v;
@@ -48,6 +72,9 @@ bool ValueParser::usage(std::string_view text, aigw_usage& out) {
   out.prompt_tokens = prompt;
   out.completion_tokens = completion;
   out.total_tokens = have_total ? total : prompt + completion;
+  // Parts never exceed their whole, whatever a provider sends.
+  out.cached_tokens = cached <= prompt ? cached : prompt;
+  out.reasoning_tokens = reasoning <= completion ? reasoning : completion;
   return true;
 }
 

@@ -855,6 +855,42 @@ TEST_F(OpenAiPluginTest, UsageIsFoundWhereverItIsAndOnlyAtTheTop) {
   EXPECT_EQ(c.fr.reason_calls, 0);         // choices[0] had none
 }
 
+// ABI 1.4: the cached and reasoning parts from the *_details objects, in a
+// whole answer and in a stream's usage chunk; parts above their whole are
+// capped, null details count 0.
+TEST_F(OpenAiPluginTest, UsageDetailsGiveCachedAndReasoningTokens) {
+  setup();
+  Call& c = started(kChat);
+  head(c, 200);
+  body(c, {R"({"choices":[{"index":0,"finish_reason":"stop","message":{"content":"hi"}}],)",
+           R"("usage":{"prompt_tokens":2006,"completion_tokens":300,"total_tokens":2306,)",
+           R"("prompt_tokens_details":{"cached_tokens":1920,"audio_tokens":0},)",
+           R"("completion_tokens_details":{"reasoning_tokens":256,"accepted_prediction_tokens":0}}})"});
+  ASSERT_EQ(c.fr.usage_calls, 1);
+  EXPECT_EQ(c.fr.usage.struct_size, sizeof(aigw_usage));
+  EXPECT_EQ(c.fr.usage.prompt_tokens, 2006u);
+  EXPECT_EQ(c.fr.usage.cached_tokens, 1920u);
+  EXPECT_EQ(c.fr.usage.reasoning_tokens, 256u);
+
+  Call& odd = started(kChat);
+  head(odd, 200);
+  body(odd, {R"({"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":1,)",
+             R"("prompt_tokens_details":{"cached_tokens":9},"completion_tokens_details":null}})"});
+  ASSERT_EQ(odd.fr.usage_calls, 1);
+  EXPECT_EQ(odd.fr.usage.cached_tokens, 5u) << "capped at the prompt";
+  EXPECT_EQ(odd.fr.usage.reasoning_tokens, 0u);
+
+  Call& s = started(kChatStream, stream_opts());
+  head(s, 200);
+  body(s, {"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"},\"finish_reason\":null}],\"usage\":null}\n\n",
+           "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":20,\"total_tokens\":30,"
+           "\"prompt_tokens_details\":{\"cached_tokens\":4},\"completion_tokens_details\":{\"reasoning_tokens\":12}}}\n\n",
+           "data: [DONE]\n\n"}, true);
+  ASSERT_EQ(s.fr.usage_calls, 1);
+  EXPECT_EQ(s.fr.usage.cached_tokens, 4u);
+  EXPECT_EQ(s.fr.usage.reasoning_tokens, 12u);
+}
+
 TEST_F(OpenAiPluginTest, ErrorBodiesPassThroughUnchanged) {
   setup();
   for (const char* name : {"chat-bad-request.json", "chat-unknown-model.json",
