@@ -25,7 +25,7 @@ struct sqlite3;
 namespace aigw::state {
 
 // The schema version this build writes. Older files are migrated at open.
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 // Where the store lives when [state] path is not set: $STATE_DIRECTORY (the
 // first of its entries, as systemd sets it) / aigw-state.db; else beside the

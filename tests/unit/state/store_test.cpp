@@ -263,6 +263,13 @@ TEST_F(StoreTest, KeepsRequestRowsUntilPruned) {
   EXPECT_EQ(s->request_rows(), 2);
   ASSERT_TRUE(s->prune(kDec3 + 1000, why)) << why;
   EXPECT_EQ(s->request_rows(), 1);
+  // Later commits; then every row is old: all go.
+  ASSERT_TRUE(s->write({}, {record("carol", "gpt", 200, 1, 1, kDec3 + 6000)}, why)) << why;
+  ASSERT_TRUE(s->prune(kDec3 + 5500, why)) << why;
+  EXPECT_EQ(s->request_rows(), 1);  // carol's is recent enough
+  ASSERT_TRUE(s->prune(kDec3 + 60'000, why)) << why;
+  EXPECT_EQ(s->request_rows(), 0);
+  ASSERT_TRUE(s->prune(kDec3 + 60'000, why)) << why;  // an empty table
 }
 
 TEST_F(StoreTest, ReadOnlyFileIsAClearError) {
