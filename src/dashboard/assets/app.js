@@ -1,0 +1,527 @@
+// The operator's dashboard: reads /metrics, /admin/providers and /admin/usage
+// on this admin listener and draws them. Plain DOM and SVG; every string from
+// the gateway goes in through textContent, never as markup.
+'use strict';
+
+(function () {
+  const KEY = 'aigw-admin-key';  // sessionStorage: gone when the tab closes
+  const PAGE = 100;              // rows per table page
+  const WINDOW_MS = 15 * 60 * 1000;
+  const params = new URLSearchParams(location.search);
+  const EVERY_MS = Math.max(1, Number(params.get('every')) || 5) * 1000;
+
+  const $ = (id) => document.getElementById(id);
+  const SVG = 'http://www.w3.org/2000/svg';
+
+  function el(tag, cls, text) {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = String(text);
+    return e;
+  }
+  function svg(tag, attrs) {
+    const e = document.createElementNS(SVG, tag);
+    for (const k in attrs) e.setAttribute(k, attrs[k]);
+    return e;
+  }
+
+  // ---- status line --------------------------------------------------------
+
+  function status(text, kind) {
+    const s = $('status');
+    s.textContent = text;
+    s.className = kind || '';
+  }
+
+  class AuthError extends Error {}
+
+  // Every fetch carries the admin key when one was typed; no cookies, so a
+  // page elsewhere cannot make the browser act for the operator.
+  async function api(path, opts) {
+    opts = opts || {};
+    const headers = Object.assign({}, opts.headers);
+    const key = sessionStorage.getItem(KEY);
+    if (key) headers.Authorization = 'Bearer ' + key;
+    const r = await fetch(path, {method: opts.method || 'GET', headers, cache: 'no-store', credentials: 'omit'});
+    if (r.status === 401) throw new AuthError();
+    if (!r.ok) {
+      let msg = r.statusText;
+      try { msg = (await r.json()).error.message; } catch (e) { /* not JSON */ }
+      const err = new Error(path + ': ' + r.status + ' ' + msg);
+      err.status = r.status;
+      throw err;
+    }
+    return r;
+  }
+
+  // ---- Prometheus text ----------------------------------------------------
+
+  function parseLabels(s) {
+    const out = {};
+    const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
+    let m;
+    while ((m = re.exec(s)) !== null) {
+      out[m[1]] = m[2].replace(/\\(.)/g, (_, c) => (c === 'n' ? '\n' : c));
+    }
+    return out;
+  }
+
+  // name -> [{labels, value}]
+  function parseMetrics(text) {
+    const out = new Map();
+    const re = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/;
+    for (const line of text.split('\n')) {
+      if (line === '' || line[0] === '#') continue;
+      const m = re.exec(line);
+      if (!m) continue;
+      if (!out.has(m[1])) out.set(m[1], []);
+      out.get(m[1]).push({labels: m[2] ? parseLabels(m[2]) : {}, value: Number(m[3])});
+    }
+    return out;
+  }
+
+  function sum(ms, name, pred) {
+    let t = 0;
+    for (const s of ms.get(name) || []) if (!pred || pred(s.labels)) t += s.value;
+    return t;
+  }
+  function byLabel(ms, name, label, pred) {
+    const out = new Map();
+    for (const s of ms.get(name) || []) {
+      if (pred && !pred(s.labels)) continue;
+      const k = s.labels[label];
+      out.set(k, (out.get(k) || 0) + s.value);
+    }
+    return out;
+  }
+  // A histogram's buckets over every label set: sorted [[le, cumulative]].
+  function buckets(ms, name) {
+    const m = byLabel(ms, name + '_bucket', 'le');
+    return [...m.entries()].map(([le, c]) => [le === '+Inf' ? Infinity : Number(le), c]).sort((a, b) => a[0] - b[0]);
+  }
+  function bucketDelta(now, then) {
+    if (!then) return now;
+    return now.map(([le, c], i) => [le, c - (then[i] ? then[i][1] : 0)]);
+  }
+  // As Prometheus' histogram_quantile: linear within the bucket that holds
+  // the rank; the +Inf bucket answers its lower bound.
+  function quantile(q, bs) {
+    if (bs.length === 0) return NaN;
+    const total = bs[bs.length - 1][1];
+    if (!(total > 0)) return NaN;
+    const rank = q * total;
+    let prevLe = 0, prevC = 0;
+    for (const [le, c] of bs) {
+      if (c >= rank) {
+        if (le === Infinity) return prevLe;
+        return c === prevC ? le : prevLe + (le - prevLe) * (rank - prevC) / (c - prevC);
+      }
+      prevLe = le;
+      prevC = c;
+    }
+    return prevLe;
+  }
+
+  // What the page needs from one scrape.
+  function summarise(ms) {
+    const isError = (l) => Number(l.status) >= 400;
+    return {
+      requests: sum(ms, 'aigw_requests_total'),
+      errors: sum(ms, 'aigw_requests_total', isError),
+      tokens: sum(ms, 'aigw_tokens_total'),
+      latency: buckets(ms, 'aigw_request_duration_seconds'),
+      ttft: buckets(ms, 'aigw_time_to_first_token_seconds'),
+      streams: sum(ms, 'aigw_active_streams'),
+      connections: sum(ms, 'aigw_active_connections'),
+      generation: sum(ms, 'aigw_plugin_generation'),
+    };
+  }
+
+  // ---- formatting ---------------------------------------------------------
+
+  function num(v, digits) {
+    if (v === undefined || v === null || Number.isNaN(v)) return '—';
+    return Number(v).toLocaleString('en-US', {maximumFractionDigits: digits === undefined ? 0 : digits});
+  }
+  function seconds(v) {
+    if (Number.isNaN(v)) return '—';
+    return v < 1 ? num(v * 1000, 0) + ' ms' : num(v, 2) + ' s';
+  }
+  function percent(v) { return Number.isNaN(v) ? '—' : num(v * 100, 1) + ' %'; }
+
+  function cards(container, list) {
+    container.replaceChildren(...list.map(([label, value, id]) => {
+      const c = el('div', 'card');
+      c.append(el('span', 'label', label));
+      const v = el('span', 'value', value);
+      if (id) v.id = id;
+      c.append(v);
+      return c;
+    }));
+  }
+
+  // ---- tables with pages --------------------------------------------------
+
+  // columns: [{title, get(row) -> text or Node, cls}]; pages of PAGE rows.
+  const pages = {};
+  function table(id, columns, rows) {
+    const box = $(id);
+    const page = Math.min(pages[id] || 0, Math.max(0, Math.ceil(rows.length / PAGE) - 1));
+    pages[id] = page;
+    const t = el('table');
+    const head = el('tr');
+    for (const c of columns) head.append(el('th', c.text ? 'text' : '', c.title));
+    t.append(el('thead'));
+    t.tHead.append(head);
+    const body = el('tbody');
+    for (const r of rows.slice(page * PAGE, (page + 1) * PAGE)) {
+      const tr = el('tr');
+      for (const c of columns) {
+        const v = c.get(r);
+        const td = el('td', c.text ? 'text' : '');
+        if (v instanceof Node) td.append(v); else td.textContent = v;
+        if (c.cls) td.classList.add(c.cls(r));
+        tr.append(td);
+      }
+      body.append(tr);
+    }
+    t.append(body);
+    const parts = [t];
+    if (rows.length === 0) parts.push(el('p', 'empty', 'No rows.'));
+    if (rows.length > PAGE) {
+      const pager = el('div', 'pager');
+      const prev = el('button', '', '‹ previous');
+      const next = el('button', '', 'next ›');
+      prev.type = next.type = 'button';
+      prev.disabled = page === 0;
+      next.disabled = (page + 1) * PAGE >= rows.length;
+      prev.onclick = () => { pages[id] = page - 1; table(id, columns, rows); };
+      next.onclick = () => { pages[id] = page + 1; table(id, columns, rows); };
+      pager.append(prev, el('span', '', 'rows ' + (page * PAGE + 1) + '–' + Math.min(rows.length, (page + 1) * PAGE) +
+                               ' of ' + rows.length), next);
+      parts.push(pager);
+    }
+    box.replaceChildren(...parts);
+  }
+
+  function matches(filterId, ...fields) {
+    const f = $(filterId).value.trim().toLowerCase();
+    return !f || fields.some((x) => String(x).toLowerCase().includes(f));
+  }
+
+  // ---- Now ----------------------------------------------------------------
+
+  const history = [];  // [{t, s}] scrapes of the last 15 minutes
+
+  function drawNow(ms) {
+    const s = summarise(ms);
+    const t = Date.now();
+    history.push({t, s});
+    while (history.length > 2 && t - history[0].t > WINDOW_MS) history.shift();
+    const prev = history.length > 1 ? history[history.length - 2] : null;
+    const dt = prev ? (t - prev.t) / 1000 : 0;
+    const rate = (f) => (prev && dt > 0 ? Math.max(0, (f(s) - f(prev.s)) / dt) : NaN);
+    const reqs = prev ? s.requests - prev.s.requests : NaN;
+    const lat = bucketDelta(s.latency, prev && prev.s.latency);
+    const ttft = bucketDelta(s.ttft, prev && prev.s.ttft);
+    $('now-window').textContent = prev ? 'over the last ' + num(dt, 1) + ' s' : '(rates after the next refresh)';
+    cards($('now-cards'), [
+      ['requests/s', num(rate((x) => x.requests), 2), 'now-rps'],
+      ['error rate', reqs > 0 ? percent((s.errors - prev.s.errors) / reqs) : '—', 'now-errors'],
+      ['latency p50', seconds(quantile(0.5, lat))],
+      ['latency p99', seconds(quantile(0.99, lat))],
+      ['first token p50', seconds(quantile(0.5, ttft))],
+      ['tokens/s', num(rate((x) => x.tokens), 1), 'now-tps'],
+      ['in-flight streams', num(s.streams), 'now-streams'],
+      ['open connections', num(s.connections), 'now-connections'],
+    ]);
+    cards($('total-cards'), [
+      ['requests', num(s.requests), 'total-requests'],
+      ['errors (4xx, 5xx)', num(s.errors), 'total-errors'],
+      ['error rate', s.requests > 0 ? percent(s.errors / s.requests) : '—'],
+      ['tokens', num(s.tokens), 'total-tokens'],
+      ['latency p50', seconds(quantile(0.5, s.latency)), 'total-p50'],
+      ['latency p99', seconds(quantile(0.99, s.latency)), 'total-p99'],
+      ['plugin generation', num(s.generation), 'total-generation'],
+    ]);
+    drawRates();
+  }
+
+  function drawRates() {
+    const chart = $('now-chart');
+    const W = 600, H = 120;
+    const pts = [];
+    for (let i = 1; i < history.length; i++) {
+      const a = history[i - 1], b = history[i];
+      const dt = (b.t - a.t) / 1000;
+      if (dt <= 0) continue;
+      pts.push({t: b.t, rps: Math.max(0, (b.s.requests - a.s.requests) / dt),
+                eps: Math.max(0, (b.s.errors - a.s.errors) / dt)});
+    }
+    const nodes = [];
+    const top = Math.max(1, ...pts.map((p) => p.rps));
+    const end = Date.now();
+    const x = (t) => (W * (1 - (end - t) / WINDOW_MS)).toFixed(1);
+    const y = (v) => (H - 4 - (H - 16) * v / top).toFixed(1);
+    if (pts.length > 0) {
+      nodes.push(svg('polyline', {class: 'ok', points: pts.map((p) => x(p.t) + ',' + y(p.rps)).join(' ')}));
+      nodes.push(svg('polyline', {class: 'bad', points: pts.map((p) => x(p.t) + ',' + y(p.eps)).join(' ')}));
+    }
+    const label = svg('text', {x: 4, y: 11});
+    label.textContent = 'max ' + num(top, 2) + '/s';
+    nodes.push(label);
+    chart.replaceChildren(...nodes);
+  }
+
+  // ---- Keys ---------------------------------------------------------------
+
+  function gauge(used, remaining) {
+    const box = el('span');
+    if (used === undefined && remaining === undefined) {
+      box.textContent = '—';
+      return box;
+    }
+    const quota = (used || 0) + (remaining || 0);
+    const g = el('span', 'gauge');
+    const fill = el('span');
+    const share = quota > 0 ? Math.min(1, (used || 0) / quota) : 1;
+    fill.style.width = (share * 100).toFixed(0) + '%';  // CSSOM, allowed by the CSP
+    if (share >= 0.9) g.classList.add('high');
+    g.append(fill);
+    box.append(g, document.createTextNode(num(used) + ' / ' + num(quota)));
+    box.title = num(remaining) + ' tokens left';
+    return box;
+  }
+
+  function drawKeys(ms) {
+    const keyOf = (l) => l.key;
+    const reqs = byLabel(ms, 'aigw_requests_total', 'key');
+    const errs = byLabel(ms, 'aigw_requests_total', 'key', (l) => Number(l.status) >= 400);
+    const toks = byLabel(ms, 'aigw_tokens_total', 'key');
+    const refused = byLabel(ms, 'aigw_rate_limited_total', 'key');
+    const quota = new Map();  // key -> {daily: {used, remaining}, monthly: ...}
+    for (const [name, field] of [['aigw_key_quota_used_tokens', 'used'], ['aigw_key_quota_remaining_tokens', 'remaining']]) {
+      for (const s of ms.get(name) || []) {
+        const q = quota.get(keyOf(s.labels)) || {};
+        q[s.labels.window] = q[s.labels.window] || {};
+        q[s.labels.window][field] = s.value;
+        quota.set(keyOf(s.labels), q);
+      }
+    }
+    const names = new Set([...reqs.keys(), ...toks.keys(), ...refused.keys(), ...quota.keys()]);
+    const rows = [...names].filter((k) => k !== undefined && matches('keys-filter', k)).sort().map((k) => ({
+      key: k, requests: reqs.get(k) || 0, errors: errs.get(k) || 0, tokens: toks.get(k) || 0,
+      refused: refused.get(k) || 0, quota: quota.get(k) || {},
+    }));
+    const q = (w, f) => (r) => (r.quota[w] ? r.quota[w][f] : undefined);
+    table('keys-table', [
+      {title: 'key', text: true, get: (r) => (r.key === 'none' ? '(no key)' : r.key)},
+      {title: 'requests', get: (r) => num(r.requests)},
+      {title: 'errors', get: (r) => num(r.errors)},
+      {title: 'tokens', get: (r) => num(r.tokens)},
+      {title: 'refused by limits', get: (r) => num(r.refused)},
+      {title: 'today', text: true, get: (r) => gauge(q('daily', 'used')(r), q('daily', 'remaining')(r))},
+      {title: 'this month', text: true, get: (r) => gauge(q('monthly', 'used')(r), q('monthly', 'remaining')(r))},
+    ], rows);
+  }
+
+  // ---- Providers and channels ---------------------------------------------
+
+  let providerRows = [];
+  function drawProviders(doc) {
+    if (doc) {
+      providerRows = [];
+      for (const w of doc.workers || []) {
+        for (const c of w.channels || []) providerRows.push(Object.assign({worker: w.worker}, c));
+      }
+      const states = {};
+      for (const r of providerRows) states[r.state] = (states[r.state] || 0) + 1;
+      $('providers-summary').textContent = 'generation ' + doc.generation + ' · ' +
+        Object.keys(states).sort().map((k) => states[k] + ' ' + k).join(', ');
+    }
+    const rows = providerRows.filter((r) => matches('providers-filter', r.channel, r.provider, r.state));
+    const ms = (v) => (v > 0 ? num(v) + ' ms' : '');
+    table('providers-table', [
+      {title: 'worker', get: (r) => r.worker},
+      {title: 'channel', text: true, get: (r) => r.channel},
+      {title: 'provider', text: true, get: (r) => r.provider},
+      {title: 'state', text: true, get: (r) => r.state, cls: (r) => 'state-' + r.state},
+      {title: 'cooling', get: (r) => ms(r.cooling_ms)},
+      {title: 'open for', get: (r) => ms(r.open_ms)},
+      {title: 'in flight', get: (r) => num(r.in_flight)},
+      {title: 'requests', get: (r) => num(r.requests)},
+      {title: 'failures', get: (r) => num(r.failures)},
+      {title: 'in a row', get: (r) => num(r.consecutive_failures)},
+      {title: 'first byte (avg)', get: (r) => (r.ewma_ttfb_ms > 0 ? num(r.ewma_ttfb_ms) + ' ms' : '—')},
+    ], rows);
+  }
+
+  // ---- Usage --------------------------------------------------------------
+
+  function usageQuery() {
+    const q = new URLSearchParams();
+    if ($('usage-from').value) q.set('from', $('usage-from').value);
+    if ($('usage-to').value) q.set('to', $('usage-to').value);
+    q.set('group_by', $('usage-group').value);
+    return '/admin/usage?' + q.toString();
+  }
+
+  async function loadUsage() {
+    let doc;
+    try {
+      doc = await (await api(usageQuery())).json();
+    } catch (e) {
+      if (e instanceof AuthError) throw e;
+      // The store may be off ([state] enabled = false): say so in the panel.
+      $('usage-note').textContent = e.status === 404 ? 'The usage store is off ([state] enabled = false).' : String(e.message);
+      $('usage-table').replaceChildren();
+      $('usage-chart').replaceChildren();
+      return;
+    }
+    const groups = doc.group_by || [];
+    const rows = doc.data || [];
+    $('usage-note').textContent = 'From ' + doc.from + ' to ' + doc.to + ' (UTC), ' + rows.length + ' rows.';
+    const numeric = rows.length ? Object.keys(rows[0]).filter((k) => !groups.includes(k)) : [];
+    table('usage-table', groups.map((g) => ({title: g, text: true, get: (r) => r[g]}))
+      .concat(numeric.map((k) => ({title: k.replace(/_/g, ' '), get: (r) => num(r[k])}))), rows);
+    drawUsageChart(rows, groups);
+  }
+
+  // One bar per row (the 30 largest by total tokens), labelled by its groups.
+  function drawUsageChart(rows, groups) {
+    const W = 600, H = 160, base = H - 18;
+    const top = rows.map((r) => ({label: groups.map((g) => r[g]).join(' · ') || 'total', v: r.total_tokens || 0}))
+      .sort((a, b) => b.v - a.v).slice(0, 30);
+    const max = Math.max(1, ...top.map((b) => b.v));
+    const slot = W / Math.max(1, top.length);
+    const nodes = [];
+    top.forEach((b, i) => {
+      const h = (base - 12) * b.v / max;
+      const r = svg('rect', {x: (i * slot + 2).toFixed(1), y: (base - h).toFixed(1),
+                             width: Math.max(1, slot - 4).toFixed(1), height: h.toFixed(1)});
+      const tip = svg('title', {});
+      tip.textContent = b.label + ': ' + num(b.v) + ' tokens';
+      r.append(tip);
+      nodes.push(r);
+      if (top.length <= 12) {
+        const t = svg('text', {x: (i * slot + 2).toFixed(1), y: H - 5});
+        t.textContent = b.label.length > 18 ? b.label.slice(0, 17) + '…' : b.label;
+        nodes.push(t);
+      }
+    });
+    const label = svg('text', {x: 4, y: 11});
+    label.textContent = 'total tokens, max ' + num(max);
+    nodes.push(label);
+    $('usage-chart').replaceChildren(...nodes);
+  }
+
+  // The CSV comes through fetch (it needs the Bearer header a plain link
+  // cannot send) and is saved from a Blob.
+  async function downloadCsv() {
+    try {
+      const r = await api(usageQuery(), {headers: {Accept: 'text/csv'}});
+      const url = URL.createObjectURL(await r.blob());
+      const a = el('a');
+      a.href = url;
+      a.download = 'aigw-usage.csv';
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 1000);
+    } catch (e) {
+      failed(e);
+    }
+  }
+
+  // ---- refresh loop, key, reload ------------------------------------------
+
+  function failed(e) {
+    if (e instanceof AuthError) {
+      const had = !!sessionStorage.getItem(KEY);
+      status(had ? 'The admin key was refused (401 invalid_admin_key): type the [admin] api_key of this gateway.'
+                 : 'This gateway needs its admin key: type the [admin] api_key above.', 'error');
+      $('key-input').focus();
+    } else {
+      status('Could not read the gateway: ' + e.message, 'error');
+    }
+  }
+
+  let timer = null;
+  let lastMetrics = null;
+  let usageLoaded = false;
+  async function refresh() {
+    clearTimeout(timer);
+    try {
+      const [metrics, providers] = await Promise.all([
+        api('/metrics').then((r) => r.text()),
+        api('/admin/providers').then((r) => r.json()),
+      ]);
+      const ms = parseMetrics(metrics);
+      lastMetrics = ms;
+      drawNow(ms);
+      drawKeys(ms);
+      drawProviders(providers);
+      if (!usageLoaded) {
+        usageLoaded = true;
+        await loadUsage();
+      }
+      status('Updated ' + new Date().toLocaleTimeString() + ' · every ' + EVERY_MS / 1000 + ' s', 'ok');
+      timer = setTimeout(refresh, EVERY_MS);
+    } catch (e) {
+      failed(e);
+      // A refused key stops the loop until a new one is typed.
+      if (!(e instanceof AuthError)) timer = setTimeout(refresh, EVERY_MS);
+    }
+  }
+
+  async function reload() {
+    const b = $('reload');
+    b.disabled = true;
+    status('Reloading the configuration…');
+    try {
+      const doc = await (await api('/admin/reload', {method: 'POST'})).json();
+      const later = (doc.restart_required || []).length ? '; needs a restart: ' + doc.restart_required.join(', ') : '';
+      status('Reloaded: ' + (doc.message || doc.status) + later, 'ok');
+      history.length = 0;  // a new generation: rates start again
+      usageLoaded = false;
+      refresh();
+    } catch (e) {
+      failed(e);
+    } finally {
+      b.disabled = false;
+    }
+  }
+
+  function start() {
+    const today = new Date().toISOString().slice(0, 10);
+    $('usage-to').value = today;
+    $('usage-from').value = today.slice(0, 8) + '01';
+    $('key-form').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const k = $('key-input').value;
+      $('key-input').value = '';  // the field never keeps the key on screen
+      if (k) sessionStorage.setItem(KEY, k); else sessionStorage.removeItem(KEY);
+      usageLoaded = false;
+      status('Checking the key…');
+      refresh();
+    });
+    $('key-forget').addEventListener('click', () => {
+      sessionStorage.removeItem(KEY);
+      status('Key forgotten.');
+    });
+    $('reload').addEventListener('click', reload);
+    $('usage-form').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      loadUsage().catch(failed);
+    });
+    $('usage-csv').addEventListener('click', downloadCsv);
+    $('providers-filter').addEventListener('input', () => { pages['providers-table'] = 0; drawProviders(null); });
+    $('keys-filter').addEventListener('input', () => {
+      pages['keys-table'] = 0;
+      if (lastMetrics) drawKeys(lastMetrics);
+    });
+    refresh();
+  }
+
+  start();
+})();

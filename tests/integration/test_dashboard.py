@@ -1,0 +1,179 @@
+"""The operator's dashboard (docs/dashboard.md) over plain HTTP: GET /ui and
+its files from the real binary's admin listener with their content types, a
+strict Content-Security-Policy, nosniff, an ETag that answers 304, 404 for
+any other /ui/ path, no page on the public listener, and the rule that
+without an admin key the page is served on loopback only. The page in a
+real browser is test_dashboard_browser.py."""
+
+import re
+import socket
+import unittest
+
+from harness import Reader, Server, main, request
+
+ADMIN_KEY = "adm-dash-7c41e0"
+
+CONFIG = """
+[admin]
+listen = "127.0.0.1:0"
+api_key = "%s"
+
+[[provider]]
+name = "demo"
+plugin = "local"
+models = ["aigw-demo"]
+""" % ADMIN_KEY
+
+FILES = {
+    "/ui": "text/html; charset=utf-8",
+    "/ui/app.js": "text/javascript; charset=utf-8",
+    "/ui/style.css": "text/css; charset=utf-8",
+}
+
+
+def get(server, path, headers=None, admin=True, method="GET", host="127.0.0.1", port=None):
+    if port is None:
+        s = server.connect(timeout=10, admin=admin)
+    else:
+        s = socket.create_connection((host, port), timeout=10)
+    with s:
+        s.sendall(request(method, path, headers))
+        # 304 and HEAD carry the Content-Length a 200 would, and no body.
+        rd = Reader(s)
+        resp = rd.read_response(head_only=True)
+        if method != "HEAD" and resp.status != 304:
+            n = int(resp.header("Content-Length") or 0)
+            while len(rd.buf) < n:
+                rd._fill()
+            resp.body = rd.buf[:n]
+        return resp
+
+
+class Files(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(CONFIG)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def test_every_file_with_its_type_and_headers(self):
+        for path, ctype in FILES.items():
+            with self.subTest(path=path):
+                r = get(self.server, path)
+                self.assertEqual(r.status, 200, r.body)
+                self.assertEqual(r.header("Content-Type"), ctype)
+                self.assertEqual(int(r.header("Content-Length")), len(r.body))
+                self.assertGreater(len(r.body), 100)
+                csp = r.header("Content-Security-Policy")
+                self.assertIn("default-src 'self'", csp)
+                self.assertIn("script-src 'self'", csp)
+                self.assertNotIn("unsafe-inline", csp)
+                self.assertNotIn("unsafe-eval", csp)
+                self.assertEqual(r.header("X-Content-Type-Options"), "nosniff")
+                self.assertEqual(r.header("Cache-Control"), "no-cache")
+                self.assertRegex(r.header("ETag"), r'^"[0-9a-f]{20}"$')
+
+    def test_page_has_no_inline_script_or_style(self):
+        html = get(self.server, "/ui").body.decode()
+        self.assertIn('<script src="/ui/app.js"', html)
+        for m in re.finditer(r"<script[^>]*>(.*?)</script>", html, re.S):
+            self.assertEqual(m.group(1).strip(), "", "inline script")
+        self.assertNotRegex(html, r"\sstyle=|\son[a-z]+=|<style")
+
+    def test_trailing_slash_is_the_page(self):
+        self.assertEqual(get(self.server, "/ui/").body, get(self.server, "/ui").body)
+
+    def test_etag_answers_304(self):
+        r = get(self.server, "/ui/app.js")
+        etag = r.header("ETag")
+        for inm in (etag, 'W/' + etag, '"nope", ' + etag, "*"):
+            with self.subTest(inm=inm):
+                n = get(self.server, "/ui/app.js", {"If-None-Match": inm})
+                self.assertEqual(n.status, 304)
+                self.assertEqual(n.body, b"")
+                self.assertEqual(n.header("ETag"), etag)
+                self.assertEqual(int(n.header("Content-Length")), len(r.body))
+        for inm in ('"nope"', "garbage", etag[:-2] + '"'):
+            with self.subTest(inm=inm):
+                self.assertEqual(get(self.server, "/ui/app.js", {"If-None-Match": inm}).status, 200)
+        # Files differ, so do their validators.
+        self.assertNotEqual(etag, get(self.server, "/ui/style.css").header("ETag"))
+
+    def test_head_has_no_body(self):
+        r = get(self.server, "/ui", method="HEAD")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(int(r.header("Content-Length")), len(get(self.server, "/ui").body))
+
+    def test_unknown_files_are_404(self):
+        for path in ("/ui/nope.js", "/ui/../metrics", "/ui/app.js/", "/ui/index.html", "/uix"):
+            with self.subTest(path=path):
+                r = get(self.server, path)
+                self.assertEqual(r.status, 404)
+                self.assertEqual(r.json()["error"]["code"], "not_found")
+
+    def test_post_is_405(self):
+        r = get(self.server, "/ui", method="POST")
+        self.assertEqual(r.status, 405)
+        self.assertEqual(r.header("Allow"), "GET, HEAD")
+
+    def test_not_on_the_public_listener(self):
+        # No [[key]]: the public listener is open, and has no /ui.
+        self.assertEqual(get(self.server, "/ui", admin=False).status, 404)
+        self.assertEqual(get(self.server, "/ui/app.js", admin=False).status, 404)
+
+    def test_page_needs_no_key_but_data_does(self):
+        # The page holds no secret and asks for the key; the data refuses without it.
+        self.assertEqual(get(self.server, "/ui").status, 200)
+        self.assertEqual(get(self.server, "/admin/providers").status, 401)
+        self.assertEqual(get(self.server, "/metrics", {"Authorization": "Bearer wrong"}).status, 401)
+        self.assertEqual(get(self.server, "/metrics", {"Authorization": "Bearer " + ADMIN_KEY}).status, 200)
+
+    def test_no_secret_in_the_files(self):
+        for path in FILES:
+            self.assertNotIn(ADMIN_KEY.encode(), get(self.server, path).body)
+
+
+def non_loopback_ipv4():
+    """An address of this machine that is not loopback, or None."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("10.255.255.255", 9))  # no packet is sent
+            addr = s.getsockname()[0]
+        except OSError:
+            return None
+    return None if addr.startswith("127.") or addr == "0.0.0.0" else addr
+
+
+class WithoutAdminKey(unittest.TestCase):
+    """No api_key: the listener on every address, the page on loopback only."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(CONFIG.replace('listen = "127.0.0.1:0"\napi_key = "%s"' % ADMIN_KEY,
+                                           'listen = "0.0.0.0:0"'))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def test_loopback_gets_the_page(self):
+        self.assertEqual(get(self.server, "/ui").status, 200)
+        self.assertEqual(get(self.server, "/ui/app.js").status, 200)
+
+    def test_other_address_gets_403(self):
+        addr = non_loopback_ipv4()
+        if addr is None:
+            self.skipTest("this machine has no non-loopback IPv4 address")
+        get(self.server, "/health")  # waits for the admin port
+        r = get(self.server, "/ui", host=addr, port=self.server.admin_port)
+        self.assertEqual(r.status, 403)
+        err = r.json()["error"]
+        self.assertEqual(err["code"], "dashboard_needs_admin_key")
+        self.assertIn("api_key", err["message"])
+        self.assertEqual(get(self.server, "/ui/app.js", host=addr, port=self.server.admin_port).status, 403)
+
+
+if __name__ == "__main__":
+    main()
