@@ -19,6 +19,9 @@
     if (text !== undefined) e.textContent = String(text);
     return e;
   }
+  // A chart is drawn in its own pixels (the viewBox follows the element's
+  // width), so its text is never stretched.
+  function width(chart) { return Math.max(200, Math.round(chart.getBoundingClientRect().width) || 600); }
   function svg(tag, attrs) {
     const e = document.createElementNS(SVG, tag);
     for (const k in attrs) e.setAttribute(k, attrs[k]);
@@ -99,8 +102,9 @@
     const m = byLabel(ms, name + '_bucket', 'le');
     return [...m.entries()].map(([le, c]) => [le === '+Inf' ? Infinity : Number(le), c]).sort((a, b) => a[0] - b[0]);
   }
+  // Observations between two scrapes; none before a second scrape exists.
   function bucketDelta(now, then) {
-    if (!then) return now;
+    if (!then) return [];
     return now.map(([le, c], i) => [le, c - (then[i] ? then[i][1] : 0)]);
   }
   // As Prometheus' histogram_quantile: linear within the bucket that holds
@@ -249,7 +253,8 @@
 
   function drawRates() {
     const chart = $('now-chart');
-    const W = 600, H = 120;
+    const W = width(chart), H = 120;
+    chart.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
     const pts = [];
     for (let i = 1; i < history.length; i++) {
       const a = history[i - 1], b = history[i];
@@ -389,11 +394,13 @@
 
   // One bar per row (the 30 largest by total tokens), labelled by its groups.
   function drawUsageChart(rows, groups) {
-    const W = 600, H = 160, base = H - 18;
+    const chart = $('usage-chart');
+    const W = width(chart), H = 160, base = H - 18;
+    chart.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
     const top = rows.map((r) => ({label: groups.map((g) => r[g]).join(' · ') || 'total', v: r.total_tokens || 0}))
       .sort((a, b) => b.v - a.v).slice(0, 30);
     const max = Math.max(1, ...top.map((b) => b.v));
-    const slot = W / Math.max(1, top.length);
+    const slot = Math.min(80, W / Math.max(1, top.length));
     const nodes = [];
     top.forEach((b, i) => {
       const h = (base - 12) * b.v / max;
@@ -403,16 +410,17 @@
       tip.textContent = b.label + ': ' + num(b.v) + ' tokens';
       r.append(tip);
       nodes.push(r);
-      if (top.length <= 12) {
+      if (slot >= 40) {
         const t = svg('text', {x: (i * slot + 2).toFixed(1), y: H - 5});
-        t.textContent = b.label.length > 18 ? b.label.slice(0, 17) + '…' : b.label;
+        const fit = Math.max(3, Math.floor(slot / 6));
+        t.textContent = b.label.length > fit ? b.label.slice(0, fit - 1) + '…' : b.label;
         nodes.push(t);
       }
     });
     const label = svg('text', {x: 4, y: 11});
     label.textContent = 'total tokens, max ' + num(max);
     nodes.push(label);
-    $('usage-chart').replaceChildren(...nodes);
+    chart.replaceChildren(...nodes);
   }
 
   // The CSV comes through fetch (it needs the Bearer header a plain link
@@ -474,18 +482,24 @@
     }
   }
 
+  // The answer stays beside the button (the status line moves on with the
+  // next refresh).
   async function reload() {
     const b = $('reload');
+    const out = $('reload-result');
     b.disabled = true;
-    status('Reloading the configuration…');
+    out.className = '';
+    out.textContent = 'Reloading…';
     try {
       const doc = await (await api('/admin/reload', {method: 'POST'})).json();
       const later = (doc.restart_required || []).length ? '; needs a restart: ' + doc.restart_required.join(', ') : '';
-      status('Reloaded: ' + (doc.message || doc.status) + later, 'ok');
+      out.textContent = 'Reloaded at ' + new Date().toLocaleTimeString() + ': ' + (doc.message || doc.status) + later;
       history.length = 0;  // a new generation: rates start again
       usageLoaded = false;
       refresh();
     } catch (e) {
+      out.className = 'error';
+      out.textContent = e instanceof AuthError ? 'Reload refused: no valid admin key' : 'Reload failed: ' + e.message;
       failed(e);
     } finally {
       b.disabled = false;
