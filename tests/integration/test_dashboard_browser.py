@@ -14,6 +14,7 @@ import json
 import os
 import re
 import sys
+import threading
 import time
 import unittest
 import warnings
@@ -24,9 +25,10 @@ from cdp import Browser, CdpError, find_chromium
 ADMIN_KEY = "adm-browser-93be1f"
 ALICE = "sk-browser-alice-4a17c2"
 BOB = "sk-browser-bob-0e58d3"
+CAROL = "sk-browser-carol-77d2a9"  # no limits: the live traffic's key
 # 60 upstream keys: 60 channels on each of 2 workers, 120 rows to page.
 UPSTREAM_KEYS = ["sk-upstream-secret-%02d-b7" % i for i in range(60)]
-SECRETS = [ADMIN_KEY, ALICE, BOB] + UPSTREAM_KEYS
+SECRETS = [ADMIN_KEY, ALICE, BOB, CAROL] + UPSTREAM_KEYS
 
 CONFIG = """
 [admin]
@@ -55,9 +57,13 @@ name = "bob"
 secret = "%s"
 rpm = 1
 
+[[key]]
+name = "carol"
+secret = "%s"
+
 [state]
 flush_interval = "200ms"
-""" % (ADMIN_KEY, ", ".join('"%s"' % k for k in UPSTREAM_KEYS), ALICE, BOB)
+""" % (ADMIN_KEY, ", ".join('"%s"' % k for k in UPSTREAM_KEYS), ALICE, BOB, CAROL)
 
 SHOTS = os.environ.get("AIGW_SCREENSHOT_DIR") or os.path.join(SOURCE_ROOT, "docs", "dashboard")
 
@@ -239,7 +245,8 @@ class Dashboard(unittest.TestCase):
 
         self.assertEqual(page.problems(since), [])
         page.screenshot(os.path.join(SHOTS, "dashboard.png"))
-        for panel in ("now", "providers", "keys", "usage"):
+        # (The Now panel's picture is taken under traffic, below.)
+        for panel in ("providers", "keys", "usage"):
             page.screenshot_element("#" + panel, os.path.join(SHOTS, "panel-%s.png" % panel))
 
     def test_reload_button_reloads(self):
@@ -254,6 +261,35 @@ class Dashboard(unittest.TestCase):
         ms = metric_sums(admin(self.server, "/metrics").body.decode())
         self.assertEqual(ms["aigw_plugin_generation"][0][1], 2)
         self.assertGreater(len([l for l in self.server.lines if "reload" in l.lower()]), len(before), msg)
+        self.assertEqual(page.problems(since), [])
+
+    def test_then_live_traffic_moves_the_now_panel(self):
+        # Named to run after the panels test (which needs a quiet gateway).
+        page, since = self.signed_in_page()
+        stop = threading.Event()
+        sent = []
+
+        def traffic():
+            while not stop.is_set():
+                sent.append(call(self.server, CAROL))
+                time.sleep(0.02)
+        t = threading.Thread(target=traffic)
+        t.start()
+        try:
+            rate = page.wait_for("(() => { const t = document.getElementById('now-rps').textContent;"
+                                 " return /^[0-9]/.test(t) && Number(t.replace(/,/g, '')) > 0 && t; })()",
+                                 what="a rate above 0")
+            page.wait_for("Number(document.getElementById('now-tps').textContent.replace(/,/g, '')) > 0",
+                          what="tokens/s above 0")
+            page.wait_for("(document.querySelector('#now-chart polyline.ok') || {getAttribute: () => ''})"
+                          ".getAttribute('points').split(' ').length >= 3", what="three points on the chart")
+            page.screenshot_element("#now", os.path.join(SHOTS, "panel-now-traffic.png"))
+        finally:
+            stop.set()
+            t.join()
+        self.assertTrue(sent and all(s == 200 for s in sent), sent[:5])
+        # At most what one client sending in a loop can do on this machine.
+        self.assertLess(number(rate), 1000)
         self.assertEqual(page.problems(since), [])
 
     def test_phone_width(self):

@@ -265,15 +265,18 @@
     }
     const nodes = [];
     const top = Math.max(1, ...pts.map((p) => p.rps));
+    // The time axis grows with what this tab has seen, up to 15 minutes, so
+    // a page opened a minute ago shows a minute, not a sliver.
     const end = Date.now();
-    const x = (t) => (W * (1 - (end - t) / WINDOW_MS)).toFixed(1);
+    const span = Math.max(10000, Math.min(WINDOW_MS, end - (history.length ? history[0].t : end)));
+    const x = (t) => (W * (1 - (end - t) / span)).toFixed(1);
     const y = (v) => (H - 4 - (H - 16) * v / top).toFixed(1);
     if (pts.length > 0) {
       nodes.push(svg('polyline', {class: 'ok', points: pts.map((p) => x(p.t) + ',' + y(p.rps)).join(' ')}));
       nodes.push(svg('polyline', {class: 'bad', points: pts.map((p) => x(p.t) + ',' + y(p.eps)).join(' ')}));
     }
     const label = svg('text', {x: 4, y: 11});
-    label.textContent = 'max ' + num(top, 2) + '/s';
+    label.textContent = 'max ' + num(top, 2) + '/s, last ' + num(span / 1000) + ' s';
     nodes.push(label);
     chart.replaceChildren(...nodes);
   }
