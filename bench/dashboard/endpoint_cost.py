@@ -13,8 +13,14 @@ control thread that merges the reports, the store's reader) before and
 after, from /proc/PID/task/*/schedstat (nanoseconds; /proc/PID/stat's
 utime+stime, in clock ticks, is printed beside it as a cross-check).
 
+With --browser, also opens the page in headless chromium
+(tests/integration/cdp.py) refreshing every second for --seconds and
+reports the browser's script and layout time per refresh (DevTools
+Performance.getMetrics), which is what "usable at 1,000 channels and 10,000
+keys" comes down to on the operator's side.
+
     bench/dashboard/endpoint_cost.py --aigw build/src/aigw [--channels 1000]
-        [--keys 1000] [--workers 2] [--calls 200]"""
+        [--keys 1000] [--workers 2] [--calls 200] [--browser [--seconds 15]]"""
 
 import argparse
 import gzip
@@ -122,6 +128,46 @@ def ticks(pid):
     return int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
 
 
+def browser_cost(admin_port, seconds):
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "integration"))
+    from cdp import Browser, find_chromium
+    binary = find_chromium()
+    if binary is None:
+        print("browser: chromium is not installed")
+        return
+    b = Browser(binary)
+    try:
+        page = b.new_page()
+        page.send("Performance.enable")
+        page.send("Page.addScriptToEvaluateOnNewDocument",
+                  {"source": "sessionStorage.setItem('aigw-admin-key', %s)" % json.dumps(ADMIN_KEY)})
+        page.navigate("http://127.0.0.1:%d/ui?every=1" % admin_port)
+        page.wait_for("document.getElementById('status').textContent.startsWith('Updated')", timeout=60)
+
+        def metrics():
+            return {m["name"]: m["value"] for m in page.send("Performance.getMetrics")["metrics"]}
+
+        def scrapes():
+            with b._lock:
+                return sum(1 for sid, m, p in b.events if sid == page.session and m == "Network.responseReceived"
+                           and p["response"]["url"].endswith("/metrics"))
+        m0, n0 = metrics(), scrapes()
+        time.sleep(seconds)
+        m1, n1 = metrics(), scrapes()
+        n = max(1, n1 - n0)
+        per = lambda k: (m1.get(k, 0) - m0.get(k, 0)) / n * 1000
+        print("browser: %d refreshes in %d s; per refresh: script %.1f ms, layout %.1f ms, style %.1f ms, "
+              "all main-thread tasks %.1f ms; JS heap %.1f MB; rows drawn: %s" % (
+                  n, seconds, per("ScriptDuration"), per("LayoutDuration"), per("RecalcStyleDuration"),
+                  per("TaskDuration"), m1.get("JSHeapUsedSize", 0) / 1e6,
+                  page.eval("document.querySelectorAll('tbody tr').length")))
+        problems = page.problems(0)
+        if problems:
+            print("browser problems:", problems[:5])
+    finally:
+        b.close()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--aigw", default="build/src/aigw")
@@ -129,6 +175,8 @@ def main():
     ap.add_argument("--keys", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--calls", type=int, default=200)
+    ap.add_argument("--browser", action="store_true")
+    ap.add_argument("--seconds", type=int, default=15)
     args = ap.parse_args()
     hz = os.sysconf("SC_CLK_TCK")
     with tempfile.TemporaryDirectory(prefix="aigw-dash-bench-") as tmp:
@@ -177,6 +225,8 @@ def main():
                 w1, c1, t1 = time.perf_counter(), cpu_ns(proc.pid), ticks(proc.pid)
                 print("| %s | %d | %.0f | %.0f | %d |" % (name, size, (c1 - c0) / args.calls / 1000,
                                                        (w1 - w0) / args.calls * 1e6, t1 - t0))
+            if args.browser:
+                browser_cost(admin_port, args.seconds)
         finally:
             proc.terminate()
             proc.wait(30)
