@@ -157,8 +157,10 @@ void dashboard_file(Exchange& ex) {
     return;
   }
   std::string_view path = ex.head().path;
+  // The absolute form ("http://host/ui"), which the router matched by its path.
   if (const size_t scheme = path.find("://"); scheme != std::string_view::npos) {
-    path = path.substr(path.find('/', scheme + 3));  // absolute form: the router already matched /ui...
+    const size_t slash = path.find('/', scheme + 3);
+    path = slash == std::string_view::npos ? std::string_view("/") : path.substr(slash);
   }
   if (path == "/ui/") path = "/ui";
   const dashboard::Asset* a = dashboard::find(path);

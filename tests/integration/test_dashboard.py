@@ -101,6 +101,13 @@ class Files(unittest.TestCase):
         # Files differ, so do their validators.
         self.assertNotEqual(etag, get(self.server, "/ui/style.css").header("ETag"))
 
+    def test_absolute_form(self):
+        r = get(self.server, "http://localhost/ui/style.css")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body, get(self.server, "/ui/style.css").body)
+        self.assertEqual(get(self.server, "HTTP://localhost/ui").status, 200)
+        self.assertEqual(get(self.server, "http://localhost/ui/nope").status, 404)
+
     def test_head_has_no_body(self):
         r = get(self.server, "/ui", method="HEAD")
         self.assertEqual(r.status, 200)
