@@ -168,10 +168,16 @@
 
   // columns: [{title, get(row) -> text or Node, cls}]; pages of PAGE rows.
   const pages = {};
+  const drawn = {};  // id -> what the table shows now, to skip redrawing the same rows
   function table(id, columns, rows) {
     const box = $(id);
     const page = Math.min(pages[id] || 0, Math.max(0, Math.ceil(rows.length / PAGE) - 1));
     pages[id] = page;
+    // Rebuilding a page of 100 rows costs the browser far more layout and
+    // paint than comparing the data: most refreshes change few figures.
+    const shown = JSON.stringify([page, rows.length, columns.map((c) => c.title), rows.slice(page * PAGE, (page + 1) * PAGE)]);
+    if (drawn[id] === shown) return;
+    drawn[id] = shown;
     const t = el('table');
     const head = el('tr');
     for (const c of columns) head.append(el('th', c.text ? 'text' : '', c.title));
