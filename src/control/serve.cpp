@@ -724,8 +724,8 @@ int serve(std::shared_ptr<const config::Config> cfg) {
   // Asks every worker for its part of a report, each produced on its own
   // thread (no worker stops, nothing is read from outside). Null when a
   // worker did not answer within 2 s.
-  auto ask_workers = [&](bool want_metrics) -> std::shared_ptr<WorkerReport> {
-    auto report = std::make_shared<WorkerReport>(workers.size(), want_metrics);
+  auto ask_workers = [&](WorkerReport::What what) -> std::shared_ptr<WorkerReport> {
+    auto report = std::make_shared<WorkerReport>(workers.size(), what);
     for (auto& w : workers) post(*w, Message::Kind::report, report);
     int64_t until = io::coarse_ms() + 2000;
     while (report->done.load(std::memory_order_acquire) < workers.size() && io::coarse_ms() < until) {
@@ -737,7 +737,7 @@ int serve(std::shared_ptr<const config::Config> cfg) {
   const std::string worker_timeout = http::error_body(503, "worker_timeout", "A worker did not answer in time.");
   // Prometheus text: every worker's counters, merged.
   auto metrics_report = [&](std::string& body) -> int {
-    auto report = ask_workers(true);
+    auto report = ask_workers(WorkerReport::What::metrics);
     if (!report) {
       body = worker_timeout;
       return 503;
@@ -765,7 +765,7 @@ int serve(std::shared_ptr<const config::Config> cfg) {
   };
   // Every worker's view of channel health, each produced on its own thread.
   auto providers_report = [&](std::string& body) -> int {
-    auto report = ask_workers(false);
+    auto report = ask_workers(WorkerReport::What::health);
     if (!report) {
       body = worker_timeout;
       return 503;
@@ -776,6 +776,21 @@ int serve(std::shared_ptr<const config::Config> cfg) {
       body += report->health[i];
     }
     body += "]}";
+    return 200;
+  };
+  // Every worker's last failed requests, newest first across workers.
+  auto errors_report = [&](std::string& body) -> int {
+    auto report = ask_workers(WorkerReport::What::errors);
+    if (!report) {
+      body = worker_timeout;
+      return 503;
+    }
+    std::vector<metrics::RecentErrors::Entry> all;
+    for (const auto& part : report->errors) all.insert(all.end(), part.begin(), part.end());
+    // Each worker's part is newest first; stable, so equal times keep it.
+    std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.wall_ms > b.wall_ms; });
+    body.clear();
+    metrics::RecentErrors::write_json(body, all);
     return 200;
   };
   for (;;) {
@@ -831,6 +846,8 @@ int serve(std::shared_ptr<const config::Config> cfg) {
         } else {
           reply->status = usage_report(state_path, usage_reader, req.query, req.csv, reply->body, reply->content_type);
         }
+      } else if (req.kind == AdminRequest::Kind::errors) {
+        reply->status = errors_report(reply->body);
       } else if (req.kind == AdminRequest::Kind::metrics) {
         reply->status = metrics_report(reply->body);
         if (reply->status == 200) reply->content_type = metrics::kContentType;

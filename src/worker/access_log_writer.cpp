@@ -31,6 +31,13 @@ void Worker::record(const metrics::RequestRecord& r) {
   const bool log = access_log_fd_ >= 0 && gen != nullptr;
   metrics::record(r, metrics_, log ? &access_log_ : nullptr, log ? &gen->config->access_log : nullptr, sample_rng_,
                   log_line_);
+  if (r.status >= 400) {
+    // The fine clock (a vDSO read), not the coarse one: entries from two
+    // workers are merged by this time, and failures come in bursts.
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    recent_errors_.push(r, static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000, index_);
+  }
   if (usage_ != nullptr) hand_over_usage(r);
 }
 

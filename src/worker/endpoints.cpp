@@ -119,6 +119,9 @@ void providers(Exchange& ex) {
 void usage(Exchange& ex) {
   if (admin_allowed(ex)) ex.worker().forward_admin(ex, AdminRequest::Kind::usage);
 }
+void recent_errors(Exchange& ex) {
+  if (admin_allowed(ex)) ex.worker().forward_admin(ex, AdminRequest::Kind::errors);
+}
 void metrics_scrape(Exchange& ex) {
   if (admin_allowed(ex)) ex.worker().forward_admin(ex, AdminRequest::Kind::metrics);
 }
@@ -210,6 +213,7 @@ void install_admin_routes(Router& router) {
   router.add("/admin/reload", {http::Method::post}, reload_config);
   router.add("/admin/providers", {http::Method::get}, providers);
   router.add("/admin/usage", {http::Method::get}, usage);
+  router.add("/admin/errors", {http::Method::get}, recent_errors);
   router.add("/metrics", {http::Method::get}, metrics_scrape);
   // The dashboard: one exact route per file, so any other /ui/... path is
   // the router's ordinary 404.

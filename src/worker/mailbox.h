@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "metrics/metrics.h"
+#include "metrics/recent_errors.h"
 
 namespace aigw::worker {
 
@@ -55,11 +56,12 @@ struct AdminReply {
 // /admin/providers); each worker fills its own slot on its own thread and
 // counts itself done, so nobody reads a worker's state from outside.
 struct WorkerReport {
-  WorkerReport(size_t workers, bool want_metrics)
-      : metrics(want_metrics), health(workers), snapshots(workers) {}
-  const bool metrics;  // false: channel health JSON; true: metrics snapshots
-  std::vector<std::string> health;            // JSON object per worker
-  std::vector<metrics::Snapshot> snapshots;   // per worker
+  enum class What : uint8_t { health, metrics, errors };
+  WorkerReport(size_t workers, What what) : what(what), health(workers), snapshots(workers), errors(workers) {}
+  const What what;
+  std::vector<std::string> health;            // channel health: JSON object per worker
+  std::vector<metrics::Snapshot> snapshots;   // metrics: per worker
+  std::vector<std::vector<metrics::RecentErrors::Entry>> errors;  // recent errors: per worker, newest first
   std::atomic<unsigned> done{0};
 };
 

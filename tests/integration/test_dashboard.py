@@ -5,8 +5,10 @@ any other /ui/ path, no page on the public listener, and the rule that
 without an admin key the page is served on loopback only. The page in a
 real browser is test_dashboard_browser.py."""
 
+import json
 import re
 import socket
+import time
 import unittest
 
 from harness import Reader, Server, main, request
@@ -140,6 +142,96 @@ class Files(unittest.TestCase):
     def test_no_secret_in_the_files(self):
         for path in FILES:
             self.assertNotIn(ADMIN_KEY.encode(), get(self.server, path).body)
+
+
+ALICE = "sk-dash-alice-c0ffee"
+ERRORS_CONFIG = """
+[admin]
+listen = "127.0.0.1:0"
+api_key = "%s"
+
+[[provider]]
+name = "demo"
+plugin = "local"
+models = ["aigw-demo"]
+
+[[provider]]
+name = "dead"
+plugin = "openai"
+base_url = "http://127.0.0.1:9/v1"
+api_keys = ["sk-upstream-never-shown-1"]
+models = ["dead-model"]
+
+[[key]]
+name = "alice"
+secret = "%s"
+""" % (ADMIN_KEY, ALICE)
+
+
+def chat(server, key, model="aigw-demo", rid=None):
+    body = json.dumps({"model": model, "messages": [{"role": "user", "content": "a secret prompt"}]}).encode()
+    headers = {"Authorization": "Bearer " + key}
+    if rid:
+        headers["X-Request-Id"] = rid
+    with server.connect(timeout=10) as s:
+        s.sendall(request("POST", "/v1/chat/completions", headers, body))
+        return Reader(s).read_response().status
+
+
+class RecentErrors(unittest.TestCase):
+    """GET /admin/errors: every worker's last failed requests, newest first."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(ERRORS_CONFIG, workers=2)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def errors(self, headers=None):
+        h = {"Authorization": "Bearer " + ADMIN_KEY} if headers is None else headers
+        return get(self.server, "/admin/errors", h)
+
+    def test_needs_the_admin_key(self):
+        self.assertEqual(self.errors({}).status, 401)
+        self.assertEqual(self.errors({"Authorization": "Bearer nope"}).status, 401)
+
+    def test_failed_requests_newest_first(self):
+        self.assertEqual(chat(self.server, ALICE, rid="ok-request-1"), 200)
+        self.assertEqual(chat(self.server, "sk-wrong", rid="bad-key-1"), 401)
+        time.sleep(0.01)
+        self.assertGreaterEqual(chat(self.server, ALICE, "dead-model", rid="dead-1"), 500)
+        r = self.errors()
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.header("Content-Type"), "application/json")
+        doc = r.json()
+        self.assertEqual(doc["capacity_per_worker"], 256)
+        by_id = {e["request_id"]: e for e in doc["errors"]}
+        self.assertNotIn("ok-request-1", by_id)
+        dead, bad = by_id["dead-1"], by_id["bad-key-1"]
+        self.assertEqual((dead["key"], dead["model"], dead["provider"]), ("alice", "dead-model", "dead"))
+        self.assertGreaterEqual(dead["status"], 500)
+        self.assertGreaterEqual(dead["attempts"], 1)
+        self.assertTrue(dead["error"])
+        self.assertEqual((bad["status"], bad["error"], bad["key"]), (401, "invalid_api_key", ""))
+        times = [e["time_ms"] for e in doc["errors"]]
+        self.assertEqual(times, sorted(times, reverse=True))
+        self.assertLess(abs(times[0] / 1000 - time.time()), 60)
+        for secret in (ALICE, "sk-wrong", "sk-upstream-never-shown-1", ADMIN_KEY, "a secret prompt"):
+            self.assertNotIn(secret.encode(), r.body)
+
+    def test_bounded(self):
+        for i in range(300):
+            chat(self.server, "sk-wrong", rid="flood-%d" % i)
+        doc = self.errors().json()
+        per_worker = {}
+        for e in doc["errors"]:
+            per_worker[e["worker"]] = per_worker.get(e["worker"], 0) + 1
+        self.assertTrue(all(n <= 256 for n in per_worker.values()), per_worker)
+        # Newest first (two workers' entries in the same millisecond may come in either order).
+        newest = doc["errors"][0]["time_ms"]
+        self.assertIn("flood-299", [e["request_id"] for e in doc["errors"] if e["time_ms"] == newest])
 
 
 def non_loopback_ipv4():
