@@ -207,6 +207,7 @@ def main():
                 ("GET /ui/app.js (If-None-Match: 304)", "/ui/app.js", None),
                 ("GET /metrics", "/metrics", auth),
                 ("GET /admin/providers", "/admin/providers", auth),
+                ("GET /admin/errors", "/admin/errors", auth),
                 ("GET /admin/usage (key,model)", "/admin/usage", auth),
                 ("GET /admin/usage (CSV, day,key,model,provider)",
                  "/admin/usage?group_by=day,key,model,provider", dict(auth, Accept="text/csv")),

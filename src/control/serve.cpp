@@ -788,7 +788,7 @@ int serve(std::shared_ptr<const config::Config> cfg) {
     std::vector<metrics::RecentErrors::Entry> all;
     for (const auto& part : report->errors) all.insert(all.end(), part.begin(), part.end());
     // Each worker's part is newest first; stable, so equal times keep it.
-    std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.wall_ms > b.wall_ms; });
+    std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.wall_us > b.wall_us; });
     body.clear();
     metrics::RecentErrors::write_json(body, all);
     return 200;

@@ -12,10 +12,10 @@ void RecentErrors::Text::set(std::string_view v) {
   std::memcpy(bytes, v.data(), len);
 }
 
-void RecentErrors::push(const RequestRecord& r, int64_t wall_ms, unsigned worker) {
+void RecentErrors::push(const RequestRecord& r, int64_t wall_us, unsigned worker) {
   if (r.status < 400) return;
   Entry& e = ring_[next_];
-  e.wall_ms = wall_ms;
+  e.wall_us = wall_us;
   const int64_t ns = r.end_ns - r.start_ns;
   e.latency_ms = static_cast<uint32_t>(ns > 0 ? ns / 1'000'000 : 0);
   e.status = static_cast<uint16_t>(r.status);
@@ -41,7 +41,7 @@ void RecentErrors::write_json(std::string& out, const std::vector<Entry>& entrie
   for (const Entry& e : entries) {
     if (!first) out += ',';
     first = false;
-    out += "{\"time_ms\":" + std::to_string(e.wall_ms) + ",\"worker\":" + std::to_string(e.worker) +
+    out += "{\"time_ms\":" + std::to_string(e.wall_us / 1000) + ",\"worker\":" + std::to_string(e.worker) +
            ",\"request_id\":";
     json::append_string(out, e.request_id.view());
     out += ",\"key\":";

@@ -30,7 +30,7 @@ class RecentErrors {
     std::string_view view() const { return {bytes, len}; }
   };
   struct Entry {
-    int64_t wall_ms = 0;  // when it ended, milliseconds since the epoch
+    int64_t wall_us = 0;  // when it ended, microseconds since the epoch (the merge's order)
     uint32_t latency_ms = 0;
     uint16_t status = 0;
     uint16_t attempts = 0;
@@ -42,7 +42,7 @@ class RecentErrors {
   RecentErrors() : ring_(kCapacity) {}
 
   // Keeps `r` if it failed (status >= 400), over the oldest entry when full.
-  void push(const RequestRecord& r, int64_t wall_ms, unsigned worker);
+  void push(const RequestRecord& r, int64_t wall_us, unsigned worker);
 
   // Appends the entries held to `out`, newest first.
   void copy_to(std::vector<Entry>& out) const;

@@ -36,7 +36,7 @@ void Worker::record(const metrics::RequestRecord& r) {
     // workers are merged by this time, and failures come in bursts.
     timespec ts{};
     clock_gettime(CLOCK_REALTIME, &ts);
-    recent_errors_.push(r, static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000, index_);
+    recent_errors_.push(r, static_cast<int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000, index_);
   }
   if (usage_ != nullptr) hand_over_usage(r);
 }

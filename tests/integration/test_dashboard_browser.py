@@ -2,7 +2,7 @@
 driven through the DevTools protocol: tests/integration/cdp.py) against the
 real binary after a known sequence of requests: the page loads with no
 console error and no failed fetch once the key is typed, every panel shows
-the figures /metrics, /admin/providers and /admin/usage hold, tables page at
+the figures /metrics, /admin/providers, /admin/errors and /admin/usage hold, tables page at
 100 rows, the Reload button reloads, a wrong admin key shows a clear
 message, the rendered DOM holds no secret of the config, and the page fits
 a phone's width. Writes the screenshots docs/dashboard.md shows to
@@ -226,6 +226,14 @@ class Dashboard(unittest.TestCase):
         page.eval("document.getElementById('providers-filter').value = '';"
                   "document.getElementById('providers-filter').dispatchEvent(new Event('input'))")
 
+        # Recent errors: the three failures of the known sequence, newest first.
+        errs = table_rows(page, "errors-table")
+        self.assertEqual(len(errs), 3)
+        self.assertGreaterEqual(int(errs[0][1]), 500)          # the dead provider, last
+        self.assertEqual((errs[0][3], errs[0][4], errs[0][5]), ("alice", "dead-model", "dead"))
+        self.assertEqual((errs[1][1], errs[1][2], errs[1][3]), ("401", "invalid_api_key", "(no key)"))
+        self.assertEqual((errs[2][1], errs[2][3]), ("429", "bob"))
+
         # Usage: the store's rows, a bar each, and the CSV through fetch.
         usage = admin(self.server, "/admin/usage").json()["data"]
         urows = table_rows(page, "usage-table")
@@ -246,7 +254,7 @@ class Dashboard(unittest.TestCase):
         self.assertEqual(page.problems(since), [])
         page.screenshot(os.path.join(SHOTS, "dashboard.png"))
         # (The Now panel's picture is taken under traffic, below.)
-        for panel in ("providers", "keys", "usage"):
+        for panel in ("providers", "keys", "errors", "usage"):
             page.screenshot_element("#" + panel, os.path.join(SHOTS, "panel-%s.png" % panel))
 
     def test_reload_button_reloads(self):

@@ -1,6 +1,6 @@
-// The operator's dashboard: reads /metrics, /admin/providers and /admin/usage
-// on this admin listener and draws them. Plain DOM and SVG; every string from
-// the gateway goes in through textContent, never as markup.
+// The operator's dashboard: reads /metrics, /admin/providers, /admin/errors
+// and /admin/usage on this admin listener and draws them. Plain DOM and SVG;
+// every string from the gateway goes in through textContent, never as markup.
 'use strict';
 
 (function () {
@@ -370,6 +370,31 @@
     ], rows);
   }
 
+  // ---- Recent errors ------------------------------------------------------
+
+  let errorRows = [];
+  function drawErrors(doc) {
+    if (doc) {
+      errorRows = doc.errors || [];
+      $('errors-summary').textContent = errorRows.length + ' kept (the last ' + doc.capacity_per_worker +
+        ' per worker)';
+    }
+    const rows = errorRows.filter((r) => matches('errors-filter', r.key, r.model, r.provider, r.status, r.error));
+    const time = (ms) => new Date(ms).toISOString().replace('T', ' ').slice(0, 23);
+    table('errors-table', [
+      {title: 'time (UTC)', text: true, get: (r) => time(r.time_ms)},
+      {title: 'status', get: (r) => r.status, cls: (r) => (r.status >= 500 ? 'state-open' : 'state-cooling')},
+      {title: 'error', text: true, get: (r) => r.error},
+      {title: 'key', text: true, get: (r) => r.key || '(no key)'},
+      {title: 'model', text: true, get: (r) => r.model || '—'},
+      {title: 'provider', text: true, get: (r) => r.provider || '—'},
+      {title: 'attempts', get: (r) => num(r.attempts)},
+      {title: 'latency', get: (r) => num(r.latency_ms) + ' ms'},
+      {title: 'request id', text: true, get: (r) => r.request_id},
+      {title: 'worker', get: (r) => r.worker},
+    ], rows);
+  }
+
   // ---- Usage --------------------------------------------------------------
 
   function usageQuery() {
@@ -469,15 +494,17 @@
   async function refresh() {
     clearTimeout(timer);
     try {
-      const [metrics, providers] = await Promise.all([
+      const [metrics, providers, errors] = await Promise.all([
         api('/metrics').then((r) => r.text()),
         api('/admin/providers').then((r) => r.json()),
+        api('/admin/errors').then((r) => r.json()),
       ]);
       const ms = parseMetrics(metrics);
       lastMetrics = ms;
       drawNow(ms);
       drawKeys(ms);
       drawProviders(providers);
+      drawErrors(errors);
       if (!usageLoaded) {
         usageLoaded = true;
         await loadUsage();
@@ -539,6 +566,7 @@
     });
     $('usage-csv').addEventListener('click', downloadCsv);
     $('providers-filter').addEventListener('input', () => { pages['providers-table'] = 0; drawProviders(null); });
+    $('errors-filter').addEventListener('input', () => { pages['errors-table'] = 0; drawErrors(null); });
     $('keys-filter').addEventListener('input', () => {
       pages['keys-table'] = 0;
       if (lastMetrics) drawKeys(lastMetrics);
