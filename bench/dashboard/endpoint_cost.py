@@ -6,7 +6,9 @@ channels and keys configured (docs/benchmarks.md, "The dashboard").
 Starts aigw with --channels upstream keys spread over providers (openai
 plugin, an upstream nobody listens on: channels exist, none is called),
 --keys client keys with daily and monthly quotas, the demo model and the
-usage store; sends a little traffic so every family has series; then, per
+usage store; sends a little traffic so every family has series and every
+worker's ring of recent errors it reaches full (unknown keys, on one
+connection: one worker's 256 entries); then, per
 endpoint, sends --calls requests one after another on one keep-alive
 connection and reads the process's CPU time (all threads: the workers, the
 control thread that merges the reports, the store's reader) before and
@@ -186,6 +188,10 @@ def main():
             body = json.dumps({"model": "aigw-demo", "messages": [{"role": "user", "content": "hi"}]}).encode()
             for k in range(min(args.keys, 50)):  # usage rows and per-key series for 50 keys
                 pub.call("POST", "/v1/chat/completions", {"Authorization": "Bearer sk-client-%05d" % k,
+                                                          "Content-Type": "application/json"}, body)
+            # Fill every worker's ring of recent errors (256 each): unknown keys.
+            for k in range(300 * args.workers):
+                pub.call("POST", "/v1/chat/completions", {"Authorization": "Bearer sk-nobody-%d" % k,
                                                           "Content-Type": "application/json"}, body)
             time.sleep(0.5)  # one flush of the usage store
             adm = Conn(admin_port)
