@@ -421,7 +421,8 @@
     const rows = doc.data || [];
     $('usage-note').textContent = 'From ' + doc.from + ' to ' + doc.to + ' (UTC), ' + rows.length + ' rows.';
     const numeric = rows.length ? Object.keys(rows[0]).filter((k) => !groups.includes(k)) : [];
-    table('usage-table', groups.map((g) => ({title: g, text: true, get: (r) => r[g]}))
+    // An empty group value: a request with no key, model or provider (a refusal).
+    table('usage-table', groups.map((g) => ({title: g, text: true, get: (r) => r[g] || '(none)'}))
       .concat(numeric.map((k) => ({title: k.replace(/_/g, ' '), get: (r) => num(r[k])}))), rows);
     drawUsageChart(rows, groups);
   }
@@ -431,7 +432,7 @@
     const chart = $('usage-chart');
     const W = width(chart), H = 160, base = H - 18;
     chart.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
-    const top = rows.map((r) => ({label: groups.map((g) => r[g]).join(' · ') || 'total', v: r.total_tokens || 0}))
+    const top = rows.map((r) => ({label: groups.map((g) => r[g] || '(none)').join(' · ') || 'total', v: r.total_tokens || 0}))
       .sort((a, b) => b.v - a.v).slice(0, 30);
     const max = Math.max(1, ...top.map((b) => b.v));
     const slot = Math.min(80, W / Math.max(1, top.length));
