@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "aigw_build_config.h"
+#include "control/config_report.h"
 #include "control/notify.h"
 #include "gateway/abi_host.h"
 #include "io/clock.h"
@@ -659,6 +660,10 @@ int serve(std::shared_ptr<const config::Config> cfg) {
   // config keeps serving. Returns the HTTP status for the admin endpoint.
   uint64_t reloads_ok = 0;
   uint64_t reloads_failed = 0;
+  // What the last successful config reload could not apply (each compares
+  // with the config the process started with, so the last list is all of
+  // it); GET /admin/config shows it.
+  std::vector<std::string> pending_restart;
   auto reload_config_now = [&](std::string& body) -> int {
     if (!config_file) {
       std::string result;
@@ -705,6 +710,7 @@ int serve(std::shared_ptr<const config::Config> cfg) {
       return 500;
     }
     std::vector<std::string> restart = needs_restart(*cfg, *loaded.config);
+    pending_restart = restart;
     ++reloads_ok;
     if (!restart.empty()) {
       log::warn("config reloaded; some changes need a restart and were not applied",
@@ -793,6 +799,22 @@ int serve(std::shared_ptr<const config::Config> cfg) {
     metrics::RecentErrors::write_json(body, all);
     return 200;
   };
+  // The plugins and the configuration in effect, every secret left out.
+  auto config_report = [&](std::string& body) -> int {
+    const std::shared_ptr<plugin::Generation> gen = plugins.current();
+    body = "{\"generation\":" + std::to_string(gen ? gen->id : 0);
+    body += ",\"abi\":\"" + std::to_string(AIGW_ABI_MAJOR) + "." + std::to_string(AIGW_ABI_MINOR) + "\"";
+    body += ",\"plugins\":";
+    if (gen) {
+      write_plugins_json(body, *gen);
+    } else {
+      body += "[]";
+    }
+    body += ",\"restart_required\":" + json_array(pending_restart) + ",\"config\":";
+    write_config_json(body, *cfg, gen ? *gen->config : *cfg);
+    body += '}';
+    return 200;
+  };
   for (;;) {
     pollfd fds[3] = {{sfd, POLLIN, 0}, {reports.inbox.event_fd(), POLLIN, 0},
                      {plugins.inotify_fd(), POLLIN, 0}};
@@ -848,6 +870,8 @@ int serve(std::shared_ptr<const config::Config> cfg) {
         }
       } else if (req.kind == AdminRequest::Kind::errors) {
         reply->status = errors_report(reply->body);
+      } else if (req.kind == AdminRequest::Kind::config) {
+        reply->status = config_report(reply->body);
       } else if (req.kind == AdminRequest::Kind::metrics) {
         reply->status = metrics_report(reply->body);
         if (reply->status == 200) reply->content_type = metrics::kContentType;

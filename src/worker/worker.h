@@ -47,7 +47,7 @@ using gateway::Runtime;
 // An operator request a worker hands to the control thread (admin
 // endpoints that act on the whole process, such as a plugin reload).
 struct AdminRequest {
-  enum class Kind : uint8_t { reload_plugins, reload_config, providers, metrics, usage, errors };
+  enum class Kind : uint8_t { reload_plugins, reload_config, providers, metrics, usage, errors, config };
   Kind kind;
   unsigned worker;
   uint32_t conn_index;

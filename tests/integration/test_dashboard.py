@@ -6,8 +6,10 @@ without an admin key the page is served on loopback only. The page in a
 real browser is test_dashboard_browser.py."""
 
 import json
+import os
 import re
 import socket
+import tempfile
 import time
 import unittest
 
@@ -232,6 +234,167 @@ class RecentErrors(unittest.TestCase):
         # Newest first (two workers' entries in the same millisecond may come in either order).
         newest = doc["errors"][0]["time_ms"]
         self.assertIn("flood-299", [e["request_id"] for e in doc["errors"] if e["time_ms"] == newest])
+
+
+# Secrets of every kind GET /admin/config could leak: resolved from env:
+# and written literally, for the admin key, client keys, provider keys, the
+# Redis password and a Vertex service account's key file.
+CONFIG_SECRETS_ENV = {
+    "AIGW_T_ADMIN": "adm-from-env-3f9a11",
+    "AIGW_T_BOB": "sk-bob-from-env-8c2d",
+    "AIGW_T_UPSTREAM": "sk-upstream-from-env-51e0",
+    "AIGW_T_REDIS": "redis-pass-from-env-77aa",
+}
+LITERAL_SECRETS = ["sk-alice-literal-0b6e", "sk-upstream-literal-9d41", "AIzaLiteralGeminiKey-2c7f"]
+
+
+def secrets_config(key_file, workers_note=""):
+    return """
+[admin]
+listen = "127.0.0.1:0"
+api_key = "env:AIGW_T_ADMIN"
+
+[[provider]]
+name = "demo"
+plugin = "local"
+models = ["aigw-demo"]
+
+[[provider]]
+name = "oa-literal"
+plugin = "openai"
+base_url = "http://127.0.0.1:9/v1"
+api_key = "sk-upstream-literal-9d41"
+models = ["m-literal"]
+
+[[provider]]
+name = "oa-env"
+plugin = "openai"
+base_url = "http://127.0.0.1:9/v1"
+api_keys = ["env:AIGW_T_UPSTREAM", "sk-upstream-literal-9d41"]
+models = ["m-env"]
+
+[[provider]]
+name = "gem"
+plugin = "gemini"
+base_url = "http://127.0.0.1:9"
+api_key = "AIzaLiteralGeminiKey-2c7f"
+models = ["gemini-x"]
+
+[[provider]]
+name = "vertex"
+plugin = "gemini"
+base_url = "http://127.0.0.1:9"
+models = ["gemini-v"]
+vertex = true
+vertex_project = "test-proj"
+vertex_location = "us-central1"
+credentials_file = "%s"
+
+[[key]]
+name = "alice"
+secret = "sk-alice-literal-0b6e"
+daily_tokens = 5000
+
+[[key]]
+name = "bob"
+secret = "env:AIGW_T_BOB"
+rpm = 60
+
+[state]
+enabled = false
+
+[state.redis]
+url = "redis://127.0.0.1:9/0"
+password = "env:AIGW_T_REDIS"
+connect_timeout = "50ms"
+command_timeout = "50ms"
+%s""" % (key_file, workers_note)
+
+
+class ConfigReport(unittest.TestCase):
+    """GET /admin/config: plugins, generation, the config with no secret."""
+
+    @classmethod
+    def setUpClass(cls):
+        from test_gemini_vertex import make_key
+        cls.tmp = tempfile.TemporaryDirectory(prefix="aigw-sa-")
+        cls.key_file, cls.pem = make_key(cls.tmp.name, "http://127.0.0.1:9/token")
+        env = dict(os.environ, **CONFIG_SECRETS_ENV)
+        cls.server = Server(secrets_config(cls.key_file), workers=2, env=env)
+        cls.auth = {"Authorization": "Bearer " + CONFIG_SECRETS_ENV["AIGW_T_ADMIN"]}
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.tmp.cleanup()
+
+    def assert_no_secret(self, body):
+        secrets = list(CONFIG_SECRETS_ENV.values()) + LITERAL_SECRETS
+        # The service account's private key, line by line, and its id.
+        secrets += [line for line in self.pem.splitlines() if len(line) > 20]
+        secrets += ["PRIVATE KEY", "kid-1", self.key_file]
+        for secret in secrets:
+            self.assertNotIn(secret.encode(), body, secret)
+
+    def test_needs_the_admin_key(self):
+        self.assertEqual(get(self.server, "/admin/config", {}).status, 401)
+        self.assertEqual(get(self.server, "/admin/config", {"Authorization": "Bearer nope"}).status, 401)
+
+    def test_shape_and_no_secret(self):
+        r = get(self.server, "/admin/config", self.auth)
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.header("Content-Type"), "application/json")
+        self.assert_no_secret(r.body)
+        doc = r.json()
+        self.assertGreaterEqual(doc["generation"], 1)
+        self.assertRegex(doc["abi"], r"^1\.\d+$")
+        plugins = {p["name"]: p for p in doc["plugins"]}
+        self.assertEqual(set(plugins), {"local", "openai", "gemini"})
+        self.assertEqual(plugins["openai"]["mode"], "http")
+        self.assertEqual(plugins["local"]["mode"], "direct")
+        self.assertEqual(sorted(plugins["gemini"]["providers"]), ["gem", "vertex"])
+        for p in doc["plugins"]:
+            self.assertRegex(p["abi"], r"^1\.\d+$")
+            self.assertTrue(p["version"])
+            self.assertTrue(p["builtin"] or p["file"].endswith(".so"), p)
+        self.assertEqual(doc["restart_required"], [])
+        cfg = doc["config"]
+        self.assertEqual(cfg["server"]["workers"], 2)
+        self.assertEqual(cfg["admin"]["api_key"], "<redacted>")
+        self.assertEqual(cfg["state"]["redis"]["password"], "<redacted>")
+        keys = {k["name"]: k for k in cfg["keys"]}
+        self.assertEqual(keys["alice"]["daily_tokens"], 5000)
+        self.assertEqual(keys["bob"]["rpm"], 60)
+        self.assertEqual({k["secret"] for k in cfg["keys"]}, {"<redacted>"})
+        prov = {p["name"]: p for p in cfg["providers"]}
+        self.assertEqual(prov["oa-literal"]["plugin_settings"], {"api_key": "<redacted>"})
+        # A reference is shown as written: the name, never the value.
+        self.assertEqual(prov["oa-env"]["plugin_settings"]["api_keys"], ["env:AIGW_T_UPSTREAM", "<redacted>"])
+        self.assertEqual(prov["vertex"]["plugin_settings"]["credentials_file"], "<redacted>")
+        self.assertIs(prov["vertex"]["plugin_settings"]["vertex"], True)
+        self.assertEqual(prov["gem"]["base_url"], "http://127.0.0.1:9")
+
+    def test_restart_required_after_a_reload(self):
+        before = get(self.server, "/admin/config", self.auth).json()
+        with open(self.server.config_path) as f:
+            text = f.read()
+        try:
+            with open(self.server.config_path, "w") as f:
+                f.write(text.replace("workers = 2", "workers = 3").replace("rpm = 60", "rpm = 61"))
+            r = get(self.server, "/admin/reload", self.auth, method="POST")
+            self.assertEqual(r.status, 200, r.body)
+            doc = get(self.server, "/admin/config", self.auth).json()
+            self.assertGreater(doc["generation"], before["generation"])
+            self.assertEqual(doc["restart_required"], ["server.workers"])
+            # The running value, not the one waiting for a restart; the
+            # reloadable change is in effect.
+            self.assertEqual(doc["config"]["server"]["workers"], 2)
+            self.assertEqual({k["name"]: k["rpm"] for k in doc["config"]["keys"]}["bob"], 61)
+        finally:
+            with open(self.server.config_path, "w") as f:
+                f.write(text)
+            get(self.server, "/admin/reload", self.auth, method="POST")
+        self.assertEqual(get(self.server, "/admin/config", self.auth).json()["restart_required"], [])
 
 
 def non_loopback_ipv4():
