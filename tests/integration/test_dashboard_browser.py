@@ -2,7 +2,8 @@
 driven through the DevTools protocol: tests/integration/cdp.py) against the
 real binary after a known sequence of requests: the page loads with no
 console error and no failed fetch once the key is typed, every panel shows
-the figures /metrics, /admin/providers, /admin/errors and /admin/usage hold, tables page at
+the figures /metrics, /admin/providers, /admin/errors, /admin/config and
+/admin/usage hold, tables page at
 100 rows, the Reload button reloads, a wrong admin key shows a clear
 message, the rendered DOM holds no secret of the config, and the page fits
 a phone's width. Writes the screenshots docs/dashboard.md shows to
@@ -27,8 +28,11 @@ ALICE = "sk-browser-alice-4a17c2"
 BOB = "sk-browser-bob-0e58d3"
 CAROL = "sk-browser-carol-77d2a9"  # no limits: the live traffic's key
 # 60 upstream keys: 60 channels on each of 2 workers, 120 rows to page.
-UPSTREAM_KEYS = ["sk-upstream-secret-%02d-b7" % i for i in range(60)]
-SECRETS = [ADMIN_KEY, ALICE, BOB, CAROL] + UPSTREAM_KEYS
+# The last is read from the environment (its value is a secret too; the
+# config panel shows its "env:NAME").
+UPSTREAM_KEYS = ["sk-upstream-secret-%02d-b7" % i for i in range(59)]
+UPSTREAM_ENV = {"AIGW_BROWSER_UPSTREAM": "sk-upstream-from-env-c4e1"}
+SECRETS = [ADMIN_KEY, ALICE, BOB, CAROL] + UPSTREAM_KEYS + list(UPSTREAM_ENV.values())
 
 CONFIG = """
 [admin]
@@ -63,7 +67,8 @@ secret = "%s"
 
 [state]
 flush_interval = "200ms"
-""" % (ADMIN_KEY, ", ".join('"%s"' % k for k in UPSTREAM_KEYS), ALICE, BOB, CAROL)
+""" % (ADMIN_KEY, ", ".join(['"%s"' % k for k in UPSTREAM_KEYS] + ['"env:AIGW_BROWSER_UPSTREAM"']),
+       ALICE, BOB, CAROL)
 
 SHOTS = os.environ.get("AIGW_SCREENSHOT_DIR") or os.path.join(SOURCE_ROOT, "docs", "dashboard")
 
@@ -113,7 +118,7 @@ class Dashboard(unittest.TestCase):
         binary = find_chromium()
         if binary is None:
             raise unittest.SkipTest("chromium is not installed (scripts/install-deps --test installs it)")
-        cls.server = Server(CONFIG, workers=2)
+        cls.server = Server(CONFIG, workers=2, env=dict(os.environ, **UPSTREAM_ENV))
         # The known sequence: alice 3 answers; bob 1 answer and 1 refusal
         # (rpm = 1); one unknown key; one request whose provider is down.
         cls.statuses = [call(cls.server, ALICE) for _ in range(3)]
@@ -256,6 +261,31 @@ class Dashboard(unittest.TestCase):
         # (The Now panel's picture is taken under traffic, below.)
         for panel in ("providers", "keys", "errors", "usage"):
             page.screenshot_element("#" + panel, os.path.join(SHOTS, "panel-%s.png" % panel))
+
+    def test_config_panel(self):
+        # Runs before test_reload_button_reloads (alphabetical): generation 1.
+        page, since = self.signed_in_page()
+        page.wait_for("document.querySelectorAll('#plugins-table tbody tr').length === 2", what="the plugins")
+        plugins = {r[0]: r for r in table_rows(page, "plugins-table")}
+        self.assertEqual(set(plugins), {"local", "openai"})
+        self.assertEqual(plugins["openai"][5], "http")
+        self.assertEqual(plugins["local"][5], "direct")
+        self.assertEqual(plugins["openai"][6], "dead")
+        self.assertRegex(plugins["openai"][2], r"^1\.\d+$")
+        self.assertIn("generation 1", text_of(page, "#config-summary"))
+        self.assertEqual(text_of(page, "#config-restart"), "")
+        page.eval("document.querySelector('#config details').open = true")
+        text = text_of(page, "#config-text")
+        shown = json.loads(text)
+        self.assertEqual(shown["admin"]["api_key"], "<redacted>")
+        self.assertEqual([k["name"] for k in shown["keys"]], ["alice", "bob", "carol"])
+        dead = [p for p in shown["providers"] if p["name"] == "dead"][0]
+        self.assertEqual(dead["plugin_settings"]["api_keys"], ["<redacted>"] * 59 + ["env:AIGW_BROWSER_UPSTREAM"])
+        dom = page.eval("document.documentElement.outerHTML + document.body.innerText")
+        for secret in SECRETS:
+            self.assertNotIn(secret, dom)
+        self.assertEqual(page.problems(since), [])
+        page.screenshot_element("#config", os.path.join(SHOTS, "panel-config.png"))
 
     def test_reload_button_reloads(self):
         page, since = self.signed_in_page()

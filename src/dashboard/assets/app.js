@@ -1,5 +1,5 @@
-// The operator's dashboard: reads /metrics, /admin/providers, /admin/errors
-// and /admin/usage on this admin listener and draws them. Plain DOM and SVG;
+// The operator's dashboard: reads /metrics, /admin/providers, /admin/errors,
+// /admin/config and /admin/usage on this admin listener and draws them. Plain DOM and SVG;
 // every string from the gateway goes in through textContent, never as markup.
 'use strict';
 
@@ -395,6 +395,33 @@
     ], rows);
   }
 
+  // ---- Plugins and config -------------------------------------------------
+
+  // Read again only when the generation changes (a reload or a plugin hot
+  // swap): the config is the same between them.
+  let configGeneration = null;
+  async function loadConfig(generation) {
+    if (generation !== undefined && generation === configGeneration) return;
+    const doc = await (await api('/admin/config')).json();
+    configGeneration = doc.generation;
+    $('config-summary').textContent = 'generation ' + doc.generation + ' · host ABI ' + doc.abi + ' · ' +
+      doc.config.source;
+    const later = doc.restart_required || [];
+    $('config-restart').textContent = later.length
+      ? 'Changed in the file but not applied until a restart: ' + later.join(', ') : '';
+    table('plugins-table', [
+      {title: 'plugin', text: true, get: (r) => r.name},
+      {title: 'file', text: true, get: (r) => (r.builtin ? '(built in)' : r.file)},
+      {title: 'ABI (negotiated)', get: (r) => r.abi},
+      {title: 'built for ABI', get: (r) => r.plugin_abi},
+      {title: 'version', text: true, get: (r) => r.version},
+      {title: 'mode', text: true, get: (r) => r.mode},
+      {title: 'providers', text: true, get: (r) => r.providers.join(', ')},
+    ], doc.plugins || []);
+    // The gateway has already put "<redacted>" in place of every secret.
+    $('config-text').textContent = JSON.stringify(doc.config, null, 2);
+  }
+
   // ---- Usage --------------------------------------------------------------
 
   function usageQuery() {
@@ -506,6 +533,7 @@
       drawKeys(ms);
       drawProviders(providers);
       drawErrors(errors);
+      await loadConfig(providers.generation);
       if (!usageLoaded) {
         usageLoaded = true;
         await loadUsage();
