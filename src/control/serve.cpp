@@ -21,6 +21,7 @@
 
 #include "aigw_build_config.h"
 #include "control/config_report.h"
+#include "control/keys_report.h"
 #include "control/notify.h"
 #include "gateway/abi_host.h"
 #include "io/clock.h"
@@ -799,6 +800,28 @@ int serve(std::shared_ptr<const config::Config> cfg) {
     metrics::RecentErrors::write_json(body, all);
     return 200;
   };
+  // One page of client keys: counts from every worker, levels from the
+  // budgets (read here, as the quota gauges are).
+  auto keys_report = [&](const std::string& query, std::string& body) -> int {
+    KeysQuery q;
+    std::string why;
+    if (!parse_keys_query(query, q, why)) {
+      body = http::error_body(400, "invalid_keys_query", why);
+      return 400;
+    }
+    auto report = ask_workers(WorkerReport::What::metrics);
+    if (!report) {
+      body = worker_timeout;
+      return 503;
+    }
+    const std::shared_ptr<plugin::Generation> gen = plugins.current();
+    if (!gen) {
+      body = R"({"generation":0,"total":0,"keys":[]})";
+      return 200;
+    }
+    write_keys_json(body, q, *gen, report->snapshots, limits::Now{io::mono_ns(), static_cast<int64_t>(time(nullptr))});
+    return 200;
+  };
   // The plugins and the configuration in effect, every secret left out.
   auto config_report = [&](std::string& body) -> int {
     const std::shared_ptr<plugin::Generation> gen = plugins.current();
@@ -870,6 +893,8 @@ int serve(std::shared_ptr<const config::Config> cfg) {
         }
       } else if (req.kind == AdminRequest::Kind::errors) {
         reply->status = errors_report(reply->body);
+      } else if (req.kind == AdminRequest::Kind::keys) {
+        reply->status = keys_report(req.query, reply->body);
       } else if (req.kind == AdminRequest::Kind::config) {
         reply->status = config_report(reply->body);
       } else if (req.kind == AdminRequest::Kind::metrics) {

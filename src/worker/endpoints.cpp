@@ -125,6 +125,9 @@ void recent_errors(Exchange& ex) {
 void config_report(Exchange& ex) {
   if (admin_allowed(ex)) ex.worker().forward_admin(ex, AdminRequest::Kind::config);
 }
+void keys_report(Exchange& ex) {
+  if (admin_allowed(ex)) ex.worker().forward_admin(ex, AdminRequest::Kind::keys);
+}
 void metrics_scrape(Exchange& ex) {
   if (admin_allowed(ex)) ex.worker().forward_admin(ex, AdminRequest::Kind::metrics);
 }
@@ -218,6 +221,7 @@ void install_admin_routes(Router& router) {
   router.add("/admin/usage", {http::Method::get}, usage);
   router.add("/admin/errors", {http::Method::get}, recent_errors);
   router.add("/admin/config", {http::Method::get}, config_report);
+  router.add("/admin/keys", {http::Method::get}, keys_report);
   router.add("/metrics", {http::Method::get}, metrics_scrape);
   // The dashboard: one exact route per file, so any other /ui/... path is
   // the router's ordinary 404.

@@ -47,12 +47,12 @@ using gateway::Runtime;
 // An operator request a worker hands to the control thread (admin
 // endpoints that act on the whole process, such as a plugin reload).
 struct AdminRequest {
-  enum class Kind : uint8_t { reload_plugins, reload_config, providers, metrics, usage, errors, config };
+  enum class Kind : uint8_t { reload_plugins, reload_config, providers, metrics, usage, errors, config, keys };
   Kind kind;
   unsigned worker;
   uint32_t conn_index;
   uint32_t conn_generation;
-  std::string query;  // usage: the URL query, as sent
+  std::string query;  // usage, keys: the URL query, as sent
   bool csv = false;   // usage: Accept asked for text/csv
 };
 

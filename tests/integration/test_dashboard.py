@@ -397,6 +397,96 @@ class ConfigReport(unittest.TestCase):
         self.assertEqual(get(self.server, "/admin/config", self.auth).json()["restart_required"], [])
 
 
+def many_keys_config(n):
+    keys = "".join('\n[[key]]\nname = "key-%03d"\nsecret = "sk-many-secret-%03d-x"\n' % (i, i) for i in range(n))
+    return CONFIG + keys + """
+[[key]]
+name = "limited"
+secret = "sk-limited-secret-55"
+rpm = 1
+tpm = 100000
+daily_tokens = 5000
+monthly_tokens = 90000
+max_concurrent = 4
+"""
+
+
+class Keys(unittest.TestCase):
+    """GET /admin/keys: a page of keys, their counts and their limits' levels."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(many_keys_config(250), workers=2)
+        # limited: one answer, one refusal by rpm; key-007: two answers.
+        cls.statuses = [chat(cls.server, "sk-limited-secret-55"), chat(cls.server, "sk-limited-secret-55"),
+                        chat(cls.server, "sk-many-secret-007-x"), chat(cls.server, "sk-many-secret-007-x"),
+                        chat(cls.server, "sk-nobody-at-all")]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def keys(self, query="", headers=None):
+        h = {"Authorization": "Bearer " + ADMIN_KEY} if headers is None else headers
+        return get(self.server, "/admin/keys" + query, h)
+
+    def test_statuses(self):
+        self.assertEqual(self.statuses, [200, 429, 200, 200, 401])
+
+    def test_needs_the_admin_key(self):
+        self.assertEqual(self.keys(headers={}).status, 401)
+
+    def test_pages_by_name(self):
+        r = self.keys()
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.header("Content-Type"), "application/json")
+        doc = r.json()
+        self.assertEqual((doc["total"], doc["offset"], doc["limit"]), (251, 0, 100))
+        names = [k["name"] for k in doc["keys"]]
+        self.assertEqual(names, ["key-%03d" % i for i in range(100)])
+        last = self.keys("?offset=200&limit=100").json()
+        self.assertEqual([k["name"] for k in last["keys"]], ["key-%03d" % i for i in range(200, 250)] + ["limited"])
+        self.assertEqual(self.keys("?offset=999").json()["keys"], [])
+        self.assertEqual(self.keys("?offset=18446744073709551615").json()["keys"], [])
+        for secret in [b"sk-many-secret", b"sk-limited-secret-55", ADMIN_KEY.encode()]:
+            self.assertNotIn(secret, r.body + last.__repr__().encode())
+
+    def test_counts_and_levels(self):
+        doc = self.keys("?q=limited").json()
+        self.assertEqual(doc["total"], 1)
+        k = doc["keys"][0]
+        self.assertEqual((k["requests"], k["errors"], k["refused"]), (2, 1, 1))
+        self.assertEqual(k["refused_by"]["rpm"], 1)
+        self.assertEqual(k["rpm"]["limit"], 1)
+        self.assertEqual(k["rpm"]["remaining"], 0)       # the minute's one request is spent
+        self.assertEqual(k["tpm"]["limit"], 100000)
+        self.assertEqual(k["concurrent"], {"limit": 4, "remaining": 4, "reset_s": 0})
+        # The budget counts what workers hold in leases too, so at least the tokens spent.
+        self.assertGreaterEqual(k["daily_tokens"]["used"], k["tokens"])
+        self.assertEqual(k["daily_tokens"]["used"] + k["daily_tokens"]["remaining"], 5000)
+        self.assertEqual(k["monthly_tokens"]["limit"], 90000)
+        self.assertGreater(k["tokens"], 0)
+        plain = self.keys("?q=key-001").json()["keys"][0]
+        self.assertEqual((plain["requests"], plain["tokens"]), (0, 0))
+        self.assertIsNone(plain["rpm"])
+        self.assertIsNone(plain["daily_tokens"])
+        self.assertEqual(doc["no_key"]["requests"], 1)   # the unknown key
+
+    def test_sorted_largest_first(self):
+        doc = self.keys("?sort=requests&limit=2").json()
+        self.assertEqual([k["name"] for k in doc["keys"]], ["key-007", "limited"])
+        self.assertEqual(self.keys("?sort=refused&limit=1").json()["keys"][0]["name"], "limited")
+        self.assertEqual(self.keys("?sort=tokens&limit=1&q=key-%30%30").json()["keys"][0]["name"], "key-007")
+
+    def test_bad_queries_are_400(self):
+        for q in ("?limit=0", "?limit=1001", "?limit=x", "?offset=-1", "?sort=secret", "?q=%zz", "?what=1",
+                  "?offset=99999999999999999999999"):
+            with self.subTest(q=q):
+                r = self.keys(q)
+                self.assertEqual(r.status, 400, r.body)
+                self.assertEqual(r.json()["error"]["code"], "invalid_keys_query")
+
+
 def non_loopback_ipv4():
     """An address of this machine that is not loopback, or None."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
