@@ -210,11 +210,27 @@ class Dashboard(unittest.TestCase):
         self.assertEqual(number(keys["alice"][1]), 4)    # 3 answers + the dead provider's failure
         self.assertEqual(number(keys["bob"][1]), 2)
         self.assertEqual(number(keys["bob"][4]), 1)      # refused by rpm
-        self.assertEqual(number(keys["(no key)"][1]), 1)  # the unknown key
+        self.assertNotIn("(no key)", keys)
+        self.assertIn("3 keys · 1 requests with no key (1 refused)", text_of(page, "#keys-summary"))
         alice_tokens = sum(v for l, v in ms["aigw_tokens_total"] if l["key"] == "alice")
         self.assertEqual(number(keys["alice"][3]), alice_tokens)
         self.assertIn("/ 1,000", keys["alice"][5])        # daily_tokens
         self.assertEqual(keys["bob"][5], "—")             # no daily quota
+        self.assertRegex(keys["bob"][7], r"^[01] / 1$")  # rpm left (0 within the minute of bob's request)
+        self.assertEqual(keys["alice"][7], "—")           # no rpm limit
+        # Sorted by the gateway: the largest spender first.
+        page.eval("document.getElementById('keys-sort').value = 'tokens';"
+                  "document.getElementById('keys-sort').dispatchEvent(new Event('change'))")
+        page.wait_for("document.querySelector('#keys-table tbody tr td').textContent === 'alice'"
+                      " && document.querySelectorAll('#keys-table tbody tr').length === 3", what="keys by tokens")
+        page.eval("document.getElementById('keys-filter').value = 'ca';"
+                  "document.getElementById('keys-filter').dispatchEvent(new Event('input'))")
+        page.wait_for("document.querySelectorAll('#keys-table tbody tr').length === 1", what="the key filter")
+        self.assertEqual(table_rows(page, "keys-table")[0][0], "carol")
+        page.eval("document.getElementById('keys-filter').value = '';"
+                  "document.getElementById('keys-sort').value = 'name';"
+                  "document.getElementById('keys-sort').dispatchEvent(new Event('change'))")
+        page.wait_for("document.querySelectorAll('#keys-table tbody tr').length === 3", what="every key again")
 
         # Providers: 61 channels on each of 2 workers, paged at 100 rows.
         rows = table_rows(page, "providers-table")

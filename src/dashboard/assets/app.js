@@ -1,5 +1,5 @@
 // The operator's dashboard: reads /metrics, /admin/providers, /admin/errors,
-// /admin/config and /admin/usage on this admin listener and draws them. Plain DOM and SVG;
+// /admin/keys, /admin/config and /admin/usage on this admin listener and draws them. Plain DOM and SVG;
 // every string from the gateway goes in through textContent, never as markup.
 'use strict';
 
@@ -307,36 +307,55 @@
     return box;
   }
 
-  function drawKeys(ms) {
-    const keyOf = (l) => l.key;
-    const reqs = byLabel(ms, 'aigw_requests_total', 'key');
-    const errs = byLabel(ms, 'aigw_requests_total', 'key', (l) => Number(l.status) >= 400);
-    const toks = byLabel(ms, 'aigw_tokens_total', 'key');
-    const refused = byLabel(ms, 'aigw_rate_limited_total', 'key');
-    const quota = new Map();  // key -> {daily: {used, remaining}, monthly: ...}
-    for (const [name, field] of [['aigw_key_quota_used_tokens', 'used'], ['aigw_key_quota_remaining_tokens', 'remaining']]) {
-      for (const s of ms.get(name) || []) {
-        const q = quota.get(keyOf(s.labels)) || {};
-        q[s.labels.window] = q[s.labels.window] || {};
-        q[s.labels.window][field] = s.value;
-        quota.set(keyOf(s.labels), q);
-      }
+  // One page of keys from /admin/keys: the gateway filters, sorts and
+  // pages, so 10,000 keys cost what 100 do.
+  const keysView = {offset: 0, total: 0};
+  function keysQuery() {
+    const q = new URLSearchParams({offset: keysView.offset, limit: PAGE, sort: $('keys-sort').value});
+    if ($('keys-filter').value) q.set('q', $('keys-filter').value);
+    return '/admin/keys?' + q.toString();
+  }
+  async function loadKeys() {
+    drawKeys(await (await api(keysQuery())).json());
+  }
+  function drawKeys(doc) {
+    keysView.total = doc.total;
+    // A page past the end (keys removed by a reload, a narrower filter).
+    if (doc.keys.length === 0 && doc.total > 0 && keysView.offset > 0) {
+      keysView.offset = Math.floor((doc.total - 1) / PAGE) * PAGE;
+      loadKeys().catch(failed);
+      return;
     }
-    const names = new Set([...reqs.keys(), ...toks.keys(), ...refused.keys(), ...quota.keys()]);
-    const rows = [...names].filter((k) => k !== undefined && matches('keys-filter', k)).sort().map((k) => ({
-      key: k, requests: reqs.get(k) || 0, errors: errs.get(k) || 0, tokens: toks.get(k) || 0,
-      refused: refused.get(k) || 0, quota: quota.get(k) || {},
-    }));
-    const q = (w, f) => (r) => (r.quota[w] ? r.quota[w][f] : undefined);
+    const nk = doc.no_key || {};
+    $('keys-summary').textContent = num(doc.total) + (doc.total === 1 ? ' key' : ' keys') +
+      (nk.requests ? ' · ' + num(nk.requests) + ' requests with no key (' + num(nk.errors) + ' refused)' : '');
+    const quota = (l) => (l ? gauge(l.used, l.remaining) : gauge());
+    const left = (l) => (l ? num(l.remaining) + ' / ' + num(l.limit) : '—');
     table('keys-table', [
-      {title: 'key', text: true, get: (r) => (r.key === 'none' ? '(no key)' : r.key)},
+      {title: 'key', text: true, get: (r) => r.name},
       {title: 'requests', get: (r) => num(r.requests)},
       {title: 'errors', get: (r) => num(r.errors)},
       {title: 'tokens', get: (r) => num(r.tokens)},
       {title: 'refused by limits', get: (r) => num(r.refused)},
-      {title: 'today', text: true, get: (r) => gauge(q('daily', 'used')(r), q('daily', 'remaining')(r))},
-      {title: 'this month', text: true, get: (r) => gauge(q('monthly', 'used')(r), q('monthly', 'remaining')(r))},
-    ], rows);
+      {title: 'today', text: true, get: (r) => quota(r.daily_tokens)},
+      {title: 'this month', text: true, get: (r) => quota(r.monthly_tokens)},
+      {title: 'rpm left', get: (r) => left(r.rpm)},
+      {title: 'tpm left', get: (r) => left(r.tpm)},
+    ], doc.keys);
+    const pager = $('keys-pager');
+    if (doc.total <= PAGE) {
+      pager.replaceChildren();
+      return;
+    }
+    const prev = el('button', '', '‹ previous');
+    const next = el('button', '', 'next ›');
+    prev.type = next.type = 'button';
+    prev.disabled = keysView.offset === 0;
+    next.disabled = keysView.offset + PAGE >= doc.total;
+    prev.onclick = () => { keysView.offset = Math.max(0, keysView.offset - PAGE); loadKeys().catch(failed); };
+    next.onclick = () => { keysView.offset += PAGE; loadKeys().catch(failed); };
+    pager.replaceChildren(prev, el('span', '', 'keys ' + num(keysView.offset + 1) + '–' +
+      num(Math.min(doc.total, keysView.offset + PAGE)) + ' of ' + num(doc.total)), next);
   }
 
   // ---- Providers and channels ---------------------------------------------
@@ -517,20 +536,18 @@
   }
 
   let timer = null;
-  let lastMetrics = null;
   let usageLoaded = false;
   async function refresh() {
     clearTimeout(timer);
     try {
-      const [metrics, providers, errors] = await Promise.all([
+      const [metrics, providers, errors, keys] = await Promise.all([
         api('/metrics').then((r) => r.text()),
         api('/admin/providers').then((r) => r.json()),
         api('/admin/errors').then((r) => r.json()),
+        api(keysQuery()).then((r) => r.json()),
       ]);
-      const ms = parseMetrics(metrics);
-      lastMetrics = ms;
-      drawNow(ms);
-      drawKeys(ms);
+      drawNow(parseMetrics(metrics));
+      drawKeys(keys);
       drawProviders(providers);
       drawErrors(errors);
       await loadConfig(providers.generation);
@@ -596,10 +613,9 @@
     $('usage-csv').addEventListener('click', downloadCsv);
     $('providers-filter').addEventListener('input', () => { pages['providers-table'] = 0; drawProviders(null); });
     $('errors-filter').addEventListener('input', () => { pages['errors-table'] = 0; drawErrors(null); });
-    $('keys-filter').addEventListener('input', () => {
-      pages['keys-table'] = 0;
-      if (lastMetrics) drawKeys(lastMetrics);
-    });
+    for (const [id, ev] of [['keys-filter', 'input'], ['keys-sort', 'change']]) {
+      $(id).addEventListener(ev, () => { keysView.offset = 0; loadKeys().catch(failed); });
+    }
     refresh();
   }
 
