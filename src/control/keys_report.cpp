@@ -4,6 +4,7 @@
 #include <array>
 #include <charconv>
 #include <unordered_map>
+#include <utility>
 
 #include "json/write.h"
 
@@ -116,8 +117,16 @@ bool parse_keys_query(std::string_view query, KeysQuery& out, std::string& why) 
   return true;
 }
 
+std::vector<uint32_t> keys_by_name(const std::vector<config::KeyConfig>& keys) {
+  std::vector<uint32_t> order(keys.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return keys[a].name < keys[b].name; });
+  return order;
+}
+
 void write_keys_json(std::string& out, const KeysQuery& q, const plugin::Generation& gen,
-                     const std::vector<metrics::Snapshot>& workers, limits::Now now) {
+                     const std::vector<uint32_t>& name_order, const std::vector<metrics::Snapshot>& workers,
+                     limits::Now now) {
   // The snapshots' strings outlive the map: views are enough.
   std::unordered_map<std::string_view, Counts> by_name;
   for (const metrics::Snapshot& w : workers) {
@@ -144,40 +153,46 @@ void write_keys_json(std::string& out, const KeysQuery& q, const plugin::Generat
   };
 
   const auto& keys = gen.config->keys;
+  // Filtered in name order; the numeric orders keep it among equals.
   std::vector<uint32_t> rows;
-  rows.reserve(keys.size());
-  for (uint32_t i = 0; i < keys.size(); ++i) {
-    if (q.q.empty() || keys[i].name.find(q.q) != std::string::npos) rows.push_back(i);
+  rows.reserve(name_order.size());
+  for (uint32_t i : name_order) {
+    if (i < keys.size() && (q.q.empty() || keys[i].name.find(q.q) != std::string::npos)) rows.push_back(i);
   }
   // The page's rows are [first, end): both within rows (no overflow
   // whatever offset was asked for).
   const size_t first = std::min(q.offset, rows.size());
   const size_t end = first + std::min(q.limit, rows.size() - first);
-  auto by_name_order = [&](uint32_t a, uint32_t b) { return keys[a].name < keys[b].name; };
   auto largest_first = [&](uint64_t Counts::*field) {
-    // Only the rows up to the end of the page need to be in order.
-    std::partial_sort(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(end), rows.end(),
-                      [&](uint32_t a, uint32_t b) {
-                        const uint64_t x = counts_of(keys[a].name).*field, y = counts_of(keys[b].name).*field;
-                        return x != y ? x > y : by_name_order(a, b);
-                      });
+    // Each key's figure looked up once, then sorted as integers; only the
+    // rows up to the end of the page need to be in order.
+    std::vector<std::pair<uint64_t, uint32_t>> by;  // {figure, position in name order}
+    by.reserve(rows.size());
+    for (uint32_t n = 0; n < rows.size(); ++n) by.emplace_back(counts_of(keys[rows[n]].name).*field, n);
+    std::partial_sort(by.begin(), by.begin() + static_cast<std::ptrdiff_t>(end), by.end(),
+                      [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+    std::vector<uint32_t> sorted(end);
+    for (size_t n = 0; n < end; ++n) sorted[n] = rows[by[n].second];
+    const size_t total = rows.size();
+    rows = std::move(sorted);
+    return total;
   };
+  size_t total = rows.size();
   switch (q.sort) {
     case KeysQuery::Sort::name:
-      std::sort(rows.begin(), rows.end(), by_name_order);
       break;
     case KeysQuery::Sort::requests:
-      largest_first(&Counts::requests);
+      total = largest_first(&Counts::requests);
       break;
     case KeysQuery::Sort::tokens:
-      largest_first(&Counts::tokens);
+      total = largest_first(&Counts::tokens);
       break;
     case KeysQuery::Sort::refused:
-      largest_first(&Counts::refused);
+      total = largest_first(&Counts::refused);
       break;
   }
 
-  out += "{\"generation\":" + std::to_string(gen.id) + ",\"total\":" + std::to_string(rows.size()) +
+  out += "{\"generation\":" + std::to_string(gen.id) + ",\"total\":" + std::to_string(total) +
          ",\"offset\":" + std::to_string(q.offset) + ",\"limit\":" + std::to_string(q.limit) + ",\"keys\":[";
   const bool levels = gen.limits != nullptr;
   for (size_t n = first; n < end; ++n) {

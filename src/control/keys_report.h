@@ -29,12 +29,18 @@ struct KeysQuery {
 // value out of range or malformed percent-encoding.
 bool parse_keys_query(std::string_view query, KeysQuery& out, std::string& why);
 
+// The indices of `keys` in name order: sorted once per generation (10,000
+// names take milliseconds), not on every call.
+std::vector<uint32_t> keys_by_name(const std::vector<config::KeyConfig>& keys);
+
 // The page `q` asks for, of the keys of `gen` whose name holds q.q, in the
 // order q.sort asks for (by name, or the largest first), with the counts
 // of every worker's snapshot (requests, errors and tokens since the start;
 // refusals by limit) and, for the keys of the page only, the level of each
 // limit now.
+// `name_order` is keys_by_name(gen.config->keys).
 void write_keys_json(std::string& out, const KeysQuery& q, const plugin::Generation& gen,
-                     const std::vector<metrics::Snapshot>& workers, limits::Now now);
+                     const std::vector<uint32_t>& name_order, const std::vector<metrics::Snapshot>& workers,
+                     limits::Now now);
 
 }  // namespace aigw::control

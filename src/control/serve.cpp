@@ -802,6 +802,8 @@ int serve(std::shared_ptr<const config::Config> cfg) {
   };
   // One page of client keys: counts from every worker, levels from the
   // budgets (read here, as the quota gauges are).
+  uint64_t keys_order_generation = 0;
+  std::vector<uint32_t> keys_order;  // keys_by_name of that generation
   auto keys_report = [&](const std::string& query, std::string& body) -> int {
     KeysQuery q;
     std::string why;
@@ -809,7 +811,7 @@ int serve(std::shared_ptr<const config::Config> cfg) {
       body = http::error_body(400, "invalid_keys_query", why);
       return 400;
     }
-    auto report = ask_workers(WorkerReport::What::metrics);
+    auto report = ask_workers(WorkerReport::What::keys);
     if (!report) {
       body = worker_timeout;
       return 503;
@@ -819,7 +821,12 @@ int serve(std::shared_ptr<const config::Config> cfg) {
       body = R"({"generation":0,"total":0,"keys":[]})";
       return 200;
     }
-    write_keys_json(body, q, *gen, report->snapshots, limits::Now{io::mono_ns(), static_cast<int64_t>(time(nullptr))});
+    if (keys_order_generation != gen->id) {
+      keys_order = keys_by_name(gen->config->keys);
+      keys_order_generation = gen->id;
+    }
+    write_keys_json(body, q, *gen, keys_order, report->snapshots,
+                    limits::Now{io::mono_ns(), static_cast<int64_t>(time(nullptr))});
     return 200;
   };
   // The plugins and the configuration in effect, every secret left out.

@@ -56,7 +56,8 @@ struct AdminReply {
 // /admin/providers); each worker fills its own slot on its own thread and
 // counts itself done, so nobody reads a worker's state from outside.
 struct WorkerReport {
-  enum class What : uint8_t { health, metrics, errors };
+  // keys: the counters alone (no channel states), for GET /admin/keys.
+  enum class What : uint8_t { health, metrics, errors, keys };
   WorkerReport(size_t workers, What what) : what(what), health(workers), snapshots(workers), errors(workers) {}
   const What what;
   std::vector<std::string> health;            // channel health: JSON object per worker
