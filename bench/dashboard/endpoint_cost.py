@@ -218,6 +218,7 @@ def main():
                 ("GET /admin/keys (by tokens)", "/admin/keys?limit=100&sort=tokens", auth),
                 ("GET /admin/keys (q=key-09)", "/admin/keys?limit=100&q=key-09", auth),
                 ("GET /admin/config", "/admin/config", auth),
+                ("GET /admin/history", "/admin/history", auth),
                 ("GET /admin/usage (key,model)", "/admin/usage", auth),
                 ("GET /admin/usage (CSV, day,key,model,provider)",
                  "/admin/usage?group_by=day,key,model,provider", dict(auth, Accept="text/csv")),

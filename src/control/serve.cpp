@@ -800,6 +800,17 @@ int serve(std::shared_ptr<const config::Config> cfg) {
     metrics::RecentErrors::write_json(body, all);
     return 200;
   };
+  // The last 15 minutes in 10-second buckets, every worker's merged.
+  auto history_report = [&](std::string& body) -> int {
+    auto report = ask_workers(WorkerReport::What::history);
+    if (!report) {
+      body = worker_timeout;
+      return 503;
+    }
+    body.clear();
+    metrics::History::write_json(body, report->history, static_cast<int64_t>(time(nullptr)));
+    return 200;
+  };
   // One page of client keys: counts from every worker, levels from the
   // budgets (read here, as the quota gauges are).
   uint64_t keys_order_generation = 0;
@@ -900,6 +911,8 @@ int serve(std::shared_ptr<const config::Config> cfg) {
         }
       } else if (req.kind == AdminRequest::Kind::errors) {
         reply->status = errors_report(reply->body);
+      } else if (req.kind == AdminRequest::Kind::history) {
+        reply->status = history_report(reply->body);
       } else if (req.kind == AdminRequest::Kind::keys) {
         reply->status = keys_report(req.query, reply->body);
       } else if (req.kind == AdminRequest::Kind::config) {

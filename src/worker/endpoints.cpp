@@ -128,6 +128,9 @@ void config_report(Exchange& ex) {
 void keys_report(Exchange& ex) {
   if (admin_allowed(ex)) ex.worker().forward_admin(ex, AdminRequest::Kind::keys);
 }
+void history_report(Exchange& ex) {
+  if (admin_allowed(ex)) ex.worker().forward_admin(ex, AdminRequest::Kind::history);
+}
 void metrics_scrape(Exchange& ex) {
   if (admin_allowed(ex)) ex.worker().forward_admin(ex, AdminRequest::Kind::metrics);
 }
@@ -222,6 +225,7 @@ void install_admin_routes(Router& router) {
   router.add("/admin/errors", {http::Method::get}, recent_errors);
   router.add("/admin/config", {http::Method::get}, config_report);
   router.add("/admin/keys", {http::Method::get}, keys_report);
+  router.add("/admin/history", {http::Method::get}, history_report);
   router.add("/metrics", {http::Method::get}, metrics_scrape);
   // The dashboard: one exact route per file, so any other /ui/... path is
   // the router's ordinary 404.

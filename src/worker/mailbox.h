@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "metrics/history.h"
 #include "metrics/metrics.h"
 #include "metrics/recent_errors.h"
 
@@ -57,12 +58,14 @@ struct AdminReply {
 // counts itself done, so nobody reads a worker's state from outside.
 struct WorkerReport {
   // keys: the counters alone (no channel states), for GET /admin/keys.
-  enum class What : uint8_t { health, metrics, errors, keys };
-  WorkerReport(size_t workers, What what) : what(what), health(workers), snapshots(workers), errors(workers) {}
+  enum class What : uint8_t { health, metrics, errors, keys, history };
+  WorkerReport(size_t workers, What what)
+      : what(what), health(workers), snapshots(workers), errors(workers), history(workers) {}
   const What what;
   std::vector<std::string> health;            // channel health: JSON object per worker
   std::vector<metrics::Snapshot> snapshots;   // metrics: per worker
   std::vector<std::vector<metrics::RecentErrors::Entry>> errors;  // recent errors: per worker, newest first
+  std::vector<std::vector<metrics::History::Bucket>> history;    // the last 15 minutes: per worker
   std::atomic<unsigned> done{0};
 };
 

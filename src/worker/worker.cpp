@@ -379,6 +379,8 @@ void Worker::drain_mailbox() {
           snap.log_lines_dropped = access_log_.dropped();
           snap.health_news_dropped = news_dropped_;
           plugins_->channel_states(snap, io::mono_ns());
+        } else if (report->what == WorkerReport::What::history) {
+          history_.copy_to(report->history[index_], static_cast<int64_t>(time(nullptr)));
         } else if (report->what == WorkerReport::What::keys) {
           report->snapshots[index_] = metrics_.snapshot();
         } else if (report->what == WorkerReport::What::errors) {

@@ -47,7 +47,7 @@ using gateway::Runtime;
 // An operator request a worker hands to the control thread (admin
 // endpoints that act on the whole process, such as a plugin reload).
 struct AdminRequest {
-  enum class Kind : uint8_t { reload_plugins, reload_config, providers, metrics, usage, errors, config, keys };
+  enum class Kind : uint8_t { reload_plugins, reload_config, providers, metrics, usage, errors, config, keys, history };
   Kind kind;
   unsigned worker;
   uint32_t conn_index;
@@ -247,6 +247,7 @@ class Worker final : public gateway::Host {
   std::vector<uint32_t> resume_;  // connections whose exchange ended: continue their input
   metrics::WorkerMetrics metrics_;
   metrics::RecentErrors recent_errors_;  // GET /admin/errors: this worker's last failed requests
+  metrics::History history_;             // GET /admin/history: this worker's last 15 minutes
   metrics::LogBuffer access_log_;
   static constexpr size_t kLogBatchBytes = 64 * 1024;
   int access_log_fd_ = -1;

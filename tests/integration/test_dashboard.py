@@ -487,6 +487,50 @@ class Keys(unittest.TestCase):
                 self.assertEqual(r.json()["error"]["code"], "invalid_keys_query")
 
 
+class History(unittest.TestCase):
+    """GET /admin/history: every worker's last 15 minutes, merged by 10-second bucket."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(ERRORS_CONFIG, workers=2)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def history(self, headers=None):
+        h = {"Authorization": "Bearer " + ADMIN_KEY} if headers is None else headers
+        return get(self.server, "/admin/history", h)
+
+    def test_needs_the_admin_key(self):
+        self.assertEqual(self.history({}).status, 401)
+
+    def test_fifteen_minutes_of_buckets(self):
+        before = time.time()
+        statuses = [chat(self.server, ALICE) for _ in range(6)] + [chat(self.server, "sk-wrong") for _ in range(3)]
+        self.assertEqual(statuses, [200] * 6 + [401] * 3)
+        r = self.history()
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.header("Content-Type"), "application/json")
+        doc = r.json()
+        self.assertEqual(doc["bucket_seconds"], 10)
+        buckets = doc["buckets"]
+        self.assertEqual(len(buckets), 90)
+        starts = [b["start_s"] for b in buckets]
+        self.assertEqual(starts, list(range(starts[0], starts[0] + 900, 10)))
+        self.assertLessEqual(starts[-1], doc["now_s"])
+        self.assertLess(abs(doc["now_s"] - time.time()), 60)
+        # The requests above, on whichever worker took them, in the buckets
+        # since they started (a bucket boundary may fall among them).
+        recent = [b for b in buckets if b["start_s"] + 10 > before - 1]
+        self.assertEqual(sum(b["requests"] for b in recent), 9)
+        self.assertEqual(sum(b["errors"] for b in recent), 3)
+        self.assertGreater(sum(b["tokens"] for b in recent), 0)
+        for b in buckets:
+            self.assertEqual(len(b["latency"]), len(doc["le"]) + 1)
+            self.assertEqual(sum(b["latency"]), b["requests"])
+
+
 def non_loopback_ipv4():
     """An address of this machine that is not loopback, or None."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:

@@ -204,6 +204,13 @@ class Dashboard(unittest.TestCase):
         self.assertEqual(number(text_of(page, "#now-rps")), 0)
         self.assertEqual(number(text_of(page, "#now-streams")), 0)
         self.assertTrue(page.eval("document.querySelectorAll('#now-chart polyline').length === 2"))
+        # The chart is the gateway's 15 minutes (90 buckets) from the first
+        # refresh, with the known sequence's requests in it.
+        self.assertEqual(page.eval("document.querySelector('#now-chart polyline.ok').getAttribute('points')"
+                                   ".split(' ').length"), 90)
+        self.assertIn("last 15 min", text_of(page, "#now-chart text"))
+        hist = admin(self.server, "/admin/history").json()
+        self.assertEqual(sum(b["requests"] for b in hist["buckets"]), requests)
 
         # Keys: names only, with their counts, refusals and quota.
         keys = {r[0]: r for r in table_rows(page, "keys-table")}

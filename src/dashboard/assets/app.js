@@ -1,12 +1,11 @@
 // The operator's dashboard: reads /metrics, /admin/providers, /admin/errors,
-// /admin/keys, /admin/config and /admin/usage on this admin listener and draws them. Plain DOM and SVG;
+// /admin/keys, /admin/history, /admin/config and /admin/usage on this admin listener and draws them. Plain DOM and SVG;
 // every string from the gateway goes in through textContent, never as markup.
 'use strict';
 
 (function () {
   const KEY = 'aigw-admin-key';  // sessionStorage: gone when the tab closes
   const PAGE = 100;              // rows per table page
-  const WINDOW_MS = 15 * 60 * 1000;
   const params = new URLSearchParams(location.search);
   const EVERY_MS = Math.max(1, Number(params.get('every')) || 5) * 1000;
 
@@ -221,13 +220,13 @@
 
   // ---- Now ----------------------------------------------------------------
 
-  const history = [];  // [{t, s}] scrapes of the last 15 minutes
+  const history = [];  // [{t, s}]: the last two scrapes, whose difference is "now"
 
   function drawNow(ms) {
     const s = summarise(ms);
     const t = Date.now();
     history.push({t, s});
-    while (history.length > 2 && t - history[0].t > WINDOW_MS) history.shift();
+    while (history.length > 2) history.shift();
     const prev = history.length > 1 ? history[history.length - 2] : null;
     const dt = prev ? (t - prev.t) / 1000 : 0;
     const rate = (f) => (prev && dt > 0 ? Math.max(0, (f(s) - f(prev.s)) / dt) : NaN);
@@ -257,32 +256,36 @@
     drawRates();
   }
 
-  function drawRates() {
+  // The chart: the gateway's own 15 minutes (GET /admin/history, every
+  // worker's 10-second buckets merged), so it is full when the page opens.
+  let lastHistory = null;
+  function drawRates(doc) {
+    if (doc) lastHistory = doc;
+    doc = lastHistory;
+    if (!doc) return;
     const chart = $('now-chart');
     const W = width(chart), H = 120;
     chart.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
-    const pts = [];
-    for (let i = 1; i < history.length; i++) {
-      const a = history[i - 1], b = history[i];
-      const dt = (b.t - a.t) / 1000;
-      if (dt <= 0) continue;
-      pts.push({t: b.t, rps: Math.max(0, (b.s.requests - a.s.requests) / dt),
-                eps: Math.max(0, (b.s.errors - a.s.errors) / dt)});
-    }
+    const step = doc.bucket_seconds;
+    const buckets = doc.buckets || [];
+    const pts = buckets.map((b, i) => {
+      // The newest bucket is still filling: its rate is over what has passed.
+      const last = i === buckets.length - 1;
+      const secs = last ? Math.max(1, doc.now_s - b.start_s + 1) : step;
+      return {t: last ? doc.now_s : b.start_s + step, rps: b.requests / secs, eps: b.errors / secs};
+    });
     const nodes = [];
     const top = Math.max(1, ...pts.map((p) => p.rps));
-    // The time axis grows with what this tab has seen, up to 15 minutes, so
-    // a page opened a minute ago shows a minute, not a sliver.
-    const end = Date.now();
-    const span = Math.max(10000, Math.min(WINDOW_MS, end - (history.length ? history[0].t : end)));
-    const x = (t) => (W * (1 - (end - t) / span)).toFixed(1);
+    const first = buckets.length ? buckets[0].start_s : doc.now_s;
+    const span = Math.max(step, doc.now_s - first);
+    const x = (t) => (W * (t - first) / span).toFixed(1);
     const y = (v) => (H - 4 - (H - 16) * v / top).toFixed(1);
     if (pts.length > 0) {
       nodes.push(svg('polyline', {class: 'ok', points: pts.map((p) => x(p.t) + ',' + y(p.rps)).join(' ')}));
       nodes.push(svg('polyline', {class: 'bad', points: pts.map((p) => x(p.t) + ',' + y(p.eps)).join(' ')}));
     }
     const label = svg('text', {x: 4, y: 11});
-    label.textContent = 'max ' + num(top, 2) + '/s, last ' + num(span / 1000) + ' s';
+    label.textContent = 'max ' + num(top, 2) + '/s, last ' + num(span / 60) + ' min';
     nodes.push(label);
     chart.replaceChildren(...nodes);
   }
@@ -540,13 +543,15 @@
   async function refresh() {
     clearTimeout(timer);
     try {
-      const [metrics, providers, errors, keys] = await Promise.all([
+      const [metrics, providers, errors, keys, hist] = await Promise.all([
         api('/metrics').then((r) => r.text()),
         api('/admin/providers').then((r) => r.json()),
         api('/admin/errors').then((r) => r.json()),
         api(keysQuery()).then((r) => r.json()),
+        api('/admin/history').then((r) => r.json()),
       ]);
       drawNow(parseMetrics(metrics));
+      drawRates(hist);
       drawKeys(keys);
       drawProviders(providers);
       drawErrors(errors);
