@@ -124,7 +124,7 @@ void plugin_value(Out& o, const toml::node& n) {
     for (auto&& [k, v] : *t) plugin_value(o.key(k.str()), v);
     o.close('}');
   } else {
-    o.str(kRedacted);  // dates and times: nothing a plugin key should be, shown as nothing
+    o.str(kRedacted);  // dates and times: treated as the strings they were written as
   }
 }
 

@@ -170,7 +170,9 @@ void write_keys_json(std::string& out, const KeysQuery& q, const plugin::Generat
     by.reserve(rows.size());
     for (uint32_t n = 0; n < rows.size(); ++n) by.emplace_back(counts_of(keys[rows[n]].name).*field, n);
     std::partial_sort(by.begin(), by.begin() + static_cast<std::ptrdiff_t>(end), by.end(),
-                      [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+                      [](const auto& a, const auto& b) {
+                        return a.first != b.first ? a.first > b.first : a.second < b.second;
+                      });
     std::vector<uint32_t> sorted(end);
     for (size_t n = 0; n < end; ++n) sorted[n] = rows[by[n].second];
     const size_t total = rows.size();

@@ -7,7 +7,10 @@ namespace aigw::metrics {
 
 namespace {
 
-int64_t bucket_start(int64_t wall_s) { return wall_s - (wall_s % History::kSeconds + History::kSeconds) % History::kSeconds; }
+// The start of wall_s's bucket (rounded down, also before 1970).
+int64_t bucket_start(int64_t wall_s) {
+  return wall_s - (wall_s % History::kSeconds + History::kSeconds) % History::kSeconds;
+}
 
 size_t latency_bucket(double seconds) {
   // kBuckets is ascending; the first bound at or above the value, as

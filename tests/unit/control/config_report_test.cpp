@@ -71,8 +71,9 @@ TEST(ConfigReport, EverySecretRedacted) {
 }
 
 TEST(ConfigReport, RestartOnlySettingsFromTheRunningConfig) {
-  config::LoadResult a = config::load_string("[server]\nworkers = 2\n[[key]]\nname = \"k\"\nsecret = \"sk-0123456789\"\nrpm = 1\n", "a.toml");
-  config::LoadResult b = config::load_string("[server]\nworkers = 3\n[[key]]\nname = \"k\"\nsecret = \"sk-0123456789\"\nrpm = 2\n", "b.toml");
+  const char* key = "[[key]]\nname = \"k\"\nsecret = \"sk-0123456789\"\n";
+  config::LoadResult a = config::load_string(std::string("[server]\nworkers = 2\n") + key + "rpm = 1\n", "a.toml");
+  config::LoadResult b = config::load_string(std::string("[server]\nworkers = 3\n") + key + "rpm = 2\n", "b.toml");
   ASSERT_TRUE(a.config && b.config);
   std::string out;
   write_config_json(out, *a.config, *b.config);

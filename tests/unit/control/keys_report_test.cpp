@@ -59,7 +59,9 @@ TEST(KeysReport, NameOrderAndPages) {
   write_keys_json(out, q, gen, order, workers, {});
   EXPECT_NE(out.find("\"generation\":7,\"total\":5,\"offset\":1,\"limit\":2"), std::string::npos) << out;
   EXPECT_NE(out.find("{\"name\":\"bravo\",\"requests\":1,\"errors\":0,\"tokens\":10"), std::string::npos) << out;
-  EXPECT_NE(out.find("{\"name\":\"charlie\",\"requests\":0,\"errors\":0,\"tokens\":0,\"refused\":4"), std::string::npos) << out;
+  EXPECT_NE(out.find("{\"name\":\"charlie\",\"requests\":0,\"errors\":0,\"tokens\":0,\"refused\":4"),
+            std::string::npos)
+      << out;
   EXPECT_EQ(out.find("\"alpha\""), std::string::npos) << out;
   EXPECT_NE(out.find("\"no_key\":{\"requests\":2,\"errors\":2"), std::string::npos) << out;
   // No budgets: every limit reads unlimited.
@@ -70,7 +72,8 @@ TEST(KeysReport, NameOrderAndPages) {
   q.sort = KeysQuery::Sort::tokens;
   write_keys_json(out, q, gen, order, workers, {});
   // echo (33), bravo (10), then the zeros in name order.
-  const size_t e = out.find("\"echo\""), b = out.find("\"bravo\""), a = out.find("\"alpha\""), c = out.find("\"charlie\"");
+  const size_t e = out.find("\"echo\""), b = out.find("\"bravo\"");
+  const size_t a = out.find("\"alpha\""), c = out.find("\"charlie\"");
   EXPECT_TRUE(e < b && b < a && a < c) << out;
   EXPECT_NE(out.find("\"errors\":1,\"tokens\":33"), std::string::npos) << out;
 
