@@ -20,6 +20,8 @@
 #include <vector>
 
 #include "aigw_build_config.h"
+#include "control/config_report.h"
+#include "control/keys_report.h"
 #include "control/notify.h"
 #include "gateway/abi_host.h"
 #include "io/clock.h"
@@ -688,6 +690,10 @@ int serve(std::shared_ptr<const config::Config> cfg) {
   // config keeps serving. Returns the HTTP status for the admin endpoint.
   uint64_t reloads_ok = 0;
   uint64_t reloads_failed = 0;
+  // What the last successful config reload could not apply (each compares
+  // with the config the process started with, so the last list is all of
+  // it); GET /admin/config shows it.
+  std::vector<std::string> pending_restart;
   auto reload_config_now = [&](std::string& body) -> int {
     if (!config_file) {
       std::string result;
@@ -734,6 +740,7 @@ int serve(std::shared_ptr<const config::Config> cfg) {
       return 500;
     }
     std::vector<std::string> restart = needs_restart(*cfg, *loaded.config);
+    pending_restart = restart;
     ++reloads_ok;
     if (!restart.empty()) {
       log::warn("config reloaded; some changes need a restart and were not applied",
@@ -753,8 +760,8 @@ int serve(std::shared_ptr<const config::Config> cfg) {
   // Asks every worker for its part of a report, each produced on its own
   // thread (no worker stops, nothing is read from outside). Null when a
   // worker did not answer within 2 s.
-  auto ask_workers = [&](bool want_metrics) -> std::shared_ptr<WorkerReport> {
-    auto report = std::make_shared<WorkerReport>(workers.size(), want_metrics);
+  auto ask_workers = [&](WorkerReport::What what) -> std::shared_ptr<WorkerReport> {
+    auto report = std::make_shared<WorkerReport>(workers.size(), what);
     for (auto& w : workers) post(*w, Message::Kind::report, report);
     int64_t until = io::coarse_ms() + 2000;
     while (report->done.load(std::memory_order_acquire) < workers.size() && io::coarse_ms() < until) {
@@ -766,7 +773,7 @@ int serve(std::shared_ptr<const config::Config> cfg) {
   const std::string worker_timeout = http::error_body(503, "worker_timeout", "A worker did not answer in time.");
   // Prometheus text: every worker's counters, merged.
   auto metrics_report = [&](std::string& body) -> int {
-    auto report = ask_workers(true);
+    auto report = ask_workers(WorkerReport::What::metrics);
     if (!report) {
       body = worker_timeout;
       return 503;
@@ -800,7 +807,7 @@ int serve(std::shared_ptr<const config::Config> cfg) {
   };
   // Every worker's view of channel health, each produced on its own thread.
   auto providers_report = [&](std::string& body) -> int {
-    auto report = ask_workers(false);
+    auto report = ask_workers(WorkerReport::What::health);
     if (!report) {
       body = worker_timeout;
       return 503;
@@ -811,6 +818,77 @@ int serve(std::shared_ptr<const config::Config> cfg) {
       body += report->health[i];
     }
     body += "]}";
+    return 200;
+  };
+  // Every worker's last failed requests, newest first across workers.
+  auto errors_report = [&](std::string& body) -> int {
+    auto report = ask_workers(WorkerReport::What::errors);
+    if (!report) {
+      body = worker_timeout;
+      return 503;
+    }
+    std::vector<metrics::RecentErrors::Entry> all;
+    for (const auto& part : report->errors) all.insert(all.end(), part.begin(), part.end());
+    // Each worker's part is newest first; stable, so equal times keep it.
+    std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.wall_us > b.wall_us; });
+    body.clear();
+    metrics::RecentErrors::write_json(body, all);
+    return 200;
+  };
+  // The last 15 minutes in 10-second buckets, every worker's merged.
+  auto history_report = [&](std::string& body) -> int {
+    auto report = ask_workers(WorkerReport::What::history);
+    if (!report) {
+      body = worker_timeout;
+      return 503;
+    }
+    body.clear();
+    metrics::History::write_json(body, report->history, static_cast<int64_t>(time(nullptr)));
+    return 200;
+  };
+  // One page of client keys: counts from every worker, levels from the
+  // budgets (read here, as the quota gauges are).
+  uint64_t keys_order_generation = 0;
+  std::vector<uint32_t> keys_order;  // keys_by_name of that generation
+  auto keys_report = [&](const std::string& query, std::string& body) -> int {
+    KeysQuery q;
+    std::string why;
+    if (!parse_keys_query(query, q, why)) {
+      body = http::error_body(400, "invalid_keys_query", why);
+      return 400;
+    }
+    auto report = ask_workers(WorkerReport::What::keys);
+    if (!report) {
+      body = worker_timeout;
+      return 503;
+    }
+    const std::shared_ptr<plugin::Generation> gen = plugins.current();
+    if (!gen) {
+      body = R"({"generation":0,"total":0,"keys":[]})";
+      return 200;
+    }
+    if (keys_order_generation != gen->id) {
+      keys_order = keys_by_name(gen->config->keys);
+      keys_order_generation = gen->id;
+    }
+    write_keys_json(body, q, *gen, keys_order, report->snapshots,
+                    limits::Now{io::mono_ns(), static_cast<int64_t>(time(nullptr))});
+    return 200;
+  };
+  // The plugins and the configuration in effect, every secret left out.
+  auto config_report = [&](std::string& body) -> int {
+    const std::shared_ptr<plugin::Generation> gen = plugins.current();
+    body = "{\"generation\":" + std::to_string(gen ? gen->id : 0);
+    body += ",\"abi\":\"" + std::to_string(AIGW_ABI_MAJOR) + "." + std::to_string(AIGW_ABI_MINOR) + "\"";
+    body += ",\"plugins\":";
+    if (gen) {
+      write_plugins_json(body, *gen);
+    } else {
+      body += "[]";
+    }
+    body += ",\"restart_required\":" + json_array(pending_restart) + ",\"config\":";
+    write_config_json(body, *cfg, gen ? *gen->config : *cfg);
+    body += '}';
     return 200;
   };
   for (;;) {
@@ -867,6 +945,14 @@ int serve(std::shared_ptr<const config::Config> cfg) {
           reply->status = usage_report(state_path, usage_reader, shared_usage.get(), req.query, req.csv, reply->body,
                                        reply->content_type);
         }
+      } else if (req.kind == AdminRequest::Kind::errors) {
+        reply->status = errors_report(reply->body);
+      } else if (req.kind == AdminRequest::Kind::history) {
+        reply->status = history_report(reply->body);
+      } else if (req.kind == AdminRequest::Kind::keys) {
+        reply->status = keys_report(req.query, reply->body);
+      } else if (req.kind == AdminRequest::Kind::config) {
+        reply->status = config_report(reply->body);
       } else if (req.kind == AdminRequest::Kind::metrics) {
         reply->status = metrics_report(reply->body);
         if (reply->status == 200) reply->content_type = metrics::kContentType;

@@ -31,6 +31,16 @@ void Worker::record(const metrics::RequestRecord& r) {
   const bool log = access_log_fd_ >= 0 && gen != nullptr;
   metrics::record(r, metrics_, log ? &access_log_ : nullptr, log ? &gen->config->access_log : nullptr, sample_rng_,
                   log_line_);
+  // time(): a vDSO read of the wall clock, which keys the buckets every
+  // worker shares.
+  history_.add(r, static_cast<int64_t>(time(nullptr)));
+  if (r.status >= 400) {
+    // The fine clock (a vDSO read), not the coarse one: entries from two
+    // workers are merged by this time, and failures come in bursts.
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    recent_errors_.push(r, static_cast<int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000, index_);
+  }
   if (usage_ != nullptr) hand_over_usage(r);
 }
 

@@ -452,6 +452,8 @@ void Worker::forward_admin(Exchange& ex, AdminRequest::Kind kind) {
   if (kind == AdminRequest::Kind::usage) {
     r.query = std::string(ex.head().query);
     r.csv = ex.head().header("accept").find("text/csv") != std::string_view::npos;
+  } else if (kind == AdminRequest::Kind::keys) {
+    r.query = std::string(ex.head().query);
   }
   reports_.inbox.post(r);
 }

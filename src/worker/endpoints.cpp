@@ -1,6 +1,10 @@
 #include "worker/endpoints.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "auth/keys.h"
+#include "dashboard/assets.h"
 #include "json/write.h"
 #include "worker/worker.h"
 
@@ -115,8 +119,87 @@ void providers(Exchange& ex) {
 void usage(Exchange& ex) {
   if (admin_allowed(ex)) ex.worker().forward_admin(ex, AdminRequest::Kind::usage);
 }
+void recent_errors(Exchange& ex) {
+  if (admin_allowed(ex)) ex.worker().forward_admin(ex, AdminRequest::Kind::errors);
+}
+void config_report(Exchange& ex) {
+  if (admin_allowed(ex)) ex.worker().forward_admin(ex, AdminRequest::Kind::config);
+}
+void keys_report(Exchange& ex) {
+  if (admin_allowed(ex)) ex.worker().forward_admin(ex, AdminRequest::Kind::keys);
+}
+void history_report(Exchange& ex) {
+  if (admin_allowed(ex)) ex.worker().forward_admin(ex, AdminRequest::Kind::history);
+}
 void metrics_scrape(Exchange& ex) {
   if (admin_allowed(ex)) ex.worker().forward_admin(ex, AdminRequest::Kind::metrics);
+}
+
+// Did this connection arrive on a loopback address? Asked of the socket
+// itself (the address it was accepted on), so it holds whatever the
+// listener's configured spelling; a syscall, but only for the page's files.
+bool on_loopback(int fd) {
+  sockaddr_storage sa{};
+  socklen_t len = sizeof sa;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) return false;
+  if (sa.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&sa);
+    return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+  }
+  if (sa.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&sa);
+    if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr)) return true;
+    // ::ffff:127.x.y.z, an IPv4 client on a dual-stack socket.
+    return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127;
+  }
+  return false;
+}
+
+// The dashboard's files (src/dashboard). They hold no secret and need no
+// key: the page asks the operator for the admin key and sends it with every
+// fetch, and the data endpoints check it. Without an admin key nothing would
+// stand between a network and those endpoints but the listener's address,
+// so the page is then served on loopback only, never advertising an open
+// admin port to a browser on another machine.
+void dashboard_file(Exchange& ex) {
+  const std::string& key = ex.worker().config().admin.api_key;
+  if (key.empty() && !on_loopback(ex.connection().fd)) {
+    ex.error(403, "dashboard_needs_admin_key",
+             "The dashboard is served on a loopback admin listener only while [admin] api_key is not set.");
+    return;
+  }
+  std::string_view path = ex.head().path;
+  // The absolute form ("http://host/ui"), which the router matched by its path.
+  if (const size_t scheme = path.find("://"); scheme != std::string_view::npos) {
+    const size_t slash = path.find('/', scheme + 3);
+    path = slash == std::string_view::npos ? std::string_view("/") : path.substr(slash);
+  }
+  if (path == "/ui/") path = "/ui";
+  const dashboard::Asset* a = dashboard::find(path);
+  if (a == nullptr) {  // a route without a file cannot happen: routes come from the same table
+    ex.error(404, "not_found", "No such dashboard file.");
+    return;
+  }
+  // no-cache: the browser keeps the file but asks every time, so an upgraded
+  // binary's page is seen at once; the ETag makes the asking cost a 304.
+  const std::initializer_list<http::ResponseHeader> headers = {
+      {"ETag", a->etag},
+      {"Cache-Control", "no-cache"},
+      {"Content-Security-Policy", dashboard::kContentSecurityPolicy},
+      {"X-Content-Type-Options", "nosniff"},
+      {"Referrer-Policy", "no-referrer"},
+      {"X-Frame-Options", "DENY"},
+  };
+  const std::string_view inm = ex.head().header("if-none-match");
+  if (!inm.empty() && dashboard::etag_matches(inm, a->etag)) {
+    // RFC 9110 15.4.5: no body; a Content-Length, if any, is the one a 200
+    // would carry, which head_only writes.
+    http::ResponseMeta meta = ex.meta();
+    meta.head_only = true;
+    http::write_response(ex.connection().out, 304, meta, {}, a->bytes, headers);
+    return;
+  }
+  ex.respond(200, a->content_type, a->bytes, headers);
 }
 
 }  // namespace
@@ -139,7 +222,15 @@ void install_admin_routes(Router& router) {
   router.add("/admin/reload", {http::Method::post}, reload_config);
   router.add("/admin/providers", {http::Method::get}, providers);
   router.add("/admin/usage", {http::Method::get}, usage);
+  router.add("/admin/errors", {http::Method::get}, recent_errors);
+  router.add("/admin/config", {http::Method::get}, config_report);
+  router.add("/admin/keys", {http::Method::get}, keys_report);
+  router.add("/admin/history", {http::Method::get}, history_report);
   router.add("/metrics", {http::Method::get}, metrics_scrape);
+  // The dashboard: one exact route per file, so any other /ui/... path is
+  // the router's ordinary 404.
+  router.add("/ui/", {http::Method::get}, dashboard_file);
+  for (const dashboard::Asset& a : dashboard::assets()) router.add(a.path, {http::Method::get}, dashboard_file);
 }
 
 }  // namespace aigw::worker

@@ -15,7 +15,9 @@
 #include <string>
 #include <vector>
 
+#include "metrics/history.h"
 #include "metrics/metrics.h"
+#include "metrics/recent_errors.h"
 
 namespace aigw::worker {
 
@@ -55,11 +57,15 @@ struct AdminReply {
 // /admin/providers); each worker fills its own slot on its own thread and
 // counts itself done, so nobody reads a worker's state from outside.
 struct WorkerReport {
-  WorkerReport(size_t workers, bool want_metrics)
-      : metrics(want_metrics), health(workers), snapshots(workers) {}
-  const bool metrics;  // false: channel health JSON; true: metrics snapshots
-  std::vector<std::string> health;            // JSON object per worker
-  std::vector<metrics::Snapshot> snapshots;   // per worker
+  // keys: the counters alone (no channel states), for GET /admin/keys.
+  enum class What : uint8_t { health, metrics, errors, keys, history };
+  WorkerReport(size_t workers, What what)
+      : what(what), health(workers), snapshots(workers), errors(workers), history(workers) {}
+  const What what;
+  std::vector<std::string> health;            // channel health: JSON object per worker
+  std::vector<metrics::Snapshot> snapshots;   // metrics: per worker
+  std::vector<std::vector<metrics::RecentErrors::Entry>> errors;  // recent errors: per worker, newest first
+  std::vector<std::vector<metrics::History::Bucket>> history;    // the last 15 minutes: per worker
   std::atomic<unsigned> done{0};
 };
 

@@ -373,12 +373,18 @@ void Worker::drain_mailbox() {
       }
       case Message::Kind::report: {
         auto report = std::static_pointer_cast<WorkerReport>(std::const_pointer_cast<void>(m.payload));
-        if (report->metrics) {
+        if (report->what == WorkerReport::What::metrics) {
           metrics::Snapshot& snap = report->snapshots[index_];
           snap = metrics_.snapshot();
           snap.log_lines_dropped = access_log_.dropped();
           snap.health_news_dropped = news_dropped_;
           plugins_->channel_states(snap, io::mono_ns());
+        } else if (report->what == WorkerReport::What::history) {
+          history_.copy_to(report->history[index_], static_cast<int64_t>(time(nullptr)));
+        } else if (report->what == WorkerReport::What::keys) {
+          report->snapshots[index_] = metrics_.snapshot();
+        } else if (report->what == WorkerReport::What::errors) {
+          recent_errors_.copy_to(report->errors[index_]);
         } else {
           plugins_->health_json(report->health[index_], io::mono_ns());
         }

@@ -47,12 +47,12 @@ using gateway::Runtime;
 // An operator request a worker hands to the control thread (admin
 // endpoints that act on the whole process, such as a plugin reload).
 struct AdminRequest {
-  enum class Kind : uint8_t { reload_plugins, reload_config, providers, metrics, usage };
+  enum class Kind : uint8_t { reload_plugins, reload_config, providers, metrics, usage, errors, config, keys, history };
   Kind kind;
   unsigned worker;
   uint32_t conn_index;
   uint32_t conn_generation;
-  std::string query;  // usage: the URL query, as sent
+  std::string query;  // usage, keys: the URL query, as sent
   bool csv = false;   // usage: Accept asked for text/csv
 };
 
@@ -246,6 +246,8 @@ class Worker final : public gateway::Host {
   std::unique_ptr<Runtime> plugins_;
   std::vector<uint32_t> resume_;  // connections whose exchange ended: continue their input
   metrics::WorkerMetrics metrics_;
+  metrics::RecentErrors recent_errors_;  // GET /admin/errors: this worker's last failed requests
+  metrics::History history_;             // GET /admin/history: this worker's last 15 minutes
   metrics::LogBuffer access_log_;
   static constexpr size_t kLogBatchBytes = 64 * 1024;
   int access_log_fd_ = -1;
