@@ -305,6 +305,8 @@ bool Health::completed(uint32_t channel, bool ok, int64_t now_ns, News* news) {
     return false;
   }
   ++s.failures;
+  s.last_error = LastError::cut;
+  s.last_error_at = now_ns;
   return breaker_failure(channel, now_ns, news);
 }
 
@@ -328,6 +330,14 @@ bool Health::failure(uint32_t channel, Failure f, int64_t now_ns, int64_t retry_
   State& s = state_[channel];
   ++s.requests;
   ++s.failures;
+  s.last_error_at = now_ns;
+  switch (f) {
+    case Failure::connect: s.last_error = LastError::connect; break;
+    case Failure::timeout: s.last_error = LastError::timeout; break;
+    case Failure::server_error: s.last_error = LastError::server_error; break;
+    case Failure::rate_limited: s.last_error = LastError::rate_limited; break;
+    case Failure::key_invalid: s.last_error = LastError::key_invalid; break;
+  }
   if (f == Failure::key_invalid || f == Failure::rate_limited) {
     // Says nothing about the upstream's health: a trial ends without a verdict.
     s.trial = false;
@@ -412,6 +422,8 @@ void Health::apply(const News& n) {
 bool Health::probe_result(uint32_t channel, bool ok, int64_t now_ns, News* news) {
   if (channel >= state_.size()) return false;
   State& s = state_[channel];
+  s.probe_at = now_ns;
+  s.probe_ok = ok;
   if (ok) {
     if (s.disabled) {
       s.disabled = false;
@@ -469,6 +481,26 @@ void Health::write_json(std::string& out, unsigned worker_index, int64_t now_ns)
     auto r = std::to_chars(buf, buf + sizeof buf, s.ewma_ttfb_ns / 1e6, std::chars_format::fixed, 3);
     out.append(buf, r.ec == std::errc() ? r.ptr : buf);
     if (r.ec != std::errc()) out += '0';
+    static constexpr const char* kLastError[] = {"", "connect", "timeout", "server_error", "rate_limited",
+                                                 "key_invalid", "cut"};
+    auto ago = [&](int64_t at) { num(now_ns > at ? (now_ns - at) / 1'000'000 : 0); };
+    out += ",\"last_error\":";
+    if (s.last_error_at != 0 && s.last_error != LastError::none) {
+      out += '"';
+      out += kLastError[static_cast<size_t>(s.last_error)];
+      out += "\",\"last_error_ago_ms\":";
+      ago(s.last_error_at);
+    } else {
+      out += "null,\"last_error_ago_ms\":null";
+    }
+    out += ",\"probe\":";
+    if (s.probe_at != 0) {
+      out += s.probe_ok ? "\"ok\"" : "\"failed\"";
+      out += ",\"probe_ago_ms\":";
+      ago(s.probe_at);
+    } else {
+      out += "null,\"probe_ago_ms\":null";
+    }
     out += '}';
   }
   out += "]}";

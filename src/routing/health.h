@@ -19,6 +19,10 @@
 
 namespace aigw::routing {
 
+// A channel's last failure, for reports: the Failure kinds, and a response
+// cut short after a good head (completed(ok = false)).
+enum class LastError : uint8_t { none, connect, timeout, server_error, rate_limited, key_invalid, cut };
+
 enum class Failure : uint8_t {
   connect,       // breaker failure
   timeout,       // breaker failure
@@ -93,7 +97,8 @@ class Health {
   // {"worker":0,"channels":[{"channel":"openai#1","provider":"openai","key":1,
   //  "state":"closed|open|half_open|key_disabled","cooling_ms":0,"open_ms":0,
   //  "in_flight":0,"requests":N,"failures":N,"consecutive_failures":N,
-  //  "ewma_ttfb_ms":1.5}, ...]}
+  //  "ewma_ttfb_ms":1.5,"last_error":"timeout"|null,"last_error_ago_ms":N|null,
+  //  "probe":"ok"|"failed"|null,"probe_ago_ms":N|null}, ...]}
   void write_json(std::string& out, unsigned worker_index, int64_t now_ns) const;
 
   // One channel's state in a word, for the aigw_channel_state metric.
@@ -111,6 +116,12 @@ class Health {
     uint32_t window_attempts = 0, window_failures = 0;
     double ewma_ttfb_ns = 0;
     bool open = false, trial = false, disabled = false, has_ttfb = false;
+    // What an operator asks first about a failing channel (the dashboard,
+    // /admin/providers): the kind and time of its last failure, and its
+    // last active probe.
+    int64_t last_error_at = 0, probe_at = 0;  // 0: none yet
+    LastError last_error = LastError::none;
+    bool probe_ok = false;
   };
 
   bool usable(uint32_t c, int64_t now, const uint32_t* tried, size_t n) const;

@@ -251,6 +251,12 @@ class Dashboard(unittest.TestCase):
         self.assertEqual(sorted(r[0] for r in demo), ["0", "1"])
         self.assertEqual({r[1] for r in demo}, {"demo#0"})
         self.assertEqual(sum(number(r[7]) for r in demo), 4)  # alice's 3 and bob's 1
+        # The dead provider's channel says what failed last, and when.
+        page.eval("document.getElementById('providers-filter').value = 'dead';"
+                  "document.getElementById('providers-filter').dispatchEvent(new Event('input'))")
+        dead = table_rows(page, "providers-table")
+        self.assertTrue(any(r[11].startswith("connect ") and r[11].endswith(" ago") for r in dead), dead)
+        self.assertTrue(all(r[12] == "—" for r in dead), dead)  # no probe configured
         page.eval("document.getElementById('providers-filter').value = '';"
                   "document.getElementById('providers-filter').dispatchEvent(new Event('input'))")
 

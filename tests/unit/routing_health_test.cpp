@@ -525,12 +525,17 @@ TEST(RoutingHealth, WriteJsonHoldsOnlyNamesAndNumbers) {
   simdjson::dom::array chans = doc["channels"];
   ASSERT_EQ(chans.size(), 3u);
   std::set<std::string> allowed{"open\"ai#0", "open\"ai#1", "local#0", "open\"ai", "local",
-                                "closed",    "open",      "half_open", "key_disabled"};
+                                "closed",    "open",      "half_open", "key_disabled", "rate_limited",
+                                "server_error", "ok", "failed"};
   std::vector<std::string> states;
   for (simdjson::dom::object ch : chans) {
     for (auto field : ch) {
       if (field.value.is_string()) {
         EXPECT_TRUE(allowed.count(std::string(std::string_view(field.value)))) << field.key;
+      } else if (field.value.is_null()) {
+        EXPECT_TRUE(std::string_view(field.key).starts_with("last_error") ||
+                    std::string_view(field.key).starts_with("probe"))
+            << field.key;
       } else {
         EXPECT_TRUE(field.value.is_number()) << field.key;
       }
@@ -551,10 +556,19 @@ TEST(RoutingHealth, WriteJsonHoldsOnlyNamesAndNumbers) {
   simdjson::dom::element third = chans.at(2);
   EXPECT_EQ(int64_t(third["cooling_ms"]), 2001);
   EXPECT_EQ(int64_t(third["in_flight"]), 1);
+  // The last failure's kind and age; none on a channel that never failed.
+  EXPECT_TRUE(first["last_error"].is_null());
+  EXPECT_TRUE(first["probe"].is_null());
+  EXPECT_EQ(std::string_view(third["last_error"]), "rate_limited");
+  EXPECT_EQ(int64_t(third["last_error_ago_ms"]), 0);
+  EXPECT_EQ(std::string_view(second["last_error"]), "server_error");
 
   out.clear();
+  f.health.probe_result(2, false, kT0 + kSec / 2, nullptr);
   f.health.write_json(out, 0, kT0 + kSec);
   EXPECT_NE(out.find("\"state\":\"half_open\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"probe\":\"failed\",\"probe_ago_ms\":500}"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"last_error\":\"rate_limited\",\"last_error_ago_ms\":1000,"), std::string::npos) << out;
 }
 
 // Names are written by json::append_string, like every JSON string aigw

@@ -377,6 +377,11 @@
     }
     const rows = providerRows.filter((r) => matches('providers-filter', r.channel, r.provider, r.state));
     const ms = (v) => (v > 0 ? num(v) + ' ms' : '');
+    // "12 s ago": the gateway reports ages (its clock is monotonic).
+    const ago = (v) => {
+      const s = Math.round(v / 1000);
+      return s < 120 ? s + ' s ago' : s < 7200 ? Math.round(s / 60) + ' min ago' : Math.round(s / 3600) + ' h ago';
+    };
     table('providers-table', [
       {title: 'worker', get: (r) => r.worker},
       {title: 'channel', text: true, get: (r) => r.channel},
@@ -389,6 +394,9 @@
       {title: 'failures', get: (r) => num(r.failures)},
       {title: 'in a row', get: (r) => num(r.consecutive_failures)},
       {title: 'first byte (avg)', get: (r) => (r.ewma_ttfb_ms > 0 ? num(r.ewma_ttfb_ms) + ' ms' : '—')},
+      {title: 'last error', text: true,
+       get: (r) => (r.last_error ? r.last_error + ' ' + ago(r.last_error_ago_ms) : '—')},
+      {title: 'probe', text: true, get: (r) => (r.probe ? r.probe + ' ' + ago(r.probe_ago_ms) : '—')},
     ], rows);
   }
 
