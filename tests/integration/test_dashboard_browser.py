@@ -196,6 +196,7 @@ class Dashboard(unittest.TestCase):
         self.assertEqual(number(text_of(page, "#total-errors")), errors)
         self.assertEqual(number(text_of(page, "#total-tokens")), tokens)
         self.assertRegex(text_of(page, "#total-p50"), r"^\d+ (ms|s)$")
+        self.assertRegex(text_of(page, "#total-ttft-p99"), r"^\d+ (ms|s)$")
         # Generation 1: unittest runs methods alphabetically, so this runs
         # before test_reload_button_reloads makes generation 2.
         self.assertEqual(number(text_of(page, "#total-generation")), 1)

@@ -240,6 +240,7 @@
       ['latency p50', seconds(quantile(0.5, lat))],
       ['latency p99', seconds(quantile(0.99, lat))],
       ['first token p50', seconds(quantile(0.5, ttft))],
+      ['first token p99', seconds(quantile(0.99, ttft)), 'now-ttft-p99'],
       ['tokens/s', num(rate((x) => x.tokens), 1), 'now-tps'],
       ['in-flight streams', num(s.streams), 'now-streams'],
       ['open connections', num(s.connections), 'now-connections'],
@@ -251,6 +252,7 @@
       ['tokens', num(s.tokens), 'total-tokens'],
       ['latency p50', seconds(quantile(0.5, s.latency)), 'total-p50'],
       ['latency p99', seconds(quantile(0.99, s.latency)), 'total-p99'],
+      ['first token p99', seconds(quantile(0.99, s.ttft)), 'total-ttft-p99'],
       ['plugin generation', num(s.generation), 'total-generation'],
     ]);
     drawRates();
