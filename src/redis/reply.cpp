@@ -41,6 +41,11 @@ void flatten(const redisReply* r, std::string& out) {
 
 std::string_view text_of(const redisReply* r) { return r->str ? std::string_view(r->str, r->len) : std::string_view(); }
 
+// An error reply's text for a log line; "-\r\n" is a valid error with none.
+std::string error_text(const redisReply* r) {
+  return text_of(r).empty() ? "empty error reply" : std::string(text_of(r));
+}
+
 }  // namespace
 
 void cap_arrays(redisReader* reader) {
@@ -59,7 +64,7 @@ ScriptReply read_script_reply(const redisReply* r, std::vector<int64_t>& out, st
   out.clear();
   if (r->type == REDIS_REPLY_ERROR) {
     if (text_of(r).starts_with("NOSCRIPT")) return ScriptReply::noscript;
-    why = "script error: " + std::string(text_of(r));
+    why = "script error: " + error_text(r);
     return ScriptReply::error;
   }
   if (r->type != REDIS_REPLY_ARRAY) {
@@ -75,7 +80,7 @@ ScriptReply read_script_reply(const redisReply* r, std::vector<int64_t>& out, st
 bool read_text_reply(const redisReply* r, std::string& out, std::string& why) {
   out.clear();
   if (r->type == REDIS_REPLY_ERROR) {
-    why = text_of(r).empty() ? "error reply" : std::string(text_of(r));
+    why = error_text(r);
     return false;
   }
   flatten(r, out);
@@ -84,7 +89,7 @@ bool read_text_reply(const redisReply* r, std::string& out, std::string& why) {
 
 bool read_sha_reply(const redisReply* r, std::string& sha, std::string& why) {
   if (r->type != REDIS_REPLY_STRING) {
-    why = "SCRIPT LOAD: " + (r->type == REDIS_REPLY_ERROR ? std::string(text_of(r)) : "unexpected reply");
+    why = "SCRIPT LOAD: " + (r->type == REDIS_REPLY_ERROR ? error_text(r) : std::string("unexpected reply"));
     return false;
   }
   sha.assign(text_of(r));
