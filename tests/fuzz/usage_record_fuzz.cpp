@@ -105,14 +105,18 @@ bool same(const Totals& a, const Totals& b) {
          a.latency_ms_sum == b.latency_ms_sum && a.ttft_ms_sum == b.ttft_ms_sum && a.ttft_count == b.ttft_count;
 }
 
-// A fresh directory per process (tmpfs when there is one: a file per input).
+// A fresh directory per process (tmpfs when there is one: a file per
+// input), removed at exit (each input removes its files).
+std::string scratch_dir;
+void remove_scratch() { rmdir(scratch_dir.c_str()); }
 const std::string& scratch() {
-  static const std::string dir = [] {
+  if (scratch_dir.empty()) {
     std::string tmpl = (access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp") + std::string("/aigw-usage-fuzz-XXXXXX");
     FUZZ_CHECK(mkdtemp(tmpl.data()) != nullptr);
-    return tmpl;
-  }();
-  return dir;
+    scratch_dir = tmpl;
+    std::atexit(remove_scratch);
+  }
+  return scratch_dir;
 }
 
 void remove_store(const std::string& path) {
