@@ -19,7 +19,10 @@
 //     included) with the query's from, to and group_by and one object per
 //     row holding its names (where valid UTF-8) and every count;
 //   - format_csv does not read back (RFC 4180) as a header and one record
-//     per row, with the names byte for byte and every count.
+//     per row, with the names byte for byte and every count;
+//   - days_of does not give the days from `from` to `to` in order, or
+//     refuses without a reason; group_rows does not add up exactly the
+//     rows the query's filters keep.
 #include <cstdint>
 #include <set>
 #include <string>
@@ -38,26 +41,7 @@ using aigw::state::Totals;
 using aigw::state::UsageQuery;
 using aigw::state::UsageRow;
 
-// The columns of every answer (report.cpp), in order.
-struct Column {
-  const char* name;
-  uint64_t Totals::*field;
-};
-constexpr Column kColumns[] = {
-    {"requests", &Totals::requests},
-    {"errors_4xx", &Totals::errors_4xx},
-    {"errors_429", &Totals::errors_429},
-    {"errors_5xx", &Totals::errors_5xx},
-    {"client_closed", &Totals::client_closed},
-    {"prompt_tokens", &Totals::prompt_tokens},
-    {"cached_tokens", &Totals::cached_tokens},
-    {"completion_tokens", &Totals::completion_tokens},
-    {"reasoning_tokens", &Totals::reasoning_tokens},
-    {"total_tokens", &Totals::total_tokens},
-    {"latency_ms_sum", &Totals::latency_ms_sum},
-    {"ttft_ms_sum", &Totals::ttft_ms_sum},
-    {"ttft_count", &Totals::ttft_count},
-};
+using aigw::state::kTotalColumns;
 
 simdjson::dom::parser& parser() {
   static simdjson::dom::parser p;
@@ -150,11 +134,11 @@ void check_json(const UsageQuery& q, const std::vector<UsageRow>& rows) {
       const std::string& want = group_value(rows[r], g);
       if (valid_utf8(want)) FUZZ_CHECK(s == want);
     }
-    for (const Column& c : kColumns) {
+    for (const auto& c : kTotalColumns) {
       uint64_t v = 0;
       FUZZ_CHECK(!row[c.name].get_uint64().get(v) && v == rows[r].totals.*c.field);
     }
-    FUZZ_CHECK(row.size() == q.group_by.size() + std::size(kColumns));
+    FUZZ_CHECK(row.size() == q.group_by.size() + std::size(kTotalColumns));
     ++r;
   }
   FUZZ_CHECK(r == rows.size());
@@ -209,15 +193,15 @@ void check_csv(const UsageQuery& q, const std::vector<UsageRow>& rows) {
   std::vector<std::vector<std::string>> records;
   FUZZ_CHECK(read_csv(out, records));
   FUZZ_CHECK(records.size() == rows.size() + 1);
-  const size_t width = q.group_by.size() + std::size(kColumns);
+  const size_t width = q.group_by.size() + std::size(kTotalColumns);
   for (const auto& rec : records) FUZZ_CHECK(rec.size() == width);
   for (size_t i = 0; i < q.group_by.size(); ++i) FUZZ_CHECK(records[0][i] == q.group_by[i]);
-  for (size_t c = 0; c < std::size(kColumns); ++c) FUZZ_CHECK(records[0][q.group_by.size() + c] == kColumns[c].name);
+  for (size_t c = 0; c < std::size(kTotalColumns); ++c) FUZZ_CHECK(records[0][q.group_by.size() + c] == kTotalColumns[c].name);
   for (size_t r = 0; r < rows.size(); ++r) {
     const auto& rec = records[r + 1];
     for (size_t i = 0; i < q.group_by.size(); ++i) FUZZ_CHECK(rec[i] == group_value(rows[r], q.group_by[i]));
-    for (size_t c = 0; c < std::size(kColumns); ++c) {
-      FUZZ_CHECK(rec[q.group_by.size() + c] == std::to_string(rows[r].totals.*kColumns[c].field));
+    for (size_t c = 0; c < std::size(kTotalColumns); ++c) {
+      FUZZ_CHECK(rec[q.group_by.size() + c] == std::to_string(rows[r].totals.*kTotalColumns[c].field));
     }
   }
 }
@@ -271,7 +255,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (p + 1 < parts.size()) r.key = std::string(parts[p + 1]);
     if (p + 2 < parts.size()) r.model = std::string(parts[p + 2]);
     if (p + 3 < parts.size()) r.provider = std::string(parts[p + 3]);
-    for (const Column& c : kColumns) r.totals.*c.field = count(h);
+    for (const auto& c : kTotalColumns) r.totals.*c.field = count(h);
     rows.push_back(std::move(r));
   }
   check_json(q, rows);
@@ -281,5 +265,31 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string table;
   aigw::state::format_table(q, rows, table);
   FUZZ_CHECK(!table.empty());
+
+  // The days a question from every instance reads (the Redis copy, a hash
+  // per day): from to to, one each, or refused with a reason.
+  std::vector<std::string> days;
+  why.clear();
+  if (aigw::state::days_of(q, 400, days, why)) {
+    FUZZ_CHECK(!days.empty() && days.size() <= 400 && days.front() == q.from && days.back() == q.to);
+    for (size_t i = 1; i < days.size(); ++i) FUZZ_CHECK(is_day(days[i]) && days[i - 1] < days[i]);
+  } else {
+    FUZZ_CHECK(!why.empty());
+  }
+
+  // The rows as full detail, grouped as the query asks (what the Redis copy
+  // answers): every row the filters keep is counted once, none other.
+  std::vector<UsageRow> grouped;
+  aigw::state::group_rows(q, rows, grouped);
+  Totals kept, sum;
+  for (const UsageRow& r : rows) {
+    if (r.day < q.from || r.day > q.to || (!q.key.empty() && r.key != q.key) ||
+        (!q.model.empty() && r.model != q.model) || (!q.provider.empty() && r.provider != q.provider)) {
+      continue;
+    }
+    kept.add(r.totals);
+  }
+  for (const UsageRow& r : grouped) sum.add(r.totals);
+  for (const auto& c : kTotalColumns) FUZZ_CHECK(sum.*c.field == kept.*c.field);
   return 0;
 }

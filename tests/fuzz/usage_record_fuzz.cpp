@@ -12,7 +12,8 @@
 // many bytes (any bytes, cut at UsageRecord's caps as a worker cuts them).
 // Besides crashes and sanitizer reports it aborts when:
 //   - the writer does not commit every record (written() != records), or
-//     the request rows are not one per record;
+//     the request rows are not one per record, or what it hands the Redis
+//     copy (an AggregateSink) does not add up to the inputs;
 //   - the per-(day, key, model, provider) sums read back differ from the
 //     sums of the inputs (each request's token counts capped at
 //     state::kMaxRequestTokens, as the store keeps them);
@@ -91,19 +92,36 @@ void expect(Totals& t, const UsageRecord& r) {
   t.completion_tokens += cap(r.completion_tokens);
   t.total_tokens += cap(r.total_tokens);
   t.latency_ms_sum += r.latency_ms;
+  // Cumulative buckets: requests at most that slow.
+  t.latency_le_100ms += r.latency_ms <= 100;
+  t.latency_le_500ms += r.latency_ms <= 500;
+  t.latency_le_1s += r.latency_ms <= 1000;
+  t.latency_le_5s += r.latency_ms <= 5000;
+  t.latency_le_30s += r.latency_ms <= 30000;
   if (r.has_ttft) {
     t.ttft_ms_sum += r.ttft_ms;
     t.ttft_count += 1;
+    t.ttft_le_100ms += r.ttft_ms <= 100;
+    t.ttft_le_500ms += r.ttft_ms <= 500;
+    t.ttft_le_1s += r.ttft_ms <= 1000;
+    t.ttft_le_5s += r.ttft_ms <= 5000;
   }
 }
 
 bool same(const Totals& a, const Totals& b) {
-  return a.requests == b.requests && a.errors_4xx == b.errors_4xx && a.errors_429 == b.errors_429 &&
-         a.errors_5xx == b.errors_5xx && a.client_closed == b.client_closed && a.prompt_tokens == b.prompt_tokens &&
-         a.cached_tokens == b.cached_tokens && a.completion_tokens == b.completion_tokens &&
-         a.reasoning_tokens == b.reasoning_tokens && a.total_tokens == b.total_tokens &&
-         a.latency_ms_sum == b.latency_ms_sum && a.ttft_ms_sum == b.ttft_ms_sum && a.ttft_count == b.ttft_count;
+  for (const auto& c : aigw::state::kTotalColumns) {
+    if (a.*c.field != b.*c.field) return false;
+  }
+  return true;
 }
+
+// What the writer hands the Redis copy of the aggregates ([state.redis]).
+struct Collect final : aigw::state::AggregateSink {
+  Totals all;
+  void add(const aigw::state::Aggregates& sums) override {
+    for (const auto& [row, t] : sums) all.add(t);
+  }
+};
 
 // A fresh directory per process (tmpfs when there is one: a file per
 // input), removed at exit (each input removes its files).
@@ -169,10 +187,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     cfg.requests = true;
     cfg.flush_interval = aigw::config::Duration(3'600'000);  // one commit, at stop()
     cfg.keep = aigw::config::Duration(int64_t{100} * 366 * 86'400'000);
-    aigw::state::Writer writer(std::move(store), cfg, 1);
+    Collect copy;
+    aigw::state::Writer writer(std::move(store), cfg, 1, &copy);
     for (const UsageRecord& r : records) writer.queue(0).push(r);
     writer.stop();
     FUZZ_CHECK(writer.written() == records.size() && writer.failed() == 0 && writer.dropped() == 0);
+    FUZZ_CHECK(same(copy.all, all));
   }
 
   auto reader = Store::open(path, true, why);
