@@ -64,7 +64,7 @@ bool Connection::connect(std::span<Script* const> scripts, std::string& why) {
     close();
     return false;
   }
-  cap_arrays(ctx_->reader);  // replies are read from the network: see reply.h
+  cap_arrays(ctx_->reader, budget_);  // replies are read from the network: see reply.h
   redisSetTimeout(ctx_, to_timeval(cfg_.command_timeout));
   redisEnableKeepAlive(ctx_);
   auto ok_reply = [&](std::span<const std::string> argv, std::string_view what) {
@@ -137,20 +137,7 @@ bool Connection::strings(std::span<const std::string> argv, std::vector<std::str
   auto* r = static_cast<redisReply*>(call(argv, why));
   if (r == nullptr) return false;
   ReplyGuard g{r};
-  out.clear();
-  if (r->type != REDIS_REPLY_ARRAY) {
-    why = r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len) : "unexpected reply (not an array)";
-    return false;
-  }
-  for (size_t i = 0; i < r->elements; ++i) {
-    const redisReply* e = r->element[i];
-    if (e->type != REDIS_REPLY_STRING) {
-      why = "unexpected reply (an array element is not a string)";
-      return false;
-    }
-    out.emplace_back(e->str, e->len);
-  }
-  return true;
+  return read_strings_reply(r, out, why);
 }
 
 bool Connection::command(std::span<const std::string> argv, std::string& out, std::string& why) {

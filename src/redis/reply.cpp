@@ -17,9 +17,11 @@ const redisReplyObjectFunctions* base_functions = nullptr;
 // template takes whichever the installed header declares.
 template <typename Count>
 void* capped_array(const redisReadTask* task, Count elements) {
-  if (static_cast<long long>(elements) < 0 || static_cast<long long>(elements) > kMaxReplyElements) {
-    return nullptr;  // the reader reports "Out of memory" and the command fails
-  }
+  auto* budget = static_cast<ReplyBudget*>(task->privdata);
+  if (task->parent == nullptr) budget->left = kMaxReplyElements;  // the outermost array: a new reply
+  const auto n = static_cast<long long>(elements);
+  if (n < 0 || n > budget->left) return nullptr;  // the reader reports "Out of memory" and the command fails
+  budget->left -= n;
   return base_functions->createArray(task, elements);
 }
 
@@ -48,7 +50,7 @@ std::string error_text(const redisReply* r) {
 
 }  // namespace
 
-void cap_arrays(redisReader* reader) {
+void cap_arrays(redisReader* reader, ReplyBudget& budget) {
   // Built once, from the first reader: hiredis gives every reader it
   // creates the same table, so later readers are recognised by it.
   static redisReplyObjectFunctions capped = [reader] {
@@ -57,7 +59,12 @@ void cap_arrays(redisReader* reader) {
     f.createArray = capped_array;
     return f;
   }();
-  if (reader->fn == base_functions) reader->fn = &capped;
+  if (reader->fn != base_functions) return;
+  budget.left = kMaxReplyElements;
+  // hiredis hands the reader's privdata to every task it reads; it does not
+  // use it itself.
+  reader->privdata = &budget;
+  reader->fn = &capped;
 }
 
 ScriptReply read_script_reply(const redisReply* r, std::vector<int64_t>& out, std::string& why) {
@@ -93,6 +100,24 @@ bool read_sha_reply(const redisReply* r, std::string& sha, std::string& why) {
     return false;
   }
   sha.assign(text_of(r));
+  return true;
+}
+
+bool read_strings_reply(const redisReply* r, std::vector<std::string>& out, std::string& why) {
+  out.clear();
+  if (r->type != REDIS_REPLY_ARRAY) {
+    why = r->type == REDIS_REPLY_ERROR ? error_text(r) : "unexpected reply (not an array)";
+    return false;
+  }
+  for (size_t i = 0; i < r->elements; ++i) {
+    const redisReply* e = r->element[i];
+    if (e->type != REDIS_REPLY_STRING) {
+      out.clear();
+      why = "unexpected reply (an array element is not a string)";
+      return false;
+    }
+    out.emplace_back(text_of(e));
+  }
   return true;
 }
 

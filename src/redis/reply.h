@@ -18,15 +18,24 @@ struct redisReply;
 
 namespace aigw::redis {
 
-// The longest array a reply may hold. Every reply aigw asks for has at
-// most 3 elements; hiredis allocates an array as soon as it reads the
-// count ("*100000000\r\n" is 13 bytes and 800 MB), so a longer one is
-// refused as the reader's out-of-memory error, which fails the command.
-inline constexpr long long kMaxReplyElements = 1024;
+// How many array elements one reply may hold, all its arrays together.
+// hiredis allocates an array as soon as it reads the count
+// ("*100000000\r\n" is 13 bytes and 800 MB, and nesting multiplies it), so
+// the reader refuses a reply past this as its out-of-memory error, which
+// fails the command. The scripts answer 3 integers; an HGETALL of a day's
+// usage (usage_mirror.h) is two per field, far below this.
+inline constexpr long long kMaxReplyElements = 1 << 20;  // 8 MiB of pointers
+
+// What one reader has left of kMaxReplyElements for the reply it reads.
+// Owned beside the reader (hiredis passes it to each array it allocates).
+struct ReplyBudget {
+  long long left = kMaxReplyElements;
+};
 
 // Makes `reader` (one created with hiredis's default reply functions, as
-// every redisContext's is) refuse arrays longer than kMaxReplyElements.
-void cap_arrays(redisReader* reader);
+// every redisContext's is) hold each reply to kMaxReplyElements, counted in
+// `budget`, which must outlive the reader.
+void cap_arrays(redisReader* reader, ReplyBudget& budget);
 
 // An EVAL/EVALSHA reply. ok: an array, its integers in `out` (any other
 // element reads as 0, as the scripts only answer integers). noscript: the
@@ -41,6 +50,10 @@ bool read_text_reply(const redisReply* r, std::string& out, std::string& why);
 
 // SCRIPT LOAD's reply: the script's sha in `sha`, or false with `why`.
 bool read_sha_reply(const redisReply* r, std::string& sha, std::string& why);
+
+// A reply that must be an array of strings (HGETALL, KEYS): its elements,
+// whole (they may hold any byte), or false with `why`.
+bool read_strings_reply(const redisReply* r, std::vector<std::string>& out, std::string& why);
 
 // What a budget or slots script answered (scripts.h: {granted, remaining,
 // microseconds until full}), bounded so that no answer can lease more

@@ -1,9 +1,11 @@
 // libFuzzer target for what aigw makes of Redis's replies (src/redis/reply.h):
 // the bytes a server (or whatever answers on its port: a proxy, a wrong
 // service, a failing network) sends, read by hiredis's reader with the cap
-// Connection puts on it, then interpreted as Connection and the lease
-// source's background thread do: a script's answer, a command's text,
-// SCRIPT LOAD's sha, and a budget answer turned into leased units.
+// Connection puts on it (no reply past kMaxReplyElements array elements),
+// then interpreted as Connection, the lease source's background thread and
+// the usage copy's reader do: a script's answer, a command's text, SCRIPT
+// LOAD's sha, an array of strings (HGETALL), and a budget answer turned
+// into leased units.
 //
 // The first byte sets how much each budget call asks for and, with a hash
 // of the input, where the rest is cut; the rest is the byte stream. Besides
@@ -11,11 +13,14 @@
 // clock included) it aborts when:
 //   - a reply is neither a result nor an error with a reason (script
 //     answers: ok only for an array with one integer per element, NOSCRIPT
-//     only for such an error reply; text and sha readers likewise), or the
-//     reader fails with no message;
+//     only for such an error reply; the text, sha and strings readers
+//     likewise, strings byte for byte), or the reader fails with no message;
 //   - a budget answer grants more than was asked (per call, and in sum over
 //     the stream, as the pool would hold it), reads a negative count, or
 //     gives a time until full outside 0 to a century;
+//   - a usage copy field (usage_mirror.h) that parses does not write back
+//     to one parsing the same, or three strings do not come back whole
+//     through a field;
 //   - the replies differ when the stream arrives cut in pieces (as TCP may
 //     deliver it) from when it arrives whole.
 #include <hiredis.h>
@@ -29,6 +34,8 @@
 
 #include "fuzz_check.h"
 #include "redis/reply.h"
+#include "redis/usage_mirror.h"
+#include "state/store.h"
 
 namespace {
 
@@ -52,6 +59,30 @@ struct Reading {
 // A monotonic clock far into a process's life: adding a time until full to
 // it must not overflow (lease_source.cpp keeps now + until_full_ns).
 constexpr int64_t kLateMonoNs = int64_t{10} * 366 * 86400 * 1'000'000'000;
+
+// An HGETALL of a day's usage copy: each field names a row and a column
+// (usage_mirror.h). Whatever the field, a parse that succeeds must give
+// names that write back to a field parsing to the same; and any three
+// strings must come back whole through a field.
+void check_usage_fields(const std::vector<std::string>& strings) {
+  std::string key, model, provider, k2, m2, p2;
+  size_t column = 0, c2 = 0;
+  for (const std::string& f : strings) {
+    if (!aigw::redis::parse_usage_field(f, key, model, provider, column)) continue;
+    FUZZ_CHECK(column < std::size(aigw::state::kTotalColumns));
+    const std::string again = usage_field(key, model, provider, aigw::state::kTotalColumns[column].name);
+    FUZZ_CHECK(parse_usage_field(again, k2, m2, p2, c2) && k2 == key && m2 == model && p2 == provider && c2 == column);
+  }
+  for (size_t i = 0; i + 2 < strings.size(); i += 3) {
+    const std::string f = usage_field(strings[i], strings[i + 1], strings[i + 2], "total_tokens");
+    const bool back = parse_usage_field(f, k2, m2, p2, c2);
+    // Names longer than the count's six digits allow are not written by
+    // the store (names are at most 128 bytes); shorter ones must come back.
+    if (strings[i].size() < 1000000 && strings[i + 1].size() < 1000000 && strings[i + 2].size() < 1000000) {
+      FUZZ_CHECK(back && k2 == strings[i] && m2 == strings[i + 1] && p2 == strings[i + 2]);
+    }
+  }
+}
 
 void check_reply(const redisReply* r, uint64_t ask, Reading& reading) {
   std::string fp = std::to_string(r->type) + ":";
@@ -110,6 +141,20 @@ void check_reply(const redisReply* r, uint64_t ask, Reading& reading) {
   } else {
     FUZZ_CHECK(why.starts_with("SCRIPT LOAD: ") && why.size() > 13);
   }
+  std::vector<std::string> strings;
+  why.clear();
+  const bool strings_ok = read_strings_reply(r, strings, why);
+  if (strings_ok) {
+    FUZZ_CHECK(r->type == REDIS_REPLY_ARRAY && strings.size() == r->elements);
+    for (size_t i = 0; i < strings.size(); ++i) {
+      FUZZ_CHECK(strings[i] == std::string_view(r->element[i]->str, r->element[i]->len));
+    }
+  } else {
+    FUZZ_CHECK(!why.empty() && strings.empty());
+  }
+  fp += strings_ok ? "|s" : "|-";
+  if (strings_ok) check_usage_fields(strings);
+
   reading.replies.push_back(std::move(fp));
 }
 
@@ -119,7 +164,8 @@ Reading read_stream(std::string_view stream, const std::vector<size_t>& cuts, ui
   Reading reading;
   std::unique_ptr<redisReader, ReaderFree> reader(redisReaderCreate());
   FUZZ_CHECK(reader);
-  cap_arrays(reader.get());
+  ReplyBudget budget;
+  cap_arrays(reader.get(), budget);
   size_t from = 0;
   for (size_t k = 0; k <= cuts.size(); ++k) {
     const size_t to = k < cuts.size() ? cuts[k] : stream.size();

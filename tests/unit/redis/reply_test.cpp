@@ -25,16 +25,19 @@ struct ReplyFree {
 using ReplyPtr = std::unique_ptr<redisReply, ReplyFree>;
 
 // The one reply in `bytes`, read with the capped reader Connection uses;
-// null when the reader refuses the bytes (its error in `error`).
+// null when the reader refuses the bytes (its error in `error`) or needs
+// more of them (`error` left empty).
 ReplyPtr read(std::string_view bytes, std::string* error = nullptr) {
   std::unique_ptr<redisReader, ReaderFree> reader(redisReaderCreate());
-  cap_arrays(reader.get());
+  ReplyBudget budget;
+  cap_arrays(reader.get(), budget);
   EXPECT_EQ(redisReaderFeed(reader.get(), bytes.data(), bytes.size()), REDIS_OK);
   void* reply = nullptr;
   if (redisReaderGetReply(reader.get(), &reply) != REDIS_OK) {
     if (error) *error = reader->errstr;
     return nullptr;
   }
+  if (error) error->clear();
   return ReplyPtr(static_cast<redisReply*>(reply));
 }
 
@@ -101,18 +104,54 @@ TEST(RedisReply, ShaReply) {
   EXPECT_EQ(why, "SCRIPT LOAD: unexpected reply");
 }
 
-// 13 bytes must not make hiredis allocate 800 MB before any element came.
-TEST(RedisReply, HugeArraysAreRefusedByTheReader) {
+// 13 bytes must not make hiredis allocate 800 MB before any element came,
+// nor nesting multiply what one reply may allocate.
+TEST(RedisReply, ArraysPastTheReplyBudgetAreRefusedByTheReader) {
   std::string error;
   EXPECT_FALSE(read("*100000000\r\n", &error));
   EXPECT_FALSE(error.empty());
-  EXPECT_FALSE(read("*1\r\n*2000000000\r\n", &error));
-  std::string longest = "*1024\r\n";
-  for (int i = 0; i < 1024; ++i) longest += ":1\r\n";
-  auto r = read(longest);
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->elements, 1024u);
-  EXPECT_FALSE(read("*1025\r\n", &error));
+  EXPECT_FALSE(read("*" + std::to_string(kMaxReplyElements + 1) + "\r\n", &error));
+  EXPECT_FALSE(error.empty());
+  EXPECT_FALSE(read("*1\r\n*" + std::to_string(kMaxReplyElements) + "\r\n", &error));
+  EXPECT_FALSE(error.empty());
+  // Within the budget: allocated, waiting for its elements.
+  EXPECT_FALSE(read("*" + std::to_string(kMaxReplyElements) + "\r\n", &error));
+  EXPECT_TRUE(error.empty()) << error;
+}
+
+// The budget is per reply: a long answer after another still reads.
+TEST(RedisReply, TheBudgetStartsAgainWithEachReply) {
+  std::unique_ptr<redisReader, ReaderFree> reader(redisReaderCreate());
+  ReplyBudget budget;
+  cap_arrays(reader.get(), budget);
+  std::string one = "*" + std::to_string(kMaxReplyElements / 2 + 1) + "\r\n";
+  for (long long i = 0; i < kMaxReplyElements / 2 + 1; ++i) one += ":1\r\n";
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_EQ(redisReaderFeed(reader.get(), one.data(), one.size()), REDIS_OK);
+    void* reply = nullptr;
+    ASSERT_EQ(redisReaderGetReply(reader.get(), &reply), REDIS_OK) << reader->errstr;
+    ASSERT_NE(reply, nullptr);
+    ReplyPtr owned(static_cast<redisReply*>(reply));
+    EXPECT_EQ(owned->elements, static_cast<size_t>(kMaxReplyElements / 2 + 1));
+  }
+}
+
+TEST(RedisReply, StringsReply) {
+  std::vector<std::string> out;
+  std::string why;
+  auto ok = read(std::string("*2\r\n$3\r\na\0b\r\n$0\r\n\r\n", 19));
+  ASSERT_TRUE(ok);
+  EXPECT_TRUE(read_strings_reply(ok.get(), out, why));
+  EXPECT_EQ(out, (std::vector<std::string>{std::string("a\0b", 3), ""}));
+  auto mixed = read("*2\r\n$1\r\na\r\n:1\r\n");
+  ASSERT_TRUE(mixed);
+  EXPECT_FALSE(read_strings_reply(mixed.get(), out, why));
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(why, "unexpected reply (an array element is not a string)");
+  auto err = read("-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+  ASSERT_TRUE(err);
+  EXPECT_FALSE(read_strings_reply(err.get(), out, why));
+  EXPECT_EQ(why, "WRONGTYPE Operation against a key holding the wrong kind of value");
 }
 
 TEST(RedisReply, BudgetAnswersNeverGrantMoreThanAsked) {
