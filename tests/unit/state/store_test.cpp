@@ -269,7 +269,7 @@ TEST_F(StoreTest, ReportedTokenCountsAreCappedSoSumsHold) {
     ASSERT_TRUE(s->write(sums, {r}, why)) << why;
   }
   std::vector<UsageRow> rows;
-  UsageQuery all{"2026-12-01", "2026-12-31", {"key"}, "", "", ""};
+  UsageQuery all{"2026-12-01", "2026-12-31", {"key"}, "", "", "", ""};
   ASSERT_TRUE(s->usage(all, rows, why)) << why;
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].totals.prompt_tokens, 2 * kMaxRequestTokens);
