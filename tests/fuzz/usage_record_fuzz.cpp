@@ -7,7 +7,8 @@
 //
 // The input is read as records: per record a byte of flags, a day offset,
 // a status, three token counts (sized by the flags: small, 32-bit or
-// 64-bit, the largest a provider can claim), latency and time to first
+// 64-bit, the largest a provider can claim; the cached and reasoning parts
+// are derived from them), latency and time to first
 // byte, then key, model and provider names, each a length byte and that
 // many bytes (any bytes, cut at UsageRecord's caps as a worker cuts them).
 // Besides crashes and sanitizer reports it aborts when:
@@ -91,6 +92,8 @@ void expect(Totals& t, const UsageRecord& r) {
   t.prompt_tokens += cap(r.prompt_tokens);
   t.completion_tokens += cap(r.completion_tokens);
   t.total_tokens += cap(r.total_tokens);
+  t.cached_tokens += cap(r.cached_tokens);
+  t.reasoning_tokens += cap(r.reasoning_tokens);
   t.latency_ms_sum += r.latency_ms;
   // Cumulative buckets: requests at most that slow.
   t.latency_le_100ms += r.latency_ms <= 100;
@@ -156,6 +159,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     r.prompt_tokens = tokens(in, flags >> 1);
     r.completion_tokens = tokens(in, flags >> 3);
     r.total_tokens = tokens(in, flags >> 5);
+    // The parts of prompt and completion a provider reports (ABI 1.4): taken
+    // from them, shifted by the status's bits, so the seeds keep their form.
+    r.cached_tokens = r.prompt_tokens >> (r.status & 7);
+    r.reasoning_tokens = r.completion_tokens >> ((r.status >> 3) & 7);
     r.latency_ms = static_cast<uint32_t>(in.bytes(4));
     r.has_ttft = flags & 0x80;
     r.ttft_ms = r.has_ttft ? static_cast<uint32_t>(in.bytes(4)) : 0;
