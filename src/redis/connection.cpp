@@ -3,6 +3,8 @@
 #include <hiredis.h>
 #include <sys/time.h>
 
+#include "redis/reply.h"
+
 namespace aigw::redis {
 
 namespace {
@@ -20,22 +22,6 @@ struct ReplyGuard {
     if (r) freeReplyObject(r);
   }
 };
-
-void flatten(const redisReply* r, std::string& out) {
-  switch (r->type) {
-    case REDIS_REPLY_STRING:
-    case REDIS_REPLY_STATUS:
-    case REDIS_REPLY_ERROR: out.append(r->str, r->len); break;
-    case REDIS_REPLY_INTEGER: out += std::to_string(r->integer); break;
-    case REDIS_REPLY_ARRAY:
-      for (size_t i = 0; i < r->elements; ++i) {
-        if (i) out += '\n';
-        flatten(r->element[i], out);
-      }
-      break;
-    default: break;  // nil
-  }
-}
 
 }  // namespace
 
@@ -78,6 +64,7 @@ bool Connection::connect(std::span<Script* const> scripts, std::string& why) {
     close();
     return false;
   }
+  cap_arrays(ctx_->reader, budget_);  // replies are read from the network: see reply.h
   redisSetTimeout(ctx_, to_timeval(cfg_.command_timeout));
   redisEnableKeepAlive(ctx_);
   auto ok_reply = [&](std::span<const std::string> argv, std::string_view what) {
@@ -108,12 +95,10 @@ bool Connection::connect(std::span<Script* const> scripts, std::string& why) {
     auto* r = static_cast<redisReply*>(call(argv, why));
     if (r == nullptr) return false;
     ReplyGuard g{r};
-    if (r->type != REDIS_REPLY_STRING) {
-      why = "SCRIPT LOAD: " + (r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len) : "unexpected reply");
+    if (!read_sha_reply(r, s->sha, why)) {
       close();
       return false;
     }
-    s->sha.assign(r->str, r->len);
   }
   return true;
 }
@@ -129,24 +114,21 @@ bool Connection::eval(Script& script, std::span<const std::string> keys,
   argv.insert(argv.end(), args.begin(), args.end());
   auto* r = static_cast<redisReply*>(call(argv, why));
   if (r == nullptr) return false;
-  if (r->type == REDIS_REPLY_ERROR && std::string_view(r->str, r->len).starts_with("NOSCRIPT")) {
+  ScriptReply got = read_script_reply(r, out, why);
+  if (got == ScriptReply::noscript) {
     // EVAL also caches the script on the server, so the next EVALSHA hits.
     freeReplyObject(r);
     argv[0] = "EVAL";
     argv[1] = std::string(script.source);
     r = static_cast<redisReply*>(call(argv, why));
     if (r == nullptr) return false;
+    got = read_script_reply(r, out, why);
+    if (got == ScriptReply::noscript) why = "script error: NOSCRIPT after EVAL";
   }
   ReplyGuard g{r};
-  if (r->type != REDIS_REPLY_ARRAY) {
-    why = r->type == REDIS_REPLY_ERROR ? "script error: " + std::string(r->str, r->len)
-                                       : "unexpected script reply";
+  if (got != ScriptReply::ok) {
     close();
     return false;
-  }
-  out.clear();
-  for (size_t i = 0; i < r->elements; ++i) {
-    out.push_back(r->element[i]->type == REDIS_REPLY_INTEGER ? r->element[i]->integer : 0);
   }
   return true;
 }
@@ -155,33 +137,14 @@ bool Connection::strings(std::span<const std::string> argv, std::vector<std::str
   auto* r = static_cast<redisReply*>(call(argv, why));
   if (r == nullptr) return false;
   ReplyGuard g{r};
-  out.clear();
-  if (r->type != REDIS_REPLY_ARRAY) {
-    why = r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len) : "unexpected reply (not an array)";
-    return false;
-  }
-  for (size_t i = 0; i < r->elements; ++i) {
-    const redisReply* e = r->element[i];
-    if (e->type != REDIS_REPLY_STRING) {
-      why = "unexpected reply (an array element is not a string)";
-      return false;
-    }
-    out.emplace_back(e->str, e->len);
-  }
-  return true;
+  return read_strings_reply(r, out, why);
 }
 
 bool Connection::command(std::span<const std::string> argv, std::string& out, std::string& why) {
   auto* r = static_cast<redisReply*>(call(argv, why));
   if (r == nullptr) return false;
   ReplyGuard g{r};
-  out.clear();
-  if (r->type == REDIS_REPLY_ERROR) {
-    why = std::string(r->str, r->len);
-    return false;
-  }
-  flatten(r, out);
-  return true;
+  return read_text_reply(r, out, why);
 }
 
 }  // namespace aigw::redis

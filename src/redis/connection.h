@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "redis/reply.h"
 
 struct redisContext;
 
@@ -58,6 +59,7 @@ class Connection {
 
   config::RedisConfig cfg_;
   redisContext* ctx_ = nullptr;
+  ReplyBudget budget_;  // ctx_'s reader counts each reply's arrays here
 };
 
 }  // namespace aigw::redis

@@ -14,6 +14,7 @@
 
 #include "log/log.h"
 #include "redis/connection.h"
+#include "redis/reply.h"
 #include "redis/scripts.h"
 
 namespace aigw::redis {
@@ -72,6 +73,16 @@ void add_packed(std::atomic<uint64_t>& word, int64_t window, uint64_t n) {
   for (;;) {
     uint64_t base = same_window(cur, window) ? count_of(cur) : 0;
     if (word.compare_exchange_weak(cur, pack(window, base + n), std::memory_order_acq_rel)) return;
+  }
+}
+
+// Takes up to `n` units of `window` from a packed pool word (none when it
+// holds another window's); `before` is the word it took them from.
+uint64_t take(std::atomic<uint64_t>& word, int64_t window, uint64_t n, uint64_t& before) {
+  before = word.load(std::memory_order_acquire);
+  for (;;) {
+    const uint64_t got = same_window(before, window) ? std::min(n, count_of(before)) : 0;
+    if (got == 0 || word.compare_exchange_weak(before, before - got, std::memory_order_acq_rel)) return got;
   }
 }
 
@@ -332,9 +343,13 @@ class Link {
     return call(is_quota(r) ? quota_ : rate_, redis_key(k, r, window), std::move(args), out, why);
   }
 
-  void note(Pool::Budget& b, Resource r, const std::vector<int64_t>& out, int64_t now) {
-    if (out.size() >= 2) b.remaining.store(static_cast<uint64_t>(std::max<int64_t>(0, out[1])), std::memory_order_relaxed);
-    if (!is_quota(r) && out.size() >= 3) b.full_at_ns.store(now + out[2] * 1000, std::memory_order_relaxed);
+  // Keeps what a budget script answered (for level()) and returns the
+  // units granted, never more than `asked` (reply.h).
+  uint64_t note(Pool::Budget& b, Resource r, const std::vector<int64_t>& out, uint64_t asked, int64_t now) {
+    const BudgetAnswer a = read_budget_answer(out, asked);
+    if (a.has_remaining) b.remaining.store(a.remaining, std::memory_order_relaxed);
+    if (!is_quota(r) && a.has_until_full) b.full_at_ns.store(now + a.until_full_ns, std::memory_order_relaxed);
+    return a.granted;
   }
 
   bool serve_key(const Key& k, int64_t now, std::string& why) {
@@ -354,7 +369,7 @@ class Link {
         int64_t back = static_cast<int64_t>((pack(window, 0) >> 48) - window_bits(owed)) & 0xFFFF;
         if (back <= 1) {
           if (!budget_call(k, r, window - back, wall, "charge", count_of(owed), out, why)) return false;
-          note(b, r, out, now);
+          note(b, r, out, count_of(owed), now);
         }
       }
 
@@ -364,7 +379,7 @@ class Link {
       uint64_t ret = b.returned.exchange(0, std::memory_order_acq_rel);
       if (count_of(ret) > 0 && same_window(ret, window)) {
         if (!budget_call(k, r, window, wall, "give", count_of(ret), out, why)) return false;
-        note(b, r, out, now);
+        note(b, r, out, count_of(ret), now);
       }
 
       // A new quota window: the credit of the old one is dropped (Redis
@@ -380,8 +395,7 @@ class Link {
       if ((have < target || demand > have) && now >= b.next_lease_ns) {
         uint64_t want = 2 * target - std::min(have, 2 * target);
         if (!budget_call(k, r, window, wall, "lease", want, out, why)) return false;
-        note(b, r, out, now);
-        uint64_t got = out.empty() ? 0 : static_cast<uint64_t>(std::max<int64_t>(0, out[0]));
+        const uint64_t got = note(b, r, out, want, now);
         if (got > 0) b.credit.fetch_add(got, std::memory_order_acq_rel);
         // Redis ran short: a refused request must not become a Redis call,
         // so ask again only when the missing units can have refilled (a
@@ -397,7 +411,7 @@ class Link {
                  !b.credit.compare_exchange_weak(cur, cur - excess, std::memory_order_acq_rel));
         if (excess > 0) {
           if (!budget_call(k, r, window, wall, "give", excess, out, why)) return false;
-          note(b, r, out, now);
+          note(b, r, out, excess, now);
         }
       }
     }
@@ -434,7 +448,7 @@ class Link {
               &seen)) {
       return false;
     }
-    uint64_t granted = out.empty() ? 0 : static_cast<uint64_t>(std::max<int64_t>(0, out[0]));
+    const uint64_t granted = read_budget_answer(out, want).granted;
     if (granted < want) p.next_grow_ns = now + kSlotRetryNs;
     cur = p.slots.load(std::memory_order_acquire);
     while (!p.slots.compare_exchange_weak(cur, slots(granted, in_use_of(cur)), std::memory_order_acq_rel)) {
@@ -609,12 +623,8 @@ uint64_t RedisLeaseSource::lease(uint32_t key, Resource r, uint64_t want, Now no
   if (away) return local_->lease(key, r, want, now);
   Pool::Budget& b = p.budget[static_cast<size_t>(r)];
   const int64_t window = window_of(r, now.wall_s);
-  uint64_t cur = b.credit.load(std::memory_order_acquire);
-  uint64_t g = 0;
-  for (;;) {
-    g = same_window(cur, window) ? std::min(want, count_of(cur)) : 0;
-    if (g == 0 || b.credit.compare_exchange_weak(cur, cur - g, std::memory_order_acq_rel)) break;
-  }
+  uint64_t cur = 0;
+  const uint64_t g = take(b.credit, window, want, cur);
   // Remember how much was asked, so that refills bring enough for the
   // largest lease (a worker's batch, a request bigger than a batch).
   raise_to(b.peak, std::min(want, limit));
@@ -674,12 +684,8 @@ void RedisLeaseSource::charge(uint32_t key, Resource r, uint64_t amount, Now at)
   // thread (a charge is never refused, the bucket goes into debt).
   Pool::Budget& b = p.budget[static_cast<size_t>(r)];
   const int64_t window = window_of(r, at.wall_s);
-  uint64_t cur = b.credit.load(std::memory_order_acquire);
-  uint64_t took = 0;
-  for (;;) {
-    took = same_window(cur, window) ? std::min(amount, count_of(cur)) : 0;
-    if (took == 0 || b.credit.compare_exchange_weak(cur, cur - took, std::memory_order_acq_rel)) break;
-  }
+  uint64_t cur = 0;
+  const uint64_t took = take(b.credit, window, amount, cur);
   if (took == amount) return;
   const uint64_t rest = amount - took;
   add_packed(b.owed, window, rest);

@@ -111,11 +111,11 @@ void Totals::add(const UsageRecord& r) {
   } else if (r.status >= 400) {
     ++errors_4xx;
   }
-  prompt_tokens += r.prompt_tokens;
-  completion_tokens += r.completion_tokens;
-  total_tokens += r.total_tokens;
-  cached_tokens += r.cached_tokens;
-  reasoning_tokens += r.reasoning_tokens;
+  prompt_tokens += stored_tokens(r.prompt_tokens);
+  completion_tokens += stored_tokens(r.completion_tokens);
+  total_tokens += stored_tokens(r.total_tokens);
+  cached_tokens += stored_tokens(r.cached_tokens);
+  reasoning_tokens += stored_tokens(r.reasoning_tokens);
   latency_ms_sum += r.latency_ms;
   latency_le_100ms += r.latency_ms <= 100;
   latency_le_500ms += r.latency_ms <= 500;
@@ -288,9 +288,9 @@ bool Store::write(const Aggregates& aggregates,
       ins.num(6, r.status);
       ins.text_kept(7, r.error.view());
       ins.num(8, r.stream ? 1 : 0);
-      ins.num(9, r.prompt_tokens);
-      ins.num(10, r.completion_tokens);
-      ins.num(11, r.total_tokens);
+      ins.num(9, stored_tokens(r.prompt_tokens));
+      ins.num(10, stored_tokens(r.completion_tokens));
+      ins.num(11, stored_tokens(r.total_tokens));
       ins.num(12, r.latency_ms);
       if (r.has_ttft) {
         ins.num(13, r.ttft_ms);

@@ -24,6 +24,16 @@ struct Name {
   std::string_view view() const { return {text, len}; }
 };
 
+// The most tokens one request counts for in the store. Token counts are
+// what a provider reported (any 64-bit number a JSON body can hold); the
+// store keeps SQLite integers (signed 64-bit) and sums them, and SQLite
+// refuses a SUM past 2^63, which would fail every report over that range
+// and the quota sums that aigw reads at start (so it would not start). At
+// 2^32 a request (a thousand times the largest context window), 2^31 such
+// requests fit in one sum.
+inline constexpr uint64_t kMaxRequestTokens = uint64_t{1} << 32;
+inline uint64_t stored_tokens(uint64_t reported) { return reported < kMaxRequestTokens ? reported : kMaxRequestTokens; }
+
 struct UsageRecord {
   int64_t wall_ms = 0;  // UTC, when the request ended: picks its day
   Name<65> key;         // key name ("" when none: open gateway, refused)

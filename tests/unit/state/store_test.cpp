@@ -254,6 +254,31 @@ TEST(Report, DaysOfARange) {
   EXPECT_FALSE(days_of(q, 365, days, why));
 }
 
+// A provider may report any 64-bit token count. Uncapped, two such
+// requests of one key on two days made SQLite's SUM overflow: the report
+// failed and so did the quota sums read at start (aigw would not start).
+TEST_F(StoreTest, ReportedTokenCountsAreCappedSoSumsHold) {
+  std::string why;
+  auto s = Store::open(path_, false, why);
+  ASSERT_TRUE(s) << why;
+  const uint64_t huge = uint64_t{1} << 62;
+  for (int64_t day = 0; day < 2; ++day) {
+    Sums sums;
+    UsageRecord r = record("alice", "gpt", 200, huge, huge, kDec3 + day * 86400000);
+    sums[{day_of_ms(r.wall_ms), "alice", "gpt", "p1"}].add(r);
+    ASSERT_TRUE(s->write(sums, {r}, why)) << why;
+  }
+  std::vector<UsageRow> rows;
+  UsageQuery all{"2026-12-01", "2026-12-31", {"key"}, "", "", "", ""};
+  ASSERT_TRUE(s->usage(all, rows, why)) << why;
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].totals.prompt_tokens, 2 * kMaxRequestTokens);
+  EXPECT_EQ(rows[0].totals.total_tokens, 2 * kMaxRequestTokens);
+  std::map<std::string, Store::QuotaUse> use;
+  ASSERT_TRUE(s->quota_use(kDec3 / 1000 + 86400 + 60, use, why)) << why;
+  EXPECT_EQ(use["alice"].monthly, 2 * kMaxRequestTokens);
+}
+
 TEST_F(StoreTest, KeepsRequestRowsUntilPruned) {
   std::string why;
   auto s = Store::open(path_, false, why);
