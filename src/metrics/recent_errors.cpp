@@ -9,7 +9,7 @@ namespace aigw::metrics {
 
 void RecentErrors::Text::set(std::string_view v) {
   len = static_cast<uint8_t>(std::min(v.size(), sizeof bytes));
-  std::memcpy(bytes, v.data(), len);
+  if (len != 0) std::memcpy(bytes, v.data(), len);  // an empty view may have a null data()
 }
 
 void RecentErrors::push(const RequestRecord& r, int64_t wall_us, unsigned worker) {
