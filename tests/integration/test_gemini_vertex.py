@@ -30,7 +30,8 @@ PROJECT = "test-proj"
 LOCATION = "us-central1"
 MODEL_PATH = "/v1/projects/%s/locations/%s/publishers/google/models/" % (PROJECT, LOCATION)
 EMAIL = "gateway@test-proj.iam.gserviceaccount.com"
-LIFETIME = 3  # seconds: the plugin refreshes after 2.4 s
+LIFETIME = 5  # seconds: the plugin refreshes after 4 s and stops using the token at 4.5 s;
+# 3 s (a 300 ms window) was too tight for a refresh under ThreadSanitizer on a busy 2-core machine
 
 
 def unb64(s):
