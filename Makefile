@@ -4,6 +4,8 @@
 #               ASan+UBSan with clang, which also builds the fuzzers),
 #               the threaded integration tests under ThreadSanitizer, and a
 #               release build (-O3, what packagers build) with its unit tests
+#   make fuzz   build the libFuzzer targets (clang, ASan+UBSan) and run each
+#               for FUZZ_SECONDS (default 60), FUZZ_JOBS at once
 #   make install  a release build of the gateway and its plugins, installed:
 #               PREFIX (default /usr/local), config in SYSCONFDIR/aigw (default
 #               /etc), staged under DESTDIR when given (packaging)
@@ -50,11 +52,16 @@ bench: build
 	@scripts/install-deps --bench
 	bench/health.sh
 
+# A bounded campaign: every target for FUZZ_SECONDS (default 60), FUZZ_JOBS
+# at once, then executions and coverage per target (scripts/fuzz-campaign).
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS    ?= 1
 fuzz:
 	@scripts/install-deps --fuzz
 	@# Set up once; a failed setup stops here instead of being hidden.
 	[ -f build-fuzz/build.ninja ] || CC=clang CXX=clang++ meson setup build-fuzz -Dfuzzers=true -Dsanitizers=address,undefined -Dbenchmarks=false
 	ninja -C build-fuzz
+	scripts/fuzz-campaign build-fuzz --seconds $(FUZZ_SECONDS) --parallel $(FUZZ_JOBS)
 
 # Its own build directory: release (-O3), without tests and benchmarks, so
 # what is installed is what packagers build and nothing more is compiled.
