@@ -1,5 +1,5 @@
 // What the gateway needs from the worker thread it runs on, and nothing
-// more: the ring and the descriptor share it submits and draws on, a way to
+// more: the ring, receive buffers and descriptor share it submits and draws on, a way to
 // send response bytes to a client connection, the worker's metrics and
 // access log, and health news for the other workers.
 //
@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "io/buffer_ring.h"
 #include "io/fd_budget.h"
 #include "io/ring.h"
 #include "metrics/metrics.h"
@@ -24,6 +25,9 @@ class Host {
   virtual unsigned index() const = 0;         // this worker's index
   virtual unsigned worker_count() const = 0;
   virtual io::Ring& ring() = 0;
+  // The worker's provided receive buffers: upstream connections read
+  // through them as client connections do.
+  virtual io::BufferRing& buffers() = 0;
   virtual io::FdBudget& fds() = 0;
   virtual std::string_view date() const = 0;  // the cached HTTP Date value
   // Response bytes for client connection (index, generation). `done`: the

@@ -58,7 +58,7 @@ std::string_view code_for(aigw_status st) {
 }  // namespace
 
 Runtime::Runtime(Host& host)
-    : host_(host), client_(host.ring(), host.fds(), *this) {}
+    : host_(host), client_(host.ring(), host.buffers(), host.fds(), *this) {}
 
 Runtime::~Runtime() { shutdown(); }
 

@@ -361,9 +361,12 @@ class Runtime final : private upstream::Listener {
                     std::string_view message);
 
  public:
-  void on_upstream_cqe(uint8_t op, uint32_t index, uint32_t generation, int res) {
-    client_.on_cqe(static_cast<io::Op>(op), index, generation, res);
+  void on_upstream_cqe(uint8_t op, uint32_t index, uint32_t generation, int res, uint32_t flags) {
+    client_.on_cqe(static_cast<io::Op>(op), index, generation, res, flags);
   }
+  // After a batch of completions, once the worker has given its receive
+  // buffers back: upstream reads that found none start again.
+  void after_completions() { client_.rearm_starved(); }
   const upstream::Client& upstream_client() const { return client_; }
 
  private:

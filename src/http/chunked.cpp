@@ -32,7 +32,7 @@ enum ExtState : uint8_t {
 
 }  // namespace
 
-ChunkedDecoder::Result ChunkedDecoder::feed(std::string_view in, size_t& consumed, std::string& body,
+ChunkedDecoder::Result ChunkedDecoder::feed(std::string_view in, size_t& consumed, DecodedBytes& body,
                                             const Limits& limits, ParseError& err) {
   const char* const begin = in.data();
   const char* const end = begin + in.size();
@@ -187,7 +187,7 @@ ChunkedDecoder::Result ChunkedDecoder::feed(std::string_view in, size_t& consume
       case State::data: {
         const auto avail = static_cast<uint64_t>(end - p);
         const auto n = static_cast<size_t>(std::min(chunk_left_, avail));
-        body.append(p, n);
+        body.add(p, n);
         p += n;
         chunk_left_ -= n;
         total_ += n;

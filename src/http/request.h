@@ -71,9 +71,40 @@ enum class ParseStatus : uint8_t { complete, incomplete, error };
 ParseStatus parse_request_head(std::string_view data, const Limits& limits, RequestHead& out,
                                ParseError& err);
 
+// Where a ChunkedDecoder puts the payload of one feed(). The first run of
+// chunk data is kept as a view into the input, with no copy; a second run
+// (the input held more than one chunk) joins them in `spill`. A proxy that
+// hands each read on at once (the upstream client) then copies nothing in
+// the usual case of one chunk per read. Built over a string that already
+// holds data, it appends to it (what a request body being collected needs).
+class DecodedBytes {
+ public:
+  explicit DecodedBytes(std::string& spill, bool append = false) : spill_(spill), spilled_(append) {}
+  void add(const char* p, size_t n) {
+    if (n == 0) return;
+    if (!spilled_ && view_.empty()) {
+      view_ = {p, n};
+      return;
+    }
+    if (!spilled_) {
+      spill_.assign(view_);
+      spilled_ = true;
+    }
+    spill_.append(p, n);
+  }
+  // The payload: a view into the input, or into `spill`.
+  std::string_view data() const { return spilled_ ? std::string_view(spill_) : view_; }
+  bool spilled() const { return spilled_; }
+
+ private:
+  std::string& spill_;
+  std::string_view view_;
+  bool spilled_;
+};
+
 // Incremental decoder for Transfer-Encoding: chunked. Feed it bytes as they
-// arrive; it appends the payload to `body` and stops after the last chunk and
-// its trailer section.
+// arrive; it hands on the payload and stops after the last chunk and its
+// trailer section.
 class ChunkedDecoder {
  public:
   enum class Result : uint8_t { need_more, done, error };
@@ -83,7 +114,13 @@ class ChunkedDecoder {
   // next request and are not consumed. Input may be split at any byte: the
   // state carries over, so the outcome does not depend on how it was cut.
   // After an error the decoder stays failed (same error again) until reset().
+  // This form appends the payload to `body`.
   Result feed(std::string_view in, size_t& consumed, std::string& body, const Limits& limits,
+              ParseError& err) {
+    DecodedBytes out(body, true);
+    return feed(in, consumed, out, limits, err);
+  }
+  Result feed(std::string_view in, size_t& consumed, DecodedBytes& out, const Limits& limits,
               ParseError& err);
   void reset() { *this = ChunkedDecoder{}; }
 

@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -14,7 +15,7 @@ BufferRing::~BufferRing() {
 }
 
 bool BufferRing::init(io_uring* ring, uint16_t group_id, uint32_t count, uint32_t size,
-                      std::string& why) {
+                      std::string& why, uint32_t initial) {
   if (count == 0 || (count & (count - 1)) != 0 || count > 32768) {
     why = "buffer count must be a power of two up to 32768";
     return false;
@@ -55,8 +56,17 @@ bool BufferRing::init(io_uring* ring, uint16_t group_id, uint32_t count, uint32_
     return false;
   }
   registered_ = true;
-  for (uint32_t i = 0; i < count; ++i) recycle(static_cast<uint16_t>(i));
+  handed_ = initial == 0 || initial > count ? count : initial;
+  for (uint32_t i = 0; i < handed_; ++i) recycle(static_cast<uint16_t>(i));
   flush();
+  return true;
+}
+
+bool BufferRing::grow() {
+  if (handed_ >= count_) return false;
+  const uint32_t more = std::min(handed_, count_ - handed_);
+  for (uint32_t i = handed_; i < handed_ + more; ++i) recycle(static_cast<uint16_t>(i));
+  handed_ += more;
   return true;
 }
 

@@ -4,6 +4,14 @@
 //
 // Buffers are given back in batches: recycle() only writes the ring entry;
 // flush() publishes all of them with one store, once per event-loop turn.
+//
+// Not every buffer is handed to the kernel at first. The kernel takes
+// buffers in ring order and recycled ones go to the back, so every buffer
+// in the ring is written in turn and becomes resident however light the
+// load: 1024 buffers meant 4 MiB per worker after the first 1024 reads,
+// whatever the traffic. So the ring starts with a few (`initial`), and
+// grow() hands over more, doubling, when a receive found none (ENOBUFS);
+// what is never handed over is never touched.
 #pragma once
 
 #include <liburing.h>
@@ -22,8 +30,16 @@ class BufferRing {
   BufferRing& operator=(const BufferRing&) = delete;
   ~BufferRing();
 
-  // `count` must be a power of two (the kernel's requirement).
-  bool init(io_uring* ring, uint16_t group_id, uint32_t count, uint32_t size, std::string& why);
+  // `count` must be a power of two (the kernel's requirement); `initial`
+  // of them go to the kernel at once (all when 0 or more than count).
+  bool init(io_uring* ring, uint16_t group_id, uint32_t count, uint32_t size, std::string& why,
+            uint32_t initial = 0);
+
+  // Hands over more buffers (as many again as the kernel has, up to
+  // count), published at the next flush(). False when all are handed over.
+  bool grow();
+  uint32_t handed_over() const { return handed_; }
+  uint32_t count() const { return count_; }
 
   uint16_t group_id() const { return group_id_; }
   uint32_t buffer_size() const { return size_; }
@@ -52,6 +68,7 @@ class BufferRing {
   size_t ring_bytes_ = 0;
   size_t data_bytes_ = 0;
   uint32_t count_ = 0;
+  uint32_t handed_ = 0;  // buffers 0 .. handed_-1 belong to the kernel or are in use
   uint32_t size_ = 0;
   int mask_ = 0;
   int pending_ = 0;

@@ -52,8 +52,8 @@ class Client::Depth {
   Client& c_;
 };
 
-Client::Client(io::Ring& ring, io::FdBudget& fds, Listener& listener)
-    : ring_(ring), fds_(fds), listener_(listener) {}
+Client::Client(io::Ring& ring, io::BufferRing& buffers, io::FdBudget& fds, Listener& listener)
+    : ring_(ring), buffers_(buffers), fds_(fds), listener_(listener) {}
 
 Client::~Client() {
   // The ring goes away with the worker; nothing more completes. Close what
@@ -276,12 +276,30 @@ void Client::queue_send(Connection& c, std::string_view bytes) {
   ++c.ops;
 }
 
+// One multishot receive per connection, armed at its first send and kept
+// while it lives (also idle in the pool, to notice the provider closing it):
+// no submission per read, and the kernel takes a buffer from the worker's
+// ring only when bytes arrive. It ends on EOF, an error, a cancel, or when
+// every buffer is in use (ENOBUFS: re-armed after the batch gives them back).
 void Client::arm_recv(Connection& c) {
   io_uring_sqe* sqe = ring_.sqe();
-  io_uring_prep_recv(sqe, c.fd, c.in, sizeof c.in, 0);
+  io_uring_prep_recv_multishot(sqe, c.fd, nullptr, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = buffers_.group_id();
   io_uring_sqe_set_data64(sqe, io::pack(io::Op::upstream_recv, c.self.index, c.self.generation));
   c.recv_armed = true;
   ++c.ops;
+}
+
+void Client::rearm_starved() {
+  if (starved_.empty()) return;
+  Depth depth(*this);
+  std::vector<Handle> again;
+  again.swap(starved_);
+  for (Handle h : again) {
+    Connection* c = connection(h);
+    if (c != nullptr && c->state != Connection::State::closing && !c->recv_armed) arm_recv(*c);
+  }
 }
 
 void Client::set_deadline(Exchange& e, Handle eh, int64_t at) {
@@ -291,23 +309,38 @@ void Client::set_deadline(Exchange& e, Handle eh, int64_t at) {
 
 // ---- completions ----------------------------------------------------------------
 
-void Client::on_cqe(io::Op op, uint32_t index, uint32_t generation, int res) {
+void Client::on_cqe(io::Op op, uint32_t index, uint32_t generation, int res, uint32_t flags) {
   Depth depth(*this);
+  // A receive's buffer goes back to the ring whatever becomes of the
+  // connection (the kernel sees it again only at the batch's flush, so the
+  // bytes stay valid while they are handled here).
+  const bool has_buffer = op == io::Op::upstream_recv && res > 0 && (flags & IORING_CQE_F_BUFFER);
+  const auto bid = static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
   Connection* cp = conns_.get(index, generation);
-  if (cp == nullptr) return;  // cannot happen: a slot is released only once its operations are done
+  if (cp == nullptr) {  // cannot happen: a slot is released only once its operations are done
+    if (has_buffer) buffers_.recycle(bid);
+    return;
+  }
   Connection& c = *cp;
-  --c.ops;
   switch (op) {
     case io::Op::upstream_connect:
+      --c.ops;
       on_connect(c, res);
       break;
     case io::Op::upstream_send:
+      --c.ops;
       on_send(c, res);
       break;
     case io::Op::upstream_recv:
-      on_recv(c, res);
+      if (!(flags & IORING_CQE_F_MORE)) {  // the multishot receive ended
+        --c.ops;
+        c.recv_armed = false;
+      }
+      on_recv(c, res, has_buffer ? buffers_.data(bid, static_cast<size_t>(res)) : std::string_view());
+      if (has_buffer) buffers_.recycle(bid);
       break;
     default:
+      --c.ops;
       break;
   }
   if (c.state == Connection::State::closing && c.ops == 0 && !c.release_queued) {
@@ -371,9 +404,16 @@ void Client::on_send(Connection& c, int res) {
   }
 }
 
-void Client::on_recv(Connection& c, int res) {
-  c.recv_armed = false;
+void Client::on_recv(Connection& c, int res, std::string_view got) {
   if (c.state == Connection::State::closing) return;
+  if (res == -ENOBUFS) {
+    // Every provided buffer is in use within this batch: back-pressure, not
+    // a fault of the provider. Read again once the batch gave them back.
+    buffers_.grow();  // more for the kernel, if any are left
+    if (!c.recv_armed) starved_.push_back(c.self);
+    ++starved_total_;
+    return;
+  }
   if (res <= 0) {
     connection_lost(c, res);
     return;
@@ -382,7 +422,6 @@ void Client::on_recv(Connection& c, int res) {
     close(c);  // bytes on an idle connection: the provider broke the protocol
     return;
   }
-  std::string_view got(c.in, static_cast<size_t>(res));
   if (!c.tls) {
     on_response_bytes(c, got);
     if (c.state != Connection::State::closing && !c.recv_armed) arm_recv(c);
@@ -436,32 +475,53 @@ void Client::on_response_bytes(Connection& c, std::string_view bytes) {
     on_body_bytes(c, bytes);
     return;
   }
-  c.acc.append(bytes);
+  // The head is parsed where it lies: in the bytes just read (they stay
+  // valid until this batch of completions is done), and in `acc` only when
+  // it came in pieces. A head that arrives whole, as almost all do, is never
+  // copied and leaves the connection no buffer to keep.
+  const bool held = !c.acc.empty();
+  if (held) c.acc.append(bytes);
+  std::string_view src = held ? std::string_view(c.acc) : bytes;
   for (;;) {
     http::ParseError err;
     http::ResponseLimits limits;
-    auto st = http::parse_response_head(c.acc, c.head_only, limits, c.head, err);
-    if (st == http::ParseStatus::incomplete) return;
+    auto st = http::parse_response_head(src, c.head_only, limits, c.head, err);
+    if (st == http::ParseStatus::incomplete) {
+      if (held) {
+        c.acc.erase(0, static_cast<size_t>(src.data() - c.acc.data()));  // informational heads passed
+      } else {
+        c.acc.assign(src);
+      }
+      return;
+    }
     if (st == http::ParseStatus::error) {
       fail(eh, std::string_view(err.code) == "upstream_response_too_large" ? Failure::Kind::too_large : Failure::Kind::protocol,
            std::string("The provider's response is malformed: ") + err.message);
       return;
     }
     if (!c.head.informational()) break;
-    c.acc.erase(0, c.head.head_bytes);
+    src.remove_prefix(c.head.head_bytes);
   }
   c.head_done = true;
   c.body_left = c.head.content_length;
   if (!c.head.keep_alive) c.reusable = false;
   e->phase = Failure::Phase::reading_body;
   std::string().swap(e->bytes);  // past the point where it could be sent again
-  // The head's views point into acc: keep acc as it is until the listener
-  // has seen the head, and take the rest of the bytes out afterwards.
+  // The head's views point into `src`: keep it as it is until the listener
+  // has seen the head. The rest of the bytes are the body's; from acc they
+  // are taken out first (delivering them may park the connection, which
+  // clears acc), and acc gives back its memory (a stream holds the
+  // connection for minutes).
   listener_.on_head(e->cookie, c.head);
   e = exchange(eh);
   if (e == nullptr || e->done || c.exchange != eh) return;  // cancelled by the listener
-  std::string rest = c.acc.substr(c.head.head_bytes);
-  c.acc.clear();
+  std::string held_rest;
+  std::string_view rest = src.substr(c.head.head_bytes);
+  if (held) {
+    held_rest.assign(rest);
+    rest = held_rest;
+    std::string().swap(c.acc);
+  }
   if (c.head.body_kind == http::ResponseBodyKind::none ||
       (c.head.body_kind == http::ResponseBodyKind::length && c.body_left == 0)) {
     if (!rest.empty()) c.reusable = false;  // bytes nobody asked for
@@ -469,6 +529,13 @@ void Client::on_response_bytes(Connection& c, std::string_view bytes) {
     return;
   }
   if (!rest.empty()) on_body_bytes(c, rest);
+  // A response that goes on past this read (a stream) does not keep the
+  // head's storage for its whole life; its views are stale by now anyway.
+  e = exchange(eh);
+  if (e != nullptr && !e->done && c.exchange == eh) {
+    c.head.reason = {};
+    std::vector<http::Header>().swap(c.head.headers);
+  }
 }
 
 void Client::on_body_bytes(Connection& c, std::string_view bytes) {
@@ -485,7 +552,8 @@ void Client::on_body_bytes(Connection& c, std::string_view bytes) {
       http::ParseError err;
       http::ResponseLimits limits;
       c.decoded.clear();
-      auto res = c.chunked.feed(bytes, consumed, c.decoded, limits.chunked_limits(), err);
+      http::DecodedBytes out(c.decoded);  // a view into `bytes` unless the read held several chunks
+      auto res = c.chunked.feed(bytes, consumed, out, limits.chunked_limits(), err);
       if (res == http::ChunkedDecoder::Result::error) {
         http::ParseError e = http::to_upstream_error(err);
         fail(c.exchange,
@@ -495,12 +563,14 @@ void Client::on_body_bytes(Connection& c, std::string_view bytes) {
       }
       bool end = res == http::ChunkedDecoder::Result::done;
       if (end && consumed < bytes.size()) c.reusable = false;
-      if (!c.decoded.empty() || end) {
-        std::string decoded;
-        decoded.swap(c.decoded);  // deliver may park c, which clears its buffers
-        deliver(c, decoded, end);
-        if (c.decoded.empty()) c.decoded.swap(decoded);
+      if (!out.spilled()) {
+        if (!out.data().empty() || end) deliver(c, out.data(), end);
+        return;
       }
+      std::string decoded;
+      decoded.swap(c.decoded);  // deliver may park c, which clears its buffers
+      deliver(c, decoded, end);
+      if (c.decoded.empty()) c.decoded.swap(decoded);
       return;
     }
     case http::ResponseBodyKind::until_close:

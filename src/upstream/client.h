@@ -31,6 +31,7 @@
 #include "config/config.h"
 #include "http/request.h"
 #include "http/response_parser.h"
+#include "io/buffer_ring.h"
 #include "io/fd_budget.h"
 #include "io/ring.h"
 #include "io/slot_table.h"
@@ -71,7 +72,10 @@ struct Request {
 
 class Client {
  public:
-  Client(io::Ring& ring, io::FdBudget& fds, Listener& listener);
+  // `buffers`: the worker's provided receive buffers. Connections read
+  // through them with one multishot receive each, so a connection holds no
+  // receive buffer of its own (an idle or slow one costs its struct only).
+  Client(io::Ring& ring, io::BufferRing& buffers, io::FdBudget& fds, Listener& listener);
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -84,8 +88,12 @@ class Client {
   // closed (it has unread bytes). A stale handle is ignored.
   void cancel(Handle h);
 
-  // Ring completions of io::Op::upstream_*.
-  void on_cqe(io::Op op, uint32_t index, uint32_t generation, int res);
+  // Ring completions of io::Op::upstream_*, with the completion's flags (a
+  // receive's buffer id and whether more completions follow).
+  void on_cqe(io::Op op, uint32_t index, uint32_t generation, int res, uint32_t flags);
+  // Re-arms the receives that ended because every provided buffer was in
+  // use. Call after the batch's buffers went back (BufferRing::flush).
+  void rearm_starved();
 
   // The earliest exchange deadline (CLOCK_MONOTONIC ns), 0 if none.
   int64_t next_deadline_ns() const { return deadlines_.empty() ? 0 : deadlines_.top().at; }
@@ -97,6 +105,9 @@ class Client {
   size_t open_connections() const { return conns_.live(); }
   size_t idle_connections() const;
   size_t exchanges() const { return exchanges_.live(); }
+  // Receives that ended because every provided buffer was in use (each was
+  // armed again after its batch): a sign [server.io] buffer_count is small.
+  uint64_t starved_receives() const { return starved_total_; }
 
  private:
   class Depth;
@@ -119,7 +130,7 @@ class Client {
 
   void on_connect(Connection& c, int res);
   void on_send(Connection& c, int res);
-  void on_recv(Connection& c, int res);
+  void on_recv(Connection& c, int res, std::string_view got);
   void on_response_bytes(Connection& c, std::string_view bytes);
   void on_body_bytes(Connection& c, std::string_view bytes);
   void deliver(Connection& c, std::string_view bytes, bool end);
@@ -134,6 +145,7 @@ class Client {
   void set_deadline(Exchange& e, Handle eh, int64_t at);
 
   io::Ring& ring_;
+  io::BufferRing& buffers_;
   io::FdBudget& fds_;
   Listener& listener_;
   int depth_ = 0;
@@ -141,6 +153,8 @@ class Client {
   io::SlotTable<Connection> conns_{"upstream connection"};
   std::vector<Handle> done_exchanges_;  // released when the outermost entry returns
   std::vector<Handle> done_conns_;
+  std::vector<Handle> starved_;  // receives that ended on ENOBUFS, re-armed by rearm_starved
+  uint64_t starved_total_ = 0;
   std::unordered_map<std::string, std::unique_ptr<Pool>> pools_;
   std::unordered_map<std::string, std::unique_ptr<tls::ClientContext>> tls_contexts_;
   DeadlineHeap deadlines_;  // by exchange slot index

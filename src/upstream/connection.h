@@ -59,7 +59,7 @@ struct Connection {
   Pool* pool = nullptr;
   Handle exchange;
   uint8_t ops = 0;  // ring operations in flight
-  bool recv_armed = false;
+  bool recv_armed = false;     // the multishot receive is in flight
   bool send_inflight = false;
   bool reusable = true;        // false once the provider closed or said it would
   bool release_queued = false;
@@ -84,11 +84,9 @@ struct Connection {
 
   sockaddr_storage addr{};
   socklen_t addr_len = 0;
-  // Target of the receive in flight. 8 KiB: enough for an SSE event or a
-  // response head in one read, small enough that 10,000 concurrent streams
-  // stay within a few hundred MiB. Never zeroed: the slot table
-  // default-initialises, so an idle connection does not make it resident.
-  char in[8192];
+  // No receive buffer here: bytes arrive in the worker's provided buffers
+  // (Client::arm_recv), so a slow stream or an idle pooled connection costs
+  // this struct and what its strings hold, not a buffer of its own.
 
   void reset_response() {
     acc.clear();

@@ -22,6 +22,11 @@ constexpr size_t kMaxOutputBacklog = 256 * 1024;
 // request, so one large request does not pin memory on an idle connection.
 constexpr size_t kKeepCapacity = 16 * 1024;
 
+// Send buffers kept for reuse per worker, and the largest one kept: enough
+// for the sends in flight of a busy worker, bounded either way.
+constexpr size_t kSpareSendBuffers = 256;
+constexpr size_t kSpareSendCapacity = 16 * 1024;
+
 void trim_capacity(std::string& s) {
   if (s.capacity() <= kKeepCapacity) return;
   if (s.empty()) {
@@ -51,7 +56,7 @@ std::string_view route_path(std::string_view path) {
 void Exchange::respond(int status, std::string_view content_type, std::string_view body,
                        std::initializer_list<http::ResponseHeader> extra) {
   if (ctx_) ctx_->status = status;
-  http::write_response(conn_.out, status, meta_, content_type, body, extra);
+  http::write_response(worker_.out_buffer(conn_), status, meta_, content_type, body, extra);
 }
 
 void Exchange::error(int status, std::string_view code, std::string_view message,
@@ -60,7 +65,7 @@ void Exchange::error(int status, std::string_view code, std::string_view message
     ctx_->status = status;
     ctx_->error = code;
   }
-  http::write_error(conn_.out, status, meta_, code, message, extra);
+  http::write_error(worker_.out_buffer(conn_), status, meta_, code, message, extra);
 }
 
 // ---- reading ----------------------------------------------------------------
@@ -104,8 +109,10 @@ void Worker::on_recv(Connection& c, const io_uring_cqe* cqe) {
       }
     }
   } else if (res == -ENOBUFS) {
-    // Every receive buffer is in use within this batch: back-pressure, not an
-    // error. Buffers go back at the end of the batch; re-arm then.
+    // Every receive buffer handed to the kernel is in use within this batch:
+    // hand over more if there are, and re-arm at the end of the batch, when
+    // they and the used ones are published.
+    buffers_.grow();
     if (!gone(c)) rearm_recv_.push_back(c.index);
   } else if (res != -ECANCELED) {
     close_now(c);  // reset by peer and the like
@@ -458,11 +465,28 @@ void Worker::forward_admin(Exchange& ex, AdminRequest::Kind kind) {
   reports_.inbox.post(r);
 }
 
+void Worker::give_back(std::string& buf) {
+  buf.clear();
+  const size_t cap = buf.capacity();
+  if (cap > std::string().capacity() && cap <= kSpareSendCapacity && send_buffers_.size() < kSpareSendBuffers) {
+    send_buffers_.push_back(std::move(buf));
+  }
+  std::string().swap(buf);  // moved from or not: no capacity left
+}
+
+std::string& Worker::out_buffer(Connection& c) {
+  if (c.out.capacity() == std::string().capacity() && !send_buffers_.empty()) {
+    c.out.swap(send_buffers_.back());
+    send_buffers_.pop_back();
+  }
+  return c.out;
+}
+
 void Worker::output(uint32_t conn_index, uint32_t conn_generation, std::string_view bytes, bool done,
                     bool close) {
   Connection* c = slot(conn_index, conn_generation);
   if (c == nullptr || gone(*c)) return;
-  c->out.append(bytes);
+  out_buffer(*c).append(bytes);
   if (done) {
     c->phase = Phase::idle;
     c->exchange = kNoSlot;
@@ -500,8 +524,7 @@ void Worker::flush(Connection& c) {
         close_now(c);
         return;
       }
-      c.out.clear();
-      trim_capacity(c.out);
+      give_back(c.out);
     }
     if (!c.tls->has_output()) return;
     c.sending = c.tls->take_output();
@@ -540,8 +563,9 @@ void Worker::on_send(Connection& c, const io_uring_cqe* cqe) {
     timer_arm(c, TimerKind::send);  // progress: the send timeout starts again
     return;
   }
-  c.sending.clear();
-  trim_capacity(c.sending);
+  // The send is done: its buffer goes back to the worker's spares (or is
+  // freed), so the connection holds none until it has more to send.
+  give_back(c.sending);
   c.sending_off = 0;
   if (!c.out.empty() || (c.tls && c.tls->has_output())) {
     flush(c);

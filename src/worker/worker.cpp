@@ -20,6 +20,9 @@ namespace {
 // The linger after a final response: long enough for a client to read it and
 // close, short enough that a client that never closes cannot hold the slot.
 constexpr int64_t kLingerMs = 2000;
+// Receive buffers handed to the kernel at start; the ring grows to
+// [server.io] buffer_count as load needs (io/buffer_ring.h).
+constexpr uint32_t kInitialBuffers = 64;
 
 }  // namespace
 
@@ -80,8 +83,9 @@ bool Worker::setup(std::string& why) {
     log::warn("io_uring setup flags refused by the kernel, continuing without them",
               {{"worker", index_}, {"dropped", dropped}});
   }
+  // A few buffers at first, more as receives find none (io/buffer_ring.h).
   if (!buffers_.init(ring_.raw(), 0, static_cast<uint32_t>(cfg_->server.io.buffer_count),
-                     static_cast<uint32_t>(cfg_->server.io.buffer_size), why)) {
+                     static_cast<uint32_t>(cfg_->server.io.buffer_size), why, kInitialBuffers)) {
     return false;
   }
   if (cfg_->server.tls.enabled()) {
@@ -136,6 +140,7 @@ void Worker::run() {
     }
     io_uring_cq_advance(ring, seen);
     buffers_.flush();
+    plugins_->after_completions();
 
     if (!rearm_recv_.empty()) {
       // Swap first: arm_recv may queue a slot again.
@@ -197,7 +202,7 @@ void Worker::handle(const io_uring_cqe* cqe) {
     case io::Op::upstream_connect:
     case io::Op::upstream_send:
     case io::Op::upstream_recv:
-      plugins_->on_upstream_cqe(static_cast<uint8_t>(ud.op), ud.index, ud.generation, cqe->res);
+      plugins_->on_upstream_cqe(static_cast<uint8_t>(ud.op), ud.index, ud.generation, cqe->res, cqe->flags);
       break;
     case io::Op::log_write:
       access_log_.done(cqe->res);

@@ -137,6 +137,7 @@ class Worker final : public gateway::Host {
   std::string_view date() const override { return {date_, date_len_}; }
   io::Ring& ring() override { return ring_; }
   // This worker's share of the open-file limit (io/fd_budget.h); set before run().
+  io::BufferRing& buffers() override { return buffers_; }
   io::FdBudget& fds() override { return fds_; }
   void set_fd_limit(uint64_t limit) { fds_ = io::FdBudget(limit); }
   Runtime& plugins() { return *plugins_; }
@@ -146,6 +147,11 @@ class Worker final : public gateway::Host {
   // `done`: the response is complete; `close`: close the connection after it.
   void output(uint32_t conn_index, uint32_t conn_generation, std::string_view bytes, bool done,
               bool close) override;
+  // The connection's output buffer, given spare capacity from the worker's
+  // send buffers when it has none (see send_buffers_).
+  std::string& out_buffer(Connection& c);
+  // A send buffer that is done with: to the spares, or freed.
+  void give_back(std::string& buf);
   // Hands the rest of the exchange to a plugin (POST /v1/...).
   void start_plugin_request(Exchange& ex, aigw_endpoint endpoint);
   // Forwards an admin request to the control thread; the reply arrives by mailbox.
@@ -263,6 +269,12 @@ class Worker final : public gateway::Host {
   std::vector<std::unique_ptr<Connection>> conns_;
   std::vector<uint32_t> free_slots_;
   std::vector<uint32_t> rearm_recv_;
+  // Send buffers between uses. A connection holds output memory only while
+  // it has bytes queued or a send in flight: the buffer of a finished send
+  // comes back here and the next response takes one (out_buffer). So a slow
+  // stream between two events, or an idle keep-alive connection, holds
+  // none, and a busy worker still does not allocate per response.
+  std::vector<std::string> send_buffers_;
   size_t active_ = 0;
 
   struct TimerList {

@@ -31,6 +31,7 @@ namespace {
 
 using aigw::http::append_sse_event;
 using aigw::http::ChunkedDecoder;
+using aigw::http::DecodedBytes;
 using aigw::http::Header;
 using aigw::http::parse_response_head;
 using aigw::http::ParseError;
@@ -221,6 +222,9 @@ struct ChunkedOutcome {
 
 // Feeds `in` cut at points from `rng` (or whole when rng is null); the
 // payload goes on into `sse` when given, piece by piece as it is decoded.
+// Cut, it is read as the upstream client reads it (DecodedBytes: a view into
+// each piece, joined only when a piece holds several runs of data), so
+// comparing with the whole, appended form also checks the two forms agree.
 ChunkedOutcome decode_chunked(std::string_view in, const ResponseLimits& limits, Rng* rng,
                               SseCollector* sse) {
   ChunkedOutcome out;
@@ -232,7 +236,18 @@ ChunkedOutcome decode_chunked(std::string_view in, const ResponseLimits& limits,
     const std::string piece(in.substr(pos, n));
     size_t consumed = 0;
     const size_t before = out.body.size();
-    out.result = dec.feed(piece, consumed, out.body, limits.chunked_limits(), out.err);
+    if (rng != nullptr) {
+      std::string spill;
+      DecodedBytes got(spill);
+      out.result = dec.feed(piece, consumed, got, limits.chunked_limits(), out.err);
+      const std::string_view data = got.data();
+      if (!got.spilled() && !data.empty()) {
+        FUZZ_CHECK(data.data() >= piece.data() && data.data() + data.size() <= piece.data() + piece.size());
+      }
+      out.body.append(data);
+    } else {
+      out.result = dec.feed(piece, consumed, out.body, limits.chunked_limits(), out.err);
+    }
     if (sse != nullptr && out.body.size() > before) sse->feed(std::string_view(out.body).substr(before));
     FUZZ_CHECK(consumed <= piece.size());
     out.consumed += consumed;

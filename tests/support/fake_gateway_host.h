@@ -59,6 +59,7 @@ class FakeGatewayHost final : public gateway::Host {
   unsigned index() const override { return 0; }
   unsigned worker_count() const override { return 1; }
   io::Ring& ring() override { return ring_; }
+  io::BufferRing& buffers() override { return buffers_; }
   io::FdBudget& fds() override { return fds_; }
   std::string_view date() const override { return "Sat, 05 Dec 2026 00:00:00 GMT"; }
   void output(uint32_t conn_index, uint32_t conn_generation, std::string_view bytes, bool done,
@@ -79,6 +80,7 @@ class FakeGatewayHost final : public gateway::Host {
 
  private:
   io::Ring ring_;  // see the file comment: never initialised
+  io::BufferRing buffers_;  // likewise
   io::FdBudget fds_;
   metrics::WorkerMetrics metrics_;
 };

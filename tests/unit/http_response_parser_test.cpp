@@ -795,5 +795,42 @@ TEST(HttpResponseCorpus, LlhttpResponseCases) {
       ran, agree, differ_seen.size(), skipped);
 }
 
+// One run of chunk data in a feed is handed on as a view into the input (no
+// copy); a second run joins them in the spill string, in order.
+TEST(ChunkedDecoderViews, OneRunIsAViewMoreAreJoined) {
+  ResponseLimits limits;
+  ParseError err;
+  size_t consumed = 0;
+  {
+    const std::string in = "5\r\nhello\r\n";
+    ChunkedDecoder dec;
+    std::string spill;
+    DecodedBytes out(spill);
+    ASSERT_EQ(dec.feed(in, consumed, out, limits.chunked_limits(), err), ChunkedDecoder::Result::need_more);
+    EXPECT_FALSE(out.spilled());
+    EXPECT_EQ(out.data(), "hello");
+    EXPECT_EQ(out.data().data(), in.data() + 3);  // inside the input
+    EXPECT_TRUE(spill.empty());
+  }
+  {
+    const std::string in = "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\nnext";
+    ChunkedDecoder dec;
+    std::string spill = "stale";
+    DecodedBytes out(spill);
+    ASSERT_EQ(dec.feed(in, consumed, out, limits.chunked_limits(), err), ChunkedDecoder::Result::done);
+    EXPECT_TRUE(out.spilled());
+    EXPECT_EQ(out.data(), "hello world");
+    EXPECT_EQ(consumed, in.size() - 4);
+  }
+  {
+    // The string form appends to what the body already holds.
+    ChunkedDecoder dec;
+    std::string body = "abc";
+    ASSERT_EQ(dec.feed("2\r\nde\r\n", consumed, body, limits.chunked_limits(), err),
+              ChunkedDecoder::Result::need_more);
+    EXPECT_EQ(body, "abcde");
+  }
+}
+
 }  // namespace
 }  // namespace aigw::http
