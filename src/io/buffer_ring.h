@@ -11,7 +11,9 @@
 // load: 1024 buffers meant 4 MiB per worker after the first 1024 reads,
 // whatever the traffic. So the ring starts with a few (`initial`), and
 // grow() hands over more, doubling, when a receive found none (ENOBUFS);
-// what is never handed over is never touched.
+// what is never handed over is never touched. It grows at most once per
+// batch of completions: a burst that starves many receives at once doubles
+// the ring once, not once per receive.
 #pragma once
 
 #include <liburing.h>
@@ -38,6 +40,15 @@ class BufferRing {
   // Hands over more buffers (as many again as the kernel has, up to
   // count), published at the next flush(). False when all are handed over.
   bool grow();
+  // A receive found no buffer (ENOBUFS): grow once at the end of the batch.
+  void note_starved() { starved_ = true; }
+  // Call once per batch, before flush(): grows if a receive starved.
+  void grow_if_starved() {
+    if (starved_) {
+      starved_ = false;
+      grow();
+    }
+  }
   uint32_t handed_over() const { return handed_; }
   uint32_t count() const { return count_; }
 
@@ -74,6 +85,7 @@ class BufferRing {
   int pending_ = 0;
   uint16_t group_id_ = 0;
   bool registered_ = false;
+  bool starved_ = false;
 };
 
 }  // namespace aigw::io

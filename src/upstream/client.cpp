@@ -409,7 +409,7 @@ void Client::on_recv(Connection& c, int res, std::string_view got) {
   if (res == -ENOBUFS) {
     // Every provided buffer is in use within this batch: back-pressure, not
     // a fault of the provider. Read again once the batch gave them back.
-    buffers_.grow();  // more for the kernel, if any are left
+    buffers_.note_starved();  // more for the kernel at the batch's end, if any are left
     if (!c.recv_armed) starved_.push_back(c.self);
     ++starved_total_;
     return;

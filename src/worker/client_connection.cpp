@@ -110,9 +110,9 @@ void Worker::on_recv(Connection& c, const io_uring_cqe* cqe) {
     }
   } else if (res == -ENOBUFS) {
     // Every receive buffer handed to the kernel is in use within this batch:
-    // hand over more if there are, and re-arm at the end of the batch, when
-    // they and the used ones are published.
-    buffers_.grow();
+    // more are handed over at the end of the batch (if any are left), and
+    // the receive is re-armed once they and the used ones are published.
+    buffers_.note_starved();
     if (!gone(c)) rearm_recv_.push_back(c.index);
   } else if (res != -ECANCELED) {
     close_now(c);  // reset by peer and the like
@@ -258,9 +258,7 @@ size_t Worker::process(Connection& c, std::string_view buf) {
           c.phase = Phase::body_length;
         } else {
           c.phase = Phase::body_chunked;
-          c.chunked.reset();
-          c.chunk_fed = 0;
-          c.body.clear();
+          c.chunked = std::make_unique<ChunkedBody>();
         }
         // The client waits for our go-ahead before sending the body; send it
         // only when nothing of the body has arrived yet.
@@ -282,9 +280,9 @@ size_t Worker::process(Connection& c, std::string_view buf) {
       }
       case Phase::body_chunked: {
         size_t consumed = 0;
-        auto r = c.chunked.feed(view.substr(c.head_bytes + c.chunk_fed), consumed, c.body, limits_,
-                                err);
-        c.chunk_fed += consumed;
+        ChunkedBody& cb = *c.chunked;
+        auto r = cb.decoder.feed(view.substr(c.head_bytes + cb.fed), consumed, cb.body, limits_, err);
+        cb.fed += consumed;
         if (r == http::ChunkedDecoder::Result::need_more) return pos;
         if (r == http::ChunkedDecoder::Result::error) {
           fail(c, err.status, err.code, err.message);
@@ -293,10 +291,11 @@ size_t Worker::process(Connection& c, std::string_view buf) {
         http::RequestHead& head = scratch_head_;
         http::parse_request_head(view, limits_, head, err);
         c.phase = Phase::idle;
-        dispatch(c, head, c.body);
-        pos += c.head_bytes + c.chunk_fed;
-        c.body.clear();
-        trim_capacity(c.body);
+        // dispatch reads the body before it returns (the gateway copies what
+        // it keeps), so the decoded body goes once it has.
+        std::unique_ptr<ChunkedBody> done = std::move(c.chunked);
+        dispatch(c, head, done->body);
+        pos += c.head_bytes + done->fed;
         continue;
       }
       case Phase::responding:

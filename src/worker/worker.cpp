@@ -139,6 +139,7 @@ void Worker::run() {
       ++seen;
     }
     io_uring_cq_advance(ring, seen);
+    buffers_.grow_if_starved();
     buffers_.flush();
     plugins_->after_completions();
 

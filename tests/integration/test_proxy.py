@@ -137,6 +137,27 @@ class Proxy(unittest.TestCase):
                        if json.loads(e)["choices"])
         self.assertEqual(text, " ".join("tok%d" % i for i in range(8)))
 
+    def test_chunked_request_body_in_pieces_reaches_the_provider_whole(self):
+        # A client that streams its body (Transfer-Encoding: chunked) across
+        # several writes: the decoded body goes upstream byte for byte, and
+        # the connection serves a Content-Length request after it.
+        body = chat("gpt-test", content="chunked " * 200)
+        chunks = [body[i:i + 300] for i in range(0, len(body), 300)]
+        wire = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+        head = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n")
+        with self.server.connect(timeout=15) as s:
+            s.sendall(head)
+            for i in range(0, len(wire), 257):
+                s.sendall(wire[i:i + 257])
+                time.sleep(0.002)
+            rd = Reader(s)
+            r = rd.read_response()
+            self.assertEqual(r.status, 200, r.body)
+            self.assertEqual(json.loads(self.mock.get("/mock/last")["body"]), json.loads(body))
+            s.sendall(request("POST", "/v1/chat/completions", {}, chat("gpt-test")))
+            self.assertEqual(rd.read_response().status, 200)
+
     def test_model_map_splices_upstream_name(self):
         r = self.post("gpt-mapped")
         self.assertEqual(r.status, 200, r.body)

@@ -306,7 +306,8 @@ class Loop {
       ++seen;
     }
     io_uring_cq_advance(ring.raw(), seen);
-    buffers.flush();  // as the worker does after each batch
+    buffers.grow_if_starved();  // as the worker does after each batch
+    buffers.flush();
     client->rearm_starved();
     client->run_timers(io::mono_ns());
   }
