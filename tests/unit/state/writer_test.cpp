@@ -140,13 +140,20 @@ TEST(Report, ParsesAndRejectsQueries) {
   EXPECT_EQ(q.group_by, (std::vector<std::string>{"key", "model"}));
   EXPECT_EQ(q.key, "alice");
 
+  for (const char* good : {"from=2028-02-29&to=2028-03-01", "from=2000-02-29&to=2000-02-29", "from=2026-12-31&to=2026-12-31"}) {
+    UsageQuery g;
+    EXPECT_TRUE(parse_url_query(good, "2026-12-05", g, why)) << good << ": " << why;
+  }
+
   UsageQuery d;
   ASSERT_TRUE(parse_url_query("", "2026-12-05", d, why)) << why;
   EXPECT_EQ(d.from, "2026-12-01");
   EXPECT_EQ(d.to, "2026-12-05");
 
   for (const char* bad : {"from=2026-13-01", "to=yesterday", "group_by=key,secret", "from=2026-12-05&to=2026-12-01",
-                          "colour=red", "key=%zz", "model="}) {
+                          "colour=red", "key=%zz", "model=",
+                          // days that do not exist (the fuzzer found November 31 accepted)
+                          "from=2026-11-31", "to=2026-02-29", "from=2100-02-29", "from=2026-04-31"}) {
     UsageQuery b;
     EXPECT_FALSE(parse_url_query(bad, "2026-12-05", b, why)) << bad;
     EXPECT_FALSE(why.empty());
