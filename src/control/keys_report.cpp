@@ -6,36 +6,12 @@
 #include <unordered_map>
 #include <utility>
 
+#include "http/query.h"
 #include "json/write.h"
 
 namespace aigw::control {
 
 namespace {
-
-int hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-bool decode(std::string_view in, std::string& out) {
-  out.clear();
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '+') {
-      out += ' ';
-    } else if (in[i] == '%') {
-      if (i + 2 >= in.size()) return false;
-      const int h = hex(in[i + 1]), l = hex(in[i + 2]);
-      if (h < 0 || l < 0) return false;
-      out += static_cast<char>(h * 16 + l);
-      i += 2;
-    } else {
-      out += in[i];
-    }
-  }
-  return true;
-}
 
 bool parse_size(const std::string& v, size_t& out) {
   if (v.empty()) return false;
@@ -70,20 +46,7 @@ void append_counts(std::string& out, const Counts& c) {
 }  // namespace
 
 bool parse_keys_query(std::string_view query, KeysQuery& out, std::string& why) {
-  size_t start = 0;
-  while (start < query.size()) {
-    const size_t amp = query.find('&', start);
-    const std::string_view part =
-        query.substr(start, amp == std::string_view::npos ? std::string_view::npos : amp - start);
-    start = amp == std::string_view::npos ? query.size() : amp + 1;
-    if (part.empty()) continue;
-    const size_t eq = part.find('=');
-    std::string name, value;
-    if (!decode(part.substr(0, eq), name) ||
-        !decode(eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1), value)) {
-      why = "malformed percent-encoding in the query";
-      return false;
-    }
+  return http::for_each_query_param(query, [&](const std::string& name, const std::string& value) {
     if (name == "offset") {
       if (!parse_size(value, out.offset)) {
         why = "offset must be a whole number";
@@ -113,8 +76,8 @@ bool parse_keys_query(std::string_view query, KeysQuery& out, std::string& why) 
       why = "unknown parameter \"" + name + "\" (offset, limit, q, sort)";
       return false;
     }
-  }
-  return true;
+    return true;
+  }, why);
 }
 
 std::vector<uint32_t> keys_by_name(const std::vector<config::KeyConfig>& keys) {

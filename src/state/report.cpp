@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <map>
 
+#include "http/query.h"
 #include "json/write.h"
 
 namespace aigw::state {
@@ -36,31 +37,6 @@ const std::string& group_value(const UsageRow& r, std::string_view g) {
   if (g == "key") return r.key;
   if (g == "model") return r.model;
   return r.provider;
-}
-
-int hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-bool decode(std::string_view in, std::string& out) {
-  out.clear();
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '+') {
-      out += ' ';
-    } else if (in[i] == '%') {
-      if (i + 2 >= in.size()) return false;
-      int h = hex(in[i + 1]), l = hex(in[i + 2]);
-      if (h < 0 || l < 0) return false;
-      out += static_cast<char>(h * 16 + l);
-      i += 2;
-    } else {
-      out += in[i];
-    }
-  }
-  return true;
 }
 
 // A CSV field: quoted when it holds a comma, quote or line break.
@@ -140,22 +116,11 @@ bool finish(UsageQuery& q, const std::string& today, std::string& why) {
 
 bool parse_url_query(std::string_view query, const std::string& today, UsageQuery& q, std::string& why) {
   bool grouped = false;
-  size_t start = 0;
-  while (start < query.size()) {
-    size_t amp = query.find('&', start);
-    std::string_view part = query.substr(start, amp == std::string_view::npos ? std::string_view::npos : amp - start);
-    start = amp == std::string_view::npos ? query.size() : amp + 1;
-    if (part.empty()) continue;
-    size_t eq = part.find('=');
-    std::string name, value;
-    if (!decode(part.substr(0, eq), name) ||
-        !decode(eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1), value)) {
-      why = "malformed percent-encoding in the query";
-      return false;
-    }
-    if (!set_param(q, name, value, why)) return false;
+  const bool ok = http::for_each_query_param(query, [&](const std::string& name, const std::string& value) {
     grouped |= name == "group_by";
-  }
+    return set_param(q, name, value, why);
+  }, why);
+  if (!ok) return false;
   if (!grouped) q.group_by = {"key", "model"};
   return finish(q, today, why);
 }
