@@ -32,6 +32,16 @@ enum ExtState : uint8_t {
 
 }  // namespace
 
+void ChunkedDecoder::end_size_line() {
+  if (chunk_left_ == 0) {  // the last chunk: its trailer section follows
+    state_ = State::trailer_line;
+    trailer_line_len_ = 0;
+    trailer_in_value_ = false;
+  } else {
+    state_ = State::data;
+  }
+}
+
 ChunkedDecoder::Result ChunkedDecoder::feed(std::string_view in, size_t& consumed, DecodedBytes& body,
                                             const Limits& limits, ParseError& err) {
   const char* const begin = in.data();
@@ -64,6 +74,26 @@ ChunkedDecoder::Result ChunkedDecoder::feed(std::string_view in, size_t& consume
     const char c = *p;
     switch (state_) {
       case State::size: {
+        // Nearly every size line arrives whole, digits and CRLF: read it in
+        // one go (a stream's event is one chunk, so this runs per event).
+        // Anything else (an extension, a line cut off, a bad byte, a size
+        // over the limit) is left to the byte-at-a-time path below, which
+        // then decides exactly as if this shortcut did not exist.
+        if (size_digits_ == 0) {
+          const char* q = p;
+          uint64_t v = 0;
+          int d;
+          while (q < end && q - p < 16 && (d = hex_digit(*q)) >= 0) {
+            v = (v << 4) | static_cast<uint64_t>(d);
+            ++q;
+          }
+          if (q != p && end - q >= 2 && q[0] == '\r' && q[1] == '\n' && v <= limits.max_body_bytes - total_) {
+            p = q + 2;
+            chunk_left_ = v;
+            end_size_line();
+            break;
+          }
+        }
         const int d = hex_digit(c);
         if (d >= 0) {
           // 16 digits fill 64 bits exactly, so this cap is also the overflow check.
@@ -175,13 +205,7 @@ ChunkedDecoder::Result ChunkedDecoder::feed(std::string_view in, size_t& consume
         ++p;
         size_digits_ = 0;
         size_line_len_ = 0;
-        if (chunk_left_ == 0) {
-          state_ = State::trailer_line;
-          trailer_line_len_ = 0;
-          trailer_in_value_ = false;
-        } else {
-          state_ = State::data;
-        }
+        end_size_line();
         break;
 
       case State::data: {
@@ -197,6 +221,11 @@ ChunkedDecoder::Result ChunkedDecoder::feed(std::string_view in, size_t& consume
 
       case State::data_cr:
         if (c != '\r') return bad("Chunk data must be followed by CRLF");
+        if (end - p >= 2 && p[1] == '\n') {  // the CRLF whole: one step
+          state_ = State::size;
+          p += 2;
+          break;
+        }
         state_ = State::data_lf;
         ++p;
         break;

@@ -127,6 +127,10 @@ class ChunkedDecoder {
  private:
   enum class State : uint8_t { size, size_ext, size_lf, data, data_cr, data_lf, trailer_line,
                                trailer_lf, done, failed };
+  // A size line ended (chunk_left_ holds its size): its data next, or the
+  // trailer section after the last chunk.
+  void end_size_line();
+
   State state_ = State::size;
   uint8_t ext_state_ = 0;          // where inside `;name[=value]` while in size_ext
   bool trailer_in_value_ = false;  // past the colon of the current trailer line
@@ -139,7 +143,13 @@ class ChunkedDecoder {
   ParseError error_{};             // repeated by feed() once failed
 };
 
-bool iequals(std::string_view a, std::string_view b);
+// ASCII case-insensitive equality (header names, tokens). Inline with the
+// length test first: a request compares its header names against dozens of
+// names, nearly all of another length, and the call alone cost more.
+bool iequals_same_size(const char* a, const char* b, size_t n);
+inline bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && iequals_same_size(a.data(), b.data(), a.size());
+}
 std::string_view method_name(Method m);
 
 }  // namespace aigw::http

@@ -265,6 +265,15 @@ TEST(HttpChunked, EverySplitPoint) {
       "5\r\nhello\r\n0\r\nBad Name: x\r\n\r\n",
       "2;a=\"b\r\naa\r\n0\r\n\r\n",
       "00000000000000001\r\na\r\n",
+      // Whole size lines take a shortcut (digits and CRLF read at once);
+      // these sit on its edges and must end as the byte path ends them.
+      "0000000000000005\r\nhello\r\n0000000000000000\r\n\r\n",
+      "FFFFFFFFFFFFFFFFF\r\n",
+      "5\rXhello\r\n0\r\n\r\n",
+      "5 \r\nhello\r\n0\r\n\r\n",
+      "5\r\nhello\r0\r\n\r\n",
+      "5\r\nhello\r\n\r\n",
+      "a\r\n0123456789\r\nA\r\n0123456789\r\n0\r\n\r\n",
   };
   for (const std::string& in : inputs) {
     SCOPED_TRACE(testing::PrintToString(in));
