@@ -229,18 +229,22 @@ aigw_status Request::on_head(int32_t status, const aigw_host_header* headers, si
   for (size_t i = 0; headers != nullptr && i < count; ++i) {
     std::string_view name = view(headers[i].name);
     std::string_view value = view(headers[i].value);
-    if (value.size() > kMaxKeptHeader || !clean_value(value)) continue;
+    // The name first: only these five are kept, and only their values
+    // need the byte check (it was most of this loop's cost).
+    std::string* keep = nullptr;
     if (iequals(name, kContentType)) {
-      content_type_.assign(value);
+      keep = &content_type_;
     } else if (iequals(name, kRequestId)) {
-      request_id_.assign(value);
+      keep = &request_id_;
     } else if (iequals(name, kProcessingMs)) {
-      processing_ms_.assign(value);
+      keep = &processing_ms_;
     } else if (iequals(name, kRetryAfter)) {
-      retry_after_.assign(value);
+      keep = &retry_after_;
     } else if (iequals(name, kRetryAfterMs)) {
-      retry_after_ms_.assign(value);
+      keep = &retry_after_ms_;
     }
+    if (keep == nullptr || value.size() > kMaxKeptHeader || !clean_value(value)) continue;
+    keep->assign(value);
   }
   passthrough_ = cls != AIGW_ERROR_NONE;
   // A retryable class may send the host to another channel, so the client

@@ -1,5 +1,7 @@
 #include "upstream/request_writer.h"
 
+#include <charconv>
+
 #include "http/request.h"
 
 namespace aigw::upstream {
@@ -11,7 +13,13 @@ bool safe(std::string_view name, std::string_view value) {
   for (char c : name) {
     if (c <= ' ' || c == ':' || c == 0x7f) return false;
   }
-  return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+  // One comparison per byte for nearly every byte (find_first_of of three
+  // characters searched the set for each).
+  for (const char ch : value) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c <= '\r' && (c == '\r' || c == '\n' || c == 0)) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -26,7 +34,9 @@ void write_request_head(std::string& out, std::string_view method, std::string_v
                         std::string_view target, std::string_view host, uint64_t body_len) {
   out.append(method).append(" ").append(base_path).append(target).append(" HTTP/1.1\r\n");
   out.append("Host: ").append(host).append("\r\n");
-  out.append("Content-Length: ").append(std::to_string(body_len)).append("\r\n");
+  char digits[24];
+  const char* end = std::to_chars(digits, digits + sizeof digits, body_len).ptr;
+  out.append("Content-Length: ").append(digits, static_cast<size_t>(end - digits)).append("\r\n");
 }
 
 bool write_request_header(std::string& out, std::string_view name, std::string_view value) {
@@ -34,6 +44,7 @@ bool write_request_header(std::string& out, std::string_view name, std::string_v
       http::iequals(name, "transfer-encoding") || http::iequals(name, "connection")) {
     return false;
   }
+  out.reserve(out.size() + name.size() + value.size() + 4);
   out.append(name).append(": ").append(value).append("\r\n");
   return true;
 }
