@@ -33,8 +33,14 @@ class Host {
   // Response bytes for client connection (index, generation). `done`: the
   // response is complete; `close`: close the connection after it. A
   // connection that is gone ignores them.
-  virtual void output(uint32_t conn_index, uint32_t conn_generation, std::string_view bytes, bool done,
-                      bool close) = 0;
+  // The bytes may come in parts, appended in order: a stream event goes out
+  // as its chunk-size line, the plugin's bytes and CRLF without being
+  // joined first.
+  virtual void output(uint32_t conn_index, uint32_t conn_generation, const std::string_view* parts, size_t n,
+                      bool done, bool close) = 0;
+  void output(uint32_t conn_index, uint32_t conn_generation, std::string_view bytes, bool done, bool close) {
+    output(conn_index, conn_generation, &bytes, 1, done, close);
+  }
   virtual metrics::WorkerMetrics& metrics() = 0;
   // One finished request: counters, and its access-log line when sampled.
   virtual void record(const metrics::RequestRecord& rec) = 0;

@@ -242,10 +242,21 @@ void Runtime::shutdown() {
 // ---- response framing ---------------------------------------------------------
 
 void Runtime::write_out(aigw_request* r, std::string_view bytes, bool done) {
+  write_out(r, &bytes, 1, done);
+}
+
+void Runtime::write_out(aigw_request* r, const std::string_view* parts, size_t n, bool done) {
   if (r->client_gone || r->probe) return;
-  if (r->first_byte_ns == 0 && !bytes.empty()) r->first_byte_ns = io::mono_ns();
-  host_.output(r->conn_index, r->conn_generation, bytes, done,
-                          done && (!r->keep_alive || (r->stream && r->version_minor == 0)));
+  if (r->first_byte_ns == 0) {
+    for (size_t i = 0; i < n; ++i) {
+      if (!parts[i].empty()) {
+        r->first_byte_ns = io::mono_ns();
+        break;
+      }
+    }
+  }
+  host_.output(r->conn_index, r->conn_generation, parts, n, done,
+               done && (!r->keep_alive || (r->stream && r->version_minor == 0)));
 }
 
 void* Runtime::arena_alloc(aigw_request* r, size_t size, size_t align) {
@@ -304,20 +315,20 @@ aigw_status Runtime::emit(aigw_request* r, const aigw_plugin_bytes* chunks, size
   size_t total = 0;
   for (size_t i = 0; i < n; ++i) total += chunks[i].len;
   if (total == 0) return AIGW_OK;
-  if (r->committed && !r->attempt.translated) {
-    // The common case, every event after the first content: framed straight
-    // into a buffer this worker reuses, rather than joined, framed and then
-    // copied again into the connection's output, each in a new string.
-    // output() copies the bytes before it can do anything else, so a
-    // re-entrant emit cannot overwrite them while they are in use.
-    std::string& frame = frame_scratch_;
-    frame.clear();
-    frame.reserve(total + 20);
-    bool chunked = r->version_minor != 0;  // HTTP/1.0: the body runs to the close
-    if (chunked) http::write_chunk_size(frame, total);
-    for (size_t i = 0; i < n; ++i) frame.append(reinterpret_cast<const char*>(chunks[i].ptr), chunks[i].len);
-    if (chunked) frame.append("\r\n");
-    write_out(r, frame, false);
+  if (r->committed && !r->attempt.translated && n <= kGatherParts - 2) {
+    // The common case, every event after the first content: the chunk-size
+    // line, the plugin's bytes and CRLF go to the connection's output as
+    // parts, one copy in all (they were joined, framed and copied again).
+    std::string_view parts[kGatherParts];
+    size_t count = 0;
+    http::ChunkSizeText size_text;
+    const bool chunked = r->version_minor != 0;  // HTTP/1.0: the body runs to the close
+    if (chunked) parts[count++] = http::chunk_size_line(size_text, total);
+    for (size_t i = 0; i < n; ++i) {
+      if (chunks[i].len > 0) parts[count++] = {reinterpret_cast<const char*>(chunks[i].ptr), chunks[i].len};
+    }
+    if (chunked) parts[count++] = "\r\n";
+    write_out(r, parts, count, false);
     return AIGW_OK;
   }
   std::string frame;

@@ -305,6 +305,10 @@ class Runtime final : private upstream::Listener {
   void account(aigw_request* r);      // settles the key's budget, records metrics and the log line
   void retire_unused();
   void write_out(aigw_request* r, std::string_view bytes, bool done);
+  void write_out(aigw_request* r, const std::string_view* parts, size_t n, bool done);
+  // emit() gathers a committed event from at most this many parts (the
+  // chunk-size line, the plugin's chunks, CRLF); more chunks are joined.
+  static constexpr size_t kGatherParts = 8;
 
   // The Messages API (messages_api.cpp). Sets the attempt's view of the
   // request for the provider's dialect; false when it had to answer instead
@@ -393,7 +397,6 @@ class Runtime final : private upstream::Listener {
   std::vector<bool> probe_busy_;      // per channel: a probe is in flight
   io::SlotTable<aigw_process> procs_{"child process"};
   BodyParser body_parser_;  // admission's reader of the request bodies
-  std::string frame_scratch_;  // emit's framing of a committed stream event, reused
 
   // Refreshed address sets, by provider index of the current generation.
   uint64_t addrs_generation_ = 0;

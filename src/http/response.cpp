@@ -105,17 +105,22 @@ void write_stream_head(std::string& out, int status, const ResponseMeta& meta,
   out.append("\r\n");
 }
 
-void write_chunk_size(std::string& out, size_t size) {
+std::string_view chunk_size_line(ChunkSizeText& buf, size_t size) {
   static const char hex[] = "0123456789abcdef";
-  char buf[20];
-  char* p = buf + sizeof buf;
+  char* const end = buf.data() + buf.size();
+  char* p = end;
   *--p = '\n';
   *--p = '\r';
   do {
     *--p = hex[size & 15];
     size >>= 4;
   } while (size != 0);
-  out.append(p, static_cast<size_t>(buf + sizeof buf - p));
+  return {p, static_cast<size_t>(end - p)};
+}
+
+void write_chunk_size(std::string& out, size_t size) {
+  ChunkSizeText buf;
+  out.append(chunk_size_line(buf, size));
 }
 
 void write_chunk(std::string& out, std::string_view data) {

@@ -5,6 +5,7 @@
 // coalesce into one write.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -52,6 +53,10 @@ void write_chunk(std::string& out, std::string_view data);
 // A chunk's size line alone, for a chunk written in parts: `size` bytes of
 // data and "\r\n" must follow. `size` must not be 0 (that is the last chunk).
 void write_chunk_size(std::string& out, size_t size);
+// The same line written into `buf`, for a chunk gathered from parts
+// without a join (the view points into `buf`).
+using ChunkSizeText = std::array<char, 20>;
+std::string_view chunk_size_line(ChunkSizeText& buf, size_t size);
 void write_last_chunk(std::string& out);
 
 // An error answer in meta.errors' shape. OpenAI's:

@@ -481,11 +481,26 @@ std::string& Worker::out_buffer(Connection& c) {
   return c.out;
 }
 
-void Worker::output(uint32_t conn_index, uint32_t conn_generation, std::string_view bytes, bool done,
-                    bool close) {
+void Worker::output(uint32_t conn_index, uint32_t conn_generation, const std::string_view* parts, size_t n,
+                    bool done, bool close) {
   Connection* c = slot(conn_index, conn_generation);
   if (c == nullptr || gone(*c)) return;
-  out_buffer(*c).append(bytes);
+  std::string& out = out_buffer(*c);
+  if (n == 1) {
+    out.append(parts[0]);
+  } else {
+    // Grown once, then plain copies: an append per part cost more than
+    // the copying itself for a stream event's few hundred bytes.
+    size_t total = 0;
+    for (size_t i = 0; i < n; ++i) total += parts[i].size();
+    size_t at = out.size();
+    out.resize(at + total);
+    for (size_t i = 0; i < n; ++i) {
+      if (parts[i].empty()) continue;
+      std::memcpy(out.data() + at, parts[i].data(), parts[i].size());
+      at += parts[i].size();
+    }
+  }
   if (done) {
     c->phase = Phase::idle;
     c->exchange = kNoSlot;

@@ -145,8 +145,10 @@ class Worker final : public gateway::Host {
 
   // A plugin request or admin request writes its response bytes here.
   // `done`: the response is complete; `close`: close the connection after it.
-  void output(uint32_t conn_index, uint32_t conn_generation, std::string_view bytes, bool done,
+  // The bytes may come in parts (Host::output).
+  void output(uint32_t conn_index, uint32_t conn_generation, const std::string_view* parts, size_t n, bool done,
               bool close) override;
+  using gateway::Host::output;
   // The connection's output buffer, given spare capacity from the worker's
   // send buffers when it has none (see send_buffers_).
   std::string& out_buffer(Connection& c);

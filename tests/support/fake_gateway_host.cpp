@@ -5,9 +5,12 @@
 
 namespace aigw::test {
 
-void FakeGatewayHost::output(uint32_t conn_index, uint32_t conn_generation, std::string_view bytes, bool done,
-                             bool close) {
-  outputs.push_back({conn_index, conn_generation, std::string(bytes), done, close});
+void FakeGatewayHost::output(uint32_t conn_index, uint32_t conn_generation, const std::string_view* parts, size_t n,
+                             bool done, bool close) {
+  // One Output per call, as the worker appends the parts in one go.
+  std::string bytes;
+  for (size_t i = 0; i < n; ++i) bytes.append(parts[i]);
+  outputs.push_back({conn_index, conn_generation, std::move(bytes), done, close});
 }
 
 void FakeGatewayHost::record(const metrics::RequestRecord& rec) {

@@ -62,8 +62,9 @@ class FakeGatewayHost final : public gateway::Host {
   io::BufferRing& buffers() override { return buffers_; }
   io::FdBudget& fds() override { return fds_; }
   std::string_view date() const override { return "Sat, 05 Dec 2026 00:00:00 GMT"; }
-  void output(uint32_t conn_index, uint32_t conn_generation, std::string_view bytes, bool done,
+  void output(uint32_t conn_index, uint32_t conn_generation, const std::string_view* parts, size_t n, bool done,
               bool close) override;
+  using gateway::Host::output;
   metrics::WorkerMetrics& metrics() override { return metrics_; }
   void record(const metrics::RequestRecord& rec) override;
   void publish_health(const routing::News& n) override { news.push_back(n); }
