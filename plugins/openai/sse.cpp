@@ -12,14 +12,32 @@ constexpr uint32_t kEventCaptures = JsonScanner::kUsage | JsonScanner::kFinishRe
 
 }  // namespace
 
+bool one_data_line(std::string_view event, std::string_view& value) {
+  constexpr std::string_view kData = "data:";
+  if (!event.starts_with(kData)) return false;
+  const void* hit = std::memchr(event.data() + kData.size(), '\n', event.size() - kData.size());
+  if (hit == nullptr) return false;
+  const auto nl = static_cast<size_t>(static_cast<const char*>(hit) - event.data());
+  const std::string_view rest = event.substr(nl + 1);
+  if (rest != "\n" && rest != "\r\n") return false;
+  value = event.substr(kData.size(), nl - kData.size());
+  if (!value.empty() && value.back() == '\r') value.remove_suffix(1);
+  if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  return true;
+}
+
 EventData read_event_data(std::string_view event, JsonScanner& scanner) {
   EventData out;
   std::string_view first;
-  sdk::for_each_sse_field(event, [&](std::string_view name, std::string_view value) {
-    if (name != "data") return;  // event:, id:, retry: carry nothing we use
-    if (out.data_lines == 0) first = value;
-    ++out.data_lines;
-  });
+  if (one_data_line(event, first)) {
+    out.data_lines = 1;
+  } else {
+    sdk::for_each_sse_field(event, [&](std::string_view name, std::string_view value) {
+      if (name != "data") return;  // event:, id:, retry: carry nothing we use
+      if (out.data_lines == 0) first = value;
+      ++out.data_lines;
+    });
+  }
   if (out.data_lines == 0) return out;
   if (out.data_lines == 1) {
     std::string_view payload = first;

@@ -19,6 +19,13 @@ struct EventData {
   bool braced = false;
 };
 
+// Nearly every event of a stream is one data line and the blank line that
+// ends it ("data: {...}\n\n"): true for that shape, with the data value
+// (what sdk::for_each_sse_field gives for it), found with one search for
+// the line end. False for any other shape (more fields, comments, a line
+// end that is not LF or CRLF), which then takes for_each_sse_field.
+bool one_data_line(std::string_view event, std::string_view& value);
+
 // Reads the event's data payload (its "data:" field values joined by "\n",
 // as the SSE spec assembles them) and, unless it need not be scanned (see
 // EventData), resets `scanner` for usage and finish reasons and feeds it.

@@ -20,7 +20,8 @@
 //     braced) skips a document the scanner finds a usage or finish reason
 //     in, or calls a complete object unbraced;
 //   - the splitter's events depend on the cuts, or its events and tail are
-//     not the input exactly, or the pending event outgrows the cap without
+//     not the input exactly, or the one-data-line shortcut (sse.h) reads an
+//     event otherwise than sdk::for_each_sse_field, or the pending event outgrows the cap without
 //     overflow being reported;
 //   - the splice does not give the body with the edits applied, or accepts
 //     edits that are unsorted, overlap or reach past the body.
@@ -36,6 +37,7 @@
 #include "aigw_plugin.hpp"
 #include "json_scan.h"
 #include "splice.h"
+#include "sse.h"
 
 namespace {
 
@@ -161,6 +163,19 @@ void sse_splitter(std::string_view in, Rng& rng) {
   for (const std::string& e : whole.events) {
     FUZZ_CHECK(!e.empty() && e.back() == '\n');
     joined += e;
+    // The plugin's one-data-line shortcut reads what the SDK's field
+    // reader reads: a single data field with the same value.
+    std::string_view fast;
+    if (o::one_data_line(e, fast)) {
+      size_t fields = 0;
+      std::string_view slow;
+      aigw::sdk::for_each_sse_field(e, [&](std::string_view name, std::string_view value) {
+        ++fields;
+        if (name == "data") slow = value;
+      });
+      FUZZ_CHECK(fields == 1);
+      FUZZ_CHECK(slow == fast);
+    }
   }
   FUZZ_CHECK(joined + whole.tail == in);
 
