@@ -17,4 +17,9 @@ namespace aigw::json {
 //     \ufffd (U+FFFD), so a cut or forged sequence cannot break the output.
 void append_string(std::string& out, std::string_view s);
 
+// True when append_string writes `s` unchanged between its quotes: printable
+// ASCII without `"` and `\`. A writer that places bytes itself may copy
+// such a string as it is and leave every other one to append_string.
+bool plain(std::string_view s);
+
 }  // namespace aigw::json

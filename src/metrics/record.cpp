@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <charconv>
 #include <cstring>
 
 #include "metrics/access_log.h"
@@ -27,15 +28,25 @@ Peer Peer::of_socket(int fd) {
   return p;
 }
 
-void Peer::format(std::string& out) const {
-  if (family == 0) return;
-  char buf[INET6_ADDRSTRLEN] = {0};
-  inet_ntop(family == 4 ? AF_INET : AF_INET6, addr, buf, sizeof buf);
-  if (family == 6) out += '[';
-  out += buf;
-  if (family == 6) out += ']';
-  out += ':';
-  out += std::to_string(port);
+std::string_view Peer::format(Text& buf) const {
+  if (family == 0) return {};
+  char* p = buf.data();
+  if (family == 4) {
+    // By hand: glibc's inet_ntop formats IPv4 through sprintf, which was a
+    // sixth of an access-log line's cost.
+    for (int i = 0; i < 4; ++i) {
+      if (i > 0) *p++ = '.';
+      p = std::to_chars(p, buf.data() + buf.size(), addr[i]).ptr;
+    }
+  } else {
+    *p++ = '[';
+    inet_ntop(AF_INET6, addr, p, INET6_ADDRSTRLEN);
+    p += std::strlen(p);
+    *p++ = ']';
+  }
+  *p++ = ':';
+  p = std::to_chars(p, buf.data() + buf.size(), port).ptr;
+  return {buf.data(), static_cast<size_t>(p - buf.data())};
 }
 
 void record(const RequestRecord& r, WorkerMetrics& m, LogBuffer* log, const config::AccessLogConfig* cfg,
@@ -50,8 +61,8 @@ void record(const RequestRecord& r, WorkerMetrics& m, LogBuffer* log, const conf
 
   if (log == nullptr || cfg == nullptr) return;
   if (!cfg->enabled || !should_log(r.status, cfg->sample, sample_rng)) return;
-  std::string client;
-  r.peer.format(client);
+  Peer::Text client_text;
+  const std::string_view client = r.peer.format(client_text);
   AccessRecord a;
   a.unix_ms = wall_clock_ms();
   a.request_id = r.request_id;

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -28,7 +29,10 @@ struct Peer {
   uint8_t addr[16] = {};
 
   static Peer of_socket(int fd);  // getpeername, once per connection
-  void format(std::string& out) const;  // "127.0.0.1:5000", "[::1]:5000", "" when unknown
+  // "127.0.0.1:5000", "[::1]:5000", "" when unknown; written into `buf`
+  // (no allocation per access-log line).
+  using Text = std::array<char, 64>;
+  std::string_view format(Text& buf) const;
 };
 
 struct RequestRecord {

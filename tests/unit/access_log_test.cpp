@@ -10,6 +10,7 @@
 #include <string>
 
 #include "metrics/log_buffer.h"
+#include "metrics/record.h"
 
 namespace {
 
@@ -53,6 +54,29 @@ TEST(AccessLogFormat, OneJsonLineWithNumbersAsNumbers) {
   out.clear();
   format(stopped, out);
   EXPECT_NE(out.find(R"("error":null,"finish_reason":"length"})"), std::string::npos) << out;
+}
+
+TEST(AccessLogPeer, AddressesAndPortsAsWritten) {
+  Peer::Text buf;
+  Peer p;
+  EXPECT_EQ(p.format(buf), "");  // unknown
+  p.family = 4;
+  const uint8_t v4[][4] = {{0, 0, 0, 0}, {10, 0, 0, 7}, {127, 0, 0, 1}, {255, 255, 255, 255}};
+  const char* want[] = {"0.0.0.0:0", "10.0.0.7:51234", "127.0.0.1:80", "255.255.255.255:65535"};
+  const uint16_t ports[] = {0, 51234, 80, 65535};
+  for (size_t i = 0; i < 4; ++i) {
+    std::memcpy(p.addr, v4[i], 4);
+    p.port = ports[i];
+    EXPECT_EQ(p.format(buf), want[i]);
+  }
+  p.family = 6;
+  std::memset(p.addr, 0, sizeof p.addr);
+  p.addr[15] = 1;
+  p.port = 51234;
+  EXPECT_EQ(p.format(buf), "[::1]:51234");
+  std::memset(p.addr, 0xff, sizeof p.addr);  // the longest form
+  p.port = 65535;
+  EXPECT_EQ(p.format(buf), "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535");
 }
 
 TEST(AccessLogFormat, EmptyAndUnknownValuesAreNull) {

@@ -33,6 +33,32 @@ TEST(JsonWrite, PlainAsciiIsQuotedAndCopied) {
   EXPECT_EQ(w("hello world /v1/chat?x=1&y=~"), "\"hello world /v1/chat?x=1&y=~\"");
 }
 
+// Plain runs are found a word (8 bytes) at a time, the tail as the last 8
+// bytes: every byte value that needs escaping, at every position of strings
+// of 1 to 20 bytes, must still be found, and the plain bytes around it
+// copied as they are; plain() says whether nothing needed escaping. The
+// expected output comes from escaping the one byte alone.
+TEST(JsonWrite, EverySpecialByteAtEveryPositionOfTheWordScan) {
+  for (int c = 0; c < 256; ++c) {
+    const std::string alone = w(std::string(1, static_cast<char>(c)));
+    const std::string_view escaped = std::string_view(alone).substr(1, alone.size() - 2);
+    for (size_t len = 1; len <= 20; ++len) {  // every tail after the whole words
+      for (size_t at = 0; at < len; ++at) {
+        std::string in(len, 'a');
+        in[at] = static_cast<char>(c);
+        const std::string want =
+            "\"" + std::string(at, 'a') + std::string(escaped) + std::string(len - 1 - at, 'a') + "\"";
+        ASSERT_EQ(w(in), want) << "byte " << c << " at " << at << " of " << len;
+        ASSERT_EQ(plain(in), escaped == std::string(1, static_cast<char>(c)))
+            << "byte " << c << " at " << at << " of " << len;
+      }
+    }
+    EXPECT_TRUE(plain(std::string(20, 'a')));
+  }
+  // Bytes just beside the special ranges stay plain in a whole word.
+  EXPECT_EQ(w(" !#[]~~~ !#[]~~~"), "\" !#[]~~~ !#[]~~~\"");
+}
+
 TEST(JsonWrite, AppendsToWhatIsThere) {
   std::string out = "{\"a\":";
   append_string(out, "b");
