@@ -16,7 +16,8 @@ happens at that request's start. So each measured window holds the N
 requests plus a part of the two trigger requests at its edges; the
 per-request figure divides by N + 1 (error < 1/N).
 
-aigw runs with one worker, access log off; nginx with master_process off,
+aigw runs with one worker, access log off (--access-log adds a run with it
+on, to a file), usage store off; nginx with master_process off,
 one worker, access log off, upstream keep-alive, proxy_buffering off for
 streams (what a streaming proxy needs). Both run the distribution's
 configuration as a packager builds it (pass --aigw for a release build).
@@ -186,11 +187,16 @@ def measure(server, port, n, warmup, idle_s):
     return figures
 
 
-def aigw_config(port, mock_port):
-    return ("[server]\nlisten = \"127.0.0.1:%d\"\nworkers = 1\nshutdown_delay = \"0s\"\n"
-            "[access_log]\nenabled = false\n"
+def aigw_config(port, mock_port, log_path=None):
+    log = ("[access_log]\npath = \"%s\"\nsample = 1.0\n" % log_path if log_path
+           else "[access_log]\nenabled = false\n")
+    # The usage store off: its writer thread flushes once a second, and
+    # whether a flush falls inside a window moved the chat figure by ~3%
+    # (bench/features measures the store on its own).
+    return ("[server]\nlisten = \"127.0.0.1:%d\"\nworkers = 1\nshutdown_delay = \"0s\"\n" % port + log +
+            "[state]\nenabled = false\n" +
             "[[provider]]\nname = \"mock\"\nplugin = \"openai\"\nbase_url = \"http://127.0.0.1:%d/v1\"\n"
-            "api_key = \"sk-upstream\"\nmodels = [\"mock-model\"]\n" % (port, mock_port))
+            "api_key = \"sk-upstream\"\nmodels = [\"mock-model\"]\n" % mock_port)
 
 
 def nginx_config(d, port, mock_port):
@@ -229,12 +235,17 @@ def main():
     p.add_argument("--stream-tokens", type=int, default=16)
     p.add_argument("--idle", type=float, default=5, help="seconds of the idle window (default 5)")
     p.add_argument("--json", help="also write the figures here")
+    p.add_argument("--access-log", action="store_true",
+                   help="also measure aigw with its access log on (to a file, every request): aigw_log")
+    p.add_argument("--no-nginx", action="store_true", help="measure aigw only")
     p.add_argument("--keep", action="store_true",
-                   help="keep the callgrind files (cg.aigw.out.N: 2 idle, 4 chat, 6 stream) for callgrind_annotate")
+                   help="keep the callgrind files (cg.aigw.out.N: 2 idle, 4 chat, 6 stream; cg.aigw_log.out.N likewise) for callgrind_annotate")
     args = p.parse_args()
     for tool in ("valgrind", "callgrind_control"):
         if not shutil.which(tool):
             sys.exit("needs %s (scripts/install-deps --bench installs valgrind)" % tool)
+    if not args.no_nginx and not os.access(args.nginx, os.X_OK):
+        sys.exit("needs nginx at %s (scripts/install-deps --bench installs nginx-light), or --no-nginx" % args.nginx)
     d = tempfile.mkdtemp(prefix="aigw-instr-")
     mock_port = free_port()
     mock = subprocess.Popen([args.mock, "--listen", "127.0.0.1:%d" % mock_port, "--stream-interval", "0",
@@ -243,34 +254,43 @@ def main():
     results = {"requests": args.requests, "stream_tokens": args.stream_tokens}
     try:
         wait_port(mock_port)
-        port = free_port()
-        conf = os.path.join(d, "aigw.toml")
-        with open(conf, "w") as f:
-            f.write(aigw_config(port, mock_port))
-        srv = Callgrind([args.aigw, "serve", "-c", conf], d, "aigw")
-        try:
-            results["aigw"] = measure(srv, port, args.requests, args.warmup, args.idle)
-        finally:
-            srv.stop()
-        port = free_port()
-        os.makedirs(os.path.join(d, "nginx"))
-        conf = os.path.join(d, "nginx", "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(nginx_config(os.path.join(d, "nginx"), port, mock_port))
-        srv = Callgrind([args.nginx, "-c", conf, "-e", os.path.join(d, "nginx", "error.log")], d, "nginx")
-        try:
-            results["nginx"] = measure(srv, port, args.requests, args.warmup, args.idle)
-        finally:
-            srv.stop()
+        runs = [("aigw", None)]
+        if args.access_log:
+            runs.append(("aigw_log", os.path.join(d, "access.log")))
+        for name, log_path in runs:
+            port = free_port()
+            conf = os.path.join(d, name + ".toml")
+            with open(conf, "w") as f:
+                f.write(aigw_config(port, mock_port, log_path))
+            srv = Callgrind([args.aigw, "serve", "-c", conf], d, name)
+            try:
+                results[name] = measure(srv, port, args.requests, args.warmup, args.idle)
+            finally:
+                srv.stop()
+        if not args.no_nginx:
+            port = free_port()
+            os.makedirs(os.path.join(d, "nginx"))
+            conf = os.path.join(d, "nginx", "nginx.conf")
+            with open(conf, "w") as f:
+                f.write(nginx_config(os.path.join(d, "nginx"), port, mock_port))
+            srv = Callgrind([args.nginx, "-c", conf, "-e", os.path.join(d, "nginx", "error.log")], d, "nginx")
+            try:
+                results["nginx"] = measure(srv, port, args.requests, args.warmup, args.idle)
+            finally:
+                srv.stop()
     finally:
         mock.terminate()
         mock.wait(10)
+    names = [n for n in ("aigw", "aigw_log", "nginx") if n in results]
     print("%-10s %18s %18s %14s" % ("", "chat (instr/req)", "stream (instr/req)", "idle (instr/s)"))
-    for name in ("aigw", "nginx"):
+    for name in names:
         r = results[name]
         print("%-10s %18.0f %18.0f %14.0f" % (name, r["chat"], r["stream"], r["idle_per_s"]))
-    results["ratio"] = {k: results["aigw"][k] / results["nginx"][k] for k in ("chat", "stream")}
-    print("%-10s %18.2f %18.2f" % ("aigw/nginx", results["ratio"]["chat"], results["ratio"]["stream"]))
+    for name, base in (("aigw_log", "aigw"), ("aigw", "nginx")):
+        if name in results and base in results:
+            ratio = {k: results[name][k] / results[base][k] for k in ("chat", "stream")}
+            results["ratio" if base == "nginx" else "log_ratio"] = ratio
+            print("%-14s %14.3f %18.3f" % ("%s/%s" % (name, base), ratio["chat"], ratio["stream"]))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
