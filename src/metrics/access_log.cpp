@@ -26,7 +26,7 @@ class Line {
 
   void raw(std::string_view s) {
     char* p = room(s.size());
-    std::memcpy(p, s.data(), s.size());
+    copy(p, s);
     at_ += s.size();
   }
   void ch(char c) {
@@ -39,7 +39,7 @@ class Line {
     if (json::plain(s)) {
       char* p = room(s.size() + 2);
       *p = '"';
-      std::memcpy(p + 1, s.data(), s.size());
+      copy(p + 1, s);
       p[s.size() + 1] = '"';
       at_ += s.size() + 2;
       return;
@@ -63,6 +63,10 @@ class Line {
   void finish() { out_.resize(at_); }
 
  private:
+  // An empty view may have no data pointer, which memcpy must not get.
+  static void copy(char* to, std::string_view s) {
+    if (!s.empty()) std::memcpy(to, s.data(), s.size());
+  }
   char* room(size_t n) {
     if (at_ + n > out_.size()) [[unlikely]] grow(n);
     return out_.data() + at_;
