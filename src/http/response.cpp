@@ -118,15 +118,11 @@ std::string_view chunk_size_line(ChunkSizeText& buf, size_t size) {
   return {p, static_cast<size_t>(end - p)};
 }
 
-void write_chunk_size(std::string& out, size_t size) {
-  ChunkSizeText buf;
-  out.append(chunk_size_line(buf, size));
-}
-
 void write_chunk(std::string& out, std::string_view data) {
   if (data.empty()) return;
   out.reserve(out.size() + data.size() + 20);  // one allocation at most
-  write_chunk_size(out, data.size());
+  ChunkSizeText size;
+  out.append(chunk_size_line(size, data.size()));
   out.append(data);
   out.append("\r\n");
 }

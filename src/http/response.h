@@ -50,11 +50,10 @@ void write_stream_head(std::string& out, int status, const ResponseMeta& meta,
 // One chunk of a chunked body; an empty `data` writes nothing (the last
 // chunk is written by write_last_chunk).
 void write_chunk(std::string& out, std::string_view data);
-// A chunk's size line alone, for a chunk written in parts: `size` bytes of
-// data and "\r\n" must follow. `size` must not be 0 (that is the last chunk).
-void write_chunk_size(std::string& out, size_t size);
-// The same line written into `buf`, for a chunk gathered from parts
-// without a join (the view points into `buf`).
+// A chunk's size line alone ("1a\r\n"), written into `buf`, for a chunk
+// gathered from parts without a join (the view points into `buf`): `size`
+// bytes of data and "\r\n" must follow. `size` must not be 0 (that is the
+// last chunk).
 using ChunkSizeText = std::array<char, 20>;
 std::string_view chunk_size_line(ChunkSizeText& buf, size_t size);
 void write_last_chunk(std::string& out);
