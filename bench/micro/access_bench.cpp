@@ -98,8 +98,8 @@ void BM_AccessLogLine(benchmark::State& state) {
   r.prompt_tokens = 120;
   r.completion_tokens = 40;
   r.total_tokens = 160;
-  r.ttfb_ms = 180.25;
-  r.duration_ms = 420.5;
+  r.ttfb_us = 180'250;
+  r.duration_us = 420'500;
   r.attempts = 1;
   size_t n = 0;
   for (auto _ : state) {

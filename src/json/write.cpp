@@ -3,6 +3,10 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "json/utf8.h"
 
 namespace aigw::json {
@@ -11,6 +15,58 @@ namespace {
 // Bytes that cannot be copied as they are: controls, DEL, the two JSON
 // metacharacters, and every non-ASCII byte (checked as UTF-8).
 bool special(unsigned char c) { return c < 0x20 || c >= 0x7f || c == '"' || c == '\\'; }
+
+#if defined(__SSE2__)
+
+// 16 bytes at a time (SSE2 is part of x86-64): a bitmask of the special
+// bytes. Read as signed, every byte >= 0x80 is negative, so one signed
+// "less than 0x20" finds the controls and the non-ASCII bytes together.
+int special_mask(__m128i x) {
+  const __m128i low = _mm_cmplt_epi8(x, _mm_set1_epi8(0x20));
+  const __m128i del = _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f));
+  const __m128i quote = _mm_cmpeq_epi8(x, _mm_set1_epi8('"'));
+  const __m128i backslash = _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'));
+  return _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(low, del), _mm_or_si128(quote, backslash)));
+}
+
+__m128i load16(const char* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+
+// The end of the plain run that starts at `i`. Whatever is left is read in
+// whole registers: past 16 bytes the last 16 overlap bytes already found
+// plain (their bits are clear); 8 to 15 bytes as two 8-byte halves, 4 to 7
+// as two 4-byte ones; so the first special byte is found without a byte loop.
+size_t plain_run_end(std::string_view s, size_t i) {
+  const char* p = s.data();
+  const size_t n = s.size();
+  if (n - i >= 16) {
+    for (; i + 16 <= n; i += 16) {
+      if (const int m = special_mask(load16(p + i))) return i + static_cast<size_t>(__builtin_ctz(m));
+    }
+    if (i == n) return n;
+    const int m = special_mask(load16(p + n - 16));
+    return m != 0 ? n - 16 + static_cast<size_t>(__builtin_ctz(m)) : n;
+  }
+  const size_t left = n - i;
+  if (left >= 8) {
+    const __m128i x = _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + i)),
+                                         _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + n - 8)));
+    const int m = special_mask(x);
+    if (m == 0) return n;
+    return (m & 0xff) != 0 ? i + static_cast<size_t>(__builtin_ctz(m)) : n - 8 + static_cast<size_t>(__builtin_ctz(m >> 8));
+  }
+  if (left >= 4) {
+    int32_t lo, hi;
+    std::memcpy(&lo, p + i, 4);
+    std::memcpy(&hi, p + n - 4, 4);
+    const int m = special_mask(_mm_unpacklo_epi32(_mm_cvtsi32_si128(lo), _mm_cvtsi32_si128(hi)));
+    if ((m & 0xff) == 0) return n;
+    return (m & 0xf) != 0 ? i + static_cast<size_t>(__builtin_ctz(m)) : n - 4 + static_cast<size_t>(__builtin_ctz(m >> 4));
+  }
+  while (i < n && !special(static_cast<unsigned char>(p[i]))) ++i;
+  return i;
+}
+
+#else
 
 // Whether any of the 8 bytes of `x` is special, a word at a time (access-log
 // lines and error bodies are mostly long plain runs). Each test is the
@@ -42,6 +98,8 @@ size_t plain_run_end(std::string_view s, size_t i) {
   while (i < s.size() && !special(static_cast<unsigned char>(s[i]))) ++i;
   return i;
 }
+
+#endif
 
 void escape_control(std::string& out, unsigned char c) {
   static const char hex[] = "0123456789abcdef";

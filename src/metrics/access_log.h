@@ -36,8 +36,8 @@ struct AccessRecord {
   uint64_t prompt_tokens = 0;
   uint64_t completion_tokens = 0;
   uint64_t total_tokens = 0;      // as the provider reported it (may differ from the sum)
-  double ttfb_ms = -1;            // first response byte to the client; < 0: null (none sent)
-  double duration_ms = 0;
+  int64_t ttfb_us = -1;           // first response byte to the client; < 0: null (none sent)
+  int64_t duration_us = 0;        // written as milliseconds with three decimals; < 0: null
   uint32_t attempts = 0;
   bool stream = false;
   std::string_view error;         // error code ("upstream_timeout"); empty: null

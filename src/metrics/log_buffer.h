@@ -7,7 +7,7 @@
 // costs lines, never latency or unbounded memory.
 //
 // The worker's loop, all on the worker thread:
-//   line.clear(); format(rec, line); buf.append(line);
+//   buf.append_with([&](std::string& out) { format(rec, out); });
 //   once per loop turn: if (!buf.take().empty()) {
 //     buf.prep_write(ring.sqe(), fd);  // then set user_data and submit
 //   }
@@ -39,6 +39,29 @@ class LogBuffer {
   // Appends one whole line (with its '\n'). False, and dropped() counts it,
   // when it would take pending() past the cap.
   bool append(std::string_view line);
+
+  // Room for `bytes` in each of the two buffers up front, so the first
+  // batches do not reallocate (and copy) on the request path.
+  void reserve(size_t bytes) {
+    filling_.reserve(bytes);
+    writing_.reserve(bytes);
+  }
+
+  // One line formatted straight into the filling buffer, without a copy:
+  // `write(std::string&)` appends the whole line ('\n' included). A line
+  // that takes pending() past the cap is cut off again and counted, as
+  // append() does.
+  template <class Write>
+  bool append_with(Write&& write) {
+    const size_t mark = filling_.size();
+    write(filling_);
+    if (pending() > cap_) {
+      filling_.resize(mark);
+      ++dropped_;
+      return false;
+    }
+    return true;
+  }
 
   // The bytes to write next, now marked in flight; empty when a write is
   // already in flight or nothing is pending. The view stays valid, and its

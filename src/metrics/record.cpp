@@ -50,7 +50,7 @@ std::string_view Peer::format(Text& buf) const {
 }
 
 void record(const RequestRecord& r, WorkerMetrics& m, LogBuffer* log, const config::AccessLogConfig* cfg,
-            uint64_t& sample_rng, std::string& line) {
+            uint64_t& sample_rng) {
   auto none = [](std::string_view s) { return s.empty() ? std::string_view("none") : s; };
   RequestSeries* s = m.series(none(r.model), none(r.provider), none(r.key));
   s->count(r.status);
@@ -76,15 +76,13 @@ void record(const RequestRecord& r, WorkerMetrics& m, LogBuffer* log, const conf
   a.prompt_tokens = r.prompt_tokens;
   a.completion_tokens = r.completion_tokens;
   a.total_tokens = r.total_tokens;
-  a.ttfb_ms = r.first_byte_ns != 0 ? static_cast<double>(r.first_byte_ns - r.start_ns) / 1e6 : -1;
-  a.duration_ms = static_cast<double>(r.end_ns - r.start_ns) / 1e6;
+  a.ttfb_us = r.first_byte_ns != 0 ? (r.first_byte_ns - r.start_ns) / 1000 : -1;
+  a.duration_us = (r.end_ns - r.start_ns) / 1000;
   a.attempts = r.attempts;
   a.stream = r.stream;
   a.error = r.status >= 400 ? r.error : std::string_view();
   if (r.finish_reason) a.finish_reason = label(*r.finish_reason);
-  line.clear();
-  format(a, line);
-  log->append(line);
+  log->append_with([&](std::string& out) { format(a, out); });
 }
 
 }  // namespace aigw::metrics

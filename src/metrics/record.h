@@ -60,8 +60,8 @@ struct RequestRecord {
 
 // Counts `r` in `m` and, when `log` is given and `cfg` says this request is
 // logged (errors always, the rest sampled), appends its access-log line to
-// `log`. `line` is the caller's scratch string, reused between calls.
+// `log`.
 void record(const RequestRecord& r, WorkerMetrics& m, LogBuffer* log, const config::AccessLogConfig* cfg,
-            uint64_t& sample_rng, std::string& line);
+            uint64_t& sample_rng);
 
 }  // namespace aigw::metrics

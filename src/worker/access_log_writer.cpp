@@ -19,6 +19,9 @@ namespace aigw::worker {
 
 void Worker::set_access_log(int fd) {
   access_log_fd_ = fd;
+  // A batch goes out at kLogBatchBytes; lines that come while it is in
+  // flight fill the other buffer past that.
+  if (fd >= 0) access_log_.reserve(2 * kLogBatchBytes);
   struct stat st {};
   // Writes to a pipe or terminal are atomic only up to PIPE_BUF: other
   // workers and the process log share the destination, so each write there
@@ -29,8 +32,7 @@ void Worker::set_access_log(int fd) {
 void Worker::record(const metrics::RequestRecord& r) {
   const plugin::Generation* gen = plugins_->generation();
   const bool log = access_log_fd_ >= 0 && gen != nullptr;
-  metrics::record(r, metrics_, log ? &access_log_ : nullptr, log ? &gen->config->access_log : nullptr, sample_rng_,
-                  log_line_);
+  metrics::record(r, metrics_, log ? &access_log_ : nullptr, log ? &gen->config->access_log : nullptr, sample_rng_);
   // time(): a vDSO read of the wall clock, which keys the buckets every
   // worker shares.
   history_.add(r, static_cast<int64_t>(time(nullptr)));

@@ -261,7 +261,6 @@ class Worker final : public gateway::Host {
   int access_log_fd_ = -1;
   state::UsageQueue* usage_ = nullptr;
   bool access_log_small_writes_ = false;
-  std::string log_line_;
   uint64_t request_id_state_ = 0;
   uint64_t sample_rng_ = 0;
   std::vector<Worker*> peers_;

@@ -11,6 +11,8 @@
 //   - it does not read back as the input where the input was valid UTF-8,
 //     or as the input with each bad byte turned into U+FFFD otherwise
 //     (checked by length and by the valid input's bytes);
+//   - plain() disagrees with append_string about whether a string needed
+//     escaping;
 //   - the access-log line built from those strings is not one line of one
 //     JSON object with the same strings in its fields.
 #include <cstdint>
@@ -47,6 +49,13 @@ void check_string(std::string_view s) {
   std::string out;
   aigw::json::append_string(out, s);
   for (unsigned char c : out) FUZZ_CHECK(c >= 0x20 && c != 0x7f);
+  // plain() (the access log's shortcut: the string copied between quotes)
+  // is true exactly when every byte is printable ASCII other than the two
+  // metacharacters, and then append_string copied it as it is.
+  bool printable = true;
+  for (unsigned char c : s) printable = printable && c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+  FUZZ_CHECK(aigw::json::plain(s) == printable);
+  if (printable) FUZZ_CHECK(out.size() == s.size() + 2 && std::string_view(out).substr(1, s.size()) == s);
   simdjson::dom::element e;
   FUZZ_CHECK(!parser().parse(out).get(e));
   std::string_view back;
@@ -86,7 +95,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   r.error = parts[7];
   r.finish_reason = parts[7];
   r.status = 200;
-  r.ttfb_ms = static_cast<double>(size);
+  r.ttfb_us = static_cast<int64_t>(size);
   std::string line;
   aigw::metrics::format(r, line);
   FUZZ_CHECK(!line.empty() && line.back() == '\n');

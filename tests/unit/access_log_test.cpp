@@ -30,8 +30,8 @@ AccessRecord sample_record() {
   r.prompt_tokens = 12;
   r.completion_tokens = 40;
   r.total_tokens = 52;
-  r.ttfb_ms = 180.25;
-  r.duration_ms = 912.004;
+  r.ttfb_us = 180'250;
+  r.duration_us = 912'004;
   r.attempts = 1;
   r.stream = true;
   return r;
@@ -54,6 +54,23 @@ TEST(AccessLogFormat, OneJsonLineWithNumbersAsNumbers) {
   out.clear();
   format(stopped, out);
   EXPECT_NE(out.find(R"("error":null,"finish_reason":"length"})"), std::string::npos) << out;
+}
+
+// Milliseconds with three decimals from whole microseconds: leading zeros
+// of the fraction kept, no rounding, negative as null.
+TEST(AccessLogFormat, MicrosecondsAsMillisecondsWithThreeDecimals) {
+  const struct {
+    int64_t us;
+    const char* want;
+  } cases[] = {{0, "0.000"}, {5, "0.005"}, {70, "0.070"}, {999, "0.999"}, {1000, "1.000"},
+               {1'000'001, "1000.001"}, {INT64_MAX, "9223372036854775.807"}, {-1, "null"}};
+  for (const auto& c : cases) {
+    AccessRecord r = sample_record();
+    r.duration_us = c.us;
+    std::string out;
+    format(r, out);
+    EXPECT_NE(out.find(std::string(",\"duration_ms\":") + c.want + ","), std::string::npos) << c.us << ": " << out;
+  }
 }
 
 TEST(AccessLogPeer, AddressesAndPortsAsWritten) {
@@ -82,7 +99,7 @@ TEST(AccessLogPeer, AddressesAndPortsAsWritten) {
 TEST(AccessLogFormat, EmptyAndUnknownValuesAreNull) {
   AccessRecord r;
   r.unix_ms = 1234;
-  r.ttfb_ms = -1;
+  r.ttfb_us = -1;
   r.status = 401;
   r.error = "invalid_api_key";
   std::string out;
@@ -241,6 +258,29 @@ TEST(AccessLogBuffer, CapDropsAndCountsLines) {
   EXPECT_EQ(buf.dropped(), 3u);
   EXPECT_FALSE(buf.append(std::string(200, 'y'))) << "a line bigger than the cap";
   EXPECT_EQ(buf.dropped(), 4u);
+}
+
+// The worker formats each line straight into the buffer's pending bytes:
+// the cap holds as with append(), a line over it leaves nothing behind, and
+// the buffer grows with what it holds (a line at a time), not by doubling
+// per line.
+TEST(AccessLogBuffer, FormattedInPlaceUnderTheCap) {
+  std::string one;
+  format(sample_record(), one);
+  const size_t cap = 2000 * one.size();
+  LogBuffer buf(cap);
+  for (int i = 0; i < 2000; ++i) {
+    ASSERT_TRUE(buf.append_with([](std::string& out) { format(sample_record(), out); })) << i;
+  }
+  EXPECT_EQ(buf.pending(), cap);
+  EXPECT_FALSE(buf.append_with([](std::string& out) { format(sample_record(), out); }));
+  EXPECT_EQ(buf.pending(), cap) << "the line over the cap was cut off again";
+  EXPECT_EQ(buf.dropped(), 1u);
+  const std::string_view all = buf.take();
+  ASSERT_EQ(all.size(), cap);
+  for (size_t at = 0; at < all.size(); at += one.size()) ASSERT_EQ(all.substr(at, one.size()), one) << at;
+  buf.done(static_cast<int>(all.size()));
+  EXPECT_TRUE(buf.append_with([](std::string& out) { format(sample_record(), out); }));
 }
 
 TEST(AccessLogBuffer, BrokenDestinationDiscardsAndCounts) {

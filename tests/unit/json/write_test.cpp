@@ -59,6 +59,26 @@ TEST(JsonWrite, EverySpecialByteAtEveryPositionOfTheWordScan) {
   EXPECT_EQ(w(" !#[]~~~ !#[]~~~"), "\" !#[]~~~ !#[]~~~\"");
 }
 
+// After a special byte the scan starts again inside the string, so the
+// register-sized reads begin at every offset: two special bytes at every
+// pair of positions of strings up to 40 bytes, each escaped in its place.
+TEST(JsonWrite, TwoSpecialBytesAtEveryPairOfPositions) {
+  const char first = '"', second = '\x01';
+  for (size_t len = 2; len <= 40; ++len) {
+    for (size_t a = 0; a < len; ++a) {
+      for (size_t b = a + 1; b < len; ++b) {
+        std::string in(len, 'x');
+        in[a] = first;
+        in[b] = second;
+        const std::string want = "\"" + std::string(a, 'x') + "\\\"" + std::string(b - a - 1, 'x') + "\\u0001" +
+                                 std::string(len - 1 - b, 'x') + "\"";
+        ASSERT_EQ(w(in), want) << "at " << a << " and " << b << " of " << len;
+        ASSERT_FALSE(plain(in));
+      }
+    }
+  }
+}
+
 TEST(JsonWrite, AppendsToWhatIsThere) {
   std::string out = "{\"a\":";
   append_string(out, "b");
