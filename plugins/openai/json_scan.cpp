@@ -4,6 +4,10 @@
 #include <bit>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace aigw::openai_plugin {
 namespace {
 
@@ -22,11 +26,25 @@ constexpr std::array<uint8_t, 256> make_classes() {
 }
 constexpr std::array<uint8_t, 256> kClass = make_classes();
 
+#if defined(__SSE2__)
+__m128i load16(const char* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+#endif
+
 // The first '"' or '\\' in [p, end), or end. Most of a document's bytes
-// are inside strings, so this runs eight bytes per step (the classic
-// "has a zero byte" word trick: the lowest flagged byte is exact, which is
-// the only one used). Big-endian machines take the byte loop.
+// are inside strings, so this runs sixteen bytes per step with SSE2 (part
+// of x86-64), then eight (the classic "has a zero byte" word trick: the
+// lowest flagged byte is exact, which is the only one used). Big-endian
+// machines take the byte loop.
 const char* find_quote_or_backslash(const char* p, const char* end) {
+#if defined(__SSE2__)
+  while (end - p >= 16) {
+    const __m128i x = load16(p);
+    const int m = _mm_movemask_epi8(
+        _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))));
+    if (m != 0) return p + std::countr_zero(static_cast<unsigned>(m));
+    p += 16;
+  }
+#endif
   if constexpr (std::endian::native == std::endian::little) {
     constexpr uint64_t kOnes = 0x0101010101010101ull;
     constexpr uint64_t kHighs = 0x8080808080808080ull;
@@ -48,25 +66,23 @@ const char* find_quote_or_backslash(const char* p, const char* end) {
 
 namespace {
 
-// Whether some occurrence of `marker` in `payload` is not followed right
-// away by :null and then ',' or '}'. Occurrences are found by memchr on
-// the marker's rarest byte, `marker[anchor]` ('_' of finish_reason, 'g' of
-// usage): a chunk has a handful of those but some thirty quotes.
-bool any_not_null(std::string_view payload, std::string_view marker, size_t anchor) {
+constexpr std::string_view kFinishMarker = "\"finish_reason\"";
+constexpr std::string_view kUsageMarker = "\"usage\"";
+
+// Whether `rest`, what follows a marker, is something other than :null and
+// then ',' or '}'. Anything else (a value, whitespace, a literal that merely
+// starts with null, the end) may be something: scan.
+bool not_plain_null(std::string_view rest) {
   static constexpr std::string_view kNull = ":null";
-  const char* const data = payload.data();
-  for (size_t from = anchor; from < payload.size();) {
-    const void* hit = std::memchr(data + from, marker[anchor], payload.size() - from);
-    if (hit == nullptr) return false;
-    const auto at = static_cast<size_t>(static_cast<const char*>(hit) - data);
-    from = at + 1;
-    if (payload.substr(at - anchor, marker.size()) != marker) continue;
-    std::string_view rest = payload.substr(at - anchor + marker.size());
-    // Anything else (a value, whitespace, a literal that merely starts
-    // with null, the end) may be something: scan.
-    if (!rest.starts_with(kNull) || rest.size() == kNull.size()) return true;
-    if (rest[kNull.size()] != ',' && rest[kNull.size()] != '}') return true;
-  }
+  if (!rest.starts_with(kNull) || rest.size() == kNull.size()) return true;
+  return rest[kNull.size()] != ',' && rest[kNull.size()] != '}';
+}
+
+// The quote at `at` starts a marker that is not followed by a plain null.
+bool marker_not_null(std::string_view payload, size_t at) {
+  const std::string_view rest = payload.substr(at);
+  if (rest.starts_with(kFinishMarker)) return not_plain_null(rest.substr(kFinishMarker.size()));
+  if (rest.starts_with(kUsageMarker)) return not_plain_null(rest.substr(kUsageMarker.size()));
   return false;
 }
 
@@ -76,7 +92,38 @@ bool may_hold_usage_or_finish(std::string_view payload) {
   // Every key the scanner takes for one of these is the marker's bytes,
   // quotes included (keys are compared raw), so no occurrence is missed;
   // look-alikes (escaped, inside strings, values) at worst cause a scan.
-  return any_not_null(payload, "\"finish_reason\"", 7) || any_not_null(payload, "\"usage\"", 4);
+  // Both markers start with a quote and then 'f' or 'u': a chunk has some
+  // thirty quotes but one or two such pairs, so the pairs are found sixteen
+  // positions per step (SSE2), each checked for a marker.
+  const char* const p = payload.data();
+  const size_t n = payload.size();
+  size_t i = 0;
+#if defined(__SSE2__)
+  auto pairs = [p](size_t at) {
+    const __m128i quote = _mm_cmpeq_epi8(load16(p + at), _mm_set1_epi8('"'));
+    const __m128i next = load16(p + at + 1);
+    const __m128i fu = _mm_or_si128(_mm_cmpeq_epi8(next, _mm_set1_epi8('f')), _mm_cmpeq_epi8(next, _mm_set1_epi8('u')));
+    return static_cast<unsigned>(_mm_movemask_epi8(_mm_and_si128(quote, fu)));
+  };
+  for (; i + 17 <= n; i += 16) {
+    for (unsigned m = pairs(i); m != 0; m &= m - 1) {
+      if (marker_not_null(payload, i + static_cast<size_t>(std::countr_zero(m)))) return true;
+    }
+  }
+  // The last pair positions as one step that overlaps those already looked
+  // at (their bits are dropped).
+  if (n >= 17 && i < n - 1) {
+    const size_t from = n - 17;
+    for (unsigned m = pairs(from) >> (i - from); m != 0; m &= m - 1) {
+      if (marker_not_null(payload, i + static_cast<size_t>(std::countr_zero(m)))) return true;
+    }
+    return false;
+  }
+#endif
+  for (; i + 1 < n; ++i) {
+    if (p[i] == '"' && (p[i + 1] == 'f' || p[i + 1] == 'u') && marker_not_null(payload, i)) return true;
+  }
+  return false;
 }
 
 bool braced(std::string_view payload) {

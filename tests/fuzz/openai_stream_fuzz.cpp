@@ -18,7 +18,8 @@
 //     failed by the scanner, or its usage / stream_options / choices are not
 //     found; or the stream events' shortcut (may_hold_usage_or_finish,
 //     braced) skips a document the scanner finds a usage or finish reason
-//     in, or calls a complete object unbraced;
+//     in, or calls a complete object unbraced, or may_hold_usage_or_finish
+//     differs from its definition done with string searches;
 //   - the splitter's events depend on the cuts, or its events and tail are
 //     not the input exactly, or the one-data-line shortcut (sse.h) reads an
 //     event otherwise than sdk::for_each_sse_field, or the pending event outgrows the cap without
@@ -97,6 +98,18 @@ ScanResult scan(const std::vector<std::string_view>& pieces) {
           std::string(s.stream_options()), std::string(s.first_finish_reason()), std::string(s.last_finish_reason())};
 }
 
+// The shortcut's definition, the slow way: some "finish_reason" or "usage"
+// (quotes included) not followed right away by :null and then ',' or '}'.
+bool any_marker_not_null(std::string_view in) {
+  for (std::string_view marker : {std::string_view("\"finish_reason\""), std::string_view("\"usage\"")}) {
+    for (size_t at = in.find(marker); at != std::string_view::npos; at = in.find(marker, at + 1)) {
+      const std::string_view rest = in.substr(at + marker.size());
+      if (!(rest.size() > 5 && rest.starts_with(":null") && (rest[5] == ',' || rest[5] == '}'))) return true;
+    }
+  }
+  return false;
+}
+
 void json_scanner(std::string_view in, Rng& rng) {
   const ScanResult whole = scan({in});
   const ScanResult pieces = scan(cut(in, rng));
@@ -105,6 +118,7 @@ void json_scanner(std::string_view in, Rng& rng) {
   // The stream's shortcut: a payload it lets go unscanned is one the
   // scanner copies no usage but null and no finish reason out of, and it
   // counts no complete object as garbage.
+  FUZZ_CHECK(o::may_hold_usage_or_finish(in) == any_marker_not_null(in));
   if (!o::may_hold_usage_or_finish(in)) {
     FUZZ_CHECK(whole.usage.empty() || whole.usage == "null");
     FUZZ_CHECK(whole.last_finish.empty());
