@@ -638,6 +638,9 @@ class SseSplitter {
   size_t find_end(std::string_view bytes, size_t from) noexcept {
     size_t i = from;
     while (i < bytes.size()) {
+      // An empty line right here (how nearly every event ends, after its
+      // one data line) needs no search.
+      if (!line_dirty_ && bytes[i] == '\n') return i + 1;
       const void* hit = std::memchr(bytes.data() + i, '\n', bytes.size() - i);
       if (hit == nullptr) {
         if (bytes.find_first_not_of('\r', i) != std::string_view::npos) line_dirty_ = true;
