@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <charconv>
 #include <chrono>
 #include <map>
 #include <tuple>
@@ -55,6 +56,12 @@ std::string usage_field(std::string_view key, std::string_view model, std::strin
   append_counted(f, provider);
   f += column;
   return f;
+}
+
+bool parse_usage_count(std::string_view value, uint64_t& out) {
+  if (value.empty()) return false;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), out);
+  return ec == std::errc() && end == value.data() + value.size();
 }
 
 bool parse_usage_field(std::string_view field, std::string& key, std::string& model, std::string& provider,
@@ -234,11 +241,11 @@ bool UsageReader::usage(const state::UsageQuery& q, const std::vector<std::strin
     std::string key, model, provider;
     size_t column = 0;
     for (size_t i = 0; i + 1 < pairs.size(); i += 2) {
-      // A field this build did not write (a newer column, another tool's)
-      // is left out rather than failing the whole answer.
-      if (!parse_usage_field(pairs[i], key, model, provider, column)) continue;
-      state::Totals& t = day_rows[{key, model, provider}];
-      t.*state::kTotalColumns[column].field += std::strtoull(pairs[i + 1].c_str(), nullptr, 10);
+      // A field or value this build did not write (a newer column, another
+      // tool's) is left out rather than failing the whole answer.
+      uint64_t n = 0;
+      if (!parse_usage_field(pairs[i], key, model, provider, column) || !parse_usage_count(pairs[i + 1], n)) continue;
+      day_rows[{key, model, provider}].*state::kTotalColumns[column].field += n;
     }
     for (auto& [id, totals] : day_rows) {
       state::UsageRow r;

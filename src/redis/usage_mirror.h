@@ -43,6 +43,12 @@ std::string usage_field(std::string_view key, std::string_view model, std::strin
 bool parse_usage_field(std::string_view field, std::string& key, std::string& model, std::string& provider,
                        size_t& column);
 
+// A field's value: the decimal count HINCRBY keeps. False for anything
+// else (a negative number, text, a number past 64 bits): another writer's
+// value, which the answer leaves out rather than wrapping it into a huge
+// count.
+bool parse_usage_count(std::string_view value, uint64_t& out);
+
 class UsageMirror final : public state::AggregateSink {
  public:
   // Rows waiting for Redis beyond this are dropped (counted as lost): a

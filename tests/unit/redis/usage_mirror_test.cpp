@@ -51,6 +51,17 @@ TEST(UsageField, RefusesWhatItDidNotWrite) {
   }
 }
 
+TEST(UsageField, CountsAreDecimalsThatFit) {
+  uint64_t n = 7;
+  EXPECT_TRUE(parse_usage_count("0", n));
+  EXPECT_EQ(n, 0u);
+  EXPECT_TRUE(parse_usage_count("18446744073709551615", n));
+  EXPECT_EQ(n, UINT64_MAX);
+  for (std::string_view v : {"", "-1", "+1", " 1", "1 ", "1.5", "abc", "12abc", "18446744073709551616", "0x10"}) {
+    EXPECT_FALSE(parse_usage_count(v, n)) << v;
+  }
+}
+
 state::Aggregates one(const std::string& day, const std::string& key, uint64_t requests, uint64_t tokens) {
   state::Totals t;
   t.requests = requests;
@@ -128,6 +139,31 @@ TEST_F(UsageCopy, TwoMirrorsOneAnswer) {
   rows.clear();
   ASSERT_TRUE(reader.usage(q, days, rows, why));
   EXPECT_TRUE(rows.empty());
+}
+
+// Values another writer put in the hash: a negative count, text, a count
+// past 64 bits are left out of the answer (strtoull made the first a huge
+// number and the last UINT64_MAX); a count that fits is kept as it is.
+TEST_F(UsageCopy, ForeignValuesAreLeftOut) {
+  UsageMirror m(cfg_, config::Duration{20});
+  m.add(one("2026-12-04", "alice", 3, 30));
+  ASSERT_TRUE(eventually([&] { return m.sent() == 1; }));
+  redis::Connection raw(cfg_);
+  std::string why, reply;
+  ASSERT_TRUE(raw.connect({}, why)) << why;
+  const std::string hash = usage_hash("2026-12-04");
+  auto hset = [&](const std::string& key, std::string_view column, const std::string& value) {
+    const std::string argv[] = {"HSET", hash, usage_field(key, "model:1", "prov", column), value};
+    ASSERT_TRUE(raw.command(argv, reply, why)) << why;
+  };
+  hset("bob", "requests", "-5");
+  hset("carol", "requests", "many");
+  hset("dave", "requests", "18446744073709551616");
+  hset("erin", "requests", "18446744073709551615");
+  auto by_key = requests_by_key("2026-12-04", "2026-12-04");
+  EXPECT_EQ(by_key["alice"], 3u);
+  EXPECT_EQ(by_key.count("carol") + by_key.count("dave") + by_key.count("bob"), 0u) << "no rows from foreign values";
+  EXPECT_EQ(by_key["erin"], UINT64_MAX);
 }
 
 TEST_F(UsageCopy, WhatWaitsWhileRedisIsAwayArrivesOnce) {
