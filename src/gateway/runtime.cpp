@@ -288,9 +288,7 @@ aigw_status Runtime::respond_start(aigw_request* r, int32_t status,
     // The host owns framing headers; a plugin cannot smuggle a second
     // response through a header value either.
     if (http::iequals(name, "content-length") || http::iequals(name, "transfer-encoding") ||
-        http::iequals(name, "connection") || name.empty() ||
-        name.find_first_of(":\r\n ") != std::string_view::npos ||
-        value.find_first_of("\r\n") != std::string_view::npos) {
+        http::iequals(name, "connection") || !http::safe_field_name(name) || !http::safe_field_value(value)) {
       continue;
     }
     // The client's x-request-id is aigw's own (its log line carries it);

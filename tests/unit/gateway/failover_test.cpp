@@ -43,13 +43,14 @@ struct Step {
   int32_t status = 200;            // respond
   std::string bytes;               // emit; finish: the message
   aigw_status result = AIGW_OK;    // finish
+  std::vector<std::pair<std::string, std::string>> headers;  // respond: sent after content-type
 };
 
-Step respond(int32_t status = 200) { return {Step::respond, status, {}, AIGW_OK}; }
-Step emit(std::string bytes) { return {Step::emit, 0, std::move(bytes), AIGW_OK}; }
-Step finish(aigw_status st, std::string message = {}) { return {Step::finish, 0, std::move(message), st}; }
-Step pause() { return {Step::pause, 0, {}, AIGW_OK}; }
-Step commit() { return {Step::commit, 0, {}, AIGW_OK}; }
+Step respond(int32_t status = 200) { return {Step::respond, status, {}, AIGW_OK, {}}; }
+Step emit(std::string bytes) { return {Step::emit, 0, std::move(bytes), AIGW_OK, {}}; }
+Step finish(aigw_status st, std::string message = {}) { return {Step::finish, 0, std::move(message), st, {}}; }
+Step pause() { return {Step::pause, 0, {}, AIGW_OK, {}}; }
+Step commit() { return {Step::commit, 0, {}, AIGW_OK, {}}; }
 
 using Script = std::vector<Step>;
 
@@ -95,8 +96,9 @@ void run(Ctx* c) {
       case Step::respond: {
         static const char kName[] = "content-type";
         static const char kValue[] = "text/event-stream";
-        aigw_plugin_header h{{kName, sizeof kName - 1}, {kValue, sizeof kValue - 1}};
-        st = host->respond_start(c->req, s.status, &h, 1);
+        std::vector<aigw_plugin_header> h{{{kName, sizeof kName - 1}, {kValue, sizeof kValue - 1}}};
+        for (const auto& [name, value] : s.headers) h.push_back({{name.data(), name.size()}, {value.data(), value.size()}});
+        st = host->respond_start(c->req, s.status, h.data(), h.size());
         break;
       }
       case Step::emit: {
@@ -470,6 +472,49 @@ TEST_F(Failover, BytesBeforeCommitAreHeldThenSentTogether) {
   ASSERT_TRUE(ans.complete);
   EXPECT_EQ(ans.body, kRoleOnly + ": keep-alive\n\n" + content("hi") + kDone);
   EXPECT_EQ(ans.rest, "");
+}
+
+// A plugin's response headers reach the client only when they cannot end
+// their line or change the framing: names with a control byte, space,
+// colon or DEL, values with CR, LF or NUL, and the framing headers the host
+// owns are dropped; the rest go out as given.
+TEST_F(Failover, PluginHeadersThatCouldSplitTheResponseAreDropped) {
+  TestProvider& a = add("a", 1, 0, [](uint32_t) {
+    Step r = respond();
+    r.headers = {{"x-kept", "plain value\twith a tab"},
+                 {"x-name\r\nx-injected", "1"},
+                 {"x-value", "a\r\nx-injected: 1"},
+                 {"x-lf", "a\nb"},
+                 {std::string("x-nul", 5), std::string("a\0b", 3)},
+                 {std::string("x-\0name", 7), "v"},
+                 {"x-tab\tname", "v"},
+                 {"x space", "v"},
+                 {"x:colon", "v"},
+                 {"", "empty name"},
+                 {"Transfer-Encoding", "chunked"},
+                 {"content-length", "5"},
+                 {"x-also-kept", "caf\xc3\xa9"}};
+    return Script{r, emit(content("hi")), emit(kDone), finish(AIGW_OK)};
+  });
+  install({&a});
+  send(1, true);
+  settle();
+  FakeGatewayHost::Answer ans = host.answer(1);
+  ASSERT_TRUE(ans.complete);
+  EXPECT_EQ(ans.body, content("hi") + kDone);
+  EXPECT_EQ(ans.header("x-kept"), "plain value\twith a tab");
+  EXPECT_EQ(ans.header("x-also-kept"), "caf\xc3\xa9");
+  EXPECT_EQ(ans.header("content-length"), "");
+  EXPECT_EQ(ans.header("x-injected"), "");
+  for (const auto& [name, value] : ans.headers) {
+    EXPECT_TRUE(name != "x-value" && name != "x-lf" && name.find("x-nul") == std::string::npos &&
+                name.find("name") == std::string::npos && name.find("x space") == std::string::npos &&
+                name.find("colon") == std::string::npos)
+        << name << ": " << value;
+  }
+  int transfer_encodings = 0;
+  for (const auto& h : ans.headers) transfer_encodings += http::iequals(h.first, "transfer-encoding");
+  EXPECT_EQ(transfer_encodings, 1) << "only the host's own";
 }
 
 TEST_F(Failover, HeldBytesBeyondTheCapAreCommittedWithoutContent) {
