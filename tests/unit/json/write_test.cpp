@@ -33,11 +33,12 @@ TEST(JsonWrite, PlainAsciiIsQuotedAndCopied) {
   EXPECT_EQ(w("hello world /v1/chat?x=1&y=~"), "\"hello world /v1/chat?x=1&y=~\"");
 }
 
-// Plain runs are found a word (8 bytes) at a time, the tail as the last 8
-// bytes: every byte value that needs escaping, at every position of strings
-// of 1 to 20 bytes, must still be found, and the plain bytes around it
-// copied as they are; plain() says whether nothing needed escaping. The
-// expected output comes from escaping the one byte alone.
+// Plain runs are found a register at a time (16 bytes with SSE2, else 8),
+// the tail as overlapping reads: every byte value that needs escaping, at
+// every position of strings of 1 to 20 bytes, must still be found, and the
+// plain bytes around it copied as they are; plain() says whether nothing
+// needed escaping. The expected output comes from escaping the one byte
+// alone.
 TEST(JsonWrite, EverySpecialByteAtEveryPositionOfTheWordScan) {
   for (int c = 0; c < 256; ++c) {
     const std::string alone = w(std::string(1, static_cast<char>(c)));
