@@ -9,12 +9,7 @@ namespace aigw::metrics {
 LogBuffer::LogBuffer(size_t cap_bytes) : cap_(cap_bytes) {}
 
 bool LogBuffer::append(std::string_view line) {
-  if (line.size() > cap_ - std::min(cap_, pending())) {
-    ++dropped_;
-    return false;
-  }
-  filling_.append(line);
-  return true;
+  return append_with([line](std::string& out) { out.append(line); });
 }
 
 std::string_view LogBuffer::take() {

@@ -37,7 +37,7 @@ class LogBuffer {
   LogBuffer& operator=(const LogBuffer&) = delete;
 
   // Appends one whole line (with its '\n'). False, and dropped() counts it,
-  // when it would take pending() past the cap.
+  // when it would take pending() past the cap (append_with's rule).
   bool append(std::string_view line);
 
   // Room for `bytes` in each of the two buffers up front, so the first
