@@ -25,6 +25,12 @@ struct Instance {
   JsonScanner scanner_;  // one document at a time: a request body, an event
   ValueParser values_;
   std::vector<aigw_plugin_bytes> emit_chunks_;
+  // The events of the on_body call in progress, sent with one emit when it
+  // ends (Request::queue). Empty between hooks, so that no request ever
+  // sends another's bytes.
+  static constexpr size_t kBatchMax = 16;
+  aigw_plugin_bytes batch_[kBatchMax];
+  size_t batch_count_ = 0;
 
   // The key the host chose (ABI 1.1), or else round robin over the
   // provider's keys, each worker starting at its own index so that workers
@@ -51,7 +57,10 @@ class Request {
  private:
   bool start_response();
   bool emit(std::string_view bytes);
+  bool sent(aigw_status st);  // an emit's answer: false when the request ends
   bool emit_all(const aigw_host_bytes* chunks, size_t count);
+  bool queue(std::string_view event);
+  bool send_batch();
   bool on_event(std::string_view event);
   void end_stream();
   void end_plain();
@@ -92,6 +101,9 @@ class Request {
   // Non-stream: usage and finish_reason, found on the fly.
   JsonScanner body_scan_{JsonScanner::kUsage | JsonScanner::kFinishReasons};
   sdk::SseSplitter sse_;
+  // The host's chunk the splitter is reading: an event inside it may wait
+  // for the batch, one the splitter assembled in its own buffer may not.
+  std::string_view chunk_;
   bool done_seen_ = false;
   bool committed_ = false;  // host->commit was called: content has begun
   uint64_t garbage_events_ = 0;

@@ -306,9 +306,10 @@ class Runtime final : private upstream::Listener {
   void retire_unused();
   void write_out(aigw_request* r, std::string_view bytes, bool done);
   void write_out(aigw_request* r, const std::string_view* parts, size_t n, bool done);
-  // emit() gathers a committed event from at most this many parts (the
+  // emit() gathers committed events from at most this many parts (the
   // chunk-size line, the plugin's chunks, CRLF); more chunks are joined.
-  static constexpr size_t kGatherParts = 8;
+  // The bundled plugins send up to 16 events of one upstream read at once.
+  static constexpr size_t kGatherParts = 18;
 
   // The Messages API (messages_api.cpp). Sets the attempt's view of the
   // request for the provider's dialect; false when it had to answer instead

@@ -162,6 +162,7 @@ aigw_status emit(aigw_request* req, const aigw_plugin_bytes* chunks, size_t coun
     bytes.append(reinterpret_cast<const char*>(chunks[i].ptr), chunks[i].len);
   }
   fr.emits.push_back(std::move(bytes));
+  fr.emit_parts.push_back(count);
   return AIGW_OK;
 }
 

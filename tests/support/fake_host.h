@@ -64,6 +64,7 @@ struct FakeRequest {
   int32_t status = 0;
   std::vector<std::pair<std::string, std::string>> headers;  // in the order given
   std::vector<std::string> emits;  // one entry per emit call
+  std::vector<size_t> emit_parts;  // how many chunks each emit call gave
   bool client_closed = false;      // set by the test: emit answers AIGW_ERR_CLOSED
   int finish_calls = 0;
   aigw_status finish_status = -1;

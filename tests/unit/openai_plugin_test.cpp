@@ -82,6 +82,54 @@ std::vector<std::string> split_events(const std::string& body) {
   return events;
 }
 
+// The events of `bytes`, each up to and including the blank line (LF or
+// CRLF) that ends it; a last one without its blank line is kept as is.
+std::vector<std::string> split_sse(const std::string& bytes) {
+  std::vector<std::string> events;
+  size_t start = 0;
+  for (size_t line = 0; line < bytes.size();) {
+    size_t nl = bytes.find('\n', line);
+    if (nl == std::string::npos) break;
+    const bool blank = bytes.find_first_not_of('\r', line) == nl;
+    line = nl + 1;
+    if (blank) {
+      events.push_back(bytes.substr(start, line - start));
+      start = line;
+    }
+  }
+  if (start < bytes.size()) events.push_back(bytes.substr(start));
+  return events;
+}
+
+// The events the plugin emitted, in order. The plugin may send several
+// events with one emit (those of one upstream read), but never a part of
+// one: the host frames and holds back output by emit, so each emit must end
+// where an event ends.
+std::vector<std::string> events_of(const FakeRequest& fr) {
+  std::vector<std::string> out;
+  for (const std::string& e : fr.emits) {
+    std::vector<std::string> events = split_sse(e);
+    EXPECT_FALSE(events.empty());
+    if (!events.empty()) {
+      EXPECT_TRUE(events.back().ends_with("\n\n") || events.back().ends_with("\n\r\n"))
+          << "an emit that ends inside an event: " << e;
+    }
+    out.insert(out.end(), events.begin(), events.end());
+  }
+  return out;
+}
+
+// How many events had gone out at each commit call.
+std::vector<size_t> commit_events(const FakeRequest& fr) {
+  std::vector<size_t> out;
+  for (size_t emits : fr.commits) {
+    size_t n = 0;
+    for (size_t i = 0; i < emits && i < fr.emits.size(); ++i) n += split_sse(fr.emits[i]).size();
+    out.push_back(n);
+  }
+  return out;
+}
+
 // Where the "model" string value lies inside its quotes, as the host reports it.
 std::pair<uint64_t, uint64_t> model_span(const std::string& body) {
   if (body.empty()) return {0, 0};  // a health probe has no body
@@ -929,7 +977,7 @@ TEST_F(OpenAiPluginTest, ARetryableAnswerTheHostDeliversAnywayStartsAtTheBody) {
 
 // --- streams --------------------------------------------------------------------------
 
-TEST_F(OpenAiPluginTest, StreamsForwardOneEmitPerEventAtEverySplitPoint) {
+TEST_F(OpenAiPluginTest, StreamsForwardWholeEventsAtEverySplitPoint) {
   setup();
   Recorded rec = load_fixture("chat-streaming.json");
   const std::vector<std::string> events = split_events(rec.response_body);
@@ -939,13 +987,112 @@ TEST_F(OpenAiPluginTest, StreamsForwardOneEmitPerEventAtEverySplitPoint) {
     Call& c = started(rec.request_body, stream_opts());
     head(c, 200, {{"Content-Type", "text/event-stream; charset=utf-8"}});
     body_split(c, rec.response_body, {at});
-    ASSERT_EQ(c.fr.emits, events) << "split at " << at;
+    ASSERT_EQ(events_of(c.fr), events) << "split at " << at;
     ASSERT_EQ(c.fr.finish_calls, 1);
     EXPECT_EQ(c.fr.finish_status, AIGW_OK);
     EXPECT_EQ(c.fr.reason, AIGW_FINISH_STOP);
     EXPECT_EQ(c.fr.usage_calls, 0);  // this recording has no usage chunk
     forget(c);
   }
+}
+
+// A role chunk, `tokens` content chunks, a finish chunk and [DONE].
+std::vector<std::string> token_stream(int tokens) {
+  std::vector<std::string> events;
+  events.push_back(
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
+      "\"finish_reason\":null}]}\n\n");
+  for (int i = 0; i < tokens; ++i) {
+    events.push_back("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"t" + std::to_string(i) +
+                     "\"},\"finish_reason\":null}]}\n\n");
+  }
+  events.push_back("data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n");
+  events.push_back("data: [DONE]\n\n");
+  return events;
+}
+
+std::string joined(const std::vector<std::string>& parts) {
+  std::string all;
+  for (const std::string& p : parts) all += p;
+  return all;
+}
+
+// A fast upstream's read holds many events, each its own HTTP chunk once
+// the host has decoded them: they go out with one emit per read (of at
+// most 16 chunks), not one per event, and the commit still comes right
+// after the first content event, which has gone out by then.
+TEST_F(OpenAiPluginTest, TheEventsOfOneReadGoOutTogether) {
+  setup();
+  const std::vector<std::string> events = token_stream(40);
+  Call& c = started(kChatStream, stream_opts());
+  head(c, 200, {{"Content-Type", "text/event-stream"}});
+  body(c, events, true);
+  EXPECT_EQ(events_of(c.fr), events);
+  // The role and the first token, the commit, then the 41 others by 16.
+  EXPECT_EQ(c.fr.emit_parts, (std::vector<size_t>{2, 16, 16, 9}));
+  EXPECT_EQ(c.fr.commits, (std::vector<size_t>{1}));
+  EXPECT_EQ(commit_events(c.fr), (std::vector<size_t>{2}));
+  EXPECT_EQ(c.fr.finish_status, AIGW_OK);
+  EXPECT_EQ(c.fr.reason, AIGW_FINISH_STOP);
+
+  // Events side by side in one chunk are one piece of one emit.
+  Call& d = started(kChatStream, stream_opts());
+  head(d, 200);
+  body(d, {joined(events)}, true);
+  EXPECT_EQ(events_of(d.fr), events);
+  EXPECT_EQ(d.fr.emit_parts, (std::vector<size_t>{1, 1}));
+  EXPECT_EQ(commit_events(d.fr), (std::vector<size_t>{2}));
+}
+
+// An event cut across two chunks is put together in the splitter's buffer,
+// which lives only while the plugin looks at it: the events queued before
+// it go out first, then it, and the order is the upstream's at every cut.
+TEST_F(OpenAiPluginTest, AnEventAcrossChunksKeepsTheOrder) {
+  setup();
+  const std::vector<std::string> events = token_stream(6);
+  const std::string all = joined(events);
+  for (size_t at = 1; at < all.size(); ++at) {
+    Call& c = started(kChatStream, stream_opts());
+    head(c, 200);
+    body(c, {all.substr(0, at), all.substr(at)}, true);
+    ASSERT_EQ(events_of(c.fr), events) << "cut at " << at;
+    ASSERT_EQ(commit_events(c.fr), (std::vector<size_t>{2})) << "cut at " << at;
+    forget(c);
+  }
+}
+
+// The batch is the worker's, shared by its requests: one whose client left
+// while events were queued must not leave them for the next request.
+TEST_F(OpenAiPluginTest, QueuedEventsNeverReachAnotherRequest) {
+  setup();
+  const std::vector<std::string> events = token_stream(4);
+  Call& a = started(kChatStream, stream_opts());
+  head(a, 200);
+  body(a, {events[0], events[1]}, false);  // committed
+  a.fr.client_closed = true;
+  body(a, {events[2], events[3], events[4]}, false);
+  EXPECT_EQ(a.fr.emits.size(), 1u);
+  EXPECT_EQ(a.fr.finish_calls, 0);
+
+  Call& b = started(kChatStream, stream_opts());
+  head(b, 200);
+  body(b, {events[0], events[1], events[2]}, false);
+  EXPECT_EQ(b.fr.body(), events[0] + events[1] + events[2]);
+  EXPECT_EQ(a.fr.emits.size(), 1u);
+}
+
+// An event too big to buffer ends the stream, and the events of the same
+// read before it still reach the client first.
+TEST_F(OpenAiPluginTest, EventsBeforeAnEndlessOneStillGoOut) {
+  setup();
+  const std::vector<std::string> events = token_stream(2);
+  Call& c = started(kChatStream, stream_opts());
+  head(c, 200);
+  std::string big = "data: " + std::string(17u << 20, 'x');
+  body(c, {events[0], events[1], events[2], big}, false);
+  EXPECT_EQ(events_of(c.fr), (std::vector<std::string>{events[0], events[1], events[2]}));
+  EXPECT_EQ(c.fr.finish_status, AIGW_ERR_INTERNAL);
+  EXPECT_EQ(c.fr.finish_message, "upstream sent a stream event larger than 16 MiB");
 }
 
 // ABI 1.2: the plugin tells the host when content begins (host->commit),
@@ -963,7 +1110,7 @@ TEST_F(OpenAiPluginTest, CommitsAfterTheFirstContentEvent) {
     Call& c = started(rec.request_body, stream_opts());
     head(c, 200, {{"Content-Type", "text/event-stream"}});
     body_split(c, rec.response_body, {at});
-    ASSERT_EQ(c.fr.commits, (std::vector<size_t>{2})) << "split at " << at;
+    ASSERT_EQ(commit_events(c.fr), (std::vector<size_t>{2})) << "split at " << at;
     forget(c);
   }
 }
@@ -977,7 +1124,7 @@ TEST_F(OpenAiPluginTest, ToolCallsAndDoneCountAsContent) {
   Call& t = started(kChatStream, stream_opts());
   head(t, 200);
   body_split(t, tool, {});
-  EXPECT_EQ(t.fr.commits, (std::vector<size_t>{2}));
+  EXPECT_EQ(commit_events(t.fr), (std::vector<size_t>{2}));
   // A stream with no content at all commits at its end, on [DONE].
   const std::string empty =
       "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\"}}]}\n\n"
@@ -986,7 +1133,7 @@ TEST_F(OpenAiPluginTest, ToolCallsAndDoneCountAsContent) {
   Call& e = started(kChatStream, stream_opts());
   head(e, 200);
   body_split(e, empty, {});
-  EXPECT_EQ(e.fr.commits, (std::vector<size_t>{3}));
+  EXPECT_EQ(commit_events(e.fr), (std::vector<size_t>{3}));
 }
 
 TEST_F(OpenAiPluginTest, AnOlderHostIsNeverAskedToCommit) {
@@ -998,7 +1145,7 @@ TEST_F(OpenAiPluginTest, AnOlderHostIsNeverAskedToCommit) {
   Call& c = started(rec.request_body, stream_opts());
   head(c, 200, {{"Content-Type", "text/event-stream"}});
   body_split(c, rec.response_body, {});
-  EXPECT_EQ(c.fr.emits, split_events(rec.response_body));
+  EXPECT_EQ(events_of(c.fr), split_events(rec.response_body));
   EXPECT_TRUE(c.fr.commits.empty());
   EXPECT_EQ(c.fr.finish_status, AIGW_OK);
 }
@@ -1012,7 +1159,7 @@ TEST_F(OpenAiPluginTest, StreamsSurviveByteByByteAndManyPieceDeliveries) {
     head(c, 200);
     for (char ch : rec.response_body) body(c, {std::string(1, ch)}, false);
     body(c, {}, true);
-    EXPECT_EQ(c.fr.emits, events);
+    EXPECT_EQ(events_of(c.fr), events);
     EXPECT_EQ(c.fr.finish_status, AIGW_OK);
     EXPECT_EQ(c.fr.reason, AIGW_FINISH_LENGTH);
   }
@@ -1034,7 +1181,7 @@ TEST_F(OpenAiPluginTest, StreamsSurviveByteByByteAndManyPieceDeliveries) {
     body(c, group, false);
   }
   body(c, {}, true);
-  EXPECT_EQ(c.fr.emits, events);
+  EXPECT_EQ(events_of(c.fr), events);
   EXPECT_EQ(c.fr.finish_status, AIGW_OK);
 }
 
@@ -1052,7 +1199,7 @@ TEST_F(OpenAiPluginTest, TheUsageChunkWeAskedForIsReportedAndDropped) {
     body_split(c, rec.response_body, {at});
     std::vector<std::string> want = events;
     want.erase(want.end() - 2);
-    ASSERT_EQ(c.fr.emits, want) << "split at " << at;
+    ASSERT_EQ(events_of(c.fr), want) << "split at " << at;
     ASSERT_EQ(c.fr.usage_calls, 1);
     EXPECT_EQ(c.fr.usage.prompt_tokens, 12u);
     EXPECT_EQ(c.fr.usage.completion_tokens, 100u);
@@ -1073,7 +1220,7 @@ TEST_F(OpenAiPluginTest, AUsageChunkTheClientAskedForIsForwarded) {
     EXPECT_EQ(c.up.body_unchanged, 1) << name;
     head(c, 200);
     body(c, {rec.response_body});
-    EXPECT_EQ(c.fr.emits, split_events(rec.response_body)) << name;
+    EXPECT_EQ(events_of(c.fr), split_events(rec.response_body)) << name;
     ASSERT_EQ(c.fr.usage_calls, 1) << name;
     EXPECT_GT(c.fr.usage.total_tokens, 0u);
   }
@@ -1087,7 +1234,7 @@ TEST_F(OpenAiPluginTest, UsageOnAChunkWithContentIsKept) {
       "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},\"finish_reason\":\"stop\"}],"
       "\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2,\"total_tokens\":3}}\n\n";
   body(c, {e1, "data: [DONE]\n\n"});
-  EXPECT_EQ(c.fr.emits, (std::vector<std::string>{e1, "data: [DONE]\n\n"}));
+  EXPECT_EQ(events_of(c.fr), (std::vector<std::string>{e1, "data: [DONE]\n\n"}));
   EXPECT_EQ(c.fr.usage.total_tokens, 3u);
   EXPECT_EQ(c.fr.reason, AIGW_FINISH_STOP);
 }
@@ -1116,7 +1263,7 @@ TEST_F(OpenAiPluginTest, NullUsageAndFinishChunksThenTheRealOnesAtEverySplit) {
     Call& c = started(kChatStream, stream_opts());
     head(c, 200);
     body_split(c, all, {at});
-    ASSERT_EQ(c.fr.emits, want) << "split at " << at;
+    ASSERT_EQ(events_of(c.fr), want) << "split at " << at;
     ASSERT_EQ(c.fr.usage_calls, 1) << "split at " << at;
     EXPECT_EQ(c.fr.usage.total_tokens, 12u);
     EXPECT_EQ(c.fr.reason, AIGW_FINISH_LENGTH) << "split at " << at;
@@ -1149,7 +1296,7 @@ TEST_F(OpenAiPluginTest, MarkersInsideStringsDoNotFoolTheShortcut) {
   std::string all;
   for (const auto& e : events) all += e;
   body_split(c, all, {1, 77, 140});
-  EXPECT_EQ(c.fr.emits, events);
+  EXPECT_EQ(events_of(c.fr), events);
   EXPECT_EQ(c.fr.usage_calls, 0);
   EXPECT_EQ(c.fr.reason, AIGW_FINISH_TOOL_CALLS);
   EXPECT_EQ(c.fr.finish_status, AIGW_OK);
@@ -1174,7 +1321,7 @@ TEST_F(OpenAiPluginTest, UnscannedEventsAreCountedByTheirBraces) {
   std::string all;
   for (const auto& e : events) all += e;
   body(c, {all});
-  EXPECT_EQ(c.fr.emits, events);
+  EXPECT_EQ(events_of(c.fr), events);
   EXPECT_EQ(c.fr.reason, AIGW_FINISH_STOP);
   ASSERT_EQ(host_.logs.size(), 1u);
   EXPECT_EQ(host_.logs[0].rfind("2 upstream stream event(s)", 0), 0u) << host_.logs[0];
@@ -1189,7 +1336,7 @@ TEST_F(OpenAiPluginTest, AStreamCutBeforeDoneEndsInAnError) {
   Call& c = started(rec.request_body, stream_opts());
   head(c, 200);
   body(c, {cut});
-  EXPECT_EQ(c.fr.emits, (std::vector<std::string>{events[0], events[1], events[2]}));
+  EXPECT_EQ(events_of(c.fr), (std::vector<std::string>{events[0], events[1], events[2]}));
   EXPECT_EQ(c.fr.finish_status, AIGW_ERR_INTERNAL);
   EXPECT_EQ(c.fr.finish_message, "upstream ended the stream without [DONE]");
   EXPECT_EQ(c.fr.reason, AIGW_FINISH_ERROR);
@@ -1199,8 +1346,8 @@ TEST_F(OpenAiPluginTest, AStreamCutBeforeDoneEndsInAnError) {
   Call& d = started(rec.request_body, stream_opts());
   head(d, 200);
   body(d, {events[0] + events[1].substr(0, 30)});
-  ASSERT_EQ(d.fr.emits.size(), 2u);
-  EXPECT_EQ(d.fr.emits[1], events[1].substr(0, 30) + "\n\n");
+  ASSERT_EQ(events_of(d.fr).size(), 2u);
+  EXPECT_EQ(events_of(d.fr)[1], events[1].substr(0, 30) + "\n\n");
   EXPECT_EQ(d.fr.finish_status, AIGW_ERR_INTERNAL);
 }
 
@@ -1209,7 +1356,7 @@ TEST_F(OpenAiPluginTest, ADoneWithoutItsBlankLineStillCounts) {
   Call& c = started(kChatStream, stream_opts());
   head(c, 200);
   body(c, {"data: {\"choices\":[]}\n\ndata: [DONE]\n"});
-  EXPECT_EQ(c.fr.emits, (std::vector<std::string>{"data: {\"choices\":[]}\n\n",
+  EXPECT_EQ(events_of(c.fr), (std::vector<std::string>{"data: {\"choices\":[]}\n\n",
                                                  "data: [DONE]\n\n"}));
   EXPECT_EQ(c.fr.finish_status, AIGW_OK);
 }
@@ -1232,7 +1379,7 @@ TEST_F(OpenAiPluginTest, GarbageEventsPassThroughAndAreCounted) {
   std::string all;
   for (const auto& e : events) all += e;
   body_split(c, all, {3, 50, 51, 52});
-  EXPECT_EQ(c.fr.emits, events);
+  EXPECT_EQ(events_of(c.fr), events);
   EXPECT_EQ(c.fr.finish_status, AIGW_OK);
   EXPECT_EQ(c.fr.reason, AIGW_FINISH_CONTENT_FILTER);  // from a two-line data event
   ASSERT_EQ(host_.logs.size(), 1u);
@@ -1251,7 +1398,7 @@ TEST_F(OpenAiPluginTest, CrLfFramedStreamsSplitToo) {
     Call& d = started(kChatStream, stream_opts());
     head(d, 200);
     body_split(d, all, {at});
-    ASSERT_EQ(d.fr.emits, events) << at;
+    ASSERT_EQ(events_of(d.fr), events) << at;
     EXPECT_EQ(d.fr.finish_status, AIGW_OK);
     forget(d);
   }
