@@ -377,7 +377,8 @@ void Request::on_body(const aigw_host_bytes* chunks, size_t count, bool end_of_b
   for (size_t i = 0; i < count; ++i) {
     if (chunks[i].ptr == nullptr || chunks[i].len == 0) continue;
     chunk_ = view(chunks[i]);
-    if (!sse_.feed(chunk_, [this](std::string_view event) { return on_event(event); })) {
+    auto each = [this](std::string_view event) { return on_event(event, sse_.event_lines()); };
+    if (!sse_.feed(chunk_, each)) {
       if (sse_.overflow() && send_batch()) {
         fail(AIGW_ERR_INTERNAL, "upstream sent a stream event larger than 16 MiB");
       }
@@ -404,9 +405,9 @@ void Request::end_plain() {
   host_->finish(req_, AIGW_OK, str({}));
 }
 
-bool Request::on_event(std::string_view event) {
+bool Request::on_event(std::string_view event, size_t lines) {
   JsonScanner& scan = instance_.scanner_;
-  EventData data = read_event_data(event, scan);
+  EventData data = read_event_data(event, lines, scan);
   bool drop = false;
   if (data.done) {
     done_seen_ = true;
@@ -450,7 +451,7 @@ void Request::end_stream() {
     // whatever follows it (the host's error event, or nothing) is framed.
     std::string last(sse_.tail());
     last += last.back() == '\n' ? "\n" : "\n\n";
-    if (!on_event(last)) return;
+    if (!on_event(last, kLinesUnknown)) return;
   }
   if (garbage_events_ > 0) {
     std::string msg = std::to_string(garbage_events_) +

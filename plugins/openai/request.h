@@ -61,7 +61,7 @@ class Request {
   bool emit_all(const aigw_host_bytes* chunks, size_t count);
   bool queue(std::string_view event);
   bool send_batch();
-  bool on_event(std::string_view event);
+  bool on_event(std::string_view event, size_t lines);  // lines: see read_event_data
   void end_stream();
   void end_plain();
   void* arena_copy(const void* data, size_t len);

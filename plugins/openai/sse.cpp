@@ -26,10 +26,25 @@ bool one_data_line(std::string_view event, std::string_view& value) {
   return true;
 }
 
-EventData read_event_data(std::string_view event, JsonScanner& scanner) {
+bool one_line_data(std::string_view event, std::string_view& value) {
+  constexpr std::string_view kData = "data:";
+  // The event is the line, its LF, the blank line's CRs and its LF. The
+  // same shapes as one_data_line: the blank line is LF or CRLF.
+  size_t end = event.size();
+  if (end < kData.size() + 2 || event[end - 1] != '\n') return false;
+  --end;
+  if (event[end - 1] == '\r') --end;
+  if (event[end - 1] != '\n' || !event.starts_with(kData)) return false;
+  value = event.substr(kData.size(), end - 1 - kData.size());
+  if (!value.empty() && value.back() == '\r') value.remove_suffix(1);
+  if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  return true;
+}
+
+EventData read_event_data(std::string_view event, size_t lines, JsonScanner& scanner) {
   EventData out;
   std::string_view first;
-  if (one_data_line(event, first)) {
+  if (lines == 1 ? one_line_data(event, first) : lines == kLinesUnknown && one_data_line(event, first)) {
     out.data_lines = 1;
   } else {
     sdk::for_each_sse_field(event, [&](std::string_view name, std::string_view value) {

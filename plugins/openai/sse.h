@@ -26,11 +26,21 @@ struct EventData {
 // end that is not LF or CRLF), which then takes for_each_sse_field.
 bool one_data_line(std::string_view event, std::string_view& value);
 
+// The same for an event that sdk::SseSplitter::event_lines() says has one
+// line: that line ends where the blank line at the event's end begins, so
+// no search is needed.
+bool one_line_data(std::string_view event, std::string_view& value);
+
+// For read_event_data: the event's line count is not known (it did not come
+// from the splitter).
+constexpr size_t kLinesUnknown = static_cast<size_t>(-1);
+
 // Reads the event's data payload (its "data:" field values joined by "\n",
 // as the SSE spec assembles them) and, unless it need not be scanned (see
 // EventData), resets `scanner` for usage and finish reasons and feeds it.
 // The scanner's results mean something only when `scanned` is true.
-EventData read_event_data(std::string_view event, JsonScanner& scanner);
+// `lines` is event_lines() for an event from the splitter, else kLinesUnknown.
+EventData read_event_data(std::string_view event, size_t lines, JsonScanner& scanner);
 
 // The event carries the answer itself: a non-empty text field of a chunk's
 // delta (content, refusal, reasoning_content, or "text" of the legacy

@@ -613,6 +613,8 @@ class SseSplitter {
         return true;
       }
       bool go;
+      event_lines_ = lines_;
+      lines_ = 0;
       if (pending_.empty()) {
         go = on_event(bytes.substr(pos, end - pos));
       } else {
@@ -630,6 +632,11 @@ class SseSplitter {
   // upstream body ends without its last blank line.
   std::string_view tail() const noexcept { return pending_; }
   bool overflow() const noexcept { return overflow_; }
+  // During on_event: how many lines the event has before the blank line
+  // that ends it, not counting blank ones. Nearly every event is one line
+  // ("data: {...}" and its blank line); knowing that, a plugin can take the
+  // line's end from the event's end instead of searching for it again.
+  size_t event_lines() const noexcept { return event_lines_; }
 
  private:
   // The index just past the blank line that ends the event at or before
@@ -652,12 +659,15 @@ class SseSplitter {
       line_dirty_ = false;
       i = nl + 1;
       if (blank) return i;
+      ++lines_;
     }
     return std::string_view::npos;
   }
 
   size_t max_event_;
   std::string pending_;
+  size_t lines_ = 0;        // lines of the event being read that have ended
+  size_t event_lines_ = 0;  // ...of the event passed to on_event
   bool line_dirty_ = false;  // the current line has a byte other than CR
   bool overflow_ = false;
 };

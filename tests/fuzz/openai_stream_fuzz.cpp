@@ -145,6 +145,7 @@ void json_scanner(std::string_view in, Rng& rng) {
 
 struct Split {
   std::vector<std::string> events;
+  std::vector<size_t> lines;  // event_lines() during each event's call
   std::string tail;
   bool overflow = false;
 };
@@ -155,6 +156,7 @@ Split split(const std::vector<std::string_view>& pieces, size_t cap) {
   for (std::string_view p : pieces) {
     const bool ok = splitter.feed(p, [&](std::string_view e) {
       out.events.emplace_back(e);
+      out.lines.push_back(splitter.event_lines());
       return true;
     });
     // What the splitter holds stays within its cap, overflow or not.
@@ -174,9 +176,29 @@ void sse_splitter(std::string_view in, Rng& rng) {
   const Split whole = split({in}, aigw::sdk::SseSplitter::kDefaultMaxEvent);
   FUZZ_CHECK(!whole.overflow);
   std::string joined;
-  for (const std::string& e : whole.events) {
+  for (size_t k = 0; k < whole.events.size(); ++k) {
+    const std::string& e = whole.events[k];
     FUZZ_CHECK(!e.empty() && e.back() == '\n');
     joined += e;
+    // event_lines() is the number of lines with a byte other than CR.
+    size_t lines = 0;
+    for (size_t at = 0; at < e.size();) {
+      const size_t nl = e.find('\n', at);
+      if (e.find_first_not_of('\r', at) < nl) ++lines;
+      at = nl + 1;
+    }
+    FUZZ_CHECK(whole.lines[k] == lines);
+    // For a one-line event, the plugin takes the line's end from the
+    // event's end, and must read what the search reads.
+    std::string_view by_search;
+    const bool searched = o::one_data_line(e, by_search);
+    if (lines == 1) {
+      std::string_view by_end;
+      FUZZ_CHECK(o::one_line_data(e, by_end) == searched);
+      FUZZ_CHECK(by_end == by_search);
+    } else {
+      FUZZ_CHECK(!searched);
+    }
     // The plugin's one-data-line shortcut reads what the SDK's field
     // reader reads: a single data field with the same value.
     std::string_view fast;
@@ -196,11 +218,15 @@ void sse_splitter(std::string_view in, Rng& rng) {
   const Split pieces = split(cut(in, rng), cap);
   if (!pieces.overflow) {
     FUZZ_CHECK(pieces.events == whole.events);
+    FUZZ_CHECK(pieces.lines == whole.lines);
     FUZZ_CHECK(pieces.tail == whole.tail);
   } else {
     // Cut short by the cap: what came out before is the same.
     FUZZ_CHECK(pieces.events.size() <= whole.events.size());
-    for (size_t i = 0; i < pieces.events.size(); ++i) FUZZ_CHECK(pieces.events[i] == whole.events[i]);
+    for (size_t i = 0; i < pieces.events.size(); ++i) {
+      FUZZ_CHECK(pieces.events[i] == whole.events[i]);
+      FUZZ_CHECK(pieces.lines[i] == whole.lines[i]);
+    }
   }
 }
 

@@ -409,6 +409,25 @@ TEST(PluginSdkSse, EventsComeWholeHoweverTheBytesAreCut) {
   EXPECT_EQ(split(bytewise, pieces), want);
 }
 
+// event_lines() counts the lines before the blank one, comments included,
+// however the bytes are cut (a line cut in two is one line).
+TEST(PluginSdkSse, EachEventSaysHowManyLinesItHas) {
+  const std::string stream =
+      "data: 1\n\ndata: 2\r\n\r\n: ping\nevent: x\ndata: 3\n\n\r\ndata: 4\n\r\r\n";
+  const std::vector<size_t> want = {1, 1, 3, 0, 1};
+  for (size_t cut = 0; cut <= stream.size(); ++cut) {
+    sdk::SseSplitter sse;
+    std::vector<size_t> lines;
+    for (std::string piece : {stream.substr(0, cut), stream.substr(cut)}) {
+      EXPECT_TRUE(sse.feed(piece, [&](std::string_view) {
+        lines.push_back(sse.event_lines());
+        return true;
+      }));
+    }
+    EXPECT_EQ(lines, want) << cut;
+  }
+}
+
 TEST(PluginSdkSse, ALineOfCarriageReturnsIsBlankAndTheRestWaits) {
   sdk::SseSplitter sse;
   EXPECT_EQ(split(sse, {"data: a\n\r", "\r\ndata: b\n"}),
