@@ -473,11 +473,48 @@ std::string_view RequestHead::header(std::string_view name) const {
   return {};
 }
 
+namespace {
+
+constexpr uint64_t kEachByte = 0x0101010101010101ull;
+
+// Each byte of `w` from 'A' to 'Z' made lower case, every other byte as it
+// is. Per byte, on its low seven bits: adding 0x3f sets the high bit from
+// 'A' up, adding 0x25 from past 'Z' up, and neither carries into the next
+// byte; a byte with its own high bit set is not ASCII and is left alone.
+// The arithmetic is per byte, so it holds on either endianness.
+uint64_t lower8(uint64_t w) {
+  const uint64_t low7 = w & (kEachByte * 0x7f);
+  const uint64_t from_a = low7 + kEachByte * (0x80 - 'A');
+  const uint64_t past_z = low7 + kEachByte * (0x7f - 'Z');
+  const uint64_t upper = from_a & ~past_z & ~w & (kEachByte * 0x80);
+  return w | (upper >> 2);  // 0x80 >> 2 is 0x20, the case bit
+}
+
+uint64_t load8(const char* p) {
+  uint64_t w;
+  std::memcpy(&w, p, 8);
+  return w;
+}
+
+}  // namespace
+
+// Header names are compared on every lookup (a request's head is searched
+// for a dozen names), so eight bytes per step: the last step overlaps the
+// one before it instead of finishing byte by byte.
 bool iequals_same_size(const char* a, const char* b, size_t n) {
-  for (size_t i = 0; i < n; ++i) {
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+  if (n < 8) {
+    for (size_t i = 0; i < n; ++i) {
+      if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+    }
+    return true;
   }
-  return true;
+  for (size_t i = 0;; i += 8) {
+    if (i + 8 > n) i = n - 8;
+    const uint64_t x = load8(a + i);
+    const uint64_t y = load8(b + i);
+    if (x != y && lower8(x) != lower8(y)) return false;
+    if (i + 8 == n) return true;
+  }
 }
 
 std::string_view method_name(Method m) {
