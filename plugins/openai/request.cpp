@@ -373,7 +373,6 @@ void Request::on_body(const aigw_host_bytes* chunks, size_t count, bool end_of_b
       r.chunk_ = {};
     }
   } unbatch{*this};
-  instance_.batch_count_ = 0;
   for (size_t i = 0; i < count; ++i) {
     if (chunks[i].ptr == nullptr || chunks[i].len == 0) continue;
     chunk_ = view(chunks[i]);

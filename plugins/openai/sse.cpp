@@ -12,12 +12,13 @@ constexpr uint32_t kEventCaptures = JsonScanner::kUsage | JsonScanner::kFinishRe
 
 }  // namespace
 
-bool one_data_line(std::string_view event, std::string_view& value) {
-  constexpr std::string_view kData = "data:";
-  if (!event.starts_with(kData)) return false;
-  const void* hit = std::memchr(event.data() + kData.size(), '\n', event.size() - kData.size());
-  if (hit == nullptr) return false;
-  const auto nl = static_cast<size_t>(static_cast<const char*>(hit) - event.data());
+namespace {
+
+constexpr std::string_view kData = "data:";
+
+// The value of an event that is a data line ending at `nl` and then only
+// the blank line (LF or CRLF), as for_each_sse_field reads it.
+bool data_line_value(std::string_view event, size_t nl, std::string_view& value) {
   const std::string_view rest = event.substr(nl + 1);
   if (rest != "\n" && rest != "\r\n") return false;
   value = event.substr(kData.size(), nl - kData.size());
@@ -26,19 +27,22 @@ bool one_data_line(std::string_view event, std::string_view& value) {
   return true;
 }
 
+}  // namespace
+
+bool one_data_line(std::string_view event, std::string_view& value) {
+  if (!event.starts_with(kData)) return false;
+  const void* hit = std::memchr(event.data() + kData.size(), '\n', event.size() - kData.size());
+  if (hit == nullptr) return false;
+  return data_line_value(event, static_cast<size_t>(static_cast<const char*>(hit) - event.data()), value);
+}
+
 bool one_line_data(std::string_view event, std::string_view& value) {
-  constexpr std::string_view kData = "data:";
-  // The event is the line, its LF, the blank line's CRs and its LF. The
-  // same shapes as one_data_line: the blank line is LF or CRLF.
-  size_t end = event.size();
-  if (end < kData.size() + 2 || event[end - 1] != '\n') return false;
-  --end;
-  if (event[end - 1] == '\r') --end;
-  if (event[end - 1] != '\n' || !event.starts_with(kData)) return false;
-  value = event.substr(kData.size(), end - 1 - kData.size());
-  if (!value.empty() && value.back() == '\r') value.remove_suffix(1);
-  if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-  return true;
+  // One line: its LF is the one before the blank line at the event's end.
+  if (!event.starts_with(kData) || !event.ends_with('\n')) return false;
+  const size_t blank = event.ends_with("\r\n") ? 2 : 1;
+  if (event.size() < kData.size() + blank + 1) return false;
+  const size_t nl = event.size() - blank - 1;
+  return event[nl] == '\n' && data_line_value(event, nl, value);
 }
 
 EventData read_event_data(std::string_view event, size_t lines, JsonScanner& scanner) {

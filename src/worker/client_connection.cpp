@@ -486,16 +486,12 @@ void Worker::output(uint32_t conn_index, uint32_t conn_generation, const std::st
   Connection* c = slot(conn_index, conn_generation);
   if (c == nullptr || gone(*c)) return;
   std::string& out = out_buffer(*c);
-  if (n == 1) {
-    out.append(parts[0]);
-  } else {
-    // Grown once, then appends that find room. A resize would first zero
-    // what the copies then overwrite: a batch of events is kilobytes.
-    size_t total = 0;
-    for (size_t i = 0; i < n; ++i) total += parts[i].size();
-    out.reserve(out.size() + total);
-    for (size_t i = 0; i < n; ++i) out.append(parts[i]);
-  }
+  // Grown once, then appends that find room. A resize would first zero
+  // what the copies then overwrite: a batch of events is kilobytes.
+  size_t total = 0;
+  for (size_t i = 0; i < n; ++i) total += parts[i].size();
+  out.reserve(out.size() + total);
+  for (size_t i = 0; i < n; ++i) out.append(parts[i]);
   if (done) {
     c->phase = Phase::idle;
     c->exchange = kNoSlot;

@@ -66,25 +66,9 @@ Recorded load_fixture(const std::string& name) {
   return r;
 }
 
-// The events of an SSE body: each up to and including its blank line.
-std::vector<std::string> split_events(const std::string& body) {
-  std::vector<std::string> events;
-  size_t pos = 0;
-  while (pos < body.size()) {
-    size_t end = body.find("\n\n", pos);
-    if (end == std::string::npos) {
-      events.push_back(body.substr(pos));
-      break;
-    }
-    events.push_back(body.substr(pos, end + 2 - pos));
-    pos = end + 2;
-  }
-  return events;
-}
-
 // The events of `bytes`, each up to and including the blank line (LF or
 // CRLF) that ends it; a last one without its blank line is kept as is.
-std::vector<std::string> split_sse(const std::string& bytes) {
+std::vector<std::string> split_events(const std::string& bytes) {
   std::vector<std::string> events;
   size_t start = 0;
   for (size_t line = 0; line < bytes.size();) {
@@ -108,7 +92,7 @@ std::vector<std::string> split_sse(const std::string& bytes) {
 std::vector<std::string> events_of(const FakeRequest& fr) {
   std::vector<std::string> out;
   for (const std::string& e : fr.emits) {
-    std::vector<std::string> events = split_sse(e);
+    std::vector<std::string> events = split_events(e);
     EXPECT_FALSE(events.empty());
     if (!events.empty()) {
       EXPECT_TRUE(events.back().ends_with("\n\n") || events.back().ends_with("\n\r\n"))
@@ -124,7 +108,7 @@ std::vector<size_t> commit_events(const FakeRequest& fr) {
   std::vector<size_t> out;
   for (size_t emits : fr.commits) {
     size_t n = 0;
-    for (size_t i = 0; i < emits && i < fr.emits.size(); ++i) n += split_sse(fr.emits[i]).size();
+    for (size_t i = 0; i < emits && i < fr.emits.size(); ++i) n += split_events(fr.emits[i]).size();
     out.push_back(n);
   }
   return out;
