@@ -536,6 +536,39 @@ TEST(HttpParser, IequalsMatchesTheByteDefinitionAtEveryPosition) {
   }
 }
 
+// The header-line checks, eight bytes per step, must answer as the byte
+// definition does: every byte value at every position of fields from 1 to
+// 24 bytes (the last step overlapping the one before it), in a field
+// otherwise clean, and beside a second bad byte.
+TEST(HttpParser, SafeFieldChecksMatchTheByteDefinitionAtEveryPosition) {
+  auto bad_name = [](unsigned char c) { return c <= ' ' || c == ':' || c == 0x7f; };
+  auto bad_value = [](unsigned char c) { return c == 0 || c == '\r' || c == '\n'; };
+  for (size_t n = 1; n <= 24; ++n) {
+    for (size_t at = 0; at < n; ++at) {
+      for (int x = 0; x < 256; ++x) {
+        std::string field(n, 'k');
+        field[at] = static_cast<char>(x);
+        const auto c = static_cast<unsigned char>(x);
+        ASSERT_EQ(safe_field_name(field), !bad_name(c)) << "n " << n << " at " << at << " byte " << x;
+        ASSERT_EQ(safe_field_value(field), !bad_value(c)) << "n " << n << " at " << at << " byte " << x;
+        // Non-ASCII bytes around it must not hide it or stand in for it.
+        std::string high(n, '\xff');
+        high[at] = static_cast<char>(x);
+        ASSERT_EQ(safe_field_name(high), !bad_name(c)) << "n " << n << " at " << at << " byte " << x;
+        ASSERT_EQ(safe_field_value(high), !bad_value(c)) << "n " << n << " at " << at << " byte " << x;
+        if (n > 1) {  // a second bad byte elsewhere: still bad
+          field[(at + 1) % n] = '\n';
+          EXPECT_FALSE(safe_field_value(field));
+          field[(at + 1) % n] = ':';
+          EXPECT_FALSE(safe_field_name(field));
+        }
+      }
+    }
+  }
+  EXPECT_FALSE(safe_field_name(""));
+  EXPECT_TRUE(safe_field_value(""));
+}
+
 TEST(HttpParser, Pipelined) {
   const std::string first = "POST /v1/embeddings HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello";
   const std::string second = "\r\nGET /v1/models HTTP/1.1\r\nHost: a\r\n\r\n";
