@@ -22,7 +22,10 @@ one worker, access log off, upstream keep-alive, proxy_buffering off for
 streams (what a streaming proxy needs). Both run the distribution's
 configuration as a packager builds it (pass --aigw for a release build).
 Scenarios: a non-stream chat completion, and a stream of --stream-tokens
-events (the mock sends them without pacing)."""
+events (the mock sends them without pacing). Beside each figure: the
+receives per request of each server, and aigw's emits per stream, counted
+from callgrind's call counts in the same window; a stream's instructions
+move with how many reads its events arrive in."""
 
 import argparse
 import json
@@ -123,6 +126,8 @@ class Callgrind:
 
     def __init__(self, argv, outdir, name, env=None):
         self.out = os.path.join(outdir, "cg.%s.out" % name)
+        self.name = name
+        self.last_dump = None
         self.proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + self.out] + argv,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=open(os.path.join(outdir, name + ".log"), "w"), env=env)
@@ -136,6 +141,7 @@ class Callgrind:
         time.sleep(0.3)  # the command file is in place before the trigger
         self.dumps += 1
         path = "%s.%d" % (self.out, self.dumps)
+        self.last_dump = path
         for _ in range(200):
             client.request(stream)
             if ctl.poll() is not None and os.path.exists(path):
@@ -155,6 +161,44 @@ class Callgrind:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+# Receives per request, from callgrind's call counts. A stream's cost
+# depends on how many reads its events arrive in (the mock writes each event
+# on its own, and how those writes coalesce moves with the machine's load),
+# so a stream figure is comparable with another only beside its reads.
+# aigw: every completed receive, client and upstream (io_uring reports no
+# empty ones); nginx: every recv() call, those answered EAGAIN included.
+RECEIVES = {
+    "aigw": ("aigw::upstream::Client::on_recv(", "aigw::worker::Worker::on_recv("),
+    "nginx": ("ngx_unix_recv",),
+}
+# aigw's emits (the plugin handing bytes to the host): one per read that
+# carries whole events.
+EMITS = ("aigw::gateway::Runtime::emit(",)
+
+
+def calls_to(path, prefixes):
+    """Calls made, in the window a callgrind dump covers, to the functions
+    whose names start with one of `prefixes`."""
+    names = {}
+    target = None
+    total = 0
+    with open(path) as f:
+        for line in f:
+            if line.startswith(("fn=", "cfn=")):
+                m = re.match(r"c?fn=\((\d+)\)(?: (.*))?$", line.rstrip("\n"))
+                if m is None:
+                    continue
+                if m.group(2) is not None:
+                    names[m.group(1)] = m.group(2)
+                if line.startswith("cfn="):
+                    target = names.get(m.group(1), "")
+            elif line.startswith("calls=") and target is not None:
+                if target.startswith(prefixes):
+                    total += int(line.split()[0][len("calls="):])
+                target = None
+    return total
 
 
 def measure(server, port, n, warmup, idle_s):
@@ -181,6 +225,11 @@ def measure(server, port, n, warmup, idle_s):
         total = server.dump(client, stream)
         seconds = time.monotonic() - t0
         name = "stream" if stream else "chat"
+        window = server.last_dump
+        if server.name in RECEIVES:
+            figures[name + "_receives"] = calls_to(window, RECEIVES[server.name]) / (n + 1)
+        if server.name == "aigw":
+            figures[name + "_emits"] = calls_to(window, EMITS) / (n + 1)
         figures[name + "_raw"] = total / (n + 1)
         figures[name] = max(0.0, total - figures["idle_per_s"] * seconds) / (n + 1)
         figures[name + "_window_s"] = seconds
@@ -282,10 +331,14 @@ def main():
         mock.terminate()
         mock.wait(10)
     names = [n for n in ("aigw", "aigw_log", "nginx") if n in results]
-    print("%-10s %18s %18s %14s" % ("", "chat (instr/req)", "stream (instr/req)", "idle (instr/s)"))
+    print("%-10s %18s %18s %14s %16s" % ("", "chat (instr/req)", "stream (instr/req)", "idle (instr/s)",
+                                          "receives c/s"))
     for name in names:
         r = results[name]
-        print("%-10s %18.0f %18.0f %14.0f" % (name, r["chat"], r["stream"], r["idle_per_s"]))
+        receives = ("%.2f/%.2f" % (r["chat_receives"], r["stream_receives"])) if "chat_receives" in r else "-"
+        print("%-10s %18.0f %18.0f %14.0f %16s" % (name, r["chat"], r["stream"], r["idle_per_s"], receives))
+    if "aigw" in results:
+        print("aigw emits per stream: %.2f" % results["aigw"]["stream_emits"])
     for name, base in (("aigw_log", "aigw"), ("aigw", "nginx")):
         if name in results and base in results:
             ratio = {k: results[name][k] / results[base][k] for k in ("chat", "stream")}
