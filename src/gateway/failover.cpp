@@ -252,6 +252,8 @@ void Runtime::report_abandon(aigw_request* r) {
   r->wgen->health->abandon(static_cast<uint32_t>(r->attempt.channel));
 }
 
+size_t Runtime::routing_header_bound(const aigw_request* r) { return r->rate_headers.size() + 2; }
+
 void Runtime::routing_headers(const aigw_request* r, std::vector<http::ResponseHeader>& out,
                                     std::string& attempts_text) const {
   for (const auto& [k, v] : r->rate_headers) out.push_back({k, v});
@@ -286,11 +288,14 @@ void Runtime::commit(aigw_request* r) {
   if (r->attempt.translated && r->attempt.status >= 400) return;
   r->committed = true;
   std::vector<http::ResponseHeader> hs;
+  hs.reserve(r->attempt.resp_headers.size() + routing_header_bound(r));
   for (auto& [k, v] : r->attempt.resp_headers) hs.push_back({k, v});
   std::string attempts;
   routing_headers(r, hs, attempts);
   http::ResponseMeta meta = response_meta(r);
   std::string out;
+  // The head and the held events in one allocation.
+  out.reserve(http::head_bound(meta, hs.data(), hs.size()) + r->attempt.held.size() + 24);
   http::write_stream_head(out, r->attempt.status, meta, hs.data(), hs.size());
   host_.metrics().stream_opened();
   if (!r->attempt.held.empty()) {

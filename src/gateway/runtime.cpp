@@ -282,6 +282,7 @@ aigw_status Runtime::respond_start(aigw_request* r, int32_t status,
   // that the channel works.
   if (r->attempt.hooks->mode != AIGW_MODE_HTTP) report_success(r);
   r->attempt.status = status;
+  r->attempt.resp_headers.reserve(r->attempt.resp_headers.size() + n);
   for (size_t i = 0; i < n; ++i) {
     std::string_view name{h[i].name.ptr ? h[i].name.ptr : "", h[i].name.len};
     std::string_view value{h[i].value.ptr ? h[i].value.ptr : "", h[i].value.len};
@@ -397,6 +398,7 @@ void Runtime::end_response(aigw_request* r, bool ok, int http_status, std::strin
       }
     }
     std::vector<http::ResponseHeader> hs;
+    hs.reserve(r->attempt.resp_headers.size() + routing_header_bound(r));
     routing_headers(r, hs, attempts);
     std::string_view content_type;
     for (auto& [k, v] : r->attempt.resp_headers) {

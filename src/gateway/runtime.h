@@ -348,6 +348,8 @@ class Runtime final : private upstream::Listener {
   void end_probe(aigw_request* r, bool ok);
   // The framing facts of r's response: HTTP version, keep-alive, Date, id.
   http::ResponseMeta response_meta(const aigw_request* r) const;
+  // At most how many headers routing_headers adds (a reserve, not a count).
+  static size_t routing_header_bound(const aigw_request* r);
   void routing_headers(const aigw_request* r, std::vector<http::ResponseHeader>& out,
                        std::string& attempts_text) const;
 

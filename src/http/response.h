@@ -42,6 +42,11 @@ void write_response(std::string& out, int status, const ResponseMeta& meta,
                     std::string_view content_type, std::string_view body,
                     const ResponseHeader* extra, size_t extra_count);
 
+// At least the bytes a head written by write_response or write_stream_head
+// takes, with these extra headers: for a caller that reserves once for the
+// head and what follows it.
+size_t head_bound(const ResponseMeta& meta, const ResponseHeader* extra, size_t extra_count);
+
 // The head of a response whose body follows in chunks (Transfer-Encoding:
 // chunked), or, for an HTTP/1.0 client, until the connection closes.
 void write_stream_head(std::string& out, int status, const ResponseMeta& meta,
