@@ -164,19 +164,23 @@ uint32_t Runtime::admit(uint32_t conn_index, uint32_t conn_generation, const htt
   r.rate_headers = std::move(rate_headers);
   r.body = std::move(json);
   r.model = std::move(model);
-  // Reserved up front: the views below point into these strings, so the
-  // vector must never reallocate.
-  r.header_store.reserve(head.headers.size() * 2 + 2);
-  r.header_store.emplace_back(head.method_text);
-  r.header_store.emplace_back(head.path);
+  // Reserved for every header, forwarded or not: the views below point
+  // into the buffer, so it must never reallocate.
+  size_t head_size = head.method_text.size() + head.path.size();
+  for (const http::Header& h : head.headers) head_size += h.name.size() + h.value.size();
+  r.head_bytes.reserve(head_size);
+  auto keep = [&r](std::string_view s) {
+    const size_t at = r.head_bytes.size();
+    r.head_bytes.append(s);
+    return aigw_host_str{r.head_bytes.data() + at, s.size()};
+  };
+  const aigw_host_str method = keep(head.method_text);
+  const aigw_host_str path = keep(head.path);
+  r.method_text = {method.ptr, method.len};
+  r.path_text = {path.ptr, path.len};
+  r.headers.reserve(head.headers.size());
   for (const http::Header& h : head.headers) {
-    if (!forwardable(h.name)) continue;
-    r.header_store.emplace_back(h.name);
-    r.header_store.emplace_back(h.value);
-  }
-  for (size_t i = 2; i + 1 < r.header_store.size(); i += 2) {
-    r.headers.push_back({{r.header_store[i].data(), r.header_store[i].size()},
-                         {r.header_store[i + 1].data(), r.header_store[i + 1].size()}});
+    if (forwardable(h.name)) r.headers.push_back({keep(h.name), keep(h.value)});
   }
   r.stream = stream;
   r.version_minor = head.version_minor;
@@ -188,8 +192,8 @@ uint32_t Runtime::admit(uint32_t conn_index, uint32_t conn_generation, const htt
   c.endpoint = endpoint;
   c.stream = stream ? 1 : 0;
   c.model = {r.model.data(), r.model.size()};
-  c.method = {r.header_store[0].data(), r.header_store[0].size()};
-  c.path = {r.header_store[1].data(), r.header_store[1].size()};
+  c.method = {r.method_text.data(), r.method_text.size()};
+  c.path = {r.path_text.data(), r.path_text.size()};
   c.headers = r.headers.data();
   c.header_count = r.headers.size();
   c.body = &r.body_chunk;

@@ -47,7 +47,7 @@ bool Runtime::choose_dialect(aigw_request* r, const plugin::Provider& prov) {
   aigw_client_request& c = r->client;
   if ((prov.native_dialects & AIGW_DIALECT_ANTHROPIC_MESSAGES) != 0) {
     c.endpoint = r->client_endpoint;
-    c.path = {r->header_store[1].data(), r->header_store[1].size()};
+    c.path = {r->path_text.data(), r->path_text.size()};
     c.body = &r->body_chunk;
     c.model_value_offset = r->model_value_offset;
     c.model_value_len = r->model_value_len;

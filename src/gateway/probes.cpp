@@ -58,14 +58,14 @@ void Runtime::start_probe(uint32_t channel, int64_t now_ns) {
   r.attempt.verdict_given = true;  // a probe reports through probe_result, not success/failure
   r.attempt.hooks = prov.hooks;
   r.start_ns = r.attempt.start_ns = now_ns;
-  r.header_store.emplace_back(prov.probe_method);
-  r.header_store.emplace_back(prov.probe_path);
+  r.method_text = prov.probe_method;
+  r.path_text = prov.probe_path;
   r.body_chunk = {reinterpret_cast<const uint8_t*>(r.body.data()), 0};
   aigw_client_request& c = r.client;
   c.struct_size = sizeof c;
   c.endpoint = AIGW_ENDPOINT_HEALTH_PROBE;
-  c.method = {r.header_store[0].data(), r.header_store[0].size()};
-  c.path = {r.header_store[1].data(), r.header_store[1].size()};
+  c.method = {r.method_text.data(), r.method_text.size()};
+  c.path = {r.path_text.data(), r.path_text.size()};
   c.body = &r.body_chunk;
   c.body_count = 0;
   c.key_index = ch.key;

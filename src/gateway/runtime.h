@@ -141,7 +141,14 @@ struct aigw_request {
   // bytes past the end while scanning).
   std::string body;
   std::string model;
-  std::vector<std::string> header_store;
+  // The method, the path and the headers forwarded to plugins, copied into
+  // one buffer reserved up front: one allocation, and it never grows after,
+  // so the views into it (these two, `headers`) stay valid. A probe's
+  // method and path view its provider's config, which the request's
+  // generation keeps alive.
+  std::string head_bytes;
+  std::string_view method_text;
+  std::string_view path_text;
   std::vector<aigw_host_header> headers;
   aigw_host_bytes body_chunk{};
   aigw_client_request client{};

@@ -71,8 +71,8 @@ void Runtime::start_upstream(aigw_request* r) {
   up.path_and_query = {path.data(), path.size()};
   if (r->probe) {
     up.body_unchanged = 0;
-    up.method = {r->header_store[0].data(), r->header_store[0].size()};
-    up.path_and_query = {r->header_store[1].data(), r->header_store[1].size()};
+    up.method = {r->method_text.data(), r->method_text.size()};
+    up.path_and_query = {r->path_text.data(), r->path_text.size()};
   }
   char msg[512] = {0};
   aigw_errbuf err{msg, sizeof msg};
