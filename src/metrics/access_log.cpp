@@ -225,13 +225,13 @@ uint64_t request_id_seed(uint32_t worker_index) {
   return (static_cast<uint64_t>(worker_index & 0xFFFF) << 48) | (r & kCounterMask);
 }
 
-std::string make_request_id(uint64_t& state) {
+GeneratedId make_request_id(uint64_t& state) {
   // The counter wraps inside its 48 bits, so the worker bits never change.
   state = (state & ~kCounterMask) | ((state + 1) & kCounterMask);
   uint64_t v = mix(state);
   static const char hex[] = "0123456789abcdef";
-  std::string id(16, '0');
-  for (int i = 15; i >= 0; --i, v >>= 4) id[static_cast<size_t>(i)] = hex[v & 15];
+  GeneratedId id;
+  for (int i = 15; i >= 0; --i, v >>= 4) id.text[i] = hex[v & 15];
   return id;
 }
 

@@ -64,7 +64,13 @@ inline bool should_log(int status, double rate, uint64_t& rng_state) {
 // output is a bijection of the state); across restarts the counter starts at
 // a random point. Seed each worker's state once with request_id_seed().
 uint64_t request_id_seed(uint32_t worker_index);
-std::string make_request_id(uint64_t& state);
+// A value, not a string: it lives on the caller's stack (16 bytes are one
+// past std::string's inline room, so a string allocated per request).
+struct GeneratedId {
+  char text[16];
+  std::string_view view() const { return {text, sizeof text}; }
+};
+GeneratedId make_request_id(uint64_t& state);
 
 // A client's x-request-id is kept only if it is 1..128 characters of
 // [A-Za-z0-9._:-]; otherwise the gateway makes one. This keeps ids safe to

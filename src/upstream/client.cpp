@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 
 #include "io/clock.h"
@@ -24,10 +25,14 @@ socklen_t addr_len(const sockaddr_storage& ss) {
 // connection: same address and, for https, the same trust settings (a
 // connection verified against one CA must not serve a provider that trusts
 // another).
-std::string pool_key(const config::UpstreamConfig& u) {
-  std::string key = (u.tls ? "https://" : "http://") + u.host + ":" + std::to_string(u.port);
-  if (u.tls) key += (u.tls_verify ? " verify " : " insecure ") + u.ca_file;
-  return key;
+// Written into a buffer the caller keeps: every request looks its pool up,
+// and building the key from temporaries cost allocations each time.
+void write_pool_key(std::string& key, const config::UpstreamConfig& u) {
+  key.clear();
+  key.append(u.tls ? "https://" : "http://").append(u.host).push_back(':');
+  char digits[8];
+  key.append(digits, static_cast<size_t>(std::to_chars(digits, digits + sizeof digits, u.port).ptr - digits));
+  if (u.tls) key.append(u.tls_verify ? " verify " : " insecure ").append(u.ca_file);
 }
 
 // A reused keep-alive connection may have been closed by the provider just
@@ -77,12 +82,12 @@ size_t Client::idle_connections() const {
 }
 
 Pool& Client::pool_for(const config::UpstreamConfig& u) {
-  std::string key = pool_key(u);
-  auto it = pools_.find(key);
+  write_pool_key(pool_key_, u);
+  auto it = pools_.find(pool_key_);
   if (it == pools_.end()) {
     auto pool = std::make_unique<Pool>();
-    pool->key = key;
-    it = pools_.emplace(std::move(key), std::move(pool)).first;
+    pool->key = pool_key_;
+    it = pools_.emplace(pool_key_, std::move(pool)).first;
   }
   it->second->max_idle = u.max_idle_connections;  // a reload may change it
   return *it->second;

@@ -156,6 +156,7 @@ class Client {
   std::vector<Handle> starved_;  // receives that ended on ENOBUFS, re-armed by rearm_starved
   uint64_t starved_total_ = 0;
   std::unordered_map<std::string, std::unique_ptr<Pool>> pools_;
+  std::string pool_key_;  // pool_for's buffer for the key it looks up
   std::unordered_map<std::string, std::unique_ptr<tls::ClientContext>> tls_contexts_;
   DeadlineHeap deadlines_;  // by exchange slot index
   size_t rr_ = 0;           // spreads new connections over the resolved addresses

@@ -326,7 +326,7 @@ void Worker::dispatch(Connection& c, const http::RequestHead& head, std::string_
   if (c.admin) {
     route(c, head, body, meta, path, nullptr);
   } else {
-    std::string id_storage;
+    metrics::GeneratedId id_storage;
     gateway::RequestContext rc;
     rc.request_id = meta.request_id = request_id(head, id_storage);
     rc.peer = c.peer;
@@ -430,12 +430,12 @@ void Worker::route(Connection& c, const http::RequestHead& head, std::string_vie
   }
 }
 
-std::string_view Worker::request_id(const http::RequestHead& head, std::string& storage) {
+std::string_view Worker::request_id(const http::RequestHead& head, metrics::GeneratedId& storage) {
   for (const http::Header& h : head.headers) {
     if (http::iequals(h.name, "x-request-id") && metrics::valid_request_id(h.value)) return h.value;
   }
   storage = metrics::make_request_id(request_id_state_);
-  return storage;
+  return storage.view();
 }
 
 void Worker::start_plugin_request(Exchange& ex, aigw_endpoint endpoint) {

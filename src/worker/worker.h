@@ -29,6 +29,7 @@
 #include "io/buffer_ring.h"
 #include "io/fd_budget.h"
 #include "io/ring.h"
+#include "metrics/access_log.h"
 #include "metrics/log_buffer.h"
 #include "metrics/metrics.h"
 #include "metrics/record.h"
@@ -174,7 +175,7 @@ class Worker final : public gateway::Host {
   void record(const metrics::RequestRecord& rec) override;
   metrics::WorkerMetrics& metrics() override { return metrics_; }
   // A request id: the client's x-request-id when it is safe to echo, else a new one.
-  std::string_view request_id(const http::RequestHead& head, std::string& storage);
+  std::string_view request_id(const http::RequestHead& head, metrics::GeneratedId& storage);
  private:
   friend class Exchange;
 

@@ -183,7 +183,7 @@ TEST(AccessLogRequestId, GeneratedIdsAreHexUniqueAndValid) {
   std::set<std::string> ids;
   for (int i = 0; i < 50000; ++i) {
     for (uint64_t* s : {&a, &b}) {
-      std::string id = make_request_id(*s);
+      std::string id(make_request_id(*s).view());
       ASSERT_EQ(id.size(), 16u);
       ASSERT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos) << id;
       ASSERT_TRUE(valid_request_id(id));
