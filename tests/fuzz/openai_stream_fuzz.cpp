@@ -16,7 +16,8 @@
 //   - the scanner's results (failure, completeness, captures) depend on how
 //     the document was cut; or a document simdjson accepts as an object is
 //     failed by the scanner, or its usage / stream_options / choices are not
-//     found; or the stream events' shortcut (may_hold_usage_or_finish,
+//     found, or its member and choice counts or copied values differ from
+//     simdjson's; or the stream events' shortcut (may_hold_usage_or_finish,
 //     braced) skips a document the scanner finds a usage or finish reason
 //     in, or calls a complete object unbraced, or may_hold_usage_or_finish
 //     differs from its definition done with string searches;
@@ -141,6 +142,44 @@ void json_scanner(std::string_view in, Rng& rng) {
   if (!obj["usage"].get(v)) FUZZ_CHECK(whole.usage_found);
   if (!obj["stream_options"].get(v)) FUZZ_CHECK(whole.so_found);
   if (!obj["choices"].get(v) && v.is_array()) FUZZ_CHECK(whole.choices_found);
+
+  // What the scanner counts and copies out is what simdjson reads: the
+  // root's members, the choices, and (where a key is there once, and the
+  // copy was kept) the values, compared minified. The scanner walks most
+  // containers by their brackets alone, so this is where a wrong turn in
+  // one would show.
+  size_t members = 0;
+  std::vector<simdjson::dom::element> usages, options, choices;
+  for (simdjson::dom::key_value_pair field : obj) {
+    ++members;
+    if (field.key == "usage") usages.push_back(field.value);
+    if (field.key == "stream_options") options.push_back(field.value);
+    if (field.key == "choices") choices.push_back(field.value);
+  }
+  FUZZ_CHECK(whole.members == members);
+  static simdjson::dom::parser copy_parser;
+  // A copy is dropped (empty) only past the scanner's 16 KiB limit, which a
+  // shorter document cannot reach.
+  const bool may_drop = in.size() > 16 * 1024;
+  auto same_value = [may_drop](const std::string& copied, simdjson::dom::element want) {
+    FUZZ_CHECK(!copied.empty() || may_drop);
+    if (copied.empty()) return;
+    simdjson::dom::element got;
+    FUZZ_CHECK(!copy_parser.parse(copied).get(got));
+    FUZZ_CHECK(simdjson::minify(got) == simdjson::minify(want));
+  };
+  if (usages.size() == 1) same_value(whole.usage, usages[0]);
+  if (options.size() == 1) same_value(whole.so, options[0]);
+  simdjson::dom::array list;
+  if (choices.size() != 1 || choices[0].get_array().get(list)) return;
+  FUZZ_CHECK(whole.choices == list.size());
+  simdjson::dom::object first;
+  if (list.size() == 0 || list.at(0).get_object().get(first)) return;
+  std::vector<simdjson::dom::element> reasons;
+  for (simdjson::dom::key_value_pair field : first) {
+    if (field.key == "finish_reason") reasons.push_back(field.value);
+  }
+  if (reasons.size() == 1) same_value(whole.first_finish, reasons[0]);
 }
 
 struct Split {
