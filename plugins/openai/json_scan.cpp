@@ -62,6 +62,26 @@ const char* find_quote_or_backslash(const char* p, const char* end) {
   return p;
 }
 
+// The first '"' or bracket ('{', '}', '[', ']') in [p, end), or end: what
+// a container nobody looks into is walked by. '[' and '{' differ only in
+// bit 5, as do ']' and '}'.
+const char* find_quote_or_bracket(const char* p, const char* end) {
+#if defined(__SSE2__)
+  while (end - p >= 16) {
+    const __m128i x = load16(p);
+    const __m128i folded = _mm_or_si128(x, _mm_set1_epi8(0x20));
+    const __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                                     _mm_or_si128(_mm_cmpeq_epi8(folded, _mm_set1_epi8('{')),
+                                                  _mm_cmpeq_epi8(folded, _mm_set1_epi8('}'))));
+    const int m = _mm_movemask_epi8(hit);
+    if (m != 0) return p + std::countr_zero(static_cast<unsigned>(m));
+    p += 16;
+  }
+#endif
+  while (p < end && *p != '"' && (*p | 0x20) != '{' && (*p | 0x20) != '}') ++p;
+  return p;
+}
+
 }  // namespace
 
 namespace {
@@ -154,12 +174,28 @@ void JsonScanner::reset(uint32_t captures) {
   capture_long_ = false;
   capture_.clear();
   run_ = nullptr;
+  skip_base_ = 0;
   usage_found_ = stream_options_found_ = choices_found_ = false;
   choice_count_ = 0;
   usage_.clear();
   stream_options_.clear();
   first_finish_.clear();
   last_finish_.clear();
+}
+
+// Inlined into both loops: a call per string cost more than the search.
+[[gnu::always_inline]] inline const char* JsonScanner::string_end(const char* p, const char* end) {
+  for (;;) {
+    if (escape_) {  // the byte after a backslash, whatever it is
+      if (p == end) return end;
+      escape_ = false;
+      ++p;
+    }
+    p = find_quote_or_backslash(p, end);
+    if (p == end || *p == '"') return p;
+    escape_ = true;
+    ++p;
+  }
 }
 
 void JsonScanner::feed(std::string_view bytes) {
@@ -170,19 +206,13 @@ void JsonScanner::feed(std::string_view bytes) {
   // runs (up to its end, or to the end of these bytes), not byte by byte.
   run_ = begin;
   while (p < end && !failed_) {
+    if (skip_base_ != 0) {
+      p = skipped(p, end);
+      continue;
+    }
     if (in_string_) {
       const char* start = p;
-      for (;;) {
-        if (escape_) {  // the byte after a backslash, whatever it is
-          if (p == end) break;
-          escape_ = false;
-          ++p;
-        }
-        p = find_quote_or_backslash(p, end);
-        if (p == end || *p == '"') break;
-        escape_ = true;
-        ++p;
-      }
+      p = string_end(p, end);
       if (p == end) {
         if (string_is_key_) key_bytes(start, static_cast<size_t>(p - start));
         break;
@@ -230,6 +260,48 @@ void JsonScanner::feed(std::string_view bytes) {
   consumed_ += bytes.size();
 }
 
+const char* JsonScanner::skipped(const char* p, const char* end) {
+  while (p < end) {
+    if (in_string_) {  // never a key in here
+      p = string_end(p, end);
+      if (p == end) return end;
+      in_string_ = false;
+      ++p;
+      continue;
+    }
+    p = find_quote_or_bracket(p, end);
+    if (p == end) return end;
+    const char c = *p++;
+    if (c == '"') {
+      in_string_ = true;
+      string_is_key_ = false;
+      continue;
+    }
+    const bool opens = (c | 0x20) == '{';
+    const bool object = opens ? c == '{' : c == '}';
+    if (opens) {
+      ++depth_;
+      if (depth_ <= kTypedDepth) {
+        const uint64_t bit = uint64_t{1} << (depth_ - 1);
+        object_mask_ = object ? (object_mask_ | bit) : (object_mask_ & ~bit);
+      }
+      continue;
+    }
+    if (depth_ <= kTypedDepth && is_object(depth_) != object) {
+      fail();
+      return p - 1;
+    }
+    --depth_;
+    if (depth_ < skip_base_) {  // the skipped value ended: as after any close
+      skip_base_ = 0;
+      expect_key_ = false;
+      literal_ = false;
+      return p;
+    }
+  }
+  return p;
+}
+
 inline void JsonScanner::structural(const char* at, uint64_t offset) {
   const char c = *at;
   if (root_done_) {
@@ -260,6 +332,10 @@ inline void JsonScanner::structural(const char* at, uint64_t offset) {
         element_open_ = false;
         choice_count_ = 0;
       }
+      // Only the root, the choices array and its objects hold keys that
+      // matter; any other container is walked to its end by its brackets
+      // and strings alone (a captured value's text is copied all the same).
+      if (depth_ > 1 && !choices_array && !in_choice_object()) skip_base_ = depth_;
       return;
     }
     case '}':

@@ -1,7 +1,9 @@
 // An incremental scanner over one JSON document that arrives in pieces. It
 // does not validate everything; it tracks just enough structure (strings,
 // nesting, the keys of the root object and of the objects in its "choices"
-// array) to copy out the few values the plugin needs. A multi-megabyte
+// array) to copy out the few values the plugin needs. Inside any other
+// container it follows only strings and brackets (matched by kind), so a
+// broken key, colon, comma or literal there goes unseen. A multi-megabyte
 // embeddings response thus costs one pass and no buffering, and a request
 // body split over several chunks needs no joining.
 #pragma once
@@ -63,6 +65,12 @@ class JsonScanner {
 
   // `at` points into the bytes being fed; `offset` counts every byte fed.
   void structural(const char* at, uint64_t offset);
+  // Inside a skipped container: follows its strings and brackets until it
+  // closes (returns just past it) or the bytes end.
+  const char* skipped(const char* p, const char* end);
+  // Inside a string: its closing quote, or end (escape_ carries a backslash
+  // at the end over to the next bytes).
+  const char* string_end(const char* p, const char* end);
   void value_start();
   void key_bytes(const char* p, size_t n);
   // The key's last bytes end at its closing quote.
@@ -102,6 +110,13 @@ class JsonScanner {
   size_t key_len_ = 0;
   bool key_long_ = false;
   Key key_ = Key::other;  // the last key that ended, where keys matter
+
+  // Nonzero: the depth of a container whose insides no capture or count
+  // needs (not the root, the choices array or one of its objects). Only
+  // its strings and brackets are followed until it closes, which is where
+  // a document spends most of its structure (messages, tool calls,
+  // logprobs, a chunk's delta).
+  uint32_t skip_base_ = 0;
 
   Top top_ = Top::none;
   bool element_open_ = false;  // a value of the choices array has started
