@@ -22,7 +22,8 @@ one worker, access log off, upstream keep-alive, proxy_buffering off for
 streams (what a streaming proxy needs). Both run the distribution's
 configuration as a packager builds it (pass --aigw for a release build).
 Scenarios: a non-stream chat completion, and a stream of --stream-tokens
-events (the mock sends them without pacing). Beside each figure: the
+events (the mock sends them without pacing, or --stream-interval apart:
+then each event arrives in a read of its own, as on a slow stream). Beside each figure: the
 receives per request of each server, and aigw's emits per stream, counted
 from callgrind's call counts in the same window; a stream's instructions
 move with how many reads its events arrive in."""
@@ -282,6 +283,9 @@ def main():
     p.add_argument("--requests", type=int, default=1000, help="requests per scenario and server (default 1000)")
     p.add_argument("--warmup", type=int, default=50)
     p.add_argument("--stream-tokens", type=int, default=16)
+    p.add_argument("--stream-interval", default="0",
+                   help="the mock's pause between stream events (default 0: as fast as it can); "
+                        "e.g. 5ms makes every event a read of its own, as a slow stream's are")
     p.add_argument("--idle", type=float, default=5, help="seconds of the idle window (default 5)")
     p.add_argument("--json", help="also write the figures here")
     p.add_argument("--access-log", action="store_true",
@@ -297,10 +301,11 @@ def main():
         sys.exit("needs nginx at %s (scripts/install-deps --bench installs nginx-light), or --no-nginx" % args.nginx)
     d = tempfile.mkdtemp(prefix="aigw-instr-")
     mock_port = free_port()
-    mock = subprocess.Popen([args.mock, "--listen", "127.0.0.1:%d" % mock_port, "--stream-interval", "0",
+    mock = subprocess.Popen([args.mock, "--listen", "127.0.0.1:%d" % mock_port, "--stream-interval", args.stream_interval,
                              "--stream-tokens", str(args.stream_tokens), "--completion-tokens", "16"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    results = {"requests": args.requests, "stream_tokens": args.stream_tokens}
+    results = {"requests": args.requests, "stream_tokens": args.stream_tokens,
+               "stream_interval": args.stream_interval}
     try:
         wait_port(mock_port)
         runs = [("aigw", None)]
