@@ -14,7 +14,10 @@ aigw, in front of a small upstream this test controls byte by byte.
   aigw_finish_reasons_total.
 - A plugin that starts a thread in config_new (and leaves its signal mask
   alone) does not turn SIGTERM into a kill: the host blocks its signals
-  before it configures any plugin."""
+  before it configures any plugin.
+- What a plugin is told of the client's request (echo_client): its method,
+  path and headers as sent, less the client's credentials for aigw and the
+  hop-by-hop headers, whatever their case."""
 
 import json
 import os
@@ -324,6 +327,92 @@ models = ["fx-model"]
             self.assertEqual(server.wait(30), 0, "\n".join(server.lines[-20:]))
         finally:
             server.kill()
+
+
+class ClientRequest(unittest.TestCase):
+    """echo_client answers with the method, path and headers the host gave it."""
+
+    SECRET = "sk-client-echo-7c1d"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server("""
+[[plugin]]
+name = "echo_client"
+path = "%s"
+
+[[provider]]
+name = "echo"
+plugin = "echo_client"
+models = ["echo-model"]
+
+[[key]]
+name = "team"
+secret = "%s"
+""" % (os.path.join(FIXTURES, "libecho_client.so"), cls.SECRET), workers=1)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def echo(self, headers):
+        b = json.dumps({"model": "echo-model", "messages": [{"role": "user", "content": "hi"}]}).encode()
+        with self.server.connect(timeout=20) as s:
+            s.sendall(request("POST", "/v1/chat/completions", headers, b))
+            r = Reader(s).read_response()
+        self.assertEqual(r.status, 200, r.body)
+        lines = r.body.decode().split("\n")
+        self.assertEqual(lines[-1], "")
+        return lines[0], [tuple(line.split(": ", 1)) for line in lines[1:-1]]
+
+    def test_credentials_and_hop_by_hop_headers_never_reach_a_plugin(self):
+        first, headers = self.echo({
+            "Authorization": "Bearer " + self.SECRET,
+            "X-Api-Key": self.SECRET,
+            "api-key": self.SECRET,
+            "Proxy-Authorization": "Basic c2VjcmV0",
+            "Cookie": "session=" + self.SECRET,
+            "Connection": "keep-alive",
+            "Keep-Alive": "timeout=5",
+            "TE": "trailers",
+            "Trailer": "X-Checksum",
+            "Upgrade": "h2c",
+            "Proxy-Connection": "keep-alive",
+            "User-Agent": "OpenAI/Python 1.54.0",
+            "Accept": "application/json",
+            "OpenAI-Beta": "assistants=v2",
+            "X-Request-Trace": "abc-123",
+            "X-Stainless-Lang": "python",
+        })
+        self.assertEqual(first, "POST /v1/chat/completions")
+        names = [n.lower() for n, _ in headers]
+        for dropped in ("authorization", "x-api-key", "api-key", "proxy-authorization", "cookie",
+                        "connection", "keep-alive", "te", "trailer", "upgrade", "proxy-connection",
+                        "host", "content-length", "transfer-encoding", "expect"):
+            self.assertNotIn(dropped, names)
+        self.assertNotIn(self.SECRET, json.dumps(headers))
+        # The rest arrive as sent, in order, names in the client's case.
+        self.assertEqual(headers, [
+            ("User-Agent", "OpenAI/Python 1.54.0"),
+            ("Accept", "application/json"),
+            ("OpenAI-Beta", "assistants=v2"),
+            ("X-Request-Trace", "abc-123"),
+            ("X-Stainless-Lang", "python"),
+            ("Content-Type", "application/json"),
+        ])
+
+    def test_a_long_head_reaches_the_plugin_whole(self):
+        # Many headers, long values: the views a plugin gets point into one
+        # copy of the head, which must not move while they are in use.
+        sent = {"X-Trace-%02d" % i: ("v%02d-" % i) + "x" * (40 + i) for i in range(40)}
+        sent["Authorization"] = "Bearer " + self.SECRET
+        _, headers = self.echo(sent)
+        got = dict(headers)
+        for name, value in sent.items():
+            if name == "Authorization":
+                self.assertNotIn(name, got)
+            else:
+                self.assertEqual(got.get(name), value, name)
 
 
 if __name__ == "__main__":
