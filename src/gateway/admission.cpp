@@ -184,15 +184,16 @@ uint32_t Runtime::admit(uint32_t conn_index, uint32_t conn_generation, const htt
   auto keep = [&r](std::string_view s) {
     const size_t at = r.head_bytes.size();
     r.head_bytes.append(s);
-    return aigw_host_str{r.head_bytes.data() + at, s.size()};
+    return std::string_view(r.head_bytes).substr(at);
   };
-  const aigw_host_str method = keep(head.method_text);
-  const aigw_host_str path = keep(head.path);
-  r.method_text = {method.ptr, method.len};
-  r.path_text = {path.ptr, path.len};
+  r.method_text = keep(head.method_text);
+  r.path_text = keep(head.path);
   r.headers.reserve(head.headers.size());
   for (const http::Header& h : head.headers) {
-    if (forwardable(h.name)) r.headers.push_back({keep(h.name), keep(h.value)});
+    if (!forwardable(h.name)) continue;
+    const std::string_view name = keep(h.name);
+    const std::string_view value = keep(h.value);
+    r.headers.push_back({{name.data(), name.size()}, {value.data(), value.size()}});
   }
   r.stream = stream;
   r.version_minor = head.version_minor;

@@ -59,29 +59,11 @@ static void echo_request_destroy(void* ctx) {
 
 static aigw_status echo_start(void* ctx) {
   echo_request* r = (echo_request*)ctx;
-  aigw_plugin_header h;
-  aigw_plugin_bytes b;
-  aigw_plugin_str none = {0, 0};
-  h.name.ptr = "content-type";
-  h.name.len = 12;
-  h.value.ptr = "text/plain";
-  h.value.len = 10;
-  b.ptr = (const uint8_t*)r->text;
-  b.len = r->len;
-  r->base.host->respond_start(r->base.req, 200, &h, 1);
-  r->base.host->emit(r->base.req, &b, 1);
-  return r->base.host->finish(r->base.req, AIGW_OK, none);
+  return fx_answer(&r->base, "text/plain", r->text, r->len);
 }
 
-static const aigw_hooks hooks = {
-  sizeof(aigw_hooks), AIGW_MODE_DIRECT,
-  fx_config_new, fx_config_destroy, fx_instance_new, fx_instance_destroy,
-  NULL /* list_models */, echo_request_new, echo_request_destroy,
-  NULL, NULL, NULL, NULL, /* HTTP hooks */
-  echo_start, NULL, NULL, NULL, /* request_start, timer, process hooks */
-  NULL, /* on_client_gone */
-  NULL /* key_count (1.1) */ FX_HOOKS_1_3
-};
+static const aigw_hooks hooks =
+    FX_DIRECT_HOOKS_OF(fx_config_new, fx_config_destroy, echo_request_new, echo_request_destroy, echo_start);
 
 static const aigw_plugin_def def = {
   AIGW_PLUGIN_DEF_HEADER, "echo_client", "1.0.0", 0, 0, &hooks

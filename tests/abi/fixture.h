@@ -178,21 +178,26 @@ FX_MAYBE_UNUSED static aigw_status fx_on_upstream_body(void* ctx, const aigw_hos
   return AIGW_OK;
 }
 
-FX_MAYBE_UNUSED static aigw_status fx_request_start(void* ctx) {
-  static const char body[] = "{}";
-  fx_request* r = (fx_request*)ctx;
+/* A whole answer at once, as a direct-mode plugin gives it: 200 with this
+ * Content-Type, the body, finish. */
+FX_MAYBE_UNUSED static aigw_status fx_answer(fx_request* r, const char* content_type, const char* body,
+                                             size_t len) {
   aigw_plugin_header h;
   aigw_plugin_bytes b;
   aigw_plugin_str none = {0, 0};
   h.name.ptr = "content-type";
   h.name.len = 12;
-  h.value.ptr = "application/json";
-  h.value.len = 16;
+  h.value.ptr = content_type;
+  h.value.len = strlen(content_type);
   b.ptr = (const uint8_t*)body;
-  b.len = sizeof body - 1;
+  b.len = len;
   r->host->respond_start(r->req, 200, &h, 1);
   r->host->emit(r->req, &b, 1);
   return r->host->finish(r->req, AIGW_OK, none);
+}
+
+FX_MAYBE_UNUSED static aigw_status fx_request_start(void* ctx) {
+  return fx_answer((fx_request*)ctx, "application/json", "{}", 2);
 }
 
 /* Complete hooks tables, positional in 1.3 field order. A fixture that
@@ -209,14 +214,21 @@ FX_MAYBE_UNUSED static aigw_status fx_request_start(void* ctx) {
   fx_config_new, fx_config_destroy, fx_instance_new, fx_instance_destroy,     \
       NULL /* list_models */, fx_request_new, fx_request_destroy
 
-#define FX_DIRECT_HOOKS(start)                                                \
+/* A direct-mode table with its own config and request hooks, for a
+ * fixture whose point is one of them. */
+#define FX_DIRECT_HOOKS_OF(config_new, config_destroy, request_new, request_destroy, start) \
   {                                                                           \
-    sizeof(aigw_hooks), AIGW_MODE_DIRECT, FX_HOOKS_COMMON,                    \
+    sizeof(aigw_hooks), AIGW_MODE_DIRECT, config_new, config_destroy,         \
+        fx_instance_new, fx_instance_destroy, NULL /* list_models */,         \
+        request_new, request_destroy,                                         \
         NULL, NULL, NULL, NULL, /* HTTP hooks */                              \
         start, NULL, NULL, NULL, /* request_start, timer, process hooks */    \
         NULL, /* on_client_gone */                                            \
         NULL /* key_count (1.1) */ FX_HOOKS_1_3                               \
   }
+
+#define FX_DIRECT_HOOKS(start) \
+  FX_DIRECT_HOOKS_OF(fx_config_new, fx_config_destroy, fx_request_new, fx_request_destroy, start)
 
 #define FX_HTTP_HOOKS                                                         \
   {                                                                           \

@@ -54,16 +54,8 @@ static void tc_config_destroy(void* config) {
   free(c);
 }
 
-static const aigw_hooks hooks = {
-  sizeof(aigw_hooks), AIGW_MODE_DIRECT,
-  tc_config_new, tc_config_destroy, fx_instance_new, fx_instance_destroy,
-  NULL /* list_models */, fx_request_new, fx_request_destroy,
-  NULL, NULL, NULL, NULL, /* HTTP hooks */
-  fx_request_start, NULL, NULL, NULL, /* request_start, timer, process hooks */
-  NULL, /* on_client_gone */
-  NULL, /* key_count (1.1) */
-  0 /* native_dialects (1.3) */
-};
+static const aigw_hooks hooks =
+    FX_DIRECT_HOOKS_OF(tc_config_new, tc_config_destroy, fx_request_new, fx_request_destroy, fx_request_start);
 
 static const aigw_plugin_def def = {
   AIGW_PLUGIN_DEF_HEADER, "thread_in_config", "1.0.0", 0, 0, &hooks
