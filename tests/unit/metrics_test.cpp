@@ -108,6 +108,37 @@ TEST(MetricsWorker, SeriesHandlesStayValidAfterManyInserts) {
   }
 }
 
+// Lookups go through a few remembered slots before the hash table: a slot
+// is taken only for labels equal to its series', so a label buffer that
+// holds another name by the next lookup (a reloaded config's) finds that
+// name's series, and tuples sharing a slot each keep their own.
+TEST(MetricsWorker, RecentLookupsAreCheckedByContent) {
+  WorkerMetrics w;
+  std::string model = "gpt-a1";
+  RequestSeries* a = w.series(model, "p", "k");
+  EXPECT_EQ(w.series(model, "p", "k"), a);
+  model.replace(0, 5, "gpt-b");  // same buffer, same length and last byte
+  RequestSeries* b = w.series(model, "p", "k");
+  EXPECT_NE(b, a);
+  EXPECT_EQ(w.series("gpt-a1", "p", "k"), a);
+  EXPECT_EQ(w.series(model, "p", "k"), b);
+
+  std::vector<RequestSeries*> seen;
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 100; ++i) {
+      RequestSeries* s = w.series("m" + std::to_string(i % 10) + "x", "p" + std::to_string(i), "k");
+      if (round == 0) {
+        seen.push_back(s);
+      } else {
+        EXPECT_EQ(s, seen[static_cast<size_t>(i)]) << i;
+      }
+    }
+  }
+  std::set<RequestSeries*> distinct(seen.begin(), seen.end());
+  EXPECT_EQ(distinct.size(), 100u);
+  EXPECT_EQ(w.snapshot().requests.size(), 102u);
+}
+
 TEST(MetricsMerge, TwoWorkersSumByLabels) {
   WorkerMetrics a, b;
   a.series("m", "p", "k")->count(200);
