@@ -1,6 +1,7 @@
 #include "upstream/request_writer.h"
 
 #include <charconv>
+#include <cstring>
 
 #include "http/request.h"
 
@@ -41,8 +42,21 @@ bool write_request_header(std::string& out, std::string_view name, std::string_v
       http::iequals(name, "transfer-encoding") || http::iequals(name, "connection")) {
     return false;
   }
-  out.reserve(out.size() + name.size() + value.size() + 4);
-  out.append(name).append(": ").append(value).append("\r\n");
+  // One resize and two copies: four appends, each checking the capacity
+  // and calling memcpy for two bytes, were half of this function's cost.
+  const size_t at = out.size();
+  out.resize(at + name.size() + value.size() + 4);
+  char* p = out.data() + at;
+  std::memcpy(p, name.data(), name.size());
+  p += name.size();
+  *p++ = ':';
+  *p++ = ' ';
+  if (!value.empty()) {  // an empty view may have no buffer, and memcpy wants one
+    std::memcpy(p, value.data(), value.size());
+    p += value.size();
+  }
+  p[0] = '\r';
+  p[1] = '\n';
   return true;
 }
 

@@ -23,7 +23,8 @@ TEST(UpstreamRequestWriter, HeaderLinesAreWrittenAsGiven) {
   EXPECT_TRUE(write_request_header(out, "Authorization", "Bearer sk-1"));
   EXPECT_TRUE(write_request_header(out, "x-empty", ""));
   EXPECT_TRUE(write_request_header(out, "x-tab", "a\tb \x7f\xc3\xa9"));  // HTAB, DEL, UTF-8: not line breaks
-  EXPECT_EQ(out, "xAuthorization: Bearer sk-1\r\nx-empty: \r\nx-tab: a\tb \x7f\xc3\xa9\r\n");
+  EXPECT_TRUE(write_request_header(out, "x-none", std::string_view()));  // a plugin's {NULL, 0}
+  EXPECT_EQ(out, "xAuthorization: Bearer sk-1\r\nx-empty: \r\nx-tab: a\tb \x7f\xc3\xa9\r\nx-none: \r\n");
 }
 
 TEST(UpstreamRequestWriter, ValuesThatCouldSplitTheRequestAreRefused) {
