@@ -146,6 +146,16 @@ class JsonScanner {
 // scan. True means "scan it"; a false true costs only the scan.
 bool may_hold_usage_or_finish(std::string_view payload);
 
+// may_hold_usage_or_finish's two searches, for the tests: sixteen positions
+// per step (SSE2, part of x86-64; bytes elsewhere) and thirty-two (AVX2,
+// where has_avx2(); elsewhere it is the first). The function takes the
+// second where the CPU has it.
+namespace detail {
+bool may_hold_16(std::string_view payload);
+bool may_hold_32(std::string_view payload);
+bool has_avx2();
+}  // namespace detail
+
 // The payload starts with '{' and ends with '}', whitespace aside: what a
 // complete object always does, and the check an event that is not scanned
 // gets. (Malformed JSON between the braces goes through uncounted then; it

@@ -20,6 +20,7 @@
 //     simdjson's; or the stream events' shortcut (may_hold_usage_or_finish,
 //     braced) skips a document the scanner finds a usage or finish reason
 //     in, or calls a complete object unbraced, or may_hold_usage_or_finish
+//     (its 16-wide search, and its 32-wide one where the CPU has AVX2)
 //     differs from its definition done with string searches;
 //   - the splitter's events depend on the cuts, or its events and tail are
 //     not the input exactly, or the one-data-line shortcut (sse.h) reads an
@@ -120,6 +121,9 @@ void json_scanner(std::string_view in, Rng& rng) {
   // scanner copies no usage but null and no finish reason out of, and it
   // counts no complete object as garbage.
   FUZZ_CHECK(o::may_hold_usage_or_finish(in) == any_marker_not_null(in));
+  // Both searches, whichever this CPU's calls take.
+  FUZZ_CHECK(o::detail::may_hold_16(in) == any_marker_not_null(in));
+  if (o::detail::has_avx2()) FUZZ_CHECK(o::detail::may_hold_32(in) == any_marker_not_null(in));
   if (!o::may_hold_usage_or_finish(in)) {
     FUZZ_CHECK(whole.usage.empty() || whole.usage == "null");
     FUZZ_CHECK(whole.last_finish.empty());
