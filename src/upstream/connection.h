@@ -42,6 +42,9 @@ struct Exchange {
   Failure::Phase phase = Failure::Phase::connecting;
   Handle conn;
   int64_t total_deadline = 0;
+  // The deadline in force. The heap's entry for this exchange may be earlier
+  // (never later): see Client::set_deadline.
+  int64_t deadline = 0;
 };
 
 struct Connection {

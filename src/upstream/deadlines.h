@@ -22,6 +22,8 @@ class DeadlineHeap {
   size_t size() const { return heap_.size(); }
   const Entry& top() const { return heap_.front(); }
   bool contains(uint32_t index) const { return index < pos_.size() && pos_[index] != kAbsent; }
+  // The deadline of `index`, which must be in the heap.
+  int64_t at(uint32_t index) const { return heap_[pos_[index]].at; }
 
   // Sets (or moves) the deadline of `index`.
   void set(uint32_t index, int64_t at) {

@@ -382,6 +382,17 @@ void sequential(Loop& loop, const Target& t, int n) {
   }
 }
 
+// Runs one exchange (cookie 1) to its end: its failure, or nullptr (and a
+// test failure) if it never ended or ended with a body.
+const Failure* failure_of(Loop& loop, const Target& t, std::chrono::milliseconds limit = 5s) {
+  loop.client->start(t.request(1));
+  EXPECT_TRUE(loop.run_until([&] { return loop.rec.ended(1); }, limit)) << "the exchange never ended";
+  const Failure* f = nullptr;
+  loop.rec.ended(1, nullptr, &f);
+  EXPECT_NE(f, nullptr) << "the exchange ended with a body";
+  return f;
+}
+
 // Answers one request with its prompt echoed back; false at EOF.
 bool echo(ServerConn& c, Server& s, bool close_header) {
   std::string req;
@@ -477,10 +488,7 @@ TEST_P(UpstreamClient, DeathAfterTheHeadIsAFailureInTheBody) {
   }, server_tls());
   Loop loop;
   Target t = target(s);
-  loop.client->start(t.request(1));
-  ASSERT_TRUE(loop.run_until([&] { return loop.rec.ended(1); }));
-  const Failure* f = nullptr;
-  ASSERT_TRUE(loop.rec.ended(1, nullptr, &f));
+  const Failure* f = failure_of(loop, t);
   ASSERT_NE(f, nullptr);
   EXPECT_EQ(f->kind, Failure::Kind::closed);
   EXPECT_TRUE(f->after_head());
@@ -501,14 +509,66 @@ TEST_P(UpstreamClient, SilenceIsAFirstByteTimeout) {
   Loop loop;
   Target t = target(s);
   t.cfg.first_byte_timeout = config::Duration(150);
-  loop.client->start(t.request(1));
-  ASSERT_TRUE(loop.run_until([&] { return loop.rec.ended(1); }));
-  const Failure* f = nullptr;
-  ASSERT_TRUE(loop.rec.ended(1, nullptr, &f));
+  const Failure* f = failure_of(loop, t);
   ASSERT_NE(f, nullptr);
   EXPECT_EQ(f->kind, Failure::Kind::timeout);
   EXPECT_EQ(f->phase, Failure::Phase::waiting_head);
   EXPECT_EQ(f->status(), 504);
+}
+
+// A stream that keeps sending lives on past its idle timeout: each read moves
+// the deadline (the heap entry catches up when it comes due, see
+// Client::set_deadline); once the provider goes quiet, the timeout fires.
+TEST_P(UpstreamClient, EveryReadMovesTheIdleDeadline) {
+  constexpr int kChunks = 10;
+  Server s([&](ServerConn& c, int) {
+    std::string req;
+    if (!c.read_request(&req)) return;
+    c.write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n");
+    for (int i = 0; i < kChunks; ++i) {
+      std::this_thread::sleep_for(60ms);
+      c.write("3\r\nab" + std::to_string(i) + "\r\n");
+    }
+    std::this_thread::sleep_for(1000ms);  // quiet: the client gives up first
+  }, server_tls());
+  Loop loop;
+  Target t = target(s);
+  t.cfg.stream_idle_timeout = config::Duration(300);  // < the 600 ms the chunks take
+  const Failure* f = failure_of(loop, t);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->kind, Failure::Kind::timeout);
+  EXPECT_TRUE(f->after_head());
+  EXPECT_EQ(f->message, "Timed out the next bytes of the response.");
+  std::string body;
+  for (const Event& e : loop.rec.events) {
+    if (e.kind == Event::Kind::body) body += e.bytes;
+  }
+  std::string want;
+  for (int i = 0; i < kChunks; ++i) want += "ab" + std::to_string(i);
+  EXPECT_EQ(body, want);  // every chunk came before the timeout
+}
+
+// A deadline that moves earlier moves at once: the idle timeout (150 ms)
+// after the head, not the connect or first-byte one (10 s) the exchange
+// waited under.
+TEST_P(UpstreamClient, AShorterIdleTimeoutAfterTheHeadIsNotLate) {
+  Server s([&](ServerConn& c, int) {
+    std::string req;
+    if (!c.read_request(&req)) return;
+    c.write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n");
+    std::this_thread::sleep_for(1000ms);  // then a close, were the deadline left at 10 s
+  }, server_tls());
+  Loop loop;
+  Target t = target(s);
+  t.cfg.connect_timeout = config::Duration(10000);
+  t.cfg.first_byte_timeout = config::Duration(10000);
+  t.cfg.request_timeout = config::Duration(20000);
+  t.cfg.stream_idle_timeout = config::Duration(150);
+  // A deadline left at 10 s would see the provider close first (at 1 s).
+  const Failure* f = failure_of(loop, t, 2s);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->kind, Failure::Kind::timeout);
+  EXPECT_TRUE(f->after_head());
 }
 
 // A listener that cancels from inside on_head hears nothing more of that
@@ -686,10 +746,7 @@ TEST_P(UpstreamClient, ARefusedConnectionIsAConnectFailure) {
   }  // nothing listens there any more
   Loop loop;
   Target t(static_cast<uint16_t>(port), tls() ? &pki_->ca : nullptr);
-  loop.client->start(t.request(1));
-  ASSERT_TRUE(loop.run_until([&] { return loop.rec.ended(1); }));
-  const Failure* f = nullptr;
-  ASSERT_TRUE(loop.rec.ended(1, nullptr, &f));
+  const Failure* f = failure_of(loop, t);
   ASSERT_NE(f, nullptr);
   EXPECT_EQ(f->kind, Failure::Kind::connect);
   EXPECT_EQ(f->code(), "upstream_unreachable");

@@ -52,6 +52,12 @@ TEST(DeadlineHeap, MatchesASortedListUnderRandomUpdates) {
       ASSERT_EQ(h.top().at, min);
       ASSERT_EQ(want[h.top().index], min);
     }
+    for (uint32_t j = 0; j < want.size(); ++j) {
+      ASSERT_EQ(h.contains(j), want[j] >= 0);
+      if (want[j] >= 0) {
+        ASSERT_EQ(h.at(j), want[j]);
+      }
+    }
   }
 }
 
