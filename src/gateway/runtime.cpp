@@ -449,15 +449,7 @@ aigw_status Runtime::timer_start(aigw_request* r, uint64_t delay_ns, uint64_t to
   return AIGW_OK;
 }
 
-uint64_t Runtime::next_timer_ns() const {
-  uint64_t t = timers_.empty() ? 0 : timers_.top().deadline_ns;
-  if (int64_t u = client_.next_deadline_ns(); u != 0) {
-    if (t == 0 || static_cast<uint64_t>(u) < t) t = static_cast<uint64_t>(u);
-  }
-  return t;
-}
-
-void Runtime::run_timers(uint64_t now) {
+void Runtime::run_due_timers(uint64_t now) {
   if (int64_t u = client_.next_deadline_ns(); u != 0 && static_cast<uint64_t>(u) <= now) {
     client_.run_timers(static_cast<int64_t>(now));
   }
