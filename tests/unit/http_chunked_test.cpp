@@ -188,6 +188,10 @@ TEST(HttpChunked, SizeOverflow) {
   // 16 digits are fine (the value meets the body limit later).
   Decoded d = decode_limits("ffffffffffffffff\r\nab", unlimited);
   EXPECT_EQ(d.result, Result::need_more) << d.err.message;
+  // The whole-chunk step must not take size + 2 (wrapped to 1) as in view.
+  d = decode_limits("ffffffffffffffff\r\nab\r\n", unlimited);
+  EXPECT_EQ(d.result, Result::need_more) << d.err.message;
+  EXPECT_EQ(d.body, "ab\r\n");
   // 17 digits: refused even if they are leading zeros.
   d = decode_limits("00000000000000001\r\na\r\n0\r\n\r\n", unlimited);
   EXPECT_EQ(d.result, Result::error);
@@ -274,6 +278,10 @@ TEST(HttpChunked, EverySplitPoint) {
       "5\r\nhello\r0\r\n\r\n",
       "5\r\nhello\r\n\r\n",
       "a\r\n0123456789\r\nA\r\n0123456789\r\n0\r\n\r\n",
+      // A whole chunk (size line, data, CRLF) is taken in one step too.
+      "3\r\nabc\r\n3\r\ndef\n\n0\r\n\r\n",
+      "3\r\nabc\r\n3\r\ndef\r\r\n0\r\n\r\n",
+      "3\r\nabc\r\n3\r\ndefg\r\n0\r\n\r\n",
   };
   for (const std::string& in : inputs) {
     SCOPED_TRACE(testing::PrintToString(in));
