@@ -182,7 +182,7 @@ def read_chunked_events(rd):
     """The SSE data payloads of a chunked body read from Reader `rd` (its
     head already consumed), and whether the chunked terminator arrived. A
     timeout, a reset or a cut ends the read (clean = False)."""
-    body = b""
+    body = bytearray()  # appends in place: a long stream is thousands of chunks
     clean = False
     try:
         while True:
