@@ -1,6 +1,7 @@
 // Bytes in, requests out: the per-connection half of the worker.
 #include <sys/socket.h>
 
+#include <climits>
 #include <cstring>
 
 #include "auth/keys.h"
@@ -502,7 +503,7 @@ void Worker::output(uint32_t conn_index, uint32_t conn_generation, const std::st
   // that batch, and the parse loop on the stack goes on by itself.
   if (c->dispatching) return;
   if (done && !c->close_after_write && (!c->in.empty() || c->read_paused)) resume_.push_back(c->index);
-  flush(*c);
+  flush(*c, !done);
   if (done && !c->send_inflight) after_output_drained(*c);
 }
 
@@ -520,7 +521,7 @@ void Worker::fail(Connection& c, int status, std::string_view code, std::string_
 
 // ---- writing ----------------------------------------------------------------
 
-void Worker::flush(Connection& c) {
+void Worker::flush(Connection& c, bool now) {
   if (c.send_inflight || gone(c)) return;
   if (c.tls) {
     // Encrypt what is queued; handshake records may be waiting too.
@@ -538,26 +539,59 @@ void Worker::flush(Connection& c) {
     c.sending.swap(c.out);
   }
   c.sending_off = 0;
+  if (now && send_now_) {
+    // Tried now, without blocking: a send the socket takes whole is in
+    // flight as far as the rest of the worker can tell (same states, same
+    // counts) until complete_sends_now() runs its completion later in this
+    // turn, so nothing here runs on_send's work inside a plugin's emit.
+    // Measured: a slow stream's event cost two loop turns, the second only
+    // for the send's completion (docs/benchmarks.md). Any other outcome
+    // (part taken, EAGAIN, an error) goes through the ring as before, which
+    // reports the error in its completion.
+    // Only a part that does not end the response: its end goes through the
+    // ring, so a client that has read a whole response knows the worker has
+    // finished with the request (settled its quota, counted it) before it
+    // sends the next one, as before.
+    const ssize_t n = ::send(c.fd, c.sending.data(), c.sending.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n == static_cast<ssize_t>(c.sending.size()) && n <= INT_MAX) {
+      c.send_inflight = true;
+      ++c.ops;
+      sent_now_.push_back({c.index, c.generation, static_cast<int>(n)});
+      return;
+    }
+    if (n > 0) c.sending_off = static_cast<size_t>(n);
+  }
   io_uring_sqe* sqe = ring_.sqe();
-  io_uring_prep_send(sqe, c.fd, c.sending.data(), c.sending.size(), MSG_NOSIGNAL);
+  io_uring_prep_send(sqe, c.fd, c.sending.data() + c.sending_off, c.sending.size() - c.sending_off,
+                     MSG_NOSIGNAL);
   io_uring_sqe_set_data64(sqe, io::pack(io::Op::send, c.index, c.generation));
   c.send_inflight = true;
   ++c.ops;
   timer_arm(c, TimerKind::send);
 }
 
-void Worker::on_send(Connection& c, const io_uring_cqe* cqe) {
+void Worker::complete_sends_now() {
+  // By index, each entry copied out: a completion may flush more and queue
+  // its connection again, which this loop then reaches too.
+  for (size_t i = 0; i < sent_now_.size(); ++i) {
+    const SentNow s = sent_now_[i];
+    if (Connection* c = slot(s.index, s.generation)) on_send(*c, s.bytes);
+  }
+  sent_now_.clear();
+}
+
+void Worker::on_send(Connection& c, int res) {
   c.send_inflight = false;
   --c.ops;
   if (c.phase == Phase::closing) {
     if (c.ops == 0) release(c);
     return;
   }
-  if (cqe->res < 0) {
+  if (res < 0) {
     close_now(c);  // EPIPE, ECONNRESET: the client is gone
     return;
   }
-  c.sending_off += static_cast<size_t>(cqe->res);
+  c.sending_off += static_cast<size_t>(res);
   if (c.sending_off < c.sending.size()) {
     io_uring_sqe* sqe = ring_.sqe();
     io_uring_prep_send(sqe, c.fd, c.sending.data() + c.sending_off,

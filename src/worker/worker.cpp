@@ -138,6 +138,11 @@ void Worker::run() {
     now_ns = io::mono_ns();
     now_ms_ = now_ns / 1'000'000;
 
+    // A turn that woke for one completion (a slow stream's event, a lone
+    // request) has no other send to share the next io_uring_enter with, so
+    // its sends are tried at once (Worker::flush); with more, the ring
+    // batches them into one system call.
+    send_now_ = io_uring_cq_ready(ring) == 1;
     unsigned head;
     unsigned seen = 0;
     io_uring_cqe* cqe;
@@ -149,6 +154,8 @@ void Worker::run() {
     buffers_.grow_if_starved();
     buffers_.flush();
     plugins_->after_completions();
+    complete_sends_now();
+    send_now_ = false;
 
     if (!rearm_recv_.empty()) {
       // Swap first: arm_recv may queue a slot again.
@@ -197,7 +204,7 @@ void Worker::handle(const io_uring_cqe* cqe) {
       if (Connection* c = slot(ud.index, ud.generation)) on_recv(*c, cqe);
       break;
     case io::Op::send:
-      if (Connection* c = slot(ud.index, ud.generation)) on_send(*c, cqe);
+      if (Connection* c = slot(ud.index, ud.generation)) on_send(*c, cqe->res);
       break;
     case io::Op::mailbox:
       on_mailbox();

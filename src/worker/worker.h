@@ -221,8 +221,11 @@ class Worker final : public gateway::Host {
              const http::ResponseMeta& meta, std::string_view path, RequestContext* rc);
   void fail(Connection& c, int status, std::string_view code, std::string_view message,
             int version_minor = 1);
-  void flush(Connection& c);
-  void on_send(Connection& c, const io_uring_cqe* cqe);
+  // `now`: a part of a response that does not end it, which may be sent
+  // at once (see the definition).
+  void flush(Connection& c, bool now = false);
+  void on_send(Connection& c, int res);
+  void complete_sends_now();
   void after_output_drained(Connection& c);
   void settle_timer(Connection& c, bool progress);
   void pause_reading(Connection& c);
@@ -271,6 +274,15 @@ class Worker final : public gateway::Host {
   std::vector<std::unique_ptr<Connection>> conns_;
   std::vector<uint32_t> free_slots_;
   std::vector<uint32_t> rearm_recv_;
+  // Sends made at once (flush, while send_now_): their completions, run at
+  // the end of the turn as a ring completion would have been on the next.
+  struct SentNow {
+    uint32_t index;
+    uint32_t generation;
+    int bytes;
+  };
+  std::vector<SentNow> sent_now_;
+  bool send_now_ = false;  // this turn woke for one completion
   // Send buffers between uses. A connection holds output memory only while
   // it has bytes queued or a send in flight: the buffer of a finished send
   // comes back here and the next response takes one (out_buffer). So a slow

@@ -283,6 +283,60 @@ class Canned(BaseHTTPRequestHandler):
         pass
 
 
+class SlowReaders(unittest.TestCase):
+    """Long paced streams, each event read on its own as a slow stream's
+    are, so the worker sends each at once (Worker::flush) and completes the
+    send in the same turn: a client that reads late still gets every event
+    in order, and clients that leave mid-stream leave the worker serving."""
+
+    # One event a millisecond, each read on its own as a slow stream's are
+    # (so the worker tries each send at once): about 150 KB in a second,
+    # past what a small receive buffer and the send buffer hold unread.
+    TOKENS = 1000
+
+    @classmethod
+    def setUpClass(cls):
+        os.environ["AIGW_TEST_PROVIDER_KEY"] = CANARY
+        cls.mock = Mock("--stream-interval", "1ms", "--stream-tokens", str(cls.TOKENS))
+        cfg = '[[plugin]]\nname = "openai"\n' + provider("long", cls.mock.port, ["long-model"])
+        cls.server = Server(cfg, workers=1)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.mock.stop()
+
+    def test_a_late_reader_gets_every_event_in_order(self):
+        # A small receive window from the start (set before connecting).
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.settimeout(15)
+            s.connect(("127.0.0.1", self.server.port))
+            s.sendall(request("POST", "/v1/chat/completions", {}, chat("long-model", True)))
+            time.sleep(0.8)  # the worker's sends back up meanwhile
+            status, events, clean = read_stream(s, timeout=15)
+        self.assertEqual(status, 200)
+        self.assertTrue(clean)
+        self.assertEqual(events[-1], "[DONE]")
+        text = "".join(json.loads(e)["choices"][0]["delta"].get("content", "") for e in events[:-1]
+                       if json.loads(e)["choices"])
+        self.assertEqual(text, " ".join("tok%d" % i for i in range(self.TOKENS)))
+
+    def test_a_reader_that_leaves_mid_stream(self):
+        for _ in range(3):
+            s = self.server.connect(timeout=5)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.sendall(request("POST", "/v1/chat/completions", {}, chat("long-model", True)))
+            s.recv(2048)
+            s.close()  # unread bytes: the kernel resets the connection
+        with self.server.connect(timeout=15) as s:
+            s.sendall(request("POST", "/v1/chat/completions", {}, chat("long-model", True)))
+            status, events, clean = read_stream(s, timeout=15)
+        self.assertEqual(status, 200)
+        self.assertTrue(clean)
+        self.assertEqual(events[-1], "[DONE]")
+
+
 class TlsUpstream(unittest.TestCase):
     def test_https_upstream_with_test_ca(self):
         if shutil.which("openssl") is None:
