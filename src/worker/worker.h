@@ -5,7 +5,9 @@
 // Poll order of one loop turn (the only place it is decided):
 //   1. submit what was queued and wait for at least one completion or a tick;
 //   2. handle every completion in the batch (accept, receive, send, mailbox);
-//   3. advance the CQ once, give receive buffers back to the kernel in one store;
+//   3. advance the CQ once, give receive buffers back to the kernel in one store,
+//      run the completions of sends made at once in step 2 (a batch of one
+//      completion: Worker::flush);
 //   4. re-arm receives that stopped for lack of buffers, resume connections
 //      whose exchange ended;
 //   5. plugin timers and upstream deadlines;
