@@ -337,6 +337,79 @@ class SlowReaders(unittest.TestCase):
         self.assertEqual(events[-1], "[DONE]")
 
 
+class BigEvents(BaseHTTPRequestHandler):
+    """A stream of EVENTS events of about 12 KB each, PACE apart: each fits
+    one of the worker's 16 KiB receive buffers, so each comes in a read of
+    its own and is sent at once; past about 1.3 MB (a loopback socket's
+    send buffer to start with, and the client's small window) a client
+    that reads late makes those sends meet a full socket: a part taken,
+    or EAGAIN."""
+    protocol_version = "HTTP/1.1"
+    EVENTS = 300
+    PACE = 0.003
+
+    @staticmethod
+    def content(i):
+        return "<%d>" % i + "x" * 12_000
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+        def event(obj):
+            data = ("data: %s\n\n" % (obj if isinstance(obj, str) else json.dumps(obj))).encode()
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+
+        chunk = {"id": "big", "object": "chat.completion.chunk", "created": 0, "model": "big-model"}
+        for i in range(self.EVENTS):
+            event(dict(chunk, choices=[{"index": 0, "delta": {"content": self.content(i)},
+                                        "finish_reason": None}]))
+            time.sleep(self.PACE)
+        event(dict(chunk, choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}]))
+        event("[DONE]")
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def log_message(self, *a):
+        pass
+
+
+class FullClientSockets(unittest.TestCase):
+    """Sends made at once that meet a full client socket go on through the
+    ring from where the socket stopped taking bytes: nothing lost, nothing
+    sent twice, nothing reordered."""
+
+    def test_a_late_reader_of_large_events(self):
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), BigEvents)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        os.environ["AIGW_TEST_PROVIDER_KEY"] = CANARY
+        cfg = '[[plugin]]\nname = "openai"\n' + provider("big", httpd.server_address[1], ["big-model"])
+        server = Server(cfg, workers=1)
+        try:
+            for _ in range(2):
+                with socket.socket() as s:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                    s.settimeout(30)
+                    s.connect(("127.0.0.1", server.port))
+                    s.sendall(request("POST", "/v1/chat/completions", {}, chat("big-model", True)))
+                    time.sleep(BigEvents.EVENTS * BigEvents.PACE + 1)  # all of it sent meanwhile
+                    status, events, clean = read_stream(s, timeout=30)
+                self.assertEqual(status, 200)
+                self.assertTrue(clean)
+                self.assertEqual(events[-1], "[DONE]")
+                got = [json.loads(e)["choices"][0]["delta"].get("content") for e in events[:-2]]
+                self.assertEqual(len(got), BigEvents.EVENTS)
+                for i, text in enumerate(got):
+                    self.assertEqual(text, BigEvents.content(i), "event %d" % i)
+        finally:
+            server.stop()
+            httpd.shutdown()
+
+
 class TlsUpstream(unittest.TestCase):
     def test_https_upstream_with_test_ca(self):
         if shutil.which("openssl") is None:
