@@ -561,6 +561,12 @@ void Worker::flush(Connection& c, bool now) {
     }
     if (n > 0) c.sending_off = static_cast<size_t>(n);
   }
+  ring_send(c);
+}
+
+// The rest of c.sending, from c.sending_off, through the ring. Arming the
+// send timer again on each part: progress starts the timeout again.
+void Worker::ring_send(Connection& c) {
   io_uring_sqe* sqe = ring_.sqe();
   io_uring_prep_send(sqe, c.fd, c.sending.data() + c.sending_off, c.sending.size() - c.sending_off,
                      MSG_NOSIGNAL);
@@ -593,13 +599,7 @@ void Worker::on_send(Connection& c, int res) {
   }
   c.sending_off += static_cast<size_t>(res);
   if (c.sending_off < c.sending.size()) {
-    io_uring_sqe* sqe = ring_.sqe();
-    io_uring_prep_send(sqe, c.fd, c.sending.data() + c.sending_off,
-                       c.sending.size() - c.sending_off, MSG_NOSIGNAL);
-    io_uring_sqe_set_data64(sqe, io::pack(io::Op::send, c.index, c.generation));
-    c.send_inflight = true;
-    ++c.ops;
-    timer_arm(c, TimerKind::send);  // progress: the send timeout starts again
+    ring_send(c);
     return;
   }
   // The send is done: its buffer goes back to the worker's spares (or is

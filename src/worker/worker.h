@@ -226,6 +226,7 @@ class Worker final : public gateway::Host {
   // `now`: a part of a response that does not end it, which may be sent
   // at once (see the definition).
   void flush(Connection& c, bool now = false);
+  void ring_send(Connection& c);
   void on_send(Connection& c, int res);
   void complete_sends_now();
   void after_output_drained(Connection& c);
