@@ -66,6 +66,49 @@ size_t plain_run_end(std::string_view s, size_t i) {
   return i;
 }
 
+// plain() and the copy in one pass: each block is checked in the register
+// it was loaded into and stored from there. Blocks as in plain_run_end.
+char* copy_plain(char* to, const char* p, size_t n) {
+  if (n >= 16) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+      const __m128i x = load16(p + i);
+      if (special_mask(x) != 0) return nullptr;
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(to + i), x);
+    }
+    if (i < n) {
+      const __m128i x = load16(p + n - 16);
+      if (special_mask(x) != 0) return nullptr;
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(to + n - 16), x);
+    }
+    return to + n;
+  }
+  if (n >= 8) {
+    const __m128i lo = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+    const __m128i hi = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + n - 8));
+    if (special_mask(_mm_unpacklo_epi64(lo, hi)) != 0) return nullptr;
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(to), lo);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(to + n - 8), hi);
+    return to + n;
+  }
+  if (n >= 4) {
+    int32_t lo, hi;
+    std::memcpy(&lo, p, 4);
+    std::memcpy(&hi, p + n - 4, 4);
+    if ((special_mask(_mm_unpacklo_epi32(_mm_cvtsi32_si128(lo), _mm_cvtsi32_si128(hi))) & 0xff) != 0) {
+      return nullptr;
+    }
+    std::memcpy(to, &lo, 4);
+    std::memcpy(to + n - 4, &hi, 4);
+    return to + n;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (special(static_cast<unsigned char>(p[i]))) return nullptr;
+    to[i] = p[i];
+  }
+  return to + n;
+}
+
 #else
 
 // Whether any of the 8 bytes of `x` is special, a word at a time (access-log
@@ -99,6 +142,12 @@ size_t plain_run_end(std::string_view s, size_t i) {
   return i;
 }
 
+char* copy_plain(char* to, const char* p, size_t n) {
+  if (plain_run_end(std::string_view(p, n), 0) != n) return nullptr;
+  if (n > 0) std::memcpy(to, p, n);
+  return to + n;
+}
+
 #endif
 
 void escape_control(std::string& out, unsigned char c) {
@@ -119,6 +168,8 @@ void escape_control(std::string& out, unsigned char c) {
 }  // namespace
 
 bool plain(std::string_view s) { return plain_run_end(s, 0) == s.size(); }
+
+char* copy_if_plain(char* to, std::string_view s) { return copy_plain(to, s.data(), s.size()); }
 
 void append_string(std::string& out, std::string_view s) {
   out += '"';

@@ -22,4 +22,10 @@ void append_string(std::string& out, std::string_view s);
 // such a string as it is and leave every other one to append_string.
 bool plain(std::string_view s);
 
+// plain(s) and the copy in one pass: when `s` is plain, copies it to `to`
+// (room for s.size() bytes) and returns the end; otherwise returns nullptr,
+// having written some unspecified part of `s` there. For writers that place
+// bytes through a cursor (the access log).
+char* copy_if_plain(char* to, std::string_view s);
+
 }  // namespace aigw::json

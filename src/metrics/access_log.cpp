@@ -15,126 +15,89 @@
 namespace aigw::metrics {
 namespace {
 
-// A line is some forty pieces in about 400 bytes; appending each piece to
-// the string (a capacity check and a call each) cost more than the bytes.
-// Line grows the string once or twice and writes through a cursor; the
-// string is cut to what was written by finish(). The string is usually the
-// worker's whole pending log (LogBuffer::append_with), so it grows by a
-// line's worth, never in proportion to what it already holds.
-class Line {
- public:
-  explicit Line(std::string& out) : out_(out), at_(out.size()) {}
+// A line is some forty pieces in about 400 bytes; the pieces cost more
+// than the bytes. So the line is written through a plain cursor into room
+// reserved once for the whole line (max_line_size), with no capacity check
+// per piece: a check reads the string's size again after each copy (the
+// compiler cannot keep it in a register across the stores), and growing by
+// resize() zero-fills what it adds. The caller (LogBuffer::append_with)
+// keeps that room between lines.
 
-  void raw(std::string_view s) {
-    char* p = room(s.size());
-    copy(p, s);
-    at_ += s.size();
-  }
-  void ch(char c) {
-    *room(1) = c;
-    ++at_;
-  }
-  // A JSON string: copied between quotes when plain (nearly always),
-  // otherwise through json::append_string, the one escaping rule.
-  void str(std::string_view s) {
-    if (json::plain(s)) {
-      char* p = room(s.size() + 2);
-      *p = '"';
-      copy(p + 1, s);
-      p[s.size() + 1] = '"';
-      at_ += s.size() + 2;
-      return;
-    }
-    out_.resize(at_);
-    json::append_string(out_, s);
-    at_ = out_.size();
-  }
-  template <class T>
-  void integer(T v) {
-    char* p = room(24);
-    at_ += static_cast<size_t>(std::to_chars(p, p + 24, v).ptr - p);
-  }
-  void three_digits(int64_t v) {
-    char* p = room(3);
-    p[0] = static_cast<char>('0' + v / 100);
-    p[1] = static_cast<char>('0' + v / 10 % 10);
-    p[2] = static_cast<char>('0' + v % 10);
-    at_ += 3;
-  }
-  void finish() { out_.resize(at_); }
-
- private:
-  // Most pieces are short (ids, names, a route path): up to 16 bytes as two
-  // overlapping moves of a fixed size, which the compiler inlines, rather
-  // than a call into memcpy per piece. An empty view may have no data
-  // pointer, which memcpy must not get.
-  static void copy(char* to, std::string_view s) {
-    const char* from = s.data();
-    const size_t n = s.size();
-    if (n >= 8 && n <= 16) {
-      move<8>(to, from);
-      move<8>(to + n - 8, from + n - 8);
-    } else if (n >= 4 && n < 8) {
-      move<4>(to, from);
-      move<4>(to + n - 4, from + n - 4);
-    } else if (n > 16) {
-      std::memcpy(to, from, n);
-    } else {
-      for (size_t i = 0; i < n; ++i) to[i] = from[i];
-    }
-  }
-  template <size_t N>
-  static void move(char* to, const char* from) {
-    char w[N];
-    std::memcpy(w, from, N);
-    std::memcpy(to, w, N);
-  }
-  char* room(size_t n) {
-    if (at_ + n > out_.size()) [[unlikely]] grow(n);
-    return out_.data() + at_;
-  }
-  [[gnu::noinline]] void grow(size_t n) {
-    out_.resize(at_ + std::max<size_t>(n, 512));
-  }
-  std::string& out_;
-  size_t at_;
-};
-
-// `,"key":` as one piece.
-#define K(key) std::string_view(",\"" key "\":")
-
-void string_or_null(Line& line, std::string_view key, std::string_view v) {
-  line.raw(key);
-  if (v.empty()) {
-    line.raw("null");
-  } else {
-    line.str(v);
-  }
+// Most pieces are short (ids, names, a route path): up to 16 bytes as two
+// overlapping moves of a fixed size, which the compiler inlines, rather
+// than a call into memcpy per piece. An empty view may have no data
+// pointer, which memcpy must not get.
+template <size_t N>
+void move(char* to, const char* from) {
+  char w[N];
+  std::memcpy(w, from, N);
+  std::memcpy(to, w, N);
 }
 
+char* put(char* to, std::string_view s) {
+  const char* from = s.data();
+  const size_t n = s.size();
+  if (n >= 8 && n <= 16) {
+    move<8>(to, from);
+    move<8>(to + n - 8, from + n - 8);
+  } else if (n >= 4 && n < 8) {
+    move<4>(to, from);
+    move<4>(to + n - 4, from + n - 4);
+  } else if (n > 16) {
+    std::memcpy(to, from, n);
+  } else {
+    for (size_t i = 0; i < n; ++i) to[i] = from[i];
+  }
+  return to + n;
+}
+
+// A JSON string: copied between quotes when plain (nearly always; checked
+// as it is copied), otherwise through json::append_string, the one escaping
+// rule (into a string of its own: a rare path, not worth a second escaper).
+char* str(char* p, std::string_view s) {
+  *p = '"';
+  if (char* end = json::copy_if_plain(p + 1, s)) [[likely]] {
+    *end = '"';
+    return end + 1;
+  }
+  std::string escaped;
+  json::append_string(escaped, s);
+  return put(p, escaped);
+}
+
+char* string_or_null(char* p, std::string_view key, std::string_view v) {
+  p = put(p, key);
+  return v.empty() ? put(p, "null") : str(p, v);
+}
+
+// At most 20 characters (a 64-bit value and its sign).
 template <class T>
-void integer(Line& line, std::string_view key, T v) {
-  line.raw(key);
-  line.integer(v);
+char* integer(char* p, T v) {
+  return std::to_chars(p, p + 20, v).ptr;
+}
+
+char* three_digits(char* p, int64_t v) {
+  p[0] = static_cast<char>('0' + v / 100);
+  p[1] = static_cast<char>('0' + v / 10 % 10);
+  p[2] = static_cast<char>('0' + v % 10);
+  return p + 3;
 }
 
 // Milliseconds with three decimals from whole microseconds: integer
 // arithmetic, where a double to_chars in fixed notation costs several times
-// more and this runs twice per line.
-void millis(Line& line, std::string_view key, int64_t us) {
-  line.raw(key);
-  if (us < 0) {
-    line.raw("null");
-    return;
-  }
-  line.integer(us / 1000);
-  line.ch('.');
-  line.three_digits(us % 1000);
+// more and this runs twice per line. At most 21 characters.
+char* millis(char* p, std::string_view key, int64_t us) {
+  p = put(p, key);
+  if (us < 0) return put(p, "null");
+  p = integer(p, us / 1000);
+  *p = '.';
+  return three_digits(p + 1, us % 1000);
 }
 
 // The date and time change once a second; formatting them (gmtime_r and a
-// printf) per line would cost more than the rest of the line.
-void timestamp(Line& line, int64_t unix_ms) {
+// printf) per line would cost more than the rest of the line. At most 33
+// characters with its quotes (an int year has at most 11).
+char* timestamp(char* p, int64_t unix_ms) {
   int64_t secs = unix_ms / 1000, ms = unix_ms % 1000;
   if (ms < 0) secs -= 1, ms += 1000;
   thread_local int64_t cached_secs = INT64_MIN;
@@ -146,14 +109,22 @@ void timestamp(Line& line, int64_t unix_ms) {
     gmtime_r(&t, &u);
     int n = std::snprintf(prefix, sizeof prefix, "%04d-%02d-%02dT%02d:%02d:%02d.", u.tm_year + 1900,
                           u.tm_mon + 1, u.tm_mday, u.tm_hour, u.tm_min, u.tm_sec);
-    prefix_len = n > 0 ? static_cast<size_t>(n) : 0;
+    prefix_len = n > 0 ? std::min(static_cast<size_t>(n), sizeof prefix - 1) : 0;
     cached_secs = secs;
   }
-  line.ch('"');
-  line.raw({prefix, prefix_len});
-  line.three_digits(ms);
-  line.raw("Z\"");
+  *p = '"';
+  p = put(p + 1, {prefix, prefix_len});
+  p = three_digits(p, ms);
+  return put(p, "Z\"");
 }
+
+// What a line holds besides its nine strings: the keys, the timestamp,
+// seven numbers and `false`, at most 374 bytes (every number at its widest;
+// the unit test TheWidestLineFitsItsBound writes that line), with room to
+// spare. A string takes at most 6 bytes per byte escaped (\u00XX, \ufffd)
+// and its quotes, or `null`.
+constexpr size_t kLineFixedBytes = 512;
+constexpr size_t kEscapedBytesPerByte = 6;
 
 // splitmix64's finaliser: a bijection on 64 bits that scatters the bits.
 uint64_t mix(uint64_t z) {
@@ -166,34 +137,51 @@ constexpr uint64_t kCounterMask = (uint64_t{1} << 48) - 1;
 
 }  // namespace
 
+// `,"key":` as one piece.
+#define K(key) std::string_view(",\"" key "\":")
+
+size_t max_line_size(const AccessRecord& r) {
+  size_t n = kLineFixedBytes;
+  for (std::string_view s : {r.request_id, r.method, r.path, r.client, r.key, r.model, r.provider, r.error,
+                             r.finish_reason}) {
+    n += kEscapedBytesPerByte * s.size() + 4;
+  }
+  return n;
+}
+
+char* format_to(const AccessRecord& r, char* p) {
+  p = put(p, "{\"ts\":");
+  p = timestamp(p, r.unix_ms);
+  p = put(p, K("request_id"));
+  p = str(p, r.request_id);
+  p = put(p, K("method"));
+  p = str(p, r.method);
+  p = put(p, K("path"));
+  p = str(p, r.path);
+  p = put(p, K("client"));
+  p = str(p, r.client);
+  p = string_or_null(p, K("key"), r.key);
+  p = string_or_null(p, K("model"), r.model);
+  p = string_or_null(p, K("provider"), r.provider);
+  p = integer(put(p, K("status")), r.status);
+  p = integer(put(p, K("prompt_tokens")), r.prompt_tokens);
+  p = integer(put(p, K("completion_tokens")), r.completion_tokens);
+  p = integer(put(p, K("total_tokens")), r.total_tokens);
+  p = millis(p, K("ttfb_ms"), r.ttfb_us);
+  p = millis(p, K("duration_ms"), r.duration_us);
+  p = integer(put(p, K("attempts")), r.attempts);
+  p = put(p, K("stream"));
+  p = put(p, r.stream ? std::string_view("true") : std::string_view("false"));
+  p = string_or_null(p, K("error"), r.error);
+  p = string_or_null(p, K("finish_reason"), r.finish_reason);
+  return put(p, "}\n");
+}
+
 void format(const AccessRecord& r, std::string& out) {
-  Line line(out);
-  line.raw("{\"ts\":");
-  timestamp(line, r.unix_ms);
-  line.raw(K("request_id"));
-  line.str(r.request_id);
-  line.raw(K("method"));
-  line.str(r.method);
-  line.raw(K("path"));
-  line.str(r.path);
-  line.raw(K("client"));
-  line.str(r.client);
-  string_or_null(line, K("key"), r.key);
-  string_or_null(line, K("model"), r.model);
-  string_or_null(line, K("provider"), r.provider);
-  integer(line, K("status"), r.status);
-  integer(line, K("prompt_tokens"), r.prompt_tokens);
-  integer(line, K("completion_tokens"), r.completion_tokens);
-  integer(line, K("total_tokens"), r.total_tokens);
-  millis(line, K("ttfb_ms"), r.ttfb_us);
-  millis(line, K("duration_ms"), r.duration_us);
-  integer(line, K("attempts"), r.attempts);
-  line.raw(K("stream"));
-  line.raw(r.stream ? "true" : "false");
-  string_or_null(line, K("error"), r.error);
-  string_or_null(line, K("finish_reason"), r.finish_reason);
-  line.raw("}\n");
-  line.finish();
+  const size_t at = out.size();
+  out.resize(at + max_line_size(r));
+  char* begin = out.data() + at;
+  out.resize(at + static_cast<size_t>(format_to(r, begin) - begin));
 }
 
 #undef K

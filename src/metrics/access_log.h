@@ -13,6 +13,7 @@
 // sampled away because they are the lines an operator looks for.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -44,7 +45,16 @@ struct AccessRecord {
   std::string_view finish_reason; // "stop", "length", ... as the plugin reported it; empty: null
 };
 
-// Appends one JSON line, '\n' included, to `out`.
+// The most bytes format_to() writes for `r`: a bound, not the size (each
+// string counted as if every byte needed escaping). Cheap: no string read.
+size_t max_line_size(const AccessRecord& r);
+
+// Writes one JSON line, '\n' included, at `to`, which has room for
+// max_line_size(r) bytes; returns its end. The worker writes straight into
+// its LogBuffer (LogBuffer::append_with).
+char* format_to(const AccessRecord& r, char* to);
+
+// The same line appended to `out`.
 void format(const AccessRecord& r, std::string& out);
 
 // CLOCK_REALTIME in milliseconds, for AccessRecord::unix_ms.

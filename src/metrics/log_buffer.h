@@ -7,7 +7,7 @@
 // costs lines, never latency or unbounded memory.
 //
 // The worker's loop, all on the worker thread:
-//   buf.append_with([&](std::string& out) { format(rec, out); });
+//   buf.append_with(max_line_size(rec), [&](char* to) { return format_to(rec, to); });
 //   once per loop turn: if (!buf.take().empty()) {
 //     buf.prep_write(ring.sqe(), fd);  // then set user_data and submit
 //   }
@@ -40,26 +40,33 @@ class LogBuffer {
   // when it would take pending() past the cap (append_with's rule).
   bool append(std::string_view line);
 
-  // Room for `bytes` in each of the two buffers up front, so the first
-  // batches do not reallocate (and copy) on the request path.
+  // Room for `bytes` in each of the two buffers up front (allocated and
+  // zero-filled now), so the first batches do not grow them on the request
+  // path.
   void reserve(size_t bytes) {
-    filling_.reserve(bytes);
-    writing_.reserve(bytes);
+    if (filling_.size() < bytes) filling_.resize(bytes);
+    if (writing_.size() < bytes) writing_.resize(bytes);
   }
 
-  // One line formatted straight into the filling buffer, without a copy:
-  // `write(std::string&)` appends the whole line ('\n' included). A line
-  // that takes pending() past the cap is cut off again and counted, as
-  // append() does.
+  // One line written straight into the filling buffer, without a copy:
+  // `write(char* to)` writes the whole line ('\n' included), at most `max`
+  // bytes, and returns its end. A line that takes pending() past the cap is
+  // not kept, and is counted, as append() does.
+  //
+  // The buffer's string is only ever grown (doubling), never cut: its size
+  // is room already zero-filled, and filled_ says how much of it holds
+  // lines. So a line costs no resize (and no memset) once the buffers have
+  // grown to a batch.
   template <class Write>
-  bool append_with(Write&& write) {
-    const size_t mark = filling_.size();
-    write(filling_);
-    if (pending() > cap_) {
-      filling_.resize(mark);
+  bool append_with(size_t max, Write&& write) {
+    if (filling_.size() - filled_ < max) [[unlikely]] grow(filling_, filled_ + max);
+    char* at = filling_.data() + filled_;
+    const size_t n = static_cast<size_t>(write(at) - at);
+    if (pending() + n > cap_) {
       ++dropped_;
       return false;
     }
+    filled_ += n;
     return true;
   }
 
@@ -80,15 +87,20 @@ class LogBuffer {
   void done(int res);
 
   bool in_flight() const { return in_flight_; }
-  size_t pending() const { return filling_.size() + (writing_.size() - written_); }
+  size_t pending() const { return filled_ + (writing_len_ - written_); }
   uint64_t dropped() const { return dropped_; }
   uint64_t write_errors() const { return write_errors_; }
   int last_error() const { return last_error_; }  // the last discarding -errno, 0 if none
 
  private:
+  static void grow(std::string& s, size_t at_least);
+  std::string_view in_flight_bytes() const;
+
   size_t cap_;
-  std::string filling_;
-  std::string writing_;  // what take() handed out, from written_ on
+  std::string filling_;  // lines in [0, filled_); the rest is room
+  size_t filled_ = 0;
+  std::string writing_;  // what take() handed out: [written_, writing_len_)
+  size_t writing_len_ = 0;
   size_t written_ = 0;
   bool in_flight_ = false;
   uint64_t dropped_ = 0;

@@ -82,7 +82,7 @@ void record(const RequestRecord& r, WorkerMetrics& m, LogBuffer* log, const conf
   a.stream = r.stream;
   a.error = r.status >= 400 ? r.error : std::string_view();
   if (r.finish_reason) a.finish_reason = label(*r.finish_reason);
-  log->append_with([&](std::string& out) { format(a, out); });
+  log->append_with(max_line_size(a), [&](char* to) { return format_to(a, to); });
 }
 
 }  // namespace aigw::metrics

@@ -12,12 +12,14 @@
 //     or as the input with each bad byte turned into U+FFFD otherwise
 //     (checked by length and by the valid input's bytes);
 //   - plain() disagrees with append_string about whether a string needed
-//     escaping;
+//     escaping, or copy_if_plain() with plain() (or copies other bytes);
 //   - the access-log line built from those strings is not one line of one
 //     JSON object with the same strings in its fields.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,6 +58,12 @@ void check_string(std::string_view s) {
   for (unsigned char c : s) printable = printable && c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
   FUZZ_CHECK(aigw::json::plain(s) == printable);
   if (printable) FUZZ_CHECK(out.size() == s.size() + 2 && std::string_view(out).substr(1, s.size()) == s);
+  // copy_if_plain() agrees with plain() and copies exactly: into a heap
+  // block of exactly s.size() bytes (ASan sees a store past it).
+  auto block = std::make_unique<char[]>(s.size());
+  char* end = aigw::json::copy_if_plain(block.get(), s);
+  FUZZ_CHECK((end != nullptr) == printable);
+  if (end != nullptr) FUZZ_CHECK(end == block.get() + s.size() && std::string_view(block.get(), s.size()) == s);
   simdjson::dom::element e;
   FUZZ_CHECK(!parser().parse(out).get(e));
   std::string_view back;
@@ -96,8 +104,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   r.finish_reason = parts[7];
   r.status = 200;
   r.ttfb_us = static_cast<int64_t>(size);
-  std::string line;
-  aigw::metrics::format(r, line);
+  // Numbers of every width (the line's room is reserved for the widest):
+  // from the input's first bytes.
+  uint64_t x = 0;
+  if (size > 0) std::memcpy(&x, data, size < sizeof x ? size : sizeof x);
+  r.prompt_tokens = x;
+  r.completion_tokens = x >> 17;
+  r.total_tokens = ~x;
+  r.duration_us = static_cast<int64_t>(x);
+  r.attempts = static_cast<uint32_t>(x);
+  // Into a heap block of exactly the bound: format_to() checks no room per
+  // piece, so a short bound is a write past the block, which ASan reports.
+  const size_t bound = aigw::metrics::max_line_size(r);
+  auto block = std::make_unique<char[]>(bound);
+  const char* end = aigw::metrics::format_to(r, block.get());
+  FUZZ_CHECK(static_cast<size_t>(end - block.get()) <= bound);
+  const std::string line(static_cast<const char*>(block.get()), end);
   FUZZ_CHECK(!line.empty() && line.back() == '\n');
   FUZZ_CHECK(line.find('\n') == line.size() - 1);
   simdjson::dom::element e;

@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
+#include <cstdint>
+#include <memory>
 #include <cstring>
 #include <set>
 #include <string>
@@ -86,6 +89,13 @@ TEST(AccessLogPeer, AddressesAndPortsAsWritten) {
     p.port = ports[i];
     EXPECT_EQ(p.format(buf), want[i]);
   }
+  // Every octet value, in every place (the zeros inside 100..109 and 200..209).
+  for (unsigned v = 0; v < 256; ++v) {
+    const std::string o = std::to_string(v);
+    std::memset(p.addr, static_cast<int>(v), 4);
+    p.port = static_cast<uint16_t>(v);
+    ASSERT_EQ(p.format(buf), o + "." + o + "." + o + "." + o + ":" + o);
+  }
   p.family = 6;
   std::memset(p.addr, 0, sizeof p.addr);
   p.addr[15] = 1;
@@ -161,6 +171,47 @@ TEST(AccessLogFormat, HostileStringsStillParse) {
   EXPECT_EQ(std::string_view(doc["error"]),
             "\xEF\xBF\xBD \xEF\xBF\xBD \xEF\xBF\xBD\xEF\xBF\xBD \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"
             " caf\xC3\xA9 \xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
+// format_to() writes with no check per piece, trusting max_line_size():
+// the widest line there is (every string of bytes that escape to six, every
+// number at its longest, both ends of the clock) must fit, and is written
+// into a heap block of exactly that size (ASan sees one byte past it).
+TEST(AccessLogFormat, TheWidestLineFitsItsBound) {
+  const std::string controls(40, '\x01');  // \u0001 each
+  const std::string bad(40, '\xFF');       // \ufffd each
+  for (const int64_t unix_ms : {INT64_MIN, int64_t{-1}, int64_t{0}, INT64_MAX}) {
+    for (const std::string* s : {&controls, &bad}) {
+      AccessRecord r;
+      r.unix_ms = unix_ms;
+      r.request_id = r.method = r.path = r.client = r.key = r.model = r.provider = r.error =
+          r.finish_reason = *s;
+      r.status = INT_MIN;
+      r.prompt_tokens = r.completion_tokens = r.total_tokens = UINT64_MAX;
+      r.ttfb_us = INT64_MAX;
+      r.duration_us = INT64_MAX;
+      r.attempts = UINT32_MAX;
+      r.stream = false;
+      const size_t bound = max_line_size(r);
+      auto block = std::make_unique<char[]>(bound);
+      const char* end = format_to(r, block.get());
+      ASSERT_LE(static_cast<size_t>(end - block.get()), bound);
+      const std::string_view line(block.get(), static_cast<size_t>(end - block.get()));
+      ASSERT_EQ(line.back(), '\n');
+      simdjson::dom::parser parser;
+      simdjson::dom::element doc;
+      ASSERT_EQ(parser.parse(std::string(line)).get(doc), simdjson::SUCCESS) << line;
+      EXPECT_EQ(uint64_t(doc["total_tokens"]), UINT64_MAX);
+      std::string appended = "before";
+      format(r, appended);
+      EXPECT_EQ(appended, "before" + std::string(line)) << "format() and format_to() agree";
+    }
+  }
+  // The bound is the same arithmetic for an ordinary line: never short.
+  AccessRecord r = sample_record();
+  std::string out;
+  format(r, out);
+  EXPECT_LE(out.size(), max_line_size(r));
 }
 
 TEST(AccessLogSample, RatesAndErrorsAlwaysLogged) {
@@ -270,17 +321,17 @@ TEST(AccessLogBuffer, FormattedInPlaceUnderTheCap) {
   const size_t cap = 2000 * one.size();
   LogBuffer buf(cap);
   for (int i = 0; i < 2000; ++i) {
-    ASSERT_TRUE(buf.append_with([](std::string& out) { format(sample_record(), out); })) << i;
+    ASSERT_TRUE(buf.append_with(max_line_size(sample_record()), [](char* to) { return format_to(sample_record(), to); })) << i;
   }
   EXPECT_EQ(buf.pending(), cap);
-  EXPECT_FALSE(buf.append_with([](std::string& out) { format(sample_record(), out); }));
+  EXPECT_FALSE(buf.append_with(max_line_size(sample_record()), [](char* to) { return format_to(sample_record(), to); }));
   EXPECT_EQ(buf.pending(), cap) << "the line over the cap was cut off again";
   EXPECT_EQ(buf.dropped(), 1u);
   const std::string_view all = buf.take();
   ASSERT_EQ(all.size(), cap);
   for (size_t at = 0; at < all.size(); at += one.size()) ASSERT_EQ(all.substr(at, one.size()), one) << at;
   buf.done(static_cast<int>(all.size()));
-  EXPECT_TRUE(buf.append_with([](std::string& out) { format(sample_record(), out); }));
+  EXPECT_TRUE(buf.append_with(max_line_size(sample_record()), [](char* to) { return format_to(sample_record(), to); }));
 }
 
 TEST(AccessLogBuffer, BrokenDestinationDiscardsAndCounts) {

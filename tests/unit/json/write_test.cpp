@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -50,11 +51,29 @@ TEST(JsonWrite, EverySpecialByteAtEveryPositionOfTheWordScan) {
         const std::string want =
             "\"" + std::string(at, 'a') + std::string(escaped) + std::string(len - 1 - at, 'a') + "\"";
         ASSERT_EQ(w(in), want) << "byte " << c << " at " << at << " of " << len;
-        ASSERT_EQ(plain(in), escaped == std::string(1, static_cast<char>(c)))
-            << "byte " << c << " at " << at << " of " << len;
+        const bool is_plain = escaped == std::string(1, static_cast<char>(c));
+        ASSERT_EQ(plain(in), is_plain) << "byte " << c << " at " << at << " of " << len;
+        // copy_if_plain() says the same, and copies a plain string exactly,
+        // touching nothing past it.
+        std::string to(len + 1, '#');
+        char* end = copy_if_plain(to.data(), in);
+        ASSERT_EQ(end != nullptr, is_plain) << "byte " << c << " at " << at << " of " << len;
+        if (end != nullptr) {
+          ASSERT_EQ(end, to.data() + len);
+          ASSERT_EQ(to, in + "#");
+        }
       }
     }
     EXPECT_TRUE(plain(std::string(20, 'a')));
+  }
+  // Plain strings of every length to 64 (whole blocks and every tail).
+  for (size_t len = 0; len <= 64; ++len) {
+    std::string in;
+    for (size_t i = 0; i < len; ++i) in += static_cast<char>(' ' + 1 + (i * 7) % 90);
+    in.erase(std::remove_if(in.begin(), in.end(), [](char ch) { return ch == '"' || ch == '\\'; }), in.end());
+    std::string to(in.size() + 1, '#');
+    ASSERT_EQ(copy_if_plain(to.data(), in), to.data() + in.size()) << len;
+    ASSERT_EQ(to, in + "#") << len;
   }
   // Bytes just beside the special ranges stay plain in a whole word.
   EXPECT_EQ(w(" !#[]~~~ !#[]~~~"), "\" !#[]~~~ !#[]~~~\"");
