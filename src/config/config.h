@@ -45,6 +45,10 @@ struct ServerIo {
   uint64_t ring_entries = 1024;     // submission queue size per worker
   uint64_t buffer_size = 16 * 1024; // one provided receive buffer
   uint64_t buffer_count = 1024;     // provided receive buffers per worker (power of two)
+  // SO_SNDBUF of the public listeners, which the client sockets accepted
+  // from them inherit; 0: the kernel's default, which grows with the
+  // connection (tcp_wmem). Caps the kernel memory a slow reader can hold.
+  uint64_t send_buffer = 0;
 };
 
 // [server.tls]: TLS on the public listeners (the admin listener stays plain).

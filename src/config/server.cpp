@@ -114,6 +114,7 @@ void read_io(TableReader r, ServerIo& out) {
   r.get_size("buffer_size", {4 * 1024, 1024 * 1024}, out.buffer_size);
   const toml::node* count = r.get_integer("buffer_count", {16, 32768}, out.buffer_count);
   require_power_of_two(r, "buffer_count", count, out.buffer_count);
+  r.get_size("send_buffer", {4 * 1024, 64 * 1024 * 1024}, out.send_buffer);
   r.report_unknown_keys();
 }
 

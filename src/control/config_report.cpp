@@ -202,6 +202,11 @@ void write_config_json(std::string& out, const config::Config& running, const co
   o.key("ring_entries").num(s.io.ring_entries);
   o.key("buffer_size").size(s.io.buffer_size);
   o.key("buffer_count").num(s.io.buffer_count);
+  if (s.io.send_buffer != 0) {
+    o.key("send_buffer").size(s.io.send_buffer);
+  } else {
+    o.key("send_buffer").null();  // the kernel's default
+  }
   o.close('}');
   o.close('}');
 

@@ -343,7 +343,7 @@ std::vector<std::string> needs_restart(const config::Config& now, const config::
     out.push_back("server.timeouts");
   }
   if (a.io.ring_entries != b.io.ring_entries || a.io.buffer_size != b.io.buffer_size ||
-      a.io.buffer_count != b.io.buffer_count) {
+      a.io.buffer_count != b.io.buffer_count || a.io.send_buffer != b.io.send_buffer) {
     out.push_back("server.io");
   }
   if (!same_listen(now.admin.listen, next.admin.listen)) out.push_back("admin.listen");
@@ -525,7 +525,7 @@ int serve(std::shared_ptr<const config::Config> cfg) {
   std::vector<config::ListenAddr> addrs = cfg->server.listen;
   addrs.insert(addrs.end(), cfg->admin.listen.begin(), cfg->admin.listen.end());
   ListenerSet listeners;
-  if (!open_listeners(addrs, n, listeners, why)) {
+  if (!open_listeners(addrs, cfg->server.listen.size(), cfg->server.io.send_buffer, n, listeners, why)) {
     log::error(why);
     plugins.release_all();
     return 1;

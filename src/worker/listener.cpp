@@ -38,7 +38,7 @@ std::string format_sockaddr(const sockaddr_storage& ss) {
 
 namespace {
 
-int open_one(const sockaddr_storage& addr, socklen_t len, std::string& why) {
+int open_one(const sockaddr_storage& addr, socklen_t len, uint64_t send_buffer, std::string& why) {
   int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     why = std::string("socket: ") + std::strerror(errno);
@@ -58,6 +58,17 @@ int open_one(const sockaddr_storage& addr, socklen_t len, std::string& why) {
   // Accepted sockets inherit TCP_NODELAY: responses and stream events go out
   // as soon as they are written, never held back by Nagle.
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  // And SO_SNDBUF: a fixed send buffer (the kernel doubles the value for
+  // its bookkeeping and stops growing it with the connection) caps what a
+  // client that reads slowly holds in kernel memory.
+  if (send_buffer != 0) {
+    const int bytes = static_cast<int>(send_buffer);  // at most 64 MiB (config range)
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes) < 0) {
+      why = std::string("SO_SNDBUF: ") + std::strerror(errno);
+      close(fd);
+      return -1;
+    }
+  }
   if (bind(fd, reinterpret_cast<const sockaddr*>(&addr), len) < 0) {
     why = std::string("bind: ") + std::strerror(errno);
     close(fd);
@@ -73,15 +84,15 @@ int open_one(const sockaddr_storage& addr, socklen_t len, std::string& why) {
 
 }  // namespace
 
-bool open_listeners(const std::vector<config::ListenAddr>& addrs, unsigned workers,
-                    ListenerSet& out, std::string& why) {
+bool open_listeners(const std::vector<config::ListenAddr>& addrs, size_t public_count, uint64_t send_buffer,
+                    unsigned workers, ListenerSet& out, std::string& why) {
   out.fds.assign(workers, std::vector<int>(addrs.size(), -1));
   out.bound.clear();
   for (size_t a = 0; a < addrs.size(); ++a) {
     sockaddr_storage addr = addrs[a].addr;
     for (unsigned w = 0; w < workers; ++w) {
       std::string err;
-      int fd = open_one(addr, addrs[a].addr_len, err);
+      int fd = open_one(addr, addrs[a].addr_len, a < public_count ? send_buffer : 0, err);
       if (fd < 0) {
         why = "cannot listen on " + addrs[a].text + ": " + err;
         out.close_all();

@@ -28,9 +28,11 @@ struct ListenerSet {
 // Opens and binds every socket up front on the control thread, so an address
 // already in use is reported once, clearly, before any worker starts. With
 // port 0 the first socket gets a port from the kernel and the other workers'
-// sockets bind that same port.
-bool open_listeners(const std::vector<config::ListenAddr>& addrs, unsigned workers,
-                    ListenerSet& out, std::string& why);
+// sockets bind that same port. The first `public_count` addresses get
+// SO_SNDBUF = send_buffer when it is not 0 (accepted sockets inherit it);
+// the admin addresses after them keep the kernel's default.
+bool open_listeners(const std::vector<config::ListenAddr>& addrs, size_t public_count, uint64_t send_buffer,
+                    unsigned workers, ListenerSet& out, std::string& why);
 
 std::string format_sockaddr(const sockaddr_storage& ss);
 

@@ -380,15 +380,17 @@ class ConfigReport(unittest.TestCase):
             text = f.read()
         try:
             with open(self.server.config_path, "w") as f:
-                f.write(text.replace("workers = 2", "workers = 3").replace("rpm = 60", "rpm = 61"))
+                f.write(text.replace("workers = 2", "workers = 3").replace("rpm = 60", "rpm = 61") +
+                        '\n[server.io]\nsend_buffer = "64KiB"\n')
             r = get(self.server, "/admin/reload", self.auth, method="POST")
             self.assertEqual(r.status, 200, r.body)
             doc = get(self.server, "/admin/config", self.auth).json()
             self.assertGreater(doc["generation"], before["generation"])
-            self.assertEqual(doc["restart_required"], ["server.workers"])
+            self.assertEqual(doc["restart_required"], ["server.workers", "server.io"])
             # The running value, not the one waiting for a restart; the
             # reloadable change is in effect.
             self.assertEqual(doc["config"]["server"]["workers"], 2)
+            self.assertIsNone(doc["config"]["server"]["io"]["send_buffer"], "the kernel's default")
             self.assertEqual({k["name"]: k["rpm"] for k in doc["config"]["keys"]}["bob"], 61)
         finally:
             with open(self.server.config_path, "w") as f:

@@ -185,7 +185,7 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
 
   aigw::worker::ListenerSet listeners;
-  if (!aigw::worker::open_listeners({addr}, opts.threads, listeners, why)) {
+  if (!aigw::worker::open_listeners({addr}, 1, 0, opts.threads, listeners, why)) {
     log::error("cannot listen", {{"error", why}});
     return 1;
   }

@@ -63,6 +63,7 @@ void expect_defaults(const Config& c) {
   EXPECT_EQ(c.server.io.ring_entries, 1024u);
   EXPECT_EQ(c.server.io.buffer_size, 16u * 1024);
   EXPECT_EQ(c.server.io.buffer_count, 1024u);
+  EXPECT_EQ(c.server.io.send_buffer, 0u) << "the kernel's default";
 
   EXPECT_EQ(c.log.level, LogLevel::info);
 
@@ -127,6 +128,7 @@ send = "5s"
 ring_entries = 64
 buffer_size = "1MiB"
 buffer_count = 32768
+send_buffer = "256KiB"
 
 [log]
 level = "debug"
@@ -152,6 +154,7 @@ level = "debug"
   EXPECT_EQ(c->server.io.ring_entries, 64u);
   EXPECT_EQ(c->server.io.buffer_size, 1u << 20);
   EXPECT_EQ(c->server.io.buffer_count, 32768u);
+  EXPECT_EQ(c->server.io.send_buffer, 256u * 1024);
   EXPECT_EQ(c->log.level, LogLevel::debug);
 }
 
@@ -226,6 +229,8 @@ TEST(ConfigErrors, OutOfRange) {
             "test.toml:2:18: server.shutdown_grace: must be between 0s and 1h, got 61m");
   EXPECT_EQ(load_error("[server.limits]\nmax_uri_bytes = 255\n"),
             "test.toml:2:17: server.limits.max_uri_bytes: must be between 256B and 1MiB, got 255");
+  EXPECT_EQ(load_error("[server.io]\nsend_buffer = \"1KiB\"\n"),
+            "test.toml:2:15: server.io.send_buffer: must be between 4KiB and 64MiB, got 1KiB");
 }
 
 TEST(ConfigErrors, PowerOfTwo) {
