@@ -378,6 +378,17 @@ class BigEvents(BaseHTTPRequestHandler):
         pass
 
 
+def expect_every_event(test, status, events, clean, handler):
+    """A whole stream of `handler`'s events (BigEvents), each byte for byte."""
+    test.assertEqual(status, 200)
+    test.assertTrue(clean)
+    test.assertEqual(events[-1], "[DONE]")
+    got = [json.loads(e)["choices"][0]["delta"].get("content") for e in events[:-2]]
+    test.assertEqual(len(got), handler.EVENTS)
+    for i, text in enumerate(got):
+        test.assertEqual(text, handler.content(i), "event %d" % i)
+
+
 class FullClientSockets(unittest.TestCase):
     """Sends made at once that meet a full client socket go on through the
     ring from where the socket stopped taking bytes: nothing lost, nothing
@@ -398,13 +409,7 @@ class FullClientSockets(unittest.TestCase):
                     s.sendall(request("POST", "/v1/chat/completions", {}, chat("big-model", True)))
                     time.sleep(BigEvents.EVENTS * BigEvents.PACE + 1)  # all of it sent meanwhile
                     status, events, clean = read_stream(s, timeout=30)
-                self.assertEqual(status, 200)
-                self.assertTrue(clean)
-                self.assertEqual(events[-1], "[DONE]")
-                got = [json.loads(e)["choices"][0]["delta"].get("content") for e in events[:-2]]
-                self.assertEqual(len(got), BigEvents.EVENTS)
-                for i, text in enumerate(got):
-                    self.assertEqual(text, BigEvents.content(i), "event %d" % i)
+                expect_every_event(self, status, events, clean, BigEvents)
         finally:
             server.stop()
             httpd.shutdown()
@@ -449,13 +454,7 @@ class SendBuffer(unittest.TestCase):
                 # The kernel doubles SO_SNDBUF for its bookkeeping: 16 KiB.
                 self.assertLess(held, 64 * 1024)
                 status, events, clean = read_stream(s, timeout=30)
-            self.assertEqual(status, 200)
-            self.assertTrue(clean)
-            self.assertEqual(events[-1], "[DONE]")
-            got = [json.loads(e)["choices"][0]["delta"].get("content") for e in events[:-2]]
-            self.assertEqual(len(got), BigEvents.EVENTS)
-            for i, text in enumerate(got):
-                self.assertEqual(text, BigEvents.content(i), "event %d" % i)
+            expect_every_event(self, status, events, clean, BigEvents)
         finally:
             server.stop()
             httpd.shutdown()
@@ -478,13 +477,7 @@ class SendBuffer(unittest.TestCase):
                 s.connect(("127.0.0.1", server.port))
                 s.sendall(request("POST", "/v1/chat/completions", {}, chat("big-model", True)))
                 status, events, clean = read_stream(InBursts(s, 8192, 0.005), timeout=30)
-            self.assertEqual(status, 200)
-            self.assertTrue(clean)
-            self.assertEqual(events[-1], "[DONE]")
-            got = [json.loads(e)["choices"][0]["delta"].get("content") for e in events[:-2]]
-            self.assertEqual(len(got), PacedBigEvents.EVENTS)
-            for i, text in enumerate(got):
-                self.assertEqual(text, PacedBigEvents.content(i), "event %d" % i)
+            expect_every_event(self, status, events, clean, PacedBigEvents)
         finally:
             server.stop()
             httpd.shutdown()
