@@ -54,15 +54,19 @@ char* put(char* to, std::string_view s) {
 // A JSON string: copied between quotes when plain (nearly always; checked
 // as it is copied), otherwise through json::append_string, the one escaping
 // rule (into a string of its own: a rare path, not worth a second escaper).
-char* str(char* p, std::string_view s) {
+[[gnu::noinline]] char* escaped(char* p, std::string_view s) {
+  std::string e;
+  json::append_string(e, s);
+  return put(p, e);
+}
+
+inline char* str(char* p, std::string_view s) {
   *p = '"';
   if (char* end = json::copy_if_plain(p + 1, s)) [[likely]] {
     *end = '"';
     return end + 1;
   }
-  std::string escaped;
-  json::append_string(escaped, s);
-  return put(p, escaped);
+  return escaped(p, s);
 }
 
 char* string_or_null(char* p, std::string_view key, std::string_view v) {
@@ -86,7 +90,7 @@ char* three_digits(char* p, int64_t v) {
 // Milliseconds with three decimals from whole microseconds: integer
 // arithmetic, where a double to_chars in fixed notation costs several times
 // more and this runs twice per line. At most 21 characters.
-char* millis(char* p, std::string_view key, int64_t us) {
+inline char* millis(char* p, std::string_view key, int64_t us) {
   p = put(p, key);
   if (us < 0) return put(p, "null");
   p = integer(p, us / 1000);

@@ -28,15 +28,45 @@ Peer Peer::of_socket(int fd) {
   return p;
 }
 
+namespace {
+
+// Each octet's decimal text, and its length in the fourth byte, made at
+// compile time: an octet is then one 4-byte copy and an add.
+struct OctetTable {
+  char text[256][4] = {};
+  constexpr OctetTable() {
+    for (int v = 0; v < 256; ++v) {
+      int n = 0;
+      if (v >= 100) text[v][n++] = static_cast<char>('0' + v / 100);
+      if (v >= 10) text[v][n++] = static_cast<char>('0' + v / 10 % 10);
+      text[v][n++] = static_cast<char>('0' + v % 10);
+      text[v][3] = static_cast<char>(n);
+    }
+  }
+};
+constexpr OctetTable kOctets;
+
+// Writes 4 bytes at `p` (the digits, then the length byte or garbage past
+// them, which the next write covers) and returns the end of the digits.
+char* octet(char* p, uint8_t v) {
+  std::memcpy(p, kOctets.text[v], 4);
+  return p + kOctets.text[v][3];
+}
+
+}  // namespace
+
 std::string_view Peer::format(Text& buf) const {
   if (family == 0) return {};
   char* p = buf.data();
   if (family == 4) {
     // By hand: glibc's inet_ntop formats IPv4 through sprintf, which was a
-    // sixth of an access-log line's cost.
-    for (int i = 0; i < 4; ++i) {
-      if (i > 0) *p++ = '.';
-      p = std::to_chars(p, buf.data() + buf.size(), addr[i]).ptr;
+    // sixth of an access-log line's cost; to_chars per octet, with its
+    // search for the length, was half of what is left (154 instructions
+    // with the port).
+    p = octet(p, addr[0]);
+    for (int i = 1; i < 4; ++i) {
+      *p++ = '.';
+      p = octet(p, addr[i]);
     }
   } else {
     *p++ = '[';
