@@ -3,6 +3,7 @@
 // they all follow one escaping and one UTF-8 rule.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -16,6 +17,10 @@ namespace aigw::json {
 //   - each byte that does not start a well-formed sequence becomes one
 //     \ufffd (U+FFFD), so a cut or forged sequence cannot break the output.
 void append_string(std::string& out, std::string_view s);
+
+// The most bytes append_string writes for one byte of `s` (\u00XX, \ufffd),
+// besides its two quotes: a bound for writers that reserve room up front.
+inline constexpr size_t kMaxEscapedBytesPerByte = 6;
 
 // True when append_string writes `s` unchanged between its quotes: printable
 // ASCII without `"` and `\`. A writer that places bytes itself may copy

@@ -125,10 +125,9 @@ char* timestamp(char* p, int64_t unix_ms) {
 // What a line holds besides its nine strings: the keys, the timestamp,
 // seven numbers and `false`, at most 374 bytes (every number at its widest;
 // the unit test TheWidestLineFitsItsBound writes that line), with room to
-// spare. A string takes at most 6 bytes per byte escaped (\u00XX, \ufffd)
-// and its quotes, or `null`.
+// spare. A string takes at most json::kMaxEscapedBytesPerByte per byte and
+// its quotes, or `null`.
 constexpr size_t kLineFixedBytes = 512;
-constexpr size_t kEscapedBytesPerByte = 6;
 
 // splitmix64's finaliser: a bijection on 64 bits that scatters the bits.
 uint64_t mix(uint64_t z) {
@@ -148,7 +147,7 @@ size_t max_line_size(const AccessRecord& r) {
   size_t n = kLineFixedBytes;
   for (std::string_view s : {r.request_id, r.method, r.path, r.client, r.key, r.model, r.provider, r.error,
                              r.finish_reason}) {
-    n += kEscapedBytesPerByte * s.size() + 4;
+    n += json::kMaxEscapedBytesPerByte * s.size() + 4;
   }
   return n;
 }

@@ -44,6 +44,7 @@ TEST(JsonWrite, EverySpecialByteAtEveryPositionOfTheWordScan) {
   for (int c = 0; c < 256; ++c) {
     const std::string alone = w(std::string(1, static_cast<char>(c)));
     const std::string_view escaped = std::string_view(alone).substr(1, alone.size() - 2);
+    ASSERT_LE(escaped.size(), kMaxEscapedBytesPerByte) << "byte " << c;
     for (size_t len = 1; len <= 20; ++len) {  // every tail after the whole words
       for (size_t at = 0; at < len; ++at) {
         std::string in(len, 'a');
