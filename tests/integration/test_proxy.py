@@ -378,6 +378,15 @@ class BigEvents(BaseHTTPRequestHandler):
         pass
 
 
+def big_events_gateway(handler, server_config=""):
+    """A provider serving `handler` (BigEvents) and one aigw worker before it."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    os.environ["AIGW_TEST_PROVIDER_KEY"] = CANARY
+    cfg = server_config + '[[plugin]]\nname = "openai"\n' + provider("big", httpd.server_address[1], ["big-model"])
+    return httpd, Server(cfg, workers=1)
+
+
 def expect_every_event(test, status, events, clean, handler):
     """A whole stream of `handler`'s events (BigEvents), each byte for byte."""
     test.assertEqual(status, 200)
@@ -395,11 +404,7 @@ class FullClientSockets(unittest.TestCase):
     sent twice, nothing reordered."""
 
     def test_a_late_reader_of_large_events(self):
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), BigEvents)
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        os.environ["AIGW_TEST_PROVIDER_KEY"] = CANARY
-        cfg = '[[plugin]]\nname = "openai"\n' + provider("big", httpd.server_address[1], ["big-model"])
-        server = Server(cfg, workers=1)
+        httpd, server = big_events_gateway(BigEvents)
         try:
             for _ in range(2):
                 with socket.socket() as s:
@@ -436,12 +441,7 @@ class SendBuffer(unittest.TestCase):
     full (EAGAIN on a send made at once, parts taken) lose nothing."""
 
     def test_a_small_send_buffer_caps_what_a_late_reader_holds(self):
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), BigEvents)
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        os.environ["AIGW_TEST_PROVIDER_KEY"] = CANARY
-        cfg = ('[server.io]\nsend_buffer = "8KiB"\n[[plugin]]\nname = "openai"\n' +
-               provider("big", httpd.server_address[1], ["big-model"]))
-        server = Server(cfg, workers=1)
+        httpd, server = big_events_gateway(BigEvents, '[server.io]\nsend_buffer = "8KiB"\n')
         try:
             with socket.socket() as s:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -464,13 +464,8 @@ class SendBuffer(unittest.TestCase):
         # of 12 KB come (every 10 ms): the ring's send of a backlog ends
         # with the small buffer full, and the next event's send made at
         # once then meets it full (EAGAIN; a temporary count saw one such
-        # send and three parts taken per run, 3 runs in 3).
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), PacedBigEvents)
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        os.environ["AIGW_TEST_PROVIDER_KEY"] = CANARY
-        cfg = ('[server.io]\nsend_buffer = "8KiB"\n[[plugin]]\nname = "openai"\n' +
-               provider("big", httpd.server_address[1], ["big-model"]))
-        server = Server(cfg, workers=1)
+        # send and three parts taken per run, in 2 runs of 4).
+        httpd, server = big_events_gateway(PacedBigEvents, '[server.io]\nsend_buffer = "8KiB"\n')
         try:
             with socket.socket() as s:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
