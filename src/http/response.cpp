@@ -2,6 +2,7 @@
 
 #include <ctime>
 
+#include "json/number.h"
 #include "json/write.h"
 #include "translate/messages.h"
 
@@ -44,13 +45,8 @@ std::string_view status_reason(int status) {
 namespace {
 
 void append_uint(std::string& out, uint64_t v) {
-  char buf[24];
-  char* p = buf + sizeof buf;
-  do {
-    *--p = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v != 0);
-  out.append(p, static_cast<size_t>(buf + sizeof buf - p));
+  char buf[json::kMaxIntegerBytes];
+  out.append(buf, static_cast<size_t>(json::write_uint(buf, v) - buf));
 }
 
 }  // namespace

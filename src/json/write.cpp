@@ -19,14 +19,14 @@ bool special(unsigned char c) { return c < 0x20 || c >= 0x7f || c == '"' || c ==
 #if defined(__SSE2__)
 
 // 16 bytes at a time (SSE2 is part of x86-64): a bitmask of the special
-// bytes. Read as signed, every byte >= 0x80 is negative, so one signed
-// "less than 0x20" finds the controls and the non-ASCII bytes together.
+// bytes. Each byte plus one, read as signed, is below 0x21 exactly for the
+// controls (0x01..0x20), DEL and every byte >= 0x80 (negative, and 0xff
+// wraps to 0): one add and one compare for all of them.
 int special_mask(__m128i x) {
-  const __m128i low = _mm_cmplt_epi8(x, _mm_set1_epi8(0x20));
-  const __m128i del = _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f));
+  const __m128i other = _mm_cmplt_epi8(_mm_add_epi8(x, _mm_set1_epi8(1)), _mm_set1_epi8(0x21));
   const __m128i quote = _mm_cmpeq_epi8(x, _mm_set1_epi8('"'));
   const __m128i backslash = _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'));
-  return _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(low, del), _mm_or_si128(quote, backslash)));
+  return _mm_movemask_epi8(_mm_or_si128(other, _mm_or_si128(quote, backslash)));
 }
 
 __m128i load16(const char* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }

@@ -137,6 +137,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(!v.get_string().get(got));
     FUZZ_CHECK(got == want);
   };
+  // The numbers read back as written (json/number.h's own digits).
+  auto number = [&](const char* field, uint64_t want) {
+    uint64_t got = 0;
+    FUZZ_CHECK(!e[field].get_uint64().get(got));
+    FUZZ_CHECK(got == want);
+  };
+  number("prompt_tokens", r.prompt_tokens);
+  number("completion_tokens", r.completion_tokens);
+  number("total_tokens", r.total_tokens);
+  number("attempts", r.attempts);
+  number("status", 200);
   same("model", parts[5]);
   same("provider", parts[6]);
   same("error", parts[7]);
