@@ -81,6 +81,9 @@ struct GeneratedId {
   std::string_view view() const { return {text, sizeof text}; }
 };
 GeneratedId make_request_id(uint64_t& state);
+// `v` as 16 lowercase hex digits, most significant first (printf's %016x):
+// the text make_request_id() gives its value.
+GeneratedId hex_id(uint64_t v);
 
 // A client's x-request-id is kept only if it is 1..128 characters of
 // [A-Za-z0-9._:-]; otherwise the gateway makes one. This keeps ids safe to

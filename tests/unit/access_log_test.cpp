@@ -8,9 +8,11 @@
 #include <climits>
 #include <cstdint>
 #include <memory>
+#include <cstdio>
 #include <cstring>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "metrics/log_buffer.h"
 #include "metrics/record.h"
@@ -245,6 +247,22 @@ TEST(AccessLogRequestId, GeneratedIdsAreHexUniqueAndValid) {
   uint64_t s = (uint64_t{7} << 48) | ((uint64_t{1} << 48) - 1);
   make_request_id(s);
   EXPECT_EQ(s, uint64_t{7} << 48);
+}
+
+// The digits in printf's order, every nibble value in every position.
+TEST(AccessLogRequestId, HexTextIsPrintfs) {
+  std::vector<uint64_t> values = {0, 1, 0xf, 0x10, 0x9a, 0xa9, UINT64_MAX, 0x0123456789abcdefull,
+                                  0xfedcba9876543210ull, 0x8000000000000000ull};
+  for (int pos = 0; pos < 16; ++pos) {
+    for (uint64_t n = 0; n < 16; ++n) values.push_back(n << (4 * pos));
+  }
+  uint64_t x = 0x9e3779b97f4a7c15ull;
+  for (int i = 0; i < 10000; ++i) values.push_back(x = x * 6364136223846793005ull + 1442695040888963407ull);
+  for (uint64_t v : values) {
+    char want[17];
+    std::snprintf(want, sizeof want, "%016llx", static_cast<unsigned long long>(v));
+    ASSERT_EQ(std::string(hex_id(v).view()), std::string(want));
+  }
 }
 
 TEST(AccessLogRequestId, ClientIdsAreCheckedStrictly) {
