@@ -3,33 +3,19 @@
 #include <cstdint>
 #include <cstring>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
+#include "json/plain.h"
 #include "json/utf8.h"
 
 namespace aigw::json {
+
 namespace {
 
-// Bytes that cannot be copied as they are: controls, DEL, the two JSON
-// metacharacters, and every non-ASCII byte (checked as UTF-8).
-bool special(unsigned char c) { return c < 0x20 || c >= 0x7f || c == '"' || c == '\\'; }
+using plain_detail::special;
 
 #if defined(__SSE2__)
 
-// 16 bytes at a time (SSE2 is part of x86-64): a bitmask of the special
-// bytes. Each byte plus one, read as signed, is below 0x21 exactly for the
-// controls (0x01..0x20), DEL and every byte >= 0x80 (negative, and 0xff
-// wraps to 0): one add and one compare for all of them.
-int special_mask(__m128i x) {
-  const __m128i other = _mm_cmplt_epi8(_mm_add_epi8(x, _mm_set1_epi8(1)), _mm_set1_epi8(0x21));
-  const __m128i quote = _mm_cmpeq_epi8(x, _mm_set1_epi8('"'));
-  const __m128i backslash = _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'));
-  return _mm_movemask_epi8(_mm_or_si128(other, _mm_or_si128(quote, backslash)));
-}
-
-__m128i load16(const char* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+using plain_detail::load16;
+using plain_detail::special_mask;
 
 // The end of the plain run that starts at `i`. Whatever is left is read in
 // whole registers: past 16 bytes the last 16 overlap bytes already found
@@ -66,49 +52,6 @@ size_t plain_run_end(std::string_view s, size_t i) {
   return i;
 }
 
-// plain() and the copy in one pass: each block is checked in the register
-// it was loaded into and stored from there. Blocks as in plain_run_end.
-char* copy_plain(char* to, const char* p, size_t n) {
-  if (n >= 16) {
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-      const __m128i x = load16(p + i);
-      if (special_mask(x) != 0) return nullptr;
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(to + i), x);
-    }
-    if (i < n) {
-      const __m128i x = load16(p + n - 16);
-      if (special_mask(x) != 0) return nullptr;
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(to + n - 16), x);
-    }
-    return to + n;
-  }
-  if (n >= 8) {
-    const __m128i lo = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
-    const __m128i hi = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + n - 8));
-    if (special_mask(_mm_unpacklo_epi64(lo, hi)) != 0) return nullptr;
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(to), lo);
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(to + n - 8), hi);
-    return to + n;
-  }
-  if (n >= 4) {
-    int32_t lo, hi;
-    std::memcpy(&lo, p, 4);
-    std::memcpy(&hi, p + n - 4, 4);
-    if ((special_mask(_mm_unpacklo_epi32(_mm_cvtsi32_si128(lo), _mm_cvtsi32_si128(hi))) & 0xff) != 0) {
-      return nullptr;
-    }
-    std::memcpy(to, &lo, 4);
-    std::memcpy(to + n - 4, &hi, 4);
-    return to + n;
-  }
-  for (size_t i = 0; i < n; ++i) {
-    if (special(static_cast<unsigned char>(p[i]))) return nullptr;
-    to[i] = p[i];
-  }
-  return to + n;
-}
-
 #else
 
 // Whether any of the 8 bytes of `x` is special, a word at a time (access-log
@@ -142,12 +85,6 @@ size_t plain_run_end(std::string_view s, size_t i) {
   return i;
 }
 
-char* copy_plain(char* to, const char* p, size_t n) {
-  if (plain_run_end(std::string_view(p, n), 0) != n) return nullptr;
-  if (n > 0) std::memcpy(to, p, n);
-  return to + n;
-}
-
 #endif
 
 void escape_control(std::string& out, unsigned char c) {
@@ -167,9 +104,16 @@ void escape_control(std::string& out, unsigned char c) {
 
 }  // namespace
 
+#if !defined(__SSE2__)
+char* plain_detail::copy_plain_portable(char* to, const char* p, size_t n) {
+  if (plain_run_end(std::string_view(p, n), 0) != n) return nullptr;
+  if (n > 0) std::memcpy(to, p, n);
+  return to + n;
+}
+#endif
+
 bool plain(std::string_view s) { return plain_run_end(s, 0) == s.size(); }
 
-char* copy_if_plain(char* to, std::string_view s) { return copy_plain(to, s.data(), s.size()); }
 
 void append_string(std::string& out, std::string_view s) {
   out += '"';

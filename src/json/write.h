@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "json/plain.h"
+
 namespace aigw::json {
 
 // Appends `s` to `out` as a JSON string, quotes included. The output is
@@ -27,10 +29,6 @@ inline constexpr size_t kMaxEscapedBytesPerByte = 6;
 // such a string as it is and leave every other one to append_string.
 bool plain(std::string_view s);
 
-// plain(s) and the copy in one pass: when `s` is plain, copies it to `to`
-// (room for s.size() bytes) and returns the end; otherwise returns nullptr,
-// having written some unspecified part of `s` there. For writers that place
-// bytes through a cursor (the access log).
-char* copy_if_plain(char* to, std::string_view s);
+// copy_if_plain(to, s), plain(s) and the copy in one pass: json/plain.h.
 
 }  // namespace aigw::json

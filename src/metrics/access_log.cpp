@@ -14,6 +14,7 @@
 #endif
 
 #include "json/number.h"
+#include "json/plain.h"
 #include "json/write.h"
 
 namespace aigw::metrics {
