@@ -18,7 +18,8 @@ per-request figure divides by N + 1 (error < 1/N).
 
 aigw runs with one worker, access log off (--access-log adds a run with it
 on, to a file), usage store off; nginx with master_process off,
-one worker, access log off, upstream keep-alive, proxy_buffering off for
+one worker, access log off (--access-log adds a run with a JSON log of the
+same kinds of fields, buffered as aigw's is), upstream keep-alive, proxy_buffering off for
 streams (what a streaming proxy needs). Both run the distribution's
 configuration as a packager builds it (pass --aigw for a release build).
 Scenarios: a non-stream chat completion, and a stream of --stream-tokens
@@ -249,7 +250,20 @@ def aigw_config(port, mock_port, log_path=None):
             "api_key = \"sk-upstream\"\nmodels = [\"mock-model\"]\n" % mock_port)
 
 
-def nginx_config(d, port, mock_port):
+# nginx's access log made as close to aigw's as nginx can write it: one
+# JSON object per line (escape=json), the same kinds of fields (time, a
+# generated request id, method, path, client address and port, status, the
+# times), batched into 64 KiB writes as aigw batches its own.
+NGINX_LOG_FORMAT = ("'{\"ts\":\"$time_iso8601\",\"request_id\":\"$request_id\",\"method\":\"$request_method\","
+                    "\"path\":\"$uri\",\"client\":\"$remote_addr:$remote_port\",\"status\":$status,"
+                    "\"bytes\":$body_bytes_sent,\"upstream\":\"$upstream_addr\",\"upstream_status\":\"$upstream_status\","
+                    "\"request_time\":$request_time,\"upstream_time\":\"$upstream_response_time\","
+                    "\"connection\":$connection,\"connection_requests\":$connection_requests}'")
+
+
+def nginx_config(d, port, mock_port, log_path=None):
+    log = ("log_format aigwlike escape=json %s;\n    access_log %s aigwlike buffer=64k flush=1s;"
+           % (NGINX_LOG_FORMAT, log_path) if log_path else "access_log off;")
     return """daemon off;
 master_process off;
 worker_processes 1;
@@ -257,7 +271,7 @@ pid %(d)s/nginx.pid;
 error_log %(d)s/error.log warn;
 events { worker_connections 1024; }
 http {
-    access_log off;
+    %(log)s
     client_body_temp_path %(d)s/body;
     proxy_temp_path %(d)s/proxy;
     keepalive_requests 1000000000;
@@ -272,7 +286,7 @@ http {
         }
     }
 }
-""" % {"d": d, "port": port, "mock": mock_port}
+""" % {"d": d, "port": port, "mock": mock_port, "log": log}
 
 
 def main():
@@ -289,7 +303,8 @@ def main():
     p.add_argument("--idle", type=float, default=5, help="seconds of the idle window (default 5)")
     p.add_argument("--json", help="also write the figures here")
     p.add_argument("--access-log", action="store_true",
-                   help="also measure aigw with its access log on (to a file, every request): aigw_log")
+                   help="also measure aigw with its access log on (to a file, every request): aigw_log; "
+                        "and nginx with a JSON access log of the same kinds of fields: nginx_log")
     p.add_argument("--no-nginx", action="store_true", help="measure aigw only")
     p.add_argument("--keep", action="store_true",
                    help="keep the callgrind files (cg.aigw.out.N: 2 idle, 4 chat, 6 stream; cg.aigw_log.out.N likewise) for callgrind_annotate")
@@ -321,21 +336,25 @@ def main():
                 results[name] = measure(srv, port, args.requests, args.warmup, args.idle)
             finally:
                 srv.stop()
-        if not args.no_nginx:
+        nginx_runs = [] if args.no_nginx else [("nginx", None)]
+        if nginx_runs and args.access_log:
+            nginx_runs.append(("nginx_log", os.path.join(d, "nginx_access.log")))
+        for name, log_path in nginx_runs:
             port = free_port()
-            os.makedirs(os.path.join(d, "nginx"))
-            conf = os.path.join(d, "nginx", "nginx.conf")
+            nd = os.path.join(d, name)
+            os.makedirs(nd)
+            conf = os.path.join(nd, "nginx.conf")
             with open(conf, "w") as f:
-                f.write(nginx_config(os.path.join(d, "nginx"), port, mock_port))
-            srv = Callgrind([args.nginx, "-c", conf, "-e", os.path.join(d, "nginx", "error.log")], d, "nginx")
+                f.write(nginx_config(nd, port, mock_port, log_path))
+            srv = Callgrind([args.nginx, "-c", conf, "-e", os.path.join(nd, "error.log")], d, name)
             try:
-                results["nginx"] = measure(srv, port, args.requests, args.warmup, args.idle)
+                results[name] = measure(srv, port, args.requests, args.warmup, args.idle)
             finally:
                 srv.stop()
     finally:
         mock.terminate()
         mock.wait(10)
-    names = [n for n in ("aigw", "aigw_log", "nginx") if n in results]
+    names = [n for n in ("aigw", "aigw_log", "nginx", "nginx_log") if n in results]
     print("%-10s %18s %18s %14s %16s" % ("", "chat (instr/req)", "stream (instr/req)", "idle (instr/s)",
                                           "receives c/s"))
     for name in names:
@@ -344,10 +363,11 @@ def main():
         print("%-10s %18.0f %18.0f %14.0f %16s" % (name, r["chat"], r["stream"], r["idle_per_s"], receives))
     if "aigw" in results:
         print("aigw emits per stream: %.2f" % results["aigw"]["stream_emits"])
-    for name, base in (("aigw_log", "aigw"), ("aigw", "nginx")):
+    for name, base, key in (("aigw_log", "aigw", "log_ratio"), ("nginx_log", "nginx", "nginx_log_ratio"),
+                            ("aigw", "nginx", "ratio")):
         if name in results and base in results:
             ratio = {k: results[name][k] / results[base][k] for k in ("chat", "stream")}
-            results["ratio" if base == "nginx" else "log_ratio"] = ratio
+            results[key] = ratio
             print("%-14s %14.3f %18.3f" % ("%s/%s" % (name, base), ratio["chat"], ratio["stream"]))
     if args.json:
         with open(args.json, "w") as f:
