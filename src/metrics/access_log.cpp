@@ -198,12 +198,6 @@ void format(const AccessRecord& r, std::string& out) {
 
 #undef K
 
-int64_t wall_clock_ms() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
-
 bool sample(double rate, uint64_t& rng_state) {
   if (rate >= 1) return true;
   if (!(rate > 0)) return false;  // NaN too

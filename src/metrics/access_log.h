@@ -25,7 +25,7 @@ namespace aigw::metrics {
 // format() is safe with any bytes: every string is JSON-escaped and invalid
 // UTF-8 becomes U+FFFD, so the line always parses.
 struct AccessRecord {
-  int64_t unix_ms = 0;            // wall clock at the end of the request (wall_clock_ms())
+  int64_t unix_ms = 0;            // wall clock at the end of the request
   std::string_view request_id;
   std::string_view method;
   std::string_view path;          // the canonical route path, not the raw target
@@ -56,9 +56,6 @@ char* format_to(const AccessRecord& r, char* to);
 
 // The same line appended to `out`.
 void format(const AccessRecord& r, std::string& out);
-
-// CLOCK_REALTIME in milliseconds, for AccessRecord::unix_ms.
-int64_t wall_clock_ms();
 
 // True for a share `rate` of calls (>= 1: always, <= 0: never). `rng_state`
 // is per worker; any seed works, 0 included.

@@ -82,7 +82,7 @@ std::string_view Peer::format(Text& buf) const {
 }
 
 void record(const RequestRecord& r, WorkerMetrics& m, LogBuffer* log, const config::AccessLogConfig* cfg,
-            uint64_t& sample_rng) {
+            uint64_t& sample_rng, int64_t wall_minus_mono_ns) {
   auto none = [](std::string_view s) { return s.empty() ? std::string_view("none") : s; };
   RequestSeries* s = m.series(none(r.model), none(r.provider), none(r.key));
   s->count(r.status);
@@ -98,7 +98,7 @@ void record(const RequestRecord& r, WorkerMetrics& m, LogBuffer* log, const conf
   // Built in one initializer: fields assigned one by one after a default
   // construction were each stored twice.
   const AccessRecord a{
-      .unix_ms = wall_clock_ms(),
+      .unix_ms = (r.end_ns + wall_minus_mono_ns) / 1'000'000,
       .request_id = r.request_id,
       .method = r.method,
       .path = r.path,

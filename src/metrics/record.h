@@ -60,8 +60,10 @@ struct RequestRecord {
 
 // Counts `r` in `m` and, when `log` is given and `cfg` says this request is
 // logged (errors always, the rest sampled), appends its access-log line to
-// `log`.
+// `log`. The line's time is r.end_ns plus `wall_minus_mono_ns` (the wall
+// clock's offset from CLOCK_MONOTONIC, io::wall_minus_mono_ns(), which the
+// worker reads once per tick): no clock is read per line.
 void record(const RequestRecord& r, WorkerMetrics& m, LogBuffer* log, const config::AccessLogConfig* cfg,
-            uint64_t& sample_rng);
+            uint64_t& sample_rng, int64_t wall_minus_mono_ns);
 
 }  // namespace aigw::metrics

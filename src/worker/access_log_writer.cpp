@@ -32,7 +32,8 @@ void Worker::set_access_log(int fd) {
 void Worker::record(const metrics::RequestRecord& r) {
   const plugin::Generation* gen = plugins_->generation();
   const bool log = access_log_fd_ >= 0 && gen != nullptr;
-  metrics::record(r, metrics_, log ? &access_log_ : nullptr, log ? &gen->config->access_log : nullptr, sample_rng_);
+  metrics::record(r, metrics_, log ? &access_log_ : nullptr, log ? &gen->config->access_log : nullptr, sample_rng_,
+                  wall_minus_mono_ns_);
   // time(): a vDSO read of the wall clock, which keys the buckets every
   // worker shares.
   history_.add(r, static_cast<int64_t>(time(nullptr)));

@@ -4,6 +4,7 @@ held across two workers and many connections, token budgets settled after
 streams, metric values after a known sequence, promtool, log lines as JSON,
 and a canary provider key that must show up nowhere but upstream."""
 
+import datetime
 import json
 import os
 import re
@@ -229,7 +230,9 @@ class Access(unittest.TestCase):
         self.assertError(r, 429, "insufficient_quota")
 
     def test_request_ids_and_log_lines(self):
+        before = time.time()
         r = post(self.server, "acc-model", key=SECRET_A, headers={"x-request-id": "trace-abc.123"})
+        after = time.time()
         self.assertEqual(r.header("x-request-id"), "trace-abc.123")
         r2 = post(self.server, "acc-model", key=SECRET_A, headers={"x-request-id": "bad id\"<script>"})
         made = r2.header("x-request-id")
@@ -255,6 +258,12 @@ class Access(unittest.TestCase):
         self.assertGreater(rec["total_tokens"], 0)
         self.assertEqual(rec["total_tokens"], rec["prompt_tokens"] + rec["completion_tokens"])
         self.assertGreaterEqual(rec["duration_ms"], rec["ttfb_ms"])
+        # The line's time is the wall clock when the request ended (taken as
+        # the monotonic end plus an offset read at the worker's tick).
+        ts = datetime.datetime.strptime(rec["ts"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+            tzinfo=datetime.timezone.utc).timestamp()
+        self.assertGreaterEqual(ts, before - 0.002, rec["ts"])
+        self.assertLessEqual(ts, after + 0.002, rec["ts"])
         self.assertTrue(any(a["request_id"] == made for a in access))
 
     def test_canary_appears_nowhere(self):

@@ -352,6 +352,38 @@ TEST(AccessLogBuffer, FormattedInPlaceUnderTheCap) {
   EXPECT_TRUE(buf.append_with(max_line_size(sample_record()), [](char* to) { return format_to(sample_record(), to); }));
 }
 
+// record() reads no clock per line: the line's time is the request's
+// monotonic end plus the wall clock's offset the worker read at its tick.
+TEST(AccessLogRecord, StampedFromTheMonotonicEndAndTheOffset) {
+  WorkerMetrics m;
+  LogBuffer buf;
+  aigw::config::AccessLogConfig cfg;
+  uint64_t rng = 0;
+  RequestRecord r;
+  r.request_id = "abc";
+  r.method = "POST";
+  r.path = "/v1/chat/completions";
+  r.status = 200;
+  r.start_ns = 4'000'000'000;
+  r.end_ns = 5'000'000'000;  // 5 s after the monotonic clock's start
+  const int64_t offset = 1738324800123'456'789 - r.end_ns;  // the end is 2025-01-31T12:00:00.123456789Z
+  record(r, m, &buf, &cfg, rng, offset);
+  r.end_ns += 1'000'000'000;  // and a second later
+  record(r, m, &buf, &cfg, rng, offset - 2);
+  const std::string lines(buf.take());
+  simdjson::dom::parser parser;
+  size_t at = 0;
+  for (const char* want : {"2025-01-31T12:00:00.123Z", "2025-01-31T12:00:01.123Z"}) {
+    const size_t nl = lines.find('\n', at);
+    ASSERT_NE(nl, std::string::npos);
+    simdjson::dom::element doc;
+    ASSERT_EQ(parser.parse(lines.substr(at, nl - at)).get(doc), simdjson::SUCCESS);
+    EXPECT_EQ(std::string_view(doc["ts"]), want);
+    EXPECT_EQ(double(doc["duration_ms"]), at == 0 ? 1000.0 : 2000.0);
+    at = nl + 1;
+  }
+}
+
 TEST(AccessLogBuffer, BrokenDestinationDiscardsAndCounts) {
   LogBuffer buf;
   buf.append("a\n");
