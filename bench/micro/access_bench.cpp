@@ -90,7 +90,10 @@ void BM_AccessLogLine(benchmark::State& state) {
   r.request_id = "4d32720e00e4692d";
   r.method = "POST";
   r.path = "/v1/chat/completions";
-  r.client = "127.0.0.1:44578";
+  r.client.family = 4;
+  r.client.port = 44578;
+  r.client.addr[0] = 127;
+  r.client.addr[3] = 1;
   r.key = "team-a";
   r.model = "gpt-4o";
   r.provider = "openai";

@@ -59,27 +59,30 @@ void move(char* to, const char* from) {
   return to + n;
 }
 
-// A JSON string: copied between quotes when plain (nearly always; checked
-// as it is copied), otherwise through json::append_string, the one escaping
-// rule (into a string of its own: a rare path, not worth a second escaper).
+// A string field: its key and the opening quote as one piece (KS below),
+// then the value, copied when plain (nearly always; checked as it is
+// copied), and the closing quote. Otherwise json::append_string, the one
+// escaping rule, writes the value over the opening quote, quotes included
+// (into a string of its own: a rare path, not worth a second escaper).
 [[gnu::noinline]] char* escaped(char* p, std::string_view s) {
   std::string e;
   json::append_string(e, s);
   return put(p, e);
 }
 
-inline char* str(char* p, std::string_view s) {
-  *p = '"';
-  if (char* end = json::copy_if_plain(p + 1, s)) [[likely]] {
+[[gnu::always_inline]] inline char* str(char* p, std::string_view key_and_quote, std::string_view s) {
+  p = put(p, key_and_quote);
+  if (char* end = json::copy_if_plain(p, s)) [[likely]] {
     *end = '"';
     return end + 1;
   }
-  return escaped(p, s);
+  return escaped(p - 1, s);
 }
 
-char* string_or_null(char* p, std::string_view key, std::string_view v) {
-  p = put(p, key);
-  return v.empty() ? put(p, "null") : str(p, v);
+// An empty value is written as null, over the opening quote.
+[[gnu::always_inline]] inline char* string_or_null(char* p, std::string_view key_and_quote, std::string_view v) {
+  if (v.empty()) return put(put(p, key_and_quote) - 1, "null");
+  return str(p, key_and_quote, v);
 }
 
 // At most json::kMaxIntegerBytes (a 64-bit value and its sign).
@@ -105,8 +108,9 @@ inline char* millis(char* p, std::string_view key, int64_t us) {
 }
 
 // The date and time change once a second; formatting them (gmtime_r and a
-// printf) per line would cost more than the rest of the line. At most 33
-// characters with its quotes (an int year has at most 11).
+// printf) per line would cost more than the rest of the line. Written after
+// the opening quote (the key's piece holds it): at most 32 characters with
+// the closing one (an int year has at most 11).
 char* timestamp(char* p, int64_t unix_ms) {
   int64_t secs = unix_ms / 1000, ms = unix_ms % 1000;
   if (ms < 0) secs -= 1, ms += 1000;
@@ -123,19 +127,19 @@ char* timestamp(char* p, int64_t unix_ms) {
     cached_secs = secs;
   }
   // All of the cached prefix's room in one fixed-size move (the line's room
-  // holds it: 32 bytes where the widest timestamp is 33 with its quotes).
-  *p = '"';
-  std::memcpy(p + 1, prefix, sizeof prefix);
-  p += 1 + prefix_len;
+  // holds it: 32 bytes where the widest timestamp is 32 with its quote).
+  std::memcpy(p, prefix, sizeof prefix);
+  p += prefix_len;
   p = three_digits(p, ms);
   return put(p, "Z\"");
 }
 
-// What a line holds besides its nine strings: the keys, the timestamp,
-// seven numbers and `false`, at most 374 bytes (every number at its widest;
-// the unit test TheWidestLineFitsItsBound writes that line), with room to
-// spare. A string takes at most json::kMaxEscapedBytesPerByte per byte and
-// its quotes, or `null`.
+// What a line holds besides its eight strings: the keys, the timestamp,
+// the client address (Peer::kMaxTextBytes and its quotes), seven numbers
+// and `false`, at most 429 bytes; the unit test TheWidestLineFitsItsBound
+// writes the widest there is (423: every number at its widest, an IPv6
+// address with no group to shorten). A string takes at most
+// json::kMaxEscapedBytesPerByte per byte and its quotes, or `null`.
 constexpr size_t kLineFixedBytes = 512;
 
 // splitmix64's finaliser: a bijection on 64 bits that scatters the bits.
@@ -149,32 +153,29 @@ constexpr uint64_t kCounterMask = (uint64_t{1} << 48) - 1;
 
 }  // namespace
 
-// `,"key":` as one piece.
+// `,"key":` as one piece; KS: a string field's, with its opening quote.
 #define K(key) std::string_view(",\"" key "\":")
+#define KS(key) std::string_view(",\"" key "\":\"")
 
 size_t max_line_size(const AccessRecord& r) {
   size_t n = kLineFixedBytes;
-  for (std::string_view s : {r.request_id, r.method, r.path, r.client, r.key, r.model, r.provider, r.error,
-                             r.finish_reason}) {
+  for (std::string_view s : {r.request_id, r.method, r.path, r.key, r.model, r.provider, r.error, r.finish_reason}) {
     n += json::kMaxEscapedBytesPerByte * s.size() + 4;
   }
   return n;
 }
 
 char* format_to(const AccessRecord& r, char* p) {
-  p = put(p, "{\"ts\":");
+  p = put(p, "{\"ts\":\"");
   p = timestamp(p, r.unix_ms);
-  p = put(p, K("request_id"));
-  p = str(p, r.request_id);
-  p = put(p, K("method"));
-  p = str(p, r.method);
-  p = put(p, K("path"));
-  p = str(p, r.path);
-  p = put(p, K("client"));
-  p = str(p, r.client);
-  p = string_or_null(p, K("key"), r.key);
-  p = string_or_null(p, K("model"), r.model);
-  p = string_or_null(p, K("provider"), r.provider);
+  p = str(p, KS("request_id"), r.request_id);
+  p = str(p, KS("method"), r.method);
+  p = str(p, KS("path"), r.path);
+  p = r.client.write_to(put(p, KS("client")));
+  *p++ = '"';
+  p = string_or_null(p, KS("key"), r.key);
+  p = string_or_null(p, KS("model"), r.model);
+  p = string_or_null(p, KS("provider"), r.provider);
   p = integer(put(p, K("status")), int64_t{r.status});
   p = integer(put(p, K("prompt_tokens")), r.prompt_tokens);
   p = integer(put(p, K("completion_tokens")), r.completion_tokens);
@@ -182,10 +183,9 @@ char* format_to(const AccessRecord& r, char* p) {
   p = millis(p, K("ttfb_ms"), r.ttfb_us);
   p = millis(p, K("duration_ms"), r.duration_us);
   p = integer(put(p, K("attempts")), uint64_t{r.attempts});
-  p = put(p, K("stream"));
-  p = put(p, r.stream ? std::string_view("true") : std::string_view("false"));
-  p = string_or_null(p, K("error"), r.error);
-  p = string_or_null(p, K("finish_reason"), r.finish_reason);
+  p = r.stream ? put(p, ",\"stream\":true") : put(p, ",\"stream\":false");
+  p = string_or_null(p, KS("error"), r.error);
+  p = string_or_null(p, KS("finish_reason"), r.finish_reason);
   return put(p, "}\n");
 }
 
@@ -197,6 +197,7 @@ void format(const AccessRecord& r, std::string& out) {
 }
 
 #undef K
+#undef KS
 
 bool sample(double rate, uint64_t& rng_state) {
   if (rate >= 1) return true;

@@ -18,9 +18,13 @@
 #include <string>
 #include <string_view>
 
+#include "metrics/peer.h"
+
 namespace aigw::metrics {
 
 // Strings are borrowed: they must stay valid until format() returns.
+// The client address is the one field the gateway always writes itself
+// (metrics/peer.h), so it is a Peer, written with no escaping check.
 // They should come from the config or the request's canonical route, but
 // format() is safe with any bytes: every string is JSON-escaped and invalid
 // UTF-8 becomes U+FFFD, so the line always parses.
@@ -29,7 +33,7 @@ struct AccessRecord {
   std::string_view request_id;
   std::string_view method;
   std::string_view path;          // the canonical route path, not the raw target
-  std::string_view client;        // peer address, "127.0.0.1:50312" / "[::1]:50312"
+  Peer client;                    // written "127.0.0.1:50312" / "[::1]:50312"; unknown: ""
   std::string_view key;           // client key name; empty: written as null
   std::string_view model;         // route name; empty: null
   std::string_view provider;      // provider of the last attempt; empty: null

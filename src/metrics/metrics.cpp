@@ -49,19 +49,6 @@ std::string_view label(AttemptResult r) {
   return "unknown";
 }
 
-std::string_view label(FinishReason f) {
-  switch (f) {
-    case FinishReason::unknown: return "unknown";
-    case FinishReason::stop: return "stop";
-    case FinishReason::length: return "length";
-    case FinishReason::tool_calls: return "tool_calls";
-    case FinishReason::content_filter: return "content_filter";
-    case FinishReason::error: return "error";
-    case FinishReason::count_: break;
-  }
-  return "unknown";
-}
-
 std::string_view label(Refusal r) {
   switch (r) {
     case Refusal::connection_limit: return "connection_limit";

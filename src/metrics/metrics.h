@@ -76,7 +76,19 @@ std::string_view label(AttemptResult r);
 std::string_view label(AuthFailure a);
 std::string_view label(RateLimit l);
 std::string_view label(Refusal r);
-std::string_view label(FinishReason f);
+// Inline: the access log writes one per line.
+inline std::string_view label(FinishReason f) {
+  switch (f) {
+    case FinishReason::unknown: return "unknown";
+    case FinishReason::stop: return "stop";
+    case FinishReason::length: return "length";
+    case FinishReason::tool_calls: return "tool_calls";
+    case FinishReason::content_filter: return "content_filter";
+    case FinishReason::error: return "error";
+    case FinishReason::count_: break;
+  }
+  return "unknown";
+}
 
 template <class E>
 constexpr size_t count_of() { return static_cast<size_t>(E::count_); }

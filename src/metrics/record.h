@@ -6,10 +6,6 @@
 // is shared with another thread.
 #pragma once
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-
-#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -18,22 +14,9 @@
 #include "config/config.h"
 #include "metrics/log_buffer.h"
 #include "metrics/metrics.h"
+#include "metrics/peer.h"
 
 namespace aigw::metrics {
-
-// A client address, compact (a connection keeps one when the access log is
-// on): family 0 = unknown.
-struct Peer {
-  uint8_t family = 0;
-  uint16_t port = 0;
-  uint8_t addr[16] = {};
-
-  static Peer of_socket(int fd);  // getpeername, once per connection
-  // "127.0.0.1:5000", "[::1]:5000", "" when unknown; written into `buf`
-  // (no allocation per access-log line).
-  using Text = std::array<char, 64>;
-  std::string_view format(Text& buf) const;
-};
 
 struct RequestRecord {
   std::string_view request_id;

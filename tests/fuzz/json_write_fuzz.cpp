@@ -15,6 +15,7 @@
 //     escaping, or copy_if_plain() with plain() (or copies other bytes);
 //   - the access-log line built from those strings is not one line of one
 //     JSON object with the same strings in its fields.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -96,7 +97,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   r.request_id = parts[0];
   r.method = parts[1];
   r.path = parts[2];
-  r.client = parts[3];
+  // The client is a Peer, not a string: its family, port and address bytes
+  // from the fourth part (the text is the gateway's own, never escaped).
+  const std::string_view peer_bytes = parts[3];
+  if (!peer_bytes.empty()) {
+    r.client.family = (peer_bytes[0] & 1) ? 6 : 4;
+    r.client.port = static_cast<uint16_t>(peer_bytes.size() * 257);
+    std::memcpy(r.client.addr, peer_bytes.data() + 1, std::min(peer_bytes.size() - 1, sizeof r.client.addr));
+  }
   r.key = parts[4];
   r.model = parts[5];
   r.provider = parts[6];
@@ -148,6 +156,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   number("total_tokens", r.total_tokens);
   number("attempts", r.attempts);
   number("status", 200);
+  {
+    aigw::metrics::Peer::Text text;
+    std::string_view got;
+    FUZZ_CHECK(!e["client"].get_string().get(got));
+    FUZZ_CHECK(got == r.client.format(text));
+  }
   same("model", parts[5]);
   same("provider", parts[6]);
   same("error", parts[7]);

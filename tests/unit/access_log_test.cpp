@@ -27,7 +27,10 @@ AccessRecord sample_record() {
   r.request_id = "9f2c41d07ab35e18";
   r.method = "POST";
   r.path = "/v1/chat/completions";
-  r.client = "127.0.0.1:50312";
+  r.client.family = 4;
+  r.client.port = 50312;
+  r.client.addr[0] = 127;
+  r.client.addr[3] = 1;
   r.key = "team-a";
   r.model = "gpt-4o";
   r.provider = "openai";
@@ -106,6 +109,17 @@ TEST(AccessLogPeer, AddressesAndPortsAsWritten) {
   std::memset(p.addr, 0xff, sizeof p.addr);  // the longest form
   p.port = 65535;
   EXPECT_EQ(p.format(buf), "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535");
+  // write_to() stays within kMaxTextBytes, whatever it writes past the
+  // text's end: into heap blocks of exactly that size (ASan sees a byte
+  // past one), for the longest text of each family.
+  for (const uint8_t family : {uint8_t{4}, uint8_t{6}}) {
+    p.family = family;
+    auto block = std::make_unique<char[]>(Peer::kMaxTextBytes);
+    const char* end = p.write_to(block.get());
+    ASSERT_LE(static_cast<size_t>(end - block.get()), Peer::kMaxTextBytes);
+    EXPECT_EQ(std::string_view(block.get(), static_cast<size_t>(end - block.get())),
+              family == 4 ? "255.255.255.255:65535" : "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535");
+  }
 }
 
 TEST(AccessLogFormat, EmptyAndUnknownValuesAreNull) {
@@ -145,7 +159,7 @@ TEST(AccessLogFormat, HostileStringsStillParse) {
     AccessRecord r = sample_record();
     r.path = h;
     r.error = h;
-    r.client = h;
+    r.key = h;
     std::string out;
     format(r, out);
     ASSERT_EQ(out.back(), '\n');
@@ -162,14 +176,14 @@ TEST(AccessLogFormat, HostileStringsStillParse) {
   AccessRecord r = sample_record();
   r.path = hostile[0];
   r.error = hostile[3];
-  r.client = controls;
+  r.key = controls;
   std::string out;
   format(r, out);
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   ASSERT_EQ(parser.parse(out).get(doc), simdjson::SUCCESS);
   EXPECT_EQ(std::string_view(doc["path"]), hostile[0]);
-  EXPECT_EQ(std::string_view(doc["client"]), controls);
+  EXPECT_EQ(std::string_view(doc["key"]), controls);
   EXPECT_EQ(std::string_view(doc["error"]),
             "\xEF\xBF\xBD \xEF\xBF\xBD \xEF\xBF\xBD\xEF\xBF\xBD \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"
             " caf\xC3\xA9 \xEF\xBF\xBD\xEF\xBF\xBD");
@@ -186,8 +200,11 @@ TEST(AccessLogFormat, TheWidestLineFitsItsBound) {
     for (const std::string* s : {&controls, &bad}) {
       AccessRecord r;
       r.unix_ms = unix_ms;
-      r.request_id = r.method = r.path = r.client = r.key = r.model = r.provider = r.error =
-          r.finish_reason = *s;
+      r.request_id = r.method = r.path = r.key = r.model = r.provider = r.error = r.finish_reason = *s;
+      // The longest address text: IPv6 with no zero group to shorten.
+      r.client.family = 6;
+      std::memset(r.client.addr, 0xff, sizeof r.client.addr);
+      r.client.port = 65535;
       r.status = INT_MIN;
       r.prompt_tokens = r.completion_tokens = r.total_tokens = UINT64_MAX;
       r.ttfb_us = INT64_MAX;
@@ -204,6 +221,7 @@ TEST(AccessLogFormat, TheWidestLineFitsItsBound) {
       simdjson::dom::element doc;
       ASSERT_EQ(parser.parse(std::string(line)).get(doc), simdjson::SUCCESS) << line;
       EXPECT_EQ(uint64_t(doc["total_tokens"]), UINT64_MAX);
+      EXPECT_EQ(std::string_view(doc["client"]), "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535");
       std::string appended = "before";
       format(r, appended);
       EXPECT_EQ(appended, "before" + std::string(line)) << "format() and format_to() agree";
