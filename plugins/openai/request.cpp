@@ -357,8 +357,18 @@ void Request::on_body(const aigw_host_bytes* chunks, size_t count, bool end_of_b
   if (passthrough_ || !stream_) {
     if (!emit_all(chunks, count)) return;
     if (!passthrough_) {
+      // The usual answer comes whole, in the call that ends it: one
+      // On-Demand pass reads it. One in pieces, a long one or one that pass
+      // refuses is scanned as it comes.
+      AnswerFacts facts;
+      if (end_of_body && !body_fed_ && instance_.values_.answer(chunks, count, facts)) {
+        end_plain(facts);
+        return;
+      }
       for (size_t i = 0; i < count; ++i) {
-        if (chunks[i].ptr != nullptr) body_scan_.feed(view(chunks[i]));
+        if (chunks[i].ptr == nullptr || chunks[i].len == 0) continue;
+        body_scan_.feed(view(chunks[i]));
+        body_fed_ = true;
       }
     }
     if (end_of_body) end_plain();
@@ -390,15 +400,21 @@ void Request::on_body(const aigw_host_bytes* chunks, size_t count, bool end_of_b
 }
 
 void Request::end_plain() {
-  if (!passthrough_) {
-    aigw_usage u{};
-    if (body_scan_.usage_found() && instance_.values_.usage(body_scan_.usage(), u)) {
-      host_->report_usage(req_, &u);
-    }
-    std::string_view raw = body_scan_.first_finish_reason();
-    if (!raw.empty() && raw != "null") {
-      host_->report_finish_reason(req_, finish_reason_from(raw));
-    }
+  if (passthrough_) {
+    done_ = true;
+    host_->finish(req_, AIGW_OK, str({}));
+    return;
+  }
+  AnswerFacts facts;
+  facts.have_usage = body_scan_.usage_found() && instance_.values_.usage(body_scan_.usage(), facts.usage);
+  facts.first_finish = body_scan_.first_finish_reason();
+  end_plain(facts);
+}
+
+void Request::end_plain(const AnswerFacts& facts) {
+  if (facts.have_usage) host_->report_usage(req_, &facts.usage);
+  if (!facts.first_finish.empty() && facts.first_finish != "null") {
+    host_->report_finish_reason(req_, finish_reason_from(facts.first_finish));
   }
   done_ = true;
   host_->finish(req_, AIGW_OK, str({}));

@@ -63,7 +63,8 @@ class Request {
   bool send_batch();
   bool on_event(std::string_view event, size_t lines);  // lines: see read_event_data
   void end_stream();
-  void end_plain();
+  void end_plain();                          // from what body_scan_ found
+  void end_plain(const AnswerFacts& facts);  // reports them and finishes
   void* arena_copy(const void* data, size_t len);
 
   bool probe_ = false;  // AIGW_ENDPOINT_HEALTH_PROBE: headers only
@@ -100,6 +101,7 @@ class Request {
   // The body.
   // Non-stream: usage and finish_reason, found on the fly.
   JsonScanner body_scan_{JsonScanner::kUsage | JsonScanner::kFinishReasons};
+  bool body_fed_ = false;  // body_scan_ has seen bytes: the answer came in pieces
   sdk::SseSplitter sse_;
   // The host's chunk the splitter is reading: an event inside it may wait
   // for the batch, one the splitter assembled in its own buffer may not.

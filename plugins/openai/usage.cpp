@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <cstring>
 #include <string>
 
 namespace aigw::openai_plugin {
@@ -21,11 +22,12 @@ struct ValueParser::Impl {
 ValueParser::ValueParser() : impl_(std::make_unique<Impl>()) {}
 ValueParser::~ValueParser() = default;
 
-bool ValueParser::usage(std::string_view text, aigw_usage& out) {
-  simdjson::ondemand::document doc;
-  if (text.empty() || text.front() != '{' || !impl_->load(text, doc)) return false;
-  simdjson::ondemand::object obj;
-  if (doc.get_object().get(obj) != simdjson::SUCCESS) return false;
+namespace {
+
+// Token counts from a usage object, wherever it sits: a copied-out text or
+// a member of a whole answer. False when it has no count, or a key cannot
+// be read (an error On-Demand then also gives whoever walks on).
+bool read_usage(simdjson::ondemand::object obj, aigw_usage& out) {
   uint64_t prompt = 0, completion = 0, total = 0, cached = 0, reasoning = 0;
   bool any = false, have_total = false;
   // {"prompt_tokens_details":{"cached_tokens"}} and
@@ -35,15 +37,17 @@ bool ValueParser::usage(std::string_view text, aigw_usage& out) {
     simdjson::ondemand::object o;
     if (v.get_object().get(o) != simdjson::SUCCESS) return;
     for (auto f : o) {
-      std::string_view k;
-      if (f.unescaped_key().get(k) != simdjson::SUCCESS) return;
+      simdjson::ondemand::raw_json_string k;
+      if (f.key().get(k) != simdjson::SUCCESS) return;
       uint64_t n = 0;
       if (k == name && f.value().get_uint64().get(n) == simdjson::SUCCESS) out = n;
     }
   };
   for (auto field : obj) {
-    std::string_view key;
-    if (field.unescaped_key().get(key) != simdjson::SUCCESS) return false;
+    // Raw, as every key the plugin reads: providers do not escape these
+    // names, and no unescaped copy is made.
+    simdjson::ondemand::raw_json_string key;
+    if (field.key().get(key) != simdjson::SUCCESS) return false;
     if (key == "prompt_tokens_details" || key == "completion_tokens_details") {
       simdjson::ondemand::value v;
       if (field.value().get(v) == simdjson::SUCCESS) {
@@ -75,6 +79,75 @@ bool ValueParser::usage(std::string_view text, aigw_usage& out) {
   // Parts never exceed their whole, whatever a provider sends.
   out.cached_tokens = cached <= prompt ? cached : prompt;
   out.reasoning_tokens = reasoning <= completion ? reasoning : completion;
+  return true;
+}
+
+bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+}  // namespace
+
+bool ValueParser::usage(std::string_view text, aigw_usage& out) {
+  simdjson::ondemand::document doc;
+  if (text.empty() || text.front() != '{' || !impl_->load(text, doc)) return false;
+  simdjson::ondemand::object obj;
+  if (doc.get_object().get(obj) != simdjson::SUCCESS) return false;
+  return read_usage(obj, out);
+}
+
+bool ValueParser::answer(const aigw_host_bytes* chunks, size_t count, AnswerFacts& out) {
+  namespace od = simdjson::ondemand;
+  size_t size = 0;
+  for (size_t i = 0; i < count; ++i) size += chunks[i].ptr != nullptr ? chunks[i].len : 0;
+  if (size == 0 || size > kMaxAnswer) return false;
+  std::string& buf = impl_->buf;
+  buf.resize(size + simdjson::SIMDJSON_PADDING);
+  char* at = buf.data();
+  for (size_t i = 0; i < count; ++i) {
+    if (chunks[i].ptr == nullptr || chunks[i].len == 0) continue;
+    std::memcpy(at, chunks[i].ptr, chunks[i].len);
+    at += chunks[i].len;
+  }
+  std::memset(at, 0, simdjson::SIMDJSON_PADDING);
+
+  od::document doc;
+  od::object root;
+  if (impl_->parser.iterate(buf.data(), size, buf.size()).get(doc) != simdjson::SUCCESS ||
+      doc.get_object().get(root) != simdjson::SUCCESS) {
+    return false;
+  }
+  out = AnswerFacts{};
+  for (auto field : root) {
+    od::raw_json_string key;
+    if (field.key().get(key) != simdjson::SUCCESS) return false;
+    // Raw, as the scanner compares: an escaped look-alike is another key.
+    if (key == "usage") {
+      // The last one counts, as the scanner keeps the last one's text.
+      od::object obj;
+      out.have_usage = field.value().get_object().get(obj) == simdjson::SUCCESS && read_usage(obj, out.usage);
+      continue;
+    }
+    if (!(key == "choices")) continue;
+    od::array list;
+    if (field.value().get_array().get(list) != simdjson::SUCCESS) continue;  // not a list: no choices
+    for (auto element : list) {
+      od::object choice;
+      if (element.get_object().get(choice) == simdjson::SUCCESS) {
+        for (auto member : choice) {
+          od::raw_json_string name;
+          if (member.key().get(name) != simdjson::SUCCESS) return false;
+          if (!(name == "finish_reason")) continue;
+          std::string_view raw;
+          if (member.value().raw_json_token().get(raw) != simdjson::SUCCESS) return false;
+          while (!raw.empty() && is_ws(raw.back())) raw.remove_suffix(1);
+          out.first_finish = raw;
+        }
+      }
+      break;  // only the first choice's reason is reported
+    }
+  }
+  // An error met while walking (the document broke off, a bracket did not
+  // match) surfaces at the next member, so reaching here means the walk
+  // read the whole root.
   return true;
 }
 

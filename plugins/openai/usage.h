@@ -1,7 +1,9 @@
-// Reading the small JSON values the scanner copied out of a response
-// (simdjson On-Demand, kept out of the other headers).
+// Reading the small JSON values the scanner copied out of a response, and
+// a whole non-stream answer that came in one piece (simdjson On-Demand,
+// kept out of the other headers).
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string_view>
 
@@ -9,9 +11,24 @@
 
 namespace aigw::openai_plugin {
 
+// What a non-stream answer tells the plugin: the root's "usage" and
+// choices[0].finish_reason, as JsonScanner and ValueParser::usage read them.
+struct AnswerFacts {
+  bool have_usage = false;  // the last root "usage" is an object with a count
+  aigw_usage usage{};
+  // choices[0]'s last "finish_reason", as raw JSON ("\"stop\"", "null");
+  // empty when absent. It points into the parser's buffer: valid until the
+  // parser's next call.
+  std::string_view first_finish;
+};
+
 // One per worker instance: the parser and its padded buffer are reused.
 class ValueParser {
  public:
+  // The largest answer answer() reads; a longer one (an embeddings list)
+  // is left to the scanner, which needs no copy of it.
+  static constexpr size_t kMaxAnswer = 64 * 1024;
+
   ValueParser();
   ~ValueParser();
   ValueParser(const ValueParser&) = delete;
@@ -19,9 +36,20 @@ class ValueParser {
 
   // Token counts from a "usage" object. False when it is not an object
   // with at least one count. A missing total is the sum of the others.
+  // Its keys are compared raw, as the scanner compares the root's.
   bool usage(std::string_view text, aigw_usage& out);
   // True when a "stream_options" object has "include_usage": true.
   bool include_usage(std::string_view text);
+
+  // A whole answer, `chunks` joined, in one On-Demand pass: a simdjson
+  // stage 1 over it and a walk of the root's members, which skips every
+  // value but "usage" and "choices" by its structural index. On a chat
+  // answer that is a third of the scanner's work and spares the usage its
+  // own parse. Keys are compared raw, as the scanner compares them.
+  // False when the answer is longer than kMaxAnswer, its root is not an
+  // object, or On-Demand meets an error on the way: the caller scans it
+  // then, so that a malformed answer reads exactly as it did.
+  bool answer(const aigw_host_bytes* chunks, size_t count, AnswerFacts& out);
 
  private:
   struct Impl;

@@ -13,6 +13,10 @@
 //   2  a body cut into chunks and a list of edits taken from the hash, for
 //      splice_chunks.
 // Besides crashes and sanitizer reports it aborts when:
+//   - a document the whole-answer reader (ValueParser::answer) reads, and
+//     simdjson accepts, gives a usage report or a finish reason other than
+//     the scanner and ValueParser::usage give for it (what the plugin
+//     reports of a non-stream answer either way);
 //   - the scanner's results (failure, completeness, captures) depend on how
 //     the document was cut; or a document simdjson accepts as an object is
 //     failed by the scanner, or its usage / stream_options / choices are not
@@ -31,6 +35,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +46,7 @@
 #include "json_scan.h"
 #include "splice.h"
 #include "sse.h"
+#include "usage.h"
 
 namespace {
 
@@ -131,9 +137,35 @@ void json_scanner(std::string_view in, Rng& rng) {
   }
   if (whole.complete) FUZZ_CHECK(o::braced(in));
 
+  // A non-stream answer's report, read in one pass and by the scanner. The
+  // one pass does not check brackets it skips, nor what follows the root;
+  // where simdjson's full parse accepts the document the two must agree.
+  static o::ValueParser values;
+  o::AnswerFacts fast;
+  const aigw_host_bytes chunk{reinterpret_cast<const uint8_t*>(in.data()), in.size()};
+  const bool read_fast = values.answer(&chunk, 1, fast);
+  const std::string fast_finish(fast.first_finish);
+  o::AnswerFacts slow;
+  slow.have_usage = whole.usage_found && values.usage(whole.usage, slow.usage);
+
   static simdjson::dom::parser parser;
   simdjson::dom::element doc;
-  if (parser.parse(in.data(), in.size()).get(doc)) return;
+  const bool valid = !parser.parse(in.data(), in.size()).get(doc);
+  // (The scanner drops a usage over 16 KiB, which a shorter document
+  // cannot hold.)
+  if (read_fast && valid && in.size() <= 16 * 1024) {
+    FUZZ_CHECK(fast.have_usage == slow.have_usage);
+    if (fast.have_usage) FUZZ_CHECK(std::memcmp(&fast.usage, &slow.usage, sizeof fast.usage) == 0);
+    // Both give a string's raw text; another value the scanner copies whole
+    // and the one pass gives by its first token, and either way it is
+    // reported as an unknown reason.
+    const std::string& slow_finish = whole.first_finish;
+    FUZZ_CHECK(fast_finish.empty() == slow_finish.empty());
+    FUZZ_CHECK((fast_finish == "null") == (slow_finish == "null"));
+    FUZZ_CHECK(o::finish_reason_from(fast_finish) == o::finish_reason_from(slow_finish));
+    if (!fast_finish.empty() && fast_finish.front() == '"') FUZZ_CHECK(fast_finish == slow_finish);
+  }
+  if (!valid) return;
   simdjson::dom::object obj;
   if (doc.get_object().get(obj)) return;
   FUZZ_CHECK(!whole.failed);

@@ -887,6 +887,93 @@ TEST_F(OpenAiPluginTest, UsageIsFoundWhereverItIsAndOnlyAtTheTop) {
   EXPECT_EQ(c.fr.reason_calls, 0);         // choices[0] had none
 }
 
+// A whole answer in the call that ends it is read in one On-Demand pass;
+// the same bytes in pieces go through the scanner. Both must report the
+// same, on the documents where the two could part: duplicate and escaped
+// keys, a null usage after a good one, a first choice that is not an
+// object, a reason that is not a string, usage and choices nested where
+// they do not count.
+TEST_F(OpenAiPluginTest, AWholeAnswerReadsAsTheSameAnswerInPieces) {
+  setup();
+  struct Want {
+    const char* doc;
+    int usage_calls;
+    uint64_t prompt;
+    int reason_calls;
+    aigw_finish_reason reason;
+  };
+  const Want cases[] = {
+      {R"({"usage":{"prompt_tokens":1},"usage":{"prompt_tokens":2,"completion_tokens":3}})", 1, 2, 0,
+       AIGW_FINISH_UNKNOWN},
+      {R"({"usage":{"prompt_tokens":1},"usage":null,"choices":[{"finish_reason":"stop"}]})", 0, 0, 1,
+       AIGW_FINISH_STOP},
+      {R"({"us\u0061ge":{"prompt_tokens":1},"choices":[{"finish_re\u0061son":"stop"}]})", 0, 0, 0,
+       AIGW_FINISH_UNKNOWN},
+      {R"({"choices":[null,{"finish_reason":"stop"}],"usage":{"total_tokens":4}})", 1, 0, 0,
+       AIGW_FINISH_UNKNOWN},
+      {R"({"choices":[{"finish_reason":"stop","finish_reason":"length"}]})", 0, 0, 1, AIGW_FINISH_LENGTH},
+      {R"({"choices":[{"finish_reason":{"why":"stop"}}]})", 0, 0, 1, AIGW_FINISH_UNKNOWN},
+      {R"({"choices":[{"finish_reason":null}]})", 0, 0, 0, AIGW_FINISH_UNKNOWN},
+      {R"({"choices":[{"finish_reason":"st\\op"}]})", 0, 0, 1, AIGW_FINISH_UNKNOWN},
+      {R"({"choices":[{"finish_reason":"tool_calls"}],"choices":[{"index":0}]})", 0, 0, 1,
+       AIGW_FINISH_TOOL_CALLS},
+      {R"({"choices":{"0":{"finish_reason":"stop"}},"x":{"usage":{"prompt_tokens":9}}})", 0, 0, 0,
+       AIGW_FINISH_UNKNOWN},
+      {R"( { "choices" : [ { "finish_reason" : "content_filter" } ] , "usage" : { "prompt_tokens" : 5 } } )", 1, 5,
+       1, AIGW_FINISH_CONTENT_FILTER},
+  };
+  for (const Want& w : cases) {
+    const std::string doc = w.doc;
+    for (size_t at = 0; at <= doc.size(); ++at) {
+      Call& c = started(kChat);
+      head(c, 200);
+      body_split(c, doc, {at});  // at 0: whole in the last call
+      ASSERT_EQ(c.fr.body(), doc);
+      ASSERT_EQ(c.fr.usage_calls, w.usage_calls) << doc << " split at " << at;
+      if (w.usage_calls == 1) {
+        EXPECT_EQ(c.fr.usage.prompt_tokens, w.prompt) << doc;
+      }
+      ASSERT_EQ(c.fr.reason_calls, w.reason_calls) << doc << " split at " << at;
+      if (w.reason_calls == 1) {
+        EXPECT_EQ(c.fr.reason, w.reason) << doc;
+      }
+      forget(c);
+    }
+  }
+}
+
+// What the one pass refuses (a cut answer, bytes that are not UTF-8, one
+// over its size limit, a root that is not an object) is read by the
+// scanner instead, so it reports what it always did. Bytes after the root
+// are ignored by both.
+TEST_F(OpenAiPluginTest, AnAnswerTheOnePassRefusesIsScanned) {
+  setup();
+  const std::string usage = R"("usage":{"prompt_tokens":3,"completion_tokens":1})";
+  const std::string long_text(70 * 1024, 'x');
+  const std::string docs[] = {
+      "{" + usage + R"(,"choices":[{"finish_reason":"stop")",         // cut off
+      "{" + usage + ",\"choices\":[{\"message\":\"\xff\xfe\"}]}",       // not UTF-8
+      "{" + usage + R"(,"choices":[{"message":")" + long_text + "\"}]}",  // long
+      "{" + usage + R"(,"choices":[{"finish_reason":"stop"}]} trailing)",
+  };
+  for (const std::string& doc : docs) {
+    Call& c = started(kChat);
+    head(c, 200);
+    body(c, {doc});
+    EXPECT_EQ(c.fr.body(), doc);
+    ASSERT_EQ(c.fr.usage_calls, 1) << doc.substr(0, 80);
+    EXPECT_EQ(c.fr.usage.prompt_tokens, 3u);
+    EXPECT_EQ(c.fr.usage.total_tokens, 4u);
+    EXPECT_EQ(c.fr.finish_calls, 1);
+    forget(c);
+  }
+  Call& list = started(kChat);
+  head(list, 200);
+  body(list, {R"([{"usage":{"prompt_tokens":3}}])"});
+  EXPECT_EQ(list.fr.usage_calls, 0);
+  EXPECT_EQ(list.fr.finish_calls, 1);
+}
+
 // ABI 1.4: the cached and reasoning parts from the *_details objects, in a
 // whole answer and in a stream's usage chunk; parts above their whole are
 // capped, null details count 0.
