@@ -105,6 +105,7 @@ void escape_control(std::string& out, unsigned char c) {
 }  // namespace
 
 #if !defined(__SSE2__)
+// plain.h's word-at-a-time path, on the portable plain_run_end above.
 char* plain_detail::copy_plain_portable(char* to, const char* p, size_t n) {
   if (plain_run_end(std::string_view(p, n), 0) != n) return nullptr;
   if (n > 0) std::memcpy(to, p, n);
@@ -113,7 +114,6 @@ char* plain_detail::copy_plain_portable(char* to, const char* p, size_t n) {
 #endif
 
 bool plain(std::string_view s) { return plain_run_end(s, 0) == s.size(); }
-
 
 void append_string(std::string& out, std::string_view s) {
   out += '"';

@@ -85,10 +85,6 @@ void move(char* to, const char* from) {
   return str(p, key_and_quote, v);
 }
 
-// At most json::kMaxIntegerBytes (a 64-bit value and its sign).
-inline char* integer(char* p, uint64_t v) { return json::write_uint(p, v); }
-inline char* integer(char* p, int64_t v) { return json::write_int(p, v); }
-
 // 0 <= v < 1000, zero-padded: a digit and a pair from json/number.h's table.
 char* three_digits(char* p, int64_t v) {
   const auto u = static_cast<uint32_t>(v);
@@ -102,7 +98,7 @@ char* three_digits(char* p, int64_t v) {
 inline char* millis(char* p, std::string_view key, int64_t us) {
   p = put(p, key);
   if (us < 0) return put(p, "null");
-  p = integer(p, static_cast<uint64_t>(us / 1000));
+  p = json::write_uint(p, static_cast<uint64_t>(us / 1000));
   *p = '.';
   return three_digits(p + 1, us % 1000);
 }
@@ -176,13 +172,13 @@ char* format_to(const AccessRecord& r, char* p) {
   p = string_or_null(p, KS("key"), r.key);
   p = string_or_null(p, KS("model"), r.model);
   p = string_or_null(p, KS("provider"), r.provider);
-  p = integer(put(p, K("status")), int64_t{r.status});
-  p = integer(put(p, K("prompt_tokens")), r.prompt_tokens);
-  p = integer(put(p, K("completion_tokens")), r.completion_tokens);
-  p = integer(put(p, K("total_tokens")), r.total_tokens);
+  p = json::write_int(put(p, K("status")), int64_t{r.status});
+  p = json::write_uint(put(p, K("prompt_tokens")), r.prompt_tokens);
+  p = json::write_uint(put(p, K("completion_tokens")), r.completion_tokens);
+  p = json::write_uint(put(p, K("total_tokens")), r.total_tokens);
   p = millis(p, K("ttfb_ms"), r.ttfb_us);
   p = millis(p, K("duration_ms"), r.duration_us);
-  p = integer(put(p, K("attempts")), uint64_t{r.attempts});
+  p = json::write_uint(put(p, K("attempts")), uint64_t{r.attempts});
   p = r.stream ? put(p, ",\"stream\":true") : put(p, ",\"stream\":false");
   p = string_or_null(p, KS("error"), r.error);
   p = string_or_null(p, KS("finish_reason"), r.finish_reason);
