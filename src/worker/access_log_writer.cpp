@@ -11,6 +11,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "io/clock.h"
 #include "log/log.h"
 #include "metrics/access_log.h"
 #include "worker/worker.h"
@@ -21,7 +22,12 @@ void Worker::set_access_log(int fd) {
   access_log_fd_ = fd;
   // A batch goes out at kLogBatchBytes; lines that come while it is in
   // flight fill the other buffer past that.
-  if (fd >= 0) access_log_.reserve(2 * kLogBatchBytes);
+  if (fd >= 0) {
+    access_log_.reserve(2 * kLogBatchBytes);
+    // A line's time is its monotonic end plus this offset, which the tick
+    // keeps current while the log is open.
+    wall_minus_mono_ns_ = io::wall_minus_mono_ns();
+  }
   struct stat st {};
   // Writes to a pipe or terminal are atomic only up to PIPE_BUF: other
   // workers and the process log share the destination, so each write there

@@ -96,7 +96,6 @@ bool Worker::setup(std::string& why) {
   now_ms_ = io::mono_ns() / 1'000'000;
   next_tick_ms_ = now_ms_ + tick_ms_;
   refresh_date();
-  wall_minus_mono_ns_ = io::wall_minus_mono_ns();
   // The first plugin generation is already waiting: install it before the
   // first connection can arrive.
   drain_mailbox();
@@ -600,7 +599,8 @@ void Worker::timer_disarm(Connection& c) {
 void Worker::tick() {
   next_tick_ms_ = now_ms_ + tick_ms_;
   refresh_date();
-  wall_minus_mono_ns_ = io::wall_minus_mono_ns();
+  // Only the access log's lines read it (two vDSO calls).
+  if (access_log_fd_ >= 0) wall_minus_mono_ns_ = io::wall_minus_mono_ns();
   if (all_ready_ && !draining_) plugins_->on_tick(io::mono_ns());
   if (access_log_fd_ >= 0 && !access_log_.in_flight() && access_log_.pending() > 0) flush_access_log();
   for (auto& l : timers_) {

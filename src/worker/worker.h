@@ -270,8 +270,9 @@ class Worker final : public gateway::Host {
   bool access_log_small_writes_ = false;
   uint64_t request_id_state_ = 0;
   uint64_t sample_rng_ = 0;
-  // CLOCK_REALTIME - CLOCK_MONOTONIC, read at setup and each tick: stamps
-  // access-log lines from a request's monotonic end (io/clock.h).
+  // CLOCK_REALTIME - CLOCK_MONOTONIC, read when the access log opens and on
+  // each tick while it is open: stamps its lines from a request's monotonic
+  // end (io/clock.h).
   int64_t wall_minus_mono_ns_ = 0;
   std::vector<Worker*> peers_;
   std::vector<std::unique_ptr<PeerRing<routing::News>>> inbound_;  // by sending worker
