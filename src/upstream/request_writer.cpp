@@ -1,9 +1,9 @@
 #include "upstream/request_writer.h"
 
-#include <charconv>
 #include <cstring>
 
 #include "http/request.h"
+#include "json/number.h"
 
 namespace aigw::upstream {
 
@@ -32,8 +32,8 @@ void write_request_head(std::string& out, std::string_view method, std::string_v
                         std::string_view target, std::string_view host, uint64_t body_len) {
   out.append(method).append(" ").append(base_path).append(target).append(" HTTP/1.1\r\n");
   out.append("Host: ").append(host).append("\r\n");
-  char digits[24];
-  const char* end = std::to_chars(digits, digits + sizeof digits, body_len).ptr;
+  char digits[json::kMaxIntegerBytes];
+  const char* end = json::write_uint(digits, body_len);
   out.append("Content-Length: ").append(digits, static_cast<size_t>(end - digits)).append("\r\n");
 }
 
