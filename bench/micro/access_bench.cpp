@@ -85,15 +85,17 @@ AIGW_MICRO(BM_MetricsRecord);
 void BM_AccessLogLine(benchmark::State& state) {
   aigw::metrics::LogBuffer buf(1u << 30);
   std::string line;
-  aigw::metrics::AccessRecord r;
-  r.unix_ms = 1'795'327'222'000;
+  aigw::metrics::RequestRecord r;
+  r.end_ns = 1'795'327'222'000'000'000;
+  r.start_ns = r.end_ns - 420'500'000;
+  r.first_byte_ns = r.start_ns + 180'250'000;
   r.request_id = "4d32720e00e4692d";
   r.method = "POST";
   r.path = "/v1/chat/completions";
-  r.client.family = 4;
-  r.client.port = 44578;
-  r.client.addr[0] = 127;
-  r.client.addr[3] = 1;
+  r.peer.family = 4;
+  r.peer.port = 44578;
+  r.peer.addr[0] = 127;
+  r.peer.addr[3] = 1;
   r.key = "team-a";
   r.model = "gpt-4o";
   r.provider = "openai";
@@ -101,13 +103,11 @@ void BM_AccessLogLine(benchmark::State& state) {
   r.prompt_tokens = 120;
   r.completion_tokens = 40;
   r.total_tokens = 160;
-  r.ttfb_us = 180'250;
-  r.duration_us = 420'500;
   r.attempts = 1;
   size_t n = 0;
   for (auto _ : state) {
     line.clear();
-    aigw::metrics::format(r, line);
+    aigw::metrics::format(r, 0, line);
     buf.append(line);
     if (++n % 4096 == 0) {  // drain now and then, as the ring would
       buf.take();

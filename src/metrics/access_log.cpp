@@ -70,8 +70,9 @@ void move(char* to, const char* from) {
   return put(p, e);
 }
 
-[[gnu::always_inline]] inline char* str(char* p, std::string_view key_and_quote, std::string_view s) {
-  p = put(p, key_and_quote);
+// At `p`, just past a value's opening quote: the value and its closing
+// quote.
+[[gnu::always_inline]] inline char* value(char* p, std::string_view s) {
   if (char* end = json::copy_if_plain(p, s)) [[likely]] {
     *end = '"';
     return end + 1;
@@ -79,10 +80,27 @@ void move(char* to, const char* from) {
   return escaped(p - 1, s);
 }
 
+[[gnu::always_inline]] inline char* str(char* p, std::string_view key_and_quote, std::string_view s) {
+  return value(put(p, key_and_quote), s);
+}
+
 // An empty value is written as null, over the opening quote.
+[[gnu::always_inline]] inline char* value_or_null(char* p, std::string_view v) {
+  if (v.empty()) return put(p - 1, "null");
+  return value(p, v);
+}
+
 [[gnu::always_inline]] inline char* string_or_null(char* p, std::string_view key_and_quote, std::string_view v) {
-  if (v.empty()) return put(put(p, key_and_quote) - 1, "null");
-  return str(p, key_and_quote, v);
+  return value_or_null(put(p, key_and_quote), v);
+}
+
+// Sums and differences of int64 nanoseconds, modulo 2^64: the line is
+// written for any record, and signed overflow would be undefined.
+inline int64_t wrapping_add(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+}
+inline int64_t wrapping_sub(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
 }
 
 // 0 <= v < 1000, zero-padded: a digit and a pair from json/number.h's table.
@@ -90,6 +108,47 @@ char* three_digits(char* p, int64_t v) {
   const auto u = static_cast<uint32_t>(v);
   p[0] = static_cast<char>('0' + u / 100);
   return json::write_two_digits(p + 1, u % 100);
+}
+
+// Every HTTP status has three digits; anything else is written as it is.
+inline char* status_text(char* p, int status) {
+  if (static_cast<unsigned>(status) - 100u < 900u) return three_digits(p, status);
+  return json::write_int(p, int64_t{status});
+}
+
+// The line's last field and its end, `,"finish_reason":"stop"}\n` or
+// `...:null}\n`, one ready-made piece per reason: the labels are the
+// gateway's own (nothing to escape), so the piece is one fixed-size move
+// of kTailRoom bytes and an add. The room past the piece's end is inside
+// the line's reserve (kLineFixedBytes) and is overwritten by the next line.
+constexpr size_t kTailRoom = 48;
+constexpr size_t kTails = static_cast<size_t>(FinishReason::count_) + 1;  // the last: none
+struct Tails {
+  char text[kTails][kTailRoom] = {};
+  uint8_t size[kTails] = {};
+  constexpr Tails() {
+    for (size_t i = 0; i < kTails; ++i) {
+      std::string_view parts[3] = {",\"finish_reason\":\"", {}, "\"}\n"};
+      if (i + 1 == kTails) {
+        parts[0] = ",\"finish_reason\":null}\n";
+        parts[2] = {};
+      } else {
+        parts[1] = label(static_cast<FinishReason>(i));
+      }
+      size_t n = 0;
+      for (std::string_view part : parts) {
+        for (char c : part) text[i][n++] = c;
+      }
+      size[i] = static_cast<uint8_t>(n);
+    }
+  }
+};
+constexpr Tails kTail;
+
+inline char* tail(char* p, std::optional<FinishReason> reason) {
+  const size_t i = reason && *reason < FinishReason::count_ ? static_cast<size_t>(*reason) : kTails - 1;
+  std::memcpy(p, kTail.text[i], kTailRoom);
+  return p + kTail.size[i];
 }
 
 // Milliseconds with three decimals from whole microseconds: integer
@@ -122,20 +181,21 @@ char* timestamp(char* p, int64_t unix_ms) {
     prefix_len = n > 0 ? std::min(static_cast<size_t>(n), sizeof prefix - 1) : 0;
     cached_secs = secs;
   }
-  // All of the cached prefix's room in one fixed-size move (the line's room
-  // holds it: 32 bytes where the widest timestamp is 32 with its quote).
+  // All of the cached prefix's room in one fixed-size move (the line's
+  // reserve covers all 32 bytes; the prefix is at most 20 of them).
   std::memcpy(p, prefix, sizeof prefix);
   p += prefix_len;
-  p = three_digits(p, ms);
-  return put(p, "Z\"");
+  return three_digits(p, ms);  // the caller writes the Z and the closing quote
 }
 
-// What a line holds besides its eight strings: the keys, the timestamp,
-// the client address (Peer::kMaxTextBytes and its quotes), seven numbers
-// and `false`, at most 429 bytes; the unit test TheWidestLineFitsItsBound
-// writes the widest there is (423: every number at its widest, an IPv6
-// address with no group to shorten). A string takes at most
-// json::kMaxEscapedBytesPerByte per byte and its quotes, or `null`.
+// What a line holds besides its seven strings: the keys, the timestamp,
+// the client address (Peer::kMaxTextBytes and its quotes), seven numbers,
+// `false` and the finish reason's piece, which is written as a kTailRoom
+// move. The unit test TheWidestLineFitsItsBound writes the widest there is
+// (412 bytes: every number at its widest, an IPv6 address with no group to
+// shorten, content_filter; the move reaches 13 bytes further). A string
+// takes at most json::kMaxEscapedBytesPerByte per byte and its quotes, or
+// `null`.
 constexpr size_t kLineFixedBytes = 512;
 
 // splitmix64's finaliser: a bijection on 64 bits that scatters the bits.
@@ -153,43 +213,42 @@ constexpr uint64_t kCounterMask = (uint64_t{1} << 48) - 1;
 #define K(key) std::string_view(",\"" key "\":")
 #define KS(key) std::string_view(",\"" key "\":\"")
 
-size_t max_line_size(const AccessRecord& r) {
+size_t max_line_size(const RequestRecord& r) {
   size_t n = kLineFixedBytes;
-  for (std::string_view s : {r.request_id, r.method, r.path, r.key, r.model, r.provider, r.error, r.finish_reason}) {
+  for (std::string_view s : {r.request_id, r.method, r.path, r.key, r.model, r.provider, r.error}) {
     n += json::kMaxEscapedBytesPerByte * s.size() + 4;
   }
   return n;
 }
 
-char* format_to(const AccessRecord& r, char* p) {
+char* format_to(const RequestRecord& r, int64_t wall_minus_mono_ns, char* p) {
   p = put(p, "{\"ts\":\"");
-  p = timestamp(p, r.unix_ms);
-  p = str(p, KS("request_id"), r.request_id);
+  p = timestamp(p, wrapping_add(r.end_ns, wall_minus_mono_ns) / 1'000'000);
+  p = str(p, "Z\",\"request_id\":\"", r.request_id);
   p = str(p, KS("method"), r.method);
   p = str(p, KS("path"), r.path);
-  p = r.client.write_to(put(p, KS("client")));
+  p = r.peer.write_to(put(p, KS("client")));
   *p++ = '"';
   p = string_or_null(p, KS("key"), r.key);
   p = string_or_null(p, KS("model"), r.model);
   p = string_or_null(p, KS("provider"), r.provider);
-  p = json::write_int(put(p, K("status")), int64_t{r.status});
+  p = status_text(put(p, K("status")), r.status);
   p = json::write_uint(put(p, K("prompt_tokens")), r.prompt_tokens);
   p = json::write_uint(put(p, K("completion_tokens")), r.completion_tokens);
   p = json::write_uint(put(p, K("total_tokens")), r.total_tokens);
-  p = millis(p, K("ttfb_ms"), r.ttfb_us);
-  p = millis(p, K("duration_ms"), r.duration_us);
+  p = millis(p, K("ttfb_ms"), r.first_byte_ns != 0 ? wrapping_sub(r.first_byte_ns, r.start_ns) / 1000 : -1);
+  p = millis(p, K("duration_ms"), wrapping_sub(r.end_ns, r.start_ns) / 1000);
   p = json::write_uint(put(p, K("attempts")), uint64_t{r.attempts});
-  p = r.stream ? put(p, ",\"stream\":true") : put(p, ",\"stream\":false");
-  p = string_or_null(p, KS("error"), r.error);
-  p = string_or_null(p, KS("finish_reason"), r.finish_reason);
-  return put(p, "}\n");
+  const std::string_view error = r.status >= 400 ? r.error : std::string_view();
+  p = string_or_null(p, r.stream ? KS("stream\":true,\"error") : KS("stream\":false,\"error"), error);
+  return tail(p, r.finish_reason);
 }
 
-void format(const AccessRecord& r, std::string& out) {
+void format(const RequestRecord& r, int64_t wall_minus_mono_ns, std::string& out) {
   const size_t at = out.size();
   out.resize(at + max_line_size(r));
   char* begin = out.data() + at;
-  out.resize(at + static_cast<size_t>(format_to(r, begin) - begin));
+  out.resize(at + static_cast<size_t>(format_to(r, wall_minus_mono_ns, begin) - begin));
 }
 
 #undef K

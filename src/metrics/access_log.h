@@ -18,48 +18,37 @@
 #include <string>
 #include <string_view>
 
-#include "metrics/peer.h"
+#include "metrics/record.h"
 
 namespace aigw::metrics {
 
-// Strings are borrowed: they must stay valid until format() returns.
-// The client address is the one field the gateway always writes itself
-// (metrics/peer.h), so it is a Peer, written with no escaping check.
-// They should come from the config or the request's canonical route, but
-// format() is safe with any bytes: every string is JSON-escaped and invalid
-// UTF-8 becomes U+FFFD, so the line always parses.
-struct AccessRecord {
-  int64_t unix_ms = 0;            // wall clock at the end of the request
-  std::string_view request_id;
-  std::string_view method;
-  std::string_view path;          // the canonical route path, not the raw target
-  Peer client;                    // written "127.0.0.1:50312" / "[::1]:50312"; unknown: ""
-  std::string_view key;           // client key name; empty: written as null
-  std::string_view model;         // route name; empty: null
-  std::string_view provider;      // provider of the last attempt; empty: null
-  int status = 0;
-  uint64_t prompt_tokens = 0;
-  uint64_t completion_tokens = 0;
-  uint64_t total_tokens = 0;      // as the provider reported it (may differ from the sum)
-  int64_t ttfb_us = -1;           // first response byte to the client; < 0: null (none sent)
-  int64_t duration_us = 0;        // written as milliseconds with three decimals; < 0: null
-  uint32_t attempts = 0;
-  bool stream = false;
-  std::string_view error;         // error code ("upstream_timeout"); empty: null
-  std::string_view finish_reason; // "stop", "length", ... as the plugin reported it; empty: null
-};
+// The line of one finished request, read straight from its RequestRecord
+// (no copy of its fields into another struct: that was 28 instructions a
+// line). Strings are borrowed from `r`. They should come from the config
+// or the request's canonical route, but the line is safe with any bytes:
+// every string is JSON-escaped and invalid UTF-8 becomes U+FFFD, so it
+// always parses. The client address (a Peer) and the finish reason (an
+// enum) are written by the gateway itself, with no escaping check.
+//   ts           r.end_ns + wall_minus_mono_ns (the wall clock's offset from
+//                CLOCK_MONOTONIC, io::wall_minus_mono_ns()), in ms
+//   ttfb_ms      r.first_byte_ns - r.start_ns; null when first_byte_ns is 0
+//   duration_ms  r.end_ns - r.start_ns; null when negative
+//   error        r.error when r.status >= 400, else null
+//   key, model, provider, error: empty is null
+// (Times are differences of int64 nanoseconds taken modulo 2^64, so that
+// no input is undefined behaviour.)
 
 // The most bytes format_to() writes for `r`: a bound, not the size (each
 // string counted as if every byte needed escaping). Cheap: no string read.
-size_t max_line_size(const AccessRecord& r);
+size_t max_line_size(const RequestRecord& r);
 
 // Writes one JSON line, '\n' included, at `to`, which has room for
 // max_line_size(r) bytes; returns its end. The worker writes straight into
-// its LogBuffer (LogBuffer::append_with).
-char* format_to(const AccessRecord& r, char* to);
+// its LogBuffer (LogBuffer::append_with, through record()).
+char* format_to(const RequestRecord& r, int64_t wall_minus_mono_ns, char* to);
 
 // The same line appended to `out`.
-void format(const AccessRecord& r, std::string& out);
+void format(const RequestRecord& r, int64_t wall_minus_mono_ns, std::string& out);
 
 // True for a share `rate` of calls (>= 1: always, <= 0: never). `rng_state`
 // is per worker; any seed works, 0 included.

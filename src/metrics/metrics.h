@@ -76,8 +76,9 @@ std::string_view label(AttemptResult r);
 std::string_view label(AuthFailure a);
 std::string_view label(RateLimit l);
 std::string_view label(Refusal r);
-// Inline: the access log writes one per line.
-inline std::string_view label(FinishReason f) {
+// Constexpr: the access log's line ends are made from these at compile
+// time.
+constexpr std::string_view label(FinishReason f) {
   switch (f) {
     case FinishReason::unknown: return "unknown";
     case FinishReason::stop: return "stop";

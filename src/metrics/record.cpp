@@ -16,29 +16,7 @@ void record(const RequestRecord& r, WorkerMetrics& m, LogBuffer* log, const conf
 
   if (log == nullptr || cfg == nullptr) return;
   if (!cfg->enabled || !should_log(r.status, cfg->sample, sample_rng)) return;
-  // Built in one initializer: fields assigned one by one after a default
-  // construction were each stored twice.
-  const AccessRecord a{
-      .unix_ms = (r.end_ns + wall_minus_mono_ns) / 1'000'000,
-      .request_id = r.request_id,
-      .method = r.method,
-      .path = r.path,
-      .client = r.peer,
-      .key = r.key,
-      .model = r.model,
-      .provider = r.provider,
-      .status = r.status,
-      .prompt_tokens = r.prompt_tokens,
-      .completion_tokens = r.completion_tokens,
-      .total_tokens = r.total_tokens,
-      .ttfb_us = r.first_byte_ns != 0 ? (r.first_byte_ns - r.start_ns) / 1000 : -1,
-      .duration_us = (r.end_ns - r.start_ns) / 1000,
-      .attempts = r.attempts,
-      .stream = r.stream,
-      .error = r.status >= 400 ? r.error : std::string_view(),
-      .finish_reason = r.finish_reason ? label(*r.finish_reason) : std::string_view(),
-  };
-  log->append_with(max_line_size(a), [&](char* to) { return format_to(a, to); });
+  log->append_with(max_line_size(r), [&](char* to) { return format_to(r, wall_minus_mono_ns, to); });
 }
 
 }  // namespace aigw::metrics

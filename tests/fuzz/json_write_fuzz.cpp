@@ -92,8 +92,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (std::string_view p : parts) check_string(p);
 
   parts.resize(8);
-  aigw::metrics::AccessRecord r;
-  r.unix_ms = 1764950400000;
+  aigw::metrics::RequestRecord r;
   r.request_id = parts[0];
   r.method = parts[1];
   r.path = parts[2];
@@ -101,17 +100,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // from the fourth part (the text is the gateway's own, never escaped).
   const std::string_view peer_bytes = parts[3];
   if (!peer_bytes.empty()) {
-    r.client.family = (peer_bytes[0] & 1) ? 6 : 4;
-    r.client.port = static_cast<uint16_t>(peer_bytes.size() * 257);
-    std::memcpy(r.client.addr, peer_bytes.data() + 1, std::min(peer_bytes.size() - 1, sizeof r.client.addr));
+    r.peer.family = (peer_bytes[0] & 1) ? 6 : 4;
+    r.peer.port = static_cast<uint16_t>(peer_bytes.size() * 257);
+    std::memcpy(r.peer.addr, peer_bytes.data() + 1, std::min(peer_bytes.size() - 1, sizeof r.peer.addr));
   }
   r.key = parts[4];
   r.model = parts[5];
   r.provider = parts[6];
   r.error = parts[7];
-  r.finish_reason = parts[7];
-  r.status = 200;
-  r.ttfb_us = static_cast<int64_t>(size);
+  // Every reason, a value past the enum's end (written as null) and none.
+  const size_t pick = size % (static_cast<size_t>(aigw::metrics::FinishReason::count_) + 2);
+  if (pick <= static_cast<size_t>(aigw::metrics::FinishReason::count_)) {
+    r.finish_reason = static_cast<aigw::metrics::FinishReason>(pick);
+  }
+
   // Numbers of every width (the line's room is reserved for the widest):
   // from the input's first bytes.
   uint64_t x = 0;
@@ -119,13 +121,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   r.prompt_tokens = x;
   r.completion_tokens = x >> 17;
   r.total_tokens = ~x;
-  r.duration_us = static_cast<int64_t>(x);
+  // Times of every width and sign, the clock's offset too: the line takes
+  // their sums and differences modulo 2^64 (UBSan would report overflow).
+  r.start_ns = static_cast<int64_t>(x * 0x9e3779b97f4a7c15ull);
+  r.first_byte_ns = (x & 2) != 0 ? 0 : static_cast<int64_t>(x >> 3);
+  r.end_ns = static_cast<int64_t>(~x);
+  const int64_t wall_minus_mono_ns = static_cast<int64_t>(x << 7);
   r.attempts = static_cast<uint32_t>(x);
+  // Statuses of three digits and anything else an int holds.
+  r.status = (x & 1) != 0 ? static_cast<int>(x % 1000) : static_cast<int>(static_cast<int32_t>(x >> 32));
   // Into a heap block of exactly the bound: format_to() checks no room per
   // piece, so a short bound is a write past the block, which ASan reports.
   const size_t bound = aigw::metrics::max_line_size(r);
   auto block = std::make_unique<char[]>(bound);
-  const char* end = aigw::metrics::format_to(r, block.get());
+  const char* end = aigw::metrics::format_to(r, wall_minus_mono_ns, block.get());
   FUZZ_CHECK(static_cast<size_t>(end - block.get()) <= bound);
   const std::string line(static_cast<const char*>(block.get()), end);
   FUZZ_CHECK(!line.empty() && line.back() == '\n');
@@ -155,15 +164,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   number("completion_tokens", r.completion_tokens);
   number("total_tokens", r.total_tokens);
   number("attempts", r.attempts);
-  number("status", 200);
+  {
+    int64_t got = 0;
+    FUZZ_CHECK(!e["status"].get_int64().get(got));
+    FUZZ_CHECK(got == r.status);
+    std::string_view reason;
+    simdjson::dom::element v;
+    FUZZ_CHECK(!e["finish_reason"].get(v));
+    if (!r.finish_reason || *r.finish_reason == aigw::metrics::FinishReason::count_) {
+      FUZZ_CHECK(v.is_null());
+    } else {
+      FUZZ_CHECK(!v.get_string().get(reason));
+      FUZZ_CHECK(reason == aigw::metrics::label(*r.finish_reason));
+    }
+  }
   {
     aigw::metrics::Peer::Text text;
     std::string_view got;
     FUZZ_CHECK(!e["client"].get_string().get(got));
-    FUZZ_CHECK(got == r.client.format(text));
+    FUZZ_CHECK(got == r.peer.format(text));
   }
   same("model", parts[5]);
   same("provider", parts[6]);
-  same("error", parts[7]);
+  same("error", r.status >= 400 ? parts[7] : std::string_view());
   return 0;
 }

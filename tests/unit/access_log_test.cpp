@@ -21,16 +21,22 @@ namespace {
 
 using namespace aigw::metrics;
 
-AccessRecord sample_record() {
-  AccessRecord r;
-  r.unix_ms = 1738324800123;  // 2025-01-31T12:00:00.123Z
+// The line of `r` with the wall clock's offset 0: end_ns is the line's time.
+void format(const RequestRecord& r, std::string& out) { aigw::metrics::format(r, 0, out); }
+char* format_to(const RequestRecord& r, char* to) { return aigw::metrics::format_to(r, 0, to); }
+
+RequestRecord sample_record() {
+  RequestRecord r;
+  r.end_ns = 1738324800123'000'000;  // 2025-01-31T12:00:00.123Z
+  r.start_ns = r.end_ns - 912'004'000;
+  r.first_byte_ns = r.start_ns + 180'250'000;
   r.request_id = "9f2c41d07ab35e18";
   r.method = "POST";
   r.path = "/v1/chat/completions";
-  r.client.family = 4;
-  r.client.port = 50312;
-  r.client.addr[0] = 127;
-  r.client.addr[3] = 1;
+  r.peer.family = 4;
+  r.peer.port = 50312;
+  r.peer.addr[0] = 127;
+  r.peer.addr[3] = 1;
   r.key = "team-a";
   r.model = "gpt-4o";
   r.provider = "openai";
@@ -38,8 +44,6 @@ AccessRecord sample_record() {
   r.prompt_tokens = 12;
   r.completion_tokens = 40;
   r.total_tokens = 52;
-  r.ttfb_us = 180'250;
-  r.duration_us = 912'004;
   r.attempts = 1;
   r.stream = true;
   return r;
@@ -57,27 +61,50 @@ TEST(AccessLogFormat, OneJsonLineWithNumbersAsNumbers) {
       R"("attempts":1,"stream":true,"error":null,"finish_reason":null})"
       "\n";
   EXPECT_EQ(out, expected);
-  AccessRecord stopped = sample_record();
-  stopped.finish_reason = "length";
+  RequestRecord stopped = sample_record();
+  stopped.finish_reason = FinishReason::length;
   out.clear();
   format(stopped, out);
   EXPECT_NE(out.find(R"("error":null,"finish_reason":"length"})"), std::string::npos) << out;
+  // Every reason ends the line with its label; a value past the enum's end
+  // (never made, but a byte could hold one) with null.
+  for (size_t i = 0; i <= static_cast<size_t>(FinishReason::count_); ++i) {
+    const auto reason = static_cast<FinishReason>(i);
+    stopped.finish_reason = reason;
+    out.clear();
+    format(stopped, out);
+    const std::string want = reason == FinishReason::count_
+                                 ? std::string(R"(,"finish_reason":null})")
+                                 : R"(,"finish_reason":")" + std::string(label(reason)) + "\"}";
+    EXPECT_TRUE(out.ends_with(want + "\n")) << out;
+  }
+  // Statuses are three digits, whatever else is there is written as is.
+  for (const int status : {100, 200, 404, 999, 0, 99, 1000, -5}) {
+    RequestRecord odd = sample_record();
+    odd.status = status;
+    out.clear();
+    format(odd, out);
+    EXPECT_NE(out.find(",\"status\":" + std::to_string(status) + ","), std::string::npos) << out;
+  }
 }
 
 // Milliseconds with three decimals from whole microseconds: leading zeros
-// of the fraction kept, no rounding, negative as null.
+// of the fraction kept, no rounding (nanoseconds below a microsecond are
+// dropped), negative as null.
 TEST(AccessLogFormat, MicrosecondsAsMillisecondsWithThreeDecimals) {
   const struct {
-    int64_t us;
+    int64_t ns;
     const char* want;
-  } cases[] = {{0, "0.000"}, {5, "0.005"}, {70, "0.070"}, {999, "0.999"}, {1000, "1.000"},
-               {1'000'001, "1000.001"}, {INT64_MAX, "9223372036854775.807"}, {-1, "null"}};
+  } cases[] = {{0, "0.000"},         {999, "0.000"},          {5'000, "0.005"},
+               {70'000, "0.070"},    {999'000, "0.999"},      {1'000'000, "1.000"},
+               {1'000'001'000, "1000.001"}, {INT64_MAX, "9223372036854.775"}, {-1'000, "null"}};
   for (const auto& c : cases) {
-    AccessRecord r = sample_record();
-    r.duration_us = c.us;
+    RequestRecord r = sample_record();
+    r.start_ns = 0;
+    r.end_ns = c.ns;
     std::string out;
     format(r, out);
-    EXPECT_NE(out.find(std::string(",\"duration_ms\":") + c.want + ","), std::string::npos) << c.us << ": " << out;
+    EXPECT_NE(out.find(std::string(",\"duration_ms\":") + c.want + ","), std::string::npos) << c.ns << ": " << out;
   }
 }
 
@@ -101,6 +128,12 @@ TEST(AccessLogPeer, AddressesAndPortsAsWritten) {
     p.port = static_cast<uint16_t>(v);
     ASSERT_EQ(p.format(buf), o + "." + o + "." + o + "." + o + ":" + o);
   }
+  // Every port, each width of it.
+  std::memcpy(p.addr, v4[2], 4);
+  for (unsigned port = 0; port <= 65535; ++port) {
+    p.port = static_cast<uint16_t>(port);
+    ASSERT_EQ(p.format(buf), "127.0.0.1:" + std::to_string(port));
+  }
   p.family = 6;
   std::memset(p.addr, 0, sizeof p.addr);
   p.addr[15] = 1;
@@ -123,9 +156,9 @@ TEST(AccessLogPeer, AddressesAndPortsAsWritten) {
 }
 
 TEST(AccessLogFormat, EmptyAndUnknownValuesAreNull) {
-  AccessRecord r;
-  r.unix_ms = 1234;
-  r.ttfb_us = -1;
+  RequestRecord r;
+  r.end_ns = 1'234'000'000;
+  r.first_byte_ns = 0;  // nothing sent
   r.status = 401;
   r.error = "invalid_api_key";
   std::string out;
@@ -156,7 +189,8 @@ TEST(AccessLogFormat, HostileStringsStillParse) {
       "\x80 \xFF \xC0\x80 \xED\xA0\x80 caf\xC3\xA9 \xE2\x82",
   };
   for (const std::string& h : hostile) {
-    AccessRecord r = sample_record();
+    RequestRecord r = sample_record();
+    r.status = 502;  // the error is written only on an error status
     r.path = h;
     r.error = h;
     r.key = h;
@@ -170,10 +204,11 @@ TEST(AccessLogFormat, HostileStringsStillParse) {
     simdjson::dom::object obj;
     ASSERT_EQ(doc.get(obj), simdjson::SUCCESS);
     EXPECT_EQ(obj.size(), 18u) << "no key injected";
-    EXPECT_EQ(int64_t(doc["status"]), 200);
+    EXPECT_EQ(int64_t(doc["status"]), 502);
   }
   // Valid text survives exactly; each bad byte becomes one U+FFFD.
-  AccessRecord r = sample_record();
+  RequestRecord r = sample_record();
+  r.status = 502;
   r.path = hostile[0];
   r.error = hostile[3];
   r.key = controls;
@@ -196,39 +231,44 @@ TEST(AccessLogFormat, HostileStringsStillParse) {
 TEST(AccessLogFormat, TheWidestLineFitsItsBound) {
   const std::string controls(40, '\x01');  // \u0001 each
   const std::string bad(40, '\xFF');       // \ufffd each
-  for (const int64_t unix_ms : {INT64_MIN, int64_t{-1}, int64_t{0}, INT64_MAX}) {
+  for (const int64_t end_ns : {INT64_MIN, int64_t{-1}, int64_t{0}, INT64_MAX}) {
     for (const std::string* s : {&controls, &bad}) {
-      AccessRecord r;
-      r.unix_ms = unix_ms;
-      r.request_id = r.method = r.path = r.key = r.model = r.provider = r.error = r.finish_reason = *s;
-      // The longest address text: IPv6 with no zero group to shorten.
-      r.client.family = 6;
-      std::memset(r.client.addr, 0xff, sizeof r.client.addr);
-      r.client.port = 65535;
-      r.status = INT_MIN;
-      r.prompt_tokens = r.completion_tokens = r.total_tokens = UINT64_MAX;
-      r.ttfb_us = INT64_MAX;
-      r.duration_us = INT64_MAX;
-      r.attempts = UINT32_MAX;
-      r.stream = false;
-      const size_t bound = max_line_size(r);
-      auto block = std::make_unique<char[]>(bound);
-      const char* end = format_to(r, block.get());
-      ASSERT_LE(static_cast<size_t>(end - block.get()), bound);
-      const std::string_view line(block.get(), static_cast<size_t>(end - block.get()));
-      ASSERT_EQ(line.back(), '\n');
-      simdjson::dom::parser parser;
-      simdjson::dom::element doc;
-      ASSERT_EQ(parser.parse(std::string(line)).get(doc), simdjson::SUCCESS) << line;
-      EXPECT_EQ(uint64_t(doc["total_tokens"]), UINT64_MAX);
-      EXPECT_EQ(std::string_view(doc["client"]), "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535");
-      std::string appended = "before";
-      format(r, appended);
-      EXPECT_EQ(appended, "before" + std::string(line)) << "format() and format_to() agree";
+      for (const int status : {INT_MIN, INT_MAX}) {  // the longest, and the longest with an error
+        RequestRecord r;
+        r.end_ns = end_ns;
+        // Both times INT64_MAX nanoseconds (modulo 2^64, as the line takes
+        // them), the longest there are.
+        r.start_ns = static_cast<int64_t>(static_cast<uint64_t>(end_ns) - static_cast<uint64_t>(INT64_MAX));
+        r.first_byte_ns = end_ns == 0 ? 1 : end_ns;
+        r.request_id = r.method = r.path = r.key = r.model = r.provider = r.error = *s;
+        r.finish_reason = FinishReason::content_filter;  // the longest label
+        // The longest address text: IPv6 with no zero group to shorten.
+        r.peer.family = 6;
+        std::memset(r.peer.addr, 0xff, sizeof r.peer.addr);
+        r.peer.port = 65535;
+        r.status = status;
+        r.prompt_tokens = r.completion_tokens = r.total_tokens = UINT64_MAX;
+        r.attempts = UINT32_MAX;
+        r.stream = false;
+        const size_t bound = max_line_size(r);
+        auto block = std::make_unique<char[]>(bound);
+        const char* end = format_to(r, block.get());
+        ASSERT_LE(static_cast<size_t>(end - block.get()), bound);
+        const std::string_view line(block.get(), static_cast<size_t>(end - block.get()));
+        ASSERT_EQ(line.back(), '\n');
+        simdjson::dom::parser parser;
+        simdjson::dom::element doc;
+        ASSERT_EQ(parser.parse(std::string(line)).get(doc), simdjson::SUCCESS) << line;
+        EXPECT_EQ(uint64_t(doc["total_tokens"]), UINT64_MAX);
+        EXPECT_EQ(std::string_view(doc["client"]), "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535");
+        std::string appended = "before";
+        format(r, appended);
+        EXPECT_EQ(appended, "before" + std::string(line)) << "format() and format_to() agree";
+      }
     }
   }
   // The bound is the same arithmetic for an ordinary line: never short.
-  AccessRecord r = sample_record();
+  RequestRecord r = sample_record();
   std::string out;
   format(r, out);
   EXPECT_LE(out.size(), max_line_size(r));
