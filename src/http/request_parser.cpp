@@ -477,19 +477,6 @@ namespace {
 
 constexpr uint64_t kEachByte = 0x0101010101010101ull;
 
-// Each byte of `w` from 'A' to 'Z' made lower case, every other byte as it
-// is. Per byte, on its low seven bits: adding 0x3f sets the high bit from
-// 'A' up, adding 0x25 from past 'Z' up, and neither carries into the next
-// byte; a byte with its own high bit set is not ASCII and is left alone.
-// The arithmetic is per byte, so it holds on either endianness.
-uint64_t lower8(uint64_t w) {
-  const uint64_t low7 = w & (kEachByte * 0x7f);
-  const uint64_t from_a = low7 + kEachByte * (0x80 - 'A');
-  const uint64_t past_z = low7 + kEachByte * (0x7f - 'Z');
-  const uint64_t upper = from_a & ~past_z & ~w & (kEachByte * 0x80);
-  return w | (upper >> 2);  // 0x80 >> 2 is 0x20, the case bit
-}
-
 uint64_t load8(const char* p) {
   uint64_t w;
   std::memcpy(&w, p, 8);
@@ -541,11 +528,39 @@ bool safe_field_value(std::string_view value) {
       [](unsigned char c) { return c == 0 || c == '\r' || c == '\n'; });
 }
 
+namespace {
+
+// Whether the bytes of two words are equal but for the case of letters:
+// where they differ, only in the case bit (0x20), and only where x holds a
+// letter (then y holds the same letter in the other case), so neither word
+// is folded. x's letters, per byte, on its low seven bits with the case bit
+// set: adding 0x1f sets the high bit from 'a' up, adding 0x05 from past 'z'
+// up, and neither carries into the next byte; a byte with its own high bit
+// set is not ASCII and is no letter. The arithmetic is per byte, so it
+// holds on either endianness.
+bool same_folded(uint64_t x, uint64_t y) {
+  const uint64_t c = (x | (kEachByte * 0x20)) & (kEachByte * 0x7f);
+  const uint64_t from_a = c + kEachByte * (0x80 - 'a');
+  const uint64_t past_z = c + kEachByte * (0x7f - 'z');
+  const uint64_t letter = from_a & ~past_z & ~x & (kEachByte * 0x80);
+  return ((x ^ y) & ~(letter >> 2)) == 0;
+}
+
+uint64_t load4(const char* p) {
+  uint32_t w;
+  std::memcpy(&w, p, 4);
+  return w;
+}
+
+}  // namespace
+
 // Header names are compared on every lookup (a request's head is searched
 // for a dozen names), so eight bytes per step: the last step overlaps the
-// one before it instead of finishing byte by byte.
+// one before it instead of finishing byte by byte; 4 to 7 bytes as two
+// overlapping 4-byte words.
 bool iequals_same_size(const char* a, const char* b, size_t n) {
   if (n < 8) {
+    if (n >= 4) return same_folded(load4(a), load4(b)) && same_folded(load4(a + n - 4), load4(b + n - 4));
     for (size_t i = 0; i < n; ++i) {
       if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
     }
@@ -553,9 +568,7 @@ bool iequals_same_size(const char* a, const char* b, size_t n) {
   }
   for (size_t i = 0;; i += 8) {
     if (i + 8 > n) i = n - 8;
-    const uint64_t x = load8(a + i);
-    const uint64_t y = load8(b + i);
-    if (x != y && lower8(x) != lower8(y)) return false;
+    if (!same_folded(load8(a + i), load8(b + i))) return false;
     if (i + 8 == n) return true;
   }
 }
