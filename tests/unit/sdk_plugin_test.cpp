@@ -467,8 +467,38 @@ TEST(PluginSdkSse, FieldsAsTheSpecReadsThem) {
 
 TEST(PluginSdkMisc, HeaderNamesCompareWithoutCase) {
   EXPECT_TRUE(sdk::iequals("Content-Type", "content-TYPE"));
+  EXPECT_TRUE(sdk::iequals("", ""));
   EXPECT_FALSE(sdk::iequals("Content-Type", "Content-Typ"));
   EXPECT_FALSE(sdk::iequals("a-b", "a_b"));
+  EXPECT_FALSE(sdk::iequals("a-b", "a\rb"));  // 0x2d == 0x0d | 0x20: not a letter
+  EXPECT_FALSE(sdk::iequals("a@", "a`"));     // 0x40 | 0x20 == 0x60
+  EXPECT_FALSE(sdk::iequals("\xc3", "\xe3"));
+}
+
+// Word by word, it answers as a byte-by-byte fold does: every pair of byte
+// values at every position of names from 1 to 20 bytes, among bytes that
+// differ in case and among bytes that are the same.
+TEST(PluginSdkMisc, HeaderNamesCompareAsTheByteDefinitionAtEveryPosition) {
+  auto lower = [](unsigned char c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; };
+  for (const char other : {'Q', 'q'}) {
+    for (size_t n = 1; n <= 20; ++n) {
+      for (size_t at = 0; at < n; ++at) {
+        std::string a(n, 'q');
+        std::string b(n, other);
+        for (int x = 0; x < 256; ++x) {
+          for (int y = 0; y < 256; ++y) {
+            a[at] = static_cast<char>(x);
+            b[at] = static_cast<char>(y);
+            const bool want = lower(static_cast<unsigned char>(x)) == lower(static_cast<unsigned char>(y));
+            if (sdk::iequals(a, b) != want) {
+              ADD_FAILURE() << "n " << n << " at " << at << " bytes " << x << " " << y;
+              return;
+            }
+          }
+        }
+      }
+    }
+  }
 }
 
 TEST(PluginSdkMisc, WipeZeroesInPlace) {
