@@ -240,7 +240,8 @@ char* format_to(const RequestRecord& r, int64_t wall_minus_mono_ns, char* p) {
   p = millis(p, K("duration_ms"), wrapping_sub(r.end_ns, r.start_ns) / 1000);
   p = json::write_uint(put(p, K("attempts")), uint64_t{r.attempts});
   const std::string_view error = r.status >= 400 ? r.error : std::string_view();
-  p = string_or_null(p, r.stream ? KS("stream\":true,\"error") : KS("stream\":false,\"error"), error);
+  p = r.stream ? string_or_null(p, KS("stream\":true,\"error"), error)
+               : string_or_null(p, KS("stream\":false,\"error"), error);
   return tail(p, r.finish_reason);
 }
 

@@ -55,8 +55,9 @@ void format(const RequestRecord& r, int64_t wall_minus_mono_ns, std::string& out
 bool sample(double rate, uint64_t& rng_state);
 
 // The access-log decision: status >= 400 always, otherwise sample(rate).
+// (Logging everything, the default, needs no call.)
 inline bool should_log(int status, double rate, uint64_t& rng_state) {
-  return status >= 400 || sample(rate, rng_state);
+  return status >= 400 || rate >= 1 || sample(rate, rng_state);
 }
 
 // Request ids: 16 lowercase hex chars. Distinct within the process by
