@@ -28,26 +28,6 @@ namespace {
 using namespace chars;
 using namespace scan;
 
-// Same for a header name already checked to be a token, eight bytes at a
-// time. Setting bit 0x20 folds only letters correctly, but in a token the only
-// other byte that could meet a letter or '-' that way would be CR (0x0d | 0x20
-// == '-'), and CR is not a tchar.
-inline bool token_iequals_lower(std::string_view token, std::string_view lower) {
-  if (token.size() != lower.size()) return false;
-  size_t i = 0;
-  for (; i + 8 <= token.size(); i += 8) {
-    uint64_t a;
-    uint64_t b;
-    std::memcpy(&a, token.data() + i, 8);
-    std::memcpy(&b, lower.data() + i, 8);
-    if ((a | 0x2020202020202020ull) != b) return false;
-  }
-  for (; i < token.size(); ++i) {
-    if ((token[i] | 0x20) != lower[i]) return false;
-  }
-  return true;
-}
-
 // Returns the first byte in [p, end) that may not appear in a request-target.
 inline const char* scan_target(const char* p, const char* end) {
 #if defined(__SSE2__)

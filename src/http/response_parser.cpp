@@ -37,13 +37,13 @@ enum class Special : uint8_t { none, content_length, transfer_encoding, connecti
 Special classify(std::string_view name) {
   switch (name.size()) {
     case 10:
-      if (iequals_lower(name, "connection")) return Special::connection;
+      if (token_iequals_lower(name, "connection")) return Special::connection;
       break;
     case 14:
-      if (iequals_lower(name, "content-length")) return Special::content_length;
+      if (token_iequals_lower(name, "content-length")) return Special::content_length;
       break;
     case 17:
-      if (iequals_lower(name, "transfer-encoding")) return Special::transfer_encoding;
+      if (token_iequals_lower(name, "transfer-encoding")) return Special::transfer_encoding;
       break;
     default:
       break;

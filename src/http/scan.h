@@ -1,9 +1,11 @@
 // The scanners over a head's bytes that the request and response parsers
-// share: where a field value ends, where a token (a header name) ends, and
-// OWS trimming. Internal to src/http, like chars.h, so that both parsers
+// share: where a field value ends, where a token (a header name) ends,
+// OWS trimming, and a token's compare with a lower-case name. Internal to src/http, like chars.h, so that both parsers
 // stop at exactly the same bytes and a faster scanner speeds up both.
 #pragma once
 
+#include <cstdint>
+#include <cstring>
 #include <string_view>
 
 #include "http/chars.h"
@@ -81,6 +83,42 @@ inline std::string_view trim_ows(std::string_view v) {
   while (!v.empty() && chars::is_ows(v.front())) v.remove_prefix(1);
   while (!v.empty() && chars::is_ows(v.back())) v.remove_suffix(1);
   return v;
+}
+
+// A header name already scanned as a token (scan_token) against a lower-
+// case name, eight bytes per step, the last step overlapping the one
+// before it (4 to 7 bytes: two 4-byte words). Setting bit 0x20 folds only
+// letters correctly, but in a token the only other byte that could meet a
+// letter or '-' that way would be CR (0x0d | 0x20 == '-'), and CR is not a
+// tchar. Both parsers classify every header name with it.
+inline bool token_iequals_lower(std::string_view token, std::string_view lower) {
+  const size_t n = token.size();
+  if (n != lower.size()) return false;
+  const char* t = token.data();
+  const char* l = lower.data();
+  auto same8 = [t, l](size_t i) {
+    uint64_t a, b;
+    std::memcpy(&a, t + i, 8);
+    std::memcpy(&b, l + i, 8);
+    return (a | 0x2020202020202020ull) == b;
+  };
+  auto same4 = [t, l](size_t i) {
+    uint32_t a, b;
+    std::memcpy(&a, t + i, 4);
+    std::memcpy(&b, l + i, 4);
+    return (a | 0x20202020u) == b;
+  };
+  if (n >= 8) {
+    for (size_t i = 0; i + 8 <= n; i += 8) {
+      if (!same8(i)) return false;
+    }
+    return n % 8 == 0 || same8(n - 8);
+  }
+  if (n >= 4) return same4(0) && same4(n - 4);
+  for (size_t i = 0; i < n; ++i) {
+    if ((t[i] | 0x20) != l[i]) return false;
+  }
+  return true;
 }
 
 }  // namespace aigw::http::scan

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "http/request.h"
+#include "http/scan.h"
 
 namespace aigw::http {
 namespace {
@@ -535,6 +536,32 @@ TEST(HttpParser, IequalsMatchesTheByteDefinitionAtEveryPosition) {
             }
           }
         }
+      }
+    }
+  }
+}
+
+// The parsers classify header names (tokens) against lower-case names a
+// word at a time with a fold that is exact only among tchars: every tchar
+// at every position of each name they look for must answer as the byte
+// definition does, and so must every other length.
+TEST(HttpParser, TokenNamesCompareAsTheByteDefinition) {
+  std::string tchars = "!#$%&'*+-.^_`|~";
+  for (char c = '0'; c <= '9'; ++c) tchars += c;
+  for (char c = 'a'; c <= 'z'; ++c) tchars += {c, static_cast<char>(c - 'a' + 'A')};
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+  for (const std::string_view name : {"te", "host", "expect", "upgrade", "connection", "content-length",
+                                      "transfer-encoding", "proxy-authorization"}) {
+    std::string upper(name);
+    for (char& c : upper) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
+    EXPECT_TRUE(aigw::http::scan::token_iequals_lower(upper, name)) << name;
+    EXPECT_FALSE(aigw::http::scan::token_iequals_lower(upper.substr(1), name)) << name;
+    for (size_t at = 0; at < name.size(); ++at) {
+      for (const char x : tchars) {
+        std::string token = upper;
+        token[at] = x;
+        ASSERT_EQ(aigw::http::scan::token_iequals_lower(token, name), lower(x) == name[at])
+            << name << " at " << at << " byte " << int(x);
       }
     }
   }
