@@ -1,7 +1,8 @@
 // The scanners over a head's bytes that the request and response parsers
 // share: where a field value ends, where a token (a header name) ends,
-// OWS trimming, and a token's compare with a lower-case name. Internal to src/http, like chars.h, so that both parsers
-// stop at exactly the same bytes and a faster scanner speeds up both.
+// OWS trimming, and a token's compare with a lower-case name. Internal to
+// src/http, like chars.h, so that both parsers stop at exactly the same
+// bytes and a faster scanner speeds up both.
 #pragma once
 
 #include <cstdint>
@@ -85,12 +86,12 @@ inline std::string_view trim_ows(std::string_view v) {
   return v;
 }
 
-// A header name already scanned as a token (scan_token) against a lower-
-// case name, eight bytes per step, the last step overlapping the one
-// before it (4 to 7 bytes: two 4-byte words). Setting bit 0x20 folds only
-// letters correctly, but in a token the only other byte that could meet a
-// letter or '-' that way would be CR (0x0d | 0x20 == '-'), and CR is not a
-// tchar. Both parsers classify every header name with it.
+// A header name already scanned as a token (scan_token) against a name of
+// lower-case letters, digits and '-', eight bytes per step, the last step
+// overlapping the one before it (4 to 7 bytes: two 4-byte words). Setting
+// bit 0x20 folds only letters correctly, but the only other bytes it could
+// turn into a letter, a digit or '-' are controls (0x0d | 0x20 == '-'),
+// and no tchar is one. Both parsers classify every header name with it.
 inline bool token_iequals_lower(std::string_view token, std::string_view lower) {
   const size_t n = token.size();
   if (n != lower.size()) return false;

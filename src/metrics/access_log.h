@@ -3,7 +3,7 @@
 //    "path":"/v1/chat/completions","client":"127.0.0.1:50312","key":"team-a",
 //    "model":"gpt-4o","provider":"openai","status":200,"prompt_tokens":12,
 //    "completion_tokens":40,"total_tokens":52,"ttfb_ms":180.250,"duration_ms":912.004,
-//    "attempts":1,"stream":true,"error":null}
+//    "attempts":1,"stream":true,"error":null,"finish_reason":"stop"}
 //
 // Pure functions, no I/O and no shared state: the worker formats into its
 // own LogBuffer (log_buffer.h), which it writes through its io_uring.
