@@ -463,7 +463,6 @@ uint64_t load8(const char* p) {
   return w;
 }
 
-
 #if defined(__SSE2__)
 
 // Whether `bad` (sixteen bytes in, 0xff out where a byte is bad) flags
