@@ -23,6 +23,10 @@ class JsonScanner {
     kFinishReasons = 1u << 2,  // "finish_reason" of each object in "choices"
   };
 
+  // A value copied out grows to this much at most; a longer one is found
+  // but not kept (its text is empty).
+  static constexpr size_t kMaxCapture = 16 * 1024;
+
   explicit JsonScanner(uint32_t captures = 0) : captures_(captures) {}
 
   // Starts over for a new document, keeping allocated memory.
@@ -60,7 +64,6 @@ class JsonScanner {
   enum class Key : uint8_t { other, usage, stream_options, choices, finish_reason };
 
   static constexpr size_t kMaxKey = 24;
-  static constexpr size_t kMaxCapture = 16 * 1024;
   static constexpr uint32_t kTypedDepth = 64;
 
   // `at` points into the bytes being fed; `offset` counts every byte fed.

@@ -422,27 +422,23 @@ void Request::end_plain(const AnswerFacts& facts) {
 
 bool Request::on_event(std::string_view event, size_t lines) {
   JsonScanner& scan = instance_.scanner_;
-  EventData data = read_event_data(event, lines, scan);
+  EventData data = read_event_data(event, lines, scan, instance_.values_);
   bool drop = false;
   if (data.done) {
     done_seen_ = true;
+  } else if (data.data_lines > 0 && data.one_pass) {
+    drop = note(data.facts);
   } else if (data.data_lines > 0 && !data.scanned) {
     if (!data.braced) ++garbage_events_;  // nothing else to note: no usage, no finish reason
   } else if (data.data_lines > 0 && !scan.complete_object()) {
     ++garbage_events_;
   } else if (data.data_lines > 0) {
-    aigw_usage u{};
-    if (scan.usage_found() && instance_.values_.usage(scan.usage(), u)) {
-      usage_ = u;
-      have_usage_ = true;
-      // The usage-only chunk we asked for has no choices; usage that rides
-      // on a chunk with content stays (dropping it would drop the content).
-      drop = drop_usage_event_ && (!scan.choices_found() || scan.choice_count() == 0);
-    }
-    if (!scan.last_finish_reason().empty()) {
-      reason_ = finish_reason_from(scan.last_finish_reason());
-      have_reason_ = true;
-    }
+    EventFacts facts;
+    facts.have_usage = scan.usage_found() && instance_.values_.usage(scan.usage(), facts.usage);
+    facts.choices_found = scan.choices_found();
+    facts.choice_count = scan.choice_count();
+    facts.last_finish = scan.last_finish_reason();
+    drop = note(facts);
   }
   if (drop) return true;
   if (!queue(event)) return false;
@@ -458,6 +454,22 @@ bool Request::on_event(std::string_view event, size_t lines) {
     }
   }
   return true;
+}
+
+bool Request::note(const EventFacts& facts) {
+  bool drop = false;
+  if (facts.have_usage) {
+    usage_ = facts.usage;
+    have_usage_ = true;
+    // The usage-only chunk we asked for has no choices; usage that rides
+    // on a chunk with content stays (dropping it would drop the content).
+    drop = drop_usage_event_ && (!facts.choices_found || facts.choice_count == 0);
+  }
+  if (!facts.last_finish.empty()) {
+    reason_ = finish_reason_from(facts.last_finish);
+    have_reason_ = true;
+  }
+  return drop;
 }
 
 void Request::end_stream() {

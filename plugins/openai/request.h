@@ -62,6 +62,9 @@ class Request {
   bool queue(std::string_view event);
   bool send_batch();
   bool on_event(std::string_view event, size_t lines);  // lines: see read_event_data
+  // Keeps a complete event's usage and finish reason; true when the event
+  // is the usage-only chunk the plugin asked for, which the client is not sent.
+  bool note(const EventFacts& facts);
   void end_stream();
   void end_plain();                          // from what body_scan_ found
   void end_plain(const AnswerFacts& facts);  // reports them and finishes

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "json_scan.h"
+#include "usage.h"
 
 namespace aigw::openai_plugin {
 
@@ -17,6 +18,11 @@ struct EventData {
   // and then `braced` stands for the scanner's complete_object().
   bool scanned = false;
   bool braced = false;
+  // A one-line payload that may hold them is read in one pass first
+  // (ValueParser::event): then `one_pass` is true, `facts` holds what it
+  // found in a complete object, and the scanner did not run.
+  bool one_pass = false;
+  EventFacts facts;
 };
 
 // Nearly every event of a stream is one data line and the blank line that
@@ -36,11 +42,13 @@ bool one_line_data(std::string_view event, std::string_view& value);
 constexpr size_t kLinesUnknown = static_cast<size_t>(-1);
 
 // Reads the event's data payload (its "data:" field values joined by "\n",
-// as the SSE spec assembles them) and, unless it need not be scanned (see
-// EventData), resets `scanner` for usage and finish reasons and feeds it.
-// The scanner's results mean something only when `scanned` is true.
-// `lines` is event_lines() for an event from the splitter, else kLinesUnknown.
-EventData read_event_data(std::string_view event, size_t lines, JsonScanner& scanner);
+// as the SSE spec assembles them) and, unless it need not be read (see
+// EventData), reads it with `values` in one pass or, where that refuses or
+// the data spans lines, resets `scanner` for usage and finish reasons and
+// feeds it. The scanner's results mean something only when `scanned` is
+// true. `lines` is event_lines() for an event from the splitter, else
+// kLinesUnknown.
+EventData read_event_data(std::string_view event, size_t lines, JsonScanner& scanner, ValueParser& values);
 
 // The event carries the answer itself: a non-empty text field of a chunk's
 // delta (content, refusal, reasoning_content, or "text" of the legacy

@@ -2,6 +2,8 @@
 
 #include <simdjson.h>
 
+#include "json_scan.h"
+
 #include <cstring>
 #include <string>
 
@@ -16,6 +18,11 @@ struct ValueParser::Impl {
     buf.assign(text);
     buf.append(simdjson::SIMDJSON_PADDING, '\0');
     return parser.iterate(buf.data(), text.size(), buf.size()).get(doc) == simdjson::SUCCESS;
+  }
+  // The same for a whole document that is one object: false when it is
+  // not (or its start cannot be read).
+  bool load_object(std::string_view text, simdjson::ondemand::document& doc, simdjson::ondemand::object& root) {
+    return load(text, doc) && doc.get_object().get(root) == simdjson::SUCCESS;
   }
 };
 
@@ -84,6 +91,30 @@ bool read_usage(simdjson::ondemand::object obj, aigw_usage& out) {
 
 bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
+// A finish_reason's value as the scanner copies it: raw, whitespace after
+// it dropped. For a string that is the whole value; for an object or a
+// list only its first token, which is an unknown reason either way.
+bool finish_token(simdjson::simdjson_result<simdjson::ondemand::value> v, std::string_view& raw) {
+  if (v.raw_json_token().get(raw) != simdjson::SUCCESS) return false;
+  while (!raw.empty() && is_ws(raw.back())) raw.remove_suffix(1);
+  return true;
+}
+
+// Gives each "finish_reason" of a choice object to `each`, in order, raw
+// as finish_token reads it. False when a key or the value cannot be read.
+template <typename Each>
+bool each_finish_reason(simdjson::ondemand::object choice, Each each) {
+  for (auto member : choice) {
+    simdjson::ondemand::raw_json_string name;
+    if (member.key().get(name) != simdjson::SUCCESS) return false;
+    if (!(name == "finish_reason")) continue;
+    std::string_view raw;
+    if (!finish_token(member.value(), raw)) return false;
+    each(raw);
+  }
+  return true;
+}
+
 }  // namespace
 
 bool ValueParser::usage(std::string_view text, aigw_usage& out) {
@@ -131,16 +162,9 @@ bool ValueParser::answer(const aigw_host_bytes* chunks, size_t count, AnswerFact
     if (field.value().get_array().get(list) != simdjson::SUCCESS) continue;  // not a list: no choices
     for (auto element : list) {
       od::object choice;
-      if (element.get_object().get(choice) == simdjson::SUCCESS) {
-        for (auto member : choice) {
-          od::raw_json_string name;
-          if (member.key().get(name) != simdjson::SUCCESS) return false;
-          if (!(name == "finish_reason")) continue;
-          std::string_view raw;
-          if (member.value().raw_json_token().get(raw) != simdjson::SUCCESS) return false;
-          while (!raw.empty() && is_ws(raw.back())) raw.remove_suffix(1);
-          out.first_finish = raw;
-        }
+      if (element.get_object().get(choice) == simdjson::SUCCESS &&
+          !each_finish_reason(choice, [&](std::string_view raw) { out.first_finish = raw; })) {
+        return false;
       }
       break;  // only the first choice's reason is reported
     }
@@ -149,6 +173,50 @@ bool ValueParser::answer(const aigw_host_bytes* chunks, size_t count, AnswerFact
   // match) surfaces at the next member, so reaching here means the walk
   // read the whole root.
   return true;
+}
+
+static_assert(ValueParser::kMaxEvent <= JsonScanner::kMaxCapture,
+              "a value the scanner drops must not fit in an event the one pass reads");
+
+bool ValueParser::event(std::string_view payload, EventFacts& out) {
+  namespace od = simdjson::ondemand;
+  if (payload.empty() || payload.size() > kMaxEvent) return false;
+  od::document doc;
+  od::object root;
+  if (!impl_->load_object(payload, doc, root)) return false;
+  out = EventFacts{};
+  for (auto field : root) {
+    od::raw_json_string key;
+    if (field.key().get(key) != simdjson::SUCCESS) return false;
+    if (key == "usage") {  // the last one counts, as in answer()
+      od::object obj;
+      out.have_usage = field.value().get_object().get(obj) == simdjson::SUCCESS && read_usage(obj, out.usage);
+      continue;
+    }
+    if (!(key == "choices")) continue;
+    // The scanner counts the values of the last "choices" list; one that
+    // is not a list has none.
+    out.choices_found = true;
+    out.choice_count = 0;
+    od::array list;
+    if (field.value().get_array().get(list) != simdjson::SUCCESS) continue;
+    for (auto element : list) {
+      od::value v;
+      if (element.get(v) != simdjson::SUCCESS) return false;
+      ++out.choice_count;
+      od::object choice;
+      if (v.get_object().get(choice) != simdjson::SUCCESS) continue;  // not an object: no reason in it
+      auto keep = [&](std::string_view raw) {
+        if (raw != "null") out.last_finish = raw;
+      };
+      if (!each_finish_reason(choice, keep)) return false;
+    }
+  }
+  // The scanner calls an event with anything after its object garbage, so
+  // such an event is left to it. (This simdjson has no document::at_end;
+  // the location past the last token is out of bounds, and an iterator an
+  // error stopped has a location.)
+  return doc.current_location().error() == simdjson::OUT_OF_BOUNDS;
 }
 
 bool ValueParser::include_usage(std::string_view text) {

@@ -22,6 +22,18 @@ struct AnswerFacts {
   std::string_view first_finish;
 };
 
+// What one stream event's data tells: what JsonScanner with kUsage |
+// kFinishReasons finds in it, read as Request::on_event reads that.
+struct EventFacts {
+  bool have_usage = false;  // the last root "usage" is an object with a count
+  aigw_usage usage{};
+  bool choices_found = false;  // the root has a "choices" member
+  uint32_t choice_count = 0;   // the values in the last "choices" array
+  // The last finish_reason other than null of any choice, as raw JSON;
+  // empty when none. Points into the parser's buffer, as first_finish.
+  std::string_view last_finish;
+};
+
 // One per worker instance: the parser and its padded buffer are reused.
 class ValueParser {
  public:
@@ -50,6 +62,19 @@ class ValueParser {
   // object, or On-Demand meets an error on the way: the caller scans it
   // then, so that a malformed answer reads exactly as it did.
   bool answer(const aigw_host_bytes* chunks, size_t count, AnswerFacts& out);
+
+  // The largest event payload event() reads: the scanner's limit on a
+  // copied value, which no value of a shorter payload can reach, so that
+  // the two cannot differ on a dropped copy.
+  static constexpr size_t kMaxEvent = 16 * 1024;
+
+  // A stream event's payload (one data line) that may carry a usage or a
+  // finish reason, in one On-Demand pass, as answer() reads an answer, but
+  // every choice. About a quarter of the scanner's work on a chunk and its
+  // usage's second parse. False when the payload is longer than kMaxEvent,
+  // is not one object with nothing after it, or On-Demand meets an error:
+  // the caller scans it then, so that a malformed event counts as it did.
+  bool event(std::string_view payload, EventFacts& out);
 
  private:
   struct Impl;

@@ -17,6 +17,10 @@
 //     simdjson accepts, gives a usage report or a finish reason other than
 //     the scanner and ValueParser::usage give for it (what the plugin
 //     reports of a non-stream answer either way);
+//   - likewise for a stream event's payload (ValueParser::event): its
+//     usage, choices and last finish reason against the scanner's, and the
+//     scanner must call what it reads complete; and it must read every
+//     object simdjson accepts up to its size limit;
 //   - the scanner's results (failure, completeness, captures) depend on how
 //     the document was cut; or a document simdjson accepts as an object is
 //     failed by the scanner, or its usage / stream_options / choices are not
@@ -165,11 +169,36 @@ void json_scanner(std::string_view in, Rng& rng) {
     FUZZ_CHECK(o::finish_reason_from(fast_finish) == o::finish_reason_from(slow_finish));
     if (!fast_finish.empty() && fast_finish.front() == '"') FUZZ_CHECK(fast_finish == slow_finish);
   }
+
+  // A stream event's payload, read in one pass (ValueParser::event) and as
+  // Request::on_event reads the scanner's results. The pass refuses
+  // anything after the root, so where it reads a document simdjson's full
+  // parse accepts, the scanner must call it complete and agree.
+  o::EventFacts event;
+  const bool read_event = values.event(in, event);
+  const std::string event_finish(event.last_finish);
+  if (read_event && valid && in.size() <= o::ValueParser::kMaxEvent) {
+    FUZZ_CHECK(whole.complete);
+    aigw_usage usage{};
+    const bool have_usage = whole.usage_found && values.usage(whole.usage, usage);
+    FUZZ_CHECK(event.have_usage == have_usage);
+    if (have_usage) FUZZ_CHECK(std::memcmp(&event.usage, &usage, sizeof usage) == 0);
+    FUZZ_CHECK(event.choices_found == whole.choices_found);
+    FUZZ_CHECK(event.choice_count == whole.choices);
+    const std::string& slow_finish = whole.last_finish;
+    FUZZ_CHECK(event_finish.empty() == slow_finish.empty());
+    FUZZ_CHECK(o::finish_reason_from(event_finish) == o::finish_reason_from(slow_finish));
+    if (!event_finish.empty() && event_finish.front() == '"') FUZZ_CHECK(event_finish == slow_finish);
+  }
+
   if (!valid) return;
   simdjson::dom::object obj;
   if (doc.get_object().get(obj)) return;
   FUZZ_CHECK(!whole.failed);
   FUZZ_CHECK(whole.complete);
+  // Every object short enough is read by the one pass: the fast path is
+  // the one taken, not a refusal that leaves every event to the scanner.
+  if (in.size() <= o::ValueParser::kMaxEvent) FUZZ_CHECK(read_event);
   // Keys are compared as the scanner sees them, raw; simdjson unescapes.
   // Providers do not escape plain ASCII keys, so that difference is not
   // checked.

@@ -1344,6 +1344,93 @@ TEST_F(OpenAiPluginTest, NullUsageAndFinishChunksThenTheRealOnesAtEverySplit) {
   }
 }
 
+// An event that may carry a usage or a finish reason is read in one
+// On-Demand pass when its data is one line, and by the scanner when it
+// spans lines (or the pass refuses it). A payload on one line, and the same
+// payload with an empty second data line (which joins as a trailing
+// newline: the same JSON), must report the same: usage, reason, the usage
+// chunk dropped or not, and what counts as garbage.
+TEST_F(OpenAiPluginTest, AnEventReadsTheSameInOnePassAsScanned) {
+  setup();
+  struct Want {
+    std::string payload;
+    uint64_t total;  // the usage reported; 0: none
+    int reason_calls;
+    aigw_finish_reason reason;
+    bool dropped;  // the usage chunk the plugin asked for
+    bool garbage;
+  };
+  const std::string long_text(17 * 1024, 'x');
+  const Want cases[] = {
+      {R"({"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]})", 0, 1, AIGW_FINISH_STOP, false, false},
+      {R"({"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12}})", 12, 0,
+       AIGW_FINISH_UNKNOWN, true, false},
+      {R"({"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}],"usage":{"total_tokens":3}})", 3,
+       0, AIGW_FINISH_UNKNOWN, false, false},
+      // every choice counts, the last reason other than null wins
+      {R"({"choices":[{"index":0,"finish_reason":"stop"},{"index":1,"finish_reason":"length"}]})", 0, 1,
+       AIGW_FINISH_LENGTH, false, false},
+      {R"({"choices":[{"finish_reason":"tool_calls"},{"finish_reason":null}]})", 0, 1, AIGW_FINISH_TOOL_CALLS,
+       false, false},
+      {R"({"choices":[{"finish_reason":"stop","finish_reason":null}]})", 0, 1, AIGW_FINISH_STOP, false, false},
+      // the last "choices" is the one counted
+      {R"({"choices":[{"finish_reason":"stop"}],"choices":[],"usage":{"prompt_tokens":1}})", 1, 1,
+       AIGW_FINISH_STOP, true, false},
+      {R"({"choices":[],"choices":[{"finish_reason":"length"}],"usage":{"prompt_tokens":1}})", 1, 1,
+       AIGW_FINISH_LENGTH, false, false},
+      {R"({"choices":{"finish_reason":"stop"},"usage":{"prompt_tokens":1}})", 1, 0, AIGW_FINISH_UNKNOWN, true,
+       false},
+      {R"({"choices":[1,null,{"finish_reason":"length"}],"usage":{"prompt_tokens":2}})", 2, 1, AIGW_FINISH_LENGTH,
+       false, false},
+      // the last usage counts, null included
+      {R"({"usage":{"prompt_tokens":1},"usage":null,"choices":[]})", 0, 0, AIGW_FINISH_UNKNOWN, false, false},
+      {R"({"usage":null,"usage":{"prompt_tokens":4},"choices":[]})", 4, 0, AIGW_FINISH_UNKNOWN, true, false},
+      {R"({"usage":{"prompt_tokens":2,"prompt_tokens_details":{"cached_tokens":1}},"choices":[]})", 2, 0,
+       AIGW_FINISH_UNKNOWN, true, false},
+      // look-alikes: escaped keys, a usage below the root, values that are
+      // not a reason
+      {R"({"us\u0061ge":{"prompt_tokens":1},"choices":[{"finish_re\u0061son":"stop"}],"x":{"finish_reason":"length"}})",
+       0, 0, AIGW_FINISH_UNKNOWN, false, false},
+      {R"({"choices":[{"delta":{"usage":{"total_tokens":5}},"finish_reason":"stop"}]})", 0, 1, AIGW_FINISH_STOP,
+       false, false},
+      {R"({"choices":[{"finish_reason":{"why":"stop"}}]})", 0, 1, AIGW_FINISH_UNKNOWN, false, false},
+      {R"({"choices":[{"finish_reason":"st\\op"}]})", 0, 1, AIGW_FINISH_UNKNOWN, false, false},
+      {R"( { "choices" : [ { "finish_reason" : "content_filter" } ] , "usage" : { "prompt_tokens" : 5 } } )", 5, 1,
+       AIGW_FINISH_CONTENT_FILTER, false, false},
+      // what the pass refuses, and the scanner reads as always
+      {R"({"choices":[{"finish_reason":"stop"}]}{})", 0, 0, AIGW_FINISH_UNKNOWN, false, true},
+      {R"({"choices":[{"finish_reason":"stop"}])", 0, 0, AIGW_FINISH_UNKNOWN, false, true},
+      {R"([{"finish_reason":"stop"}])", 0, 0, AIGW_FINISH_UNKNOWN, false, true},
+      {"{\"choices\":[{\"delta\":{\"content\":\"\xff\"},\"finish_reason\":\"stop\"}]}", 0, 1, AIGW_FINISH_STOP,
+       false, false},
+      {R"({"choices":[{"delta":{"content":")" + long_text + R"("},"finish_reason":"length"}]})", 0, 1,
+       AIGW_FINISH_LENGTH, false, false},
+  };
+  for (const Want& w : cases) {
+    const std::string label = w.payload.substr(0, 90);
+    const std::string one = "data: " + w.payload + "\n\n";
+    const std::string two = "data: " + w.payload + "\ndata:\n\n";
+    for (const std::string& event : {one, two}) {
+      host_.logs.clear();
+      Call& c = started(kChatStream, stream_opts());
+      ASSERT_EQ(c.up.body_unchanged, 0);  // include_usage was added: the usage chunk is the plugin's
+      head(c, 200);
+      body(c, {event, "data: [DONE]\n\n"});
+      const bool two_lines = &event == &two;
+      ASSERT_EQ(c.fr.usage_calls, w.total > 0 ? 1 : 0) << label << (two_lines ? " (two lines)" : "");
+      if (w.total > 0) {
+        EXPECT_EQ(c.fr.usage.total_tokens, w.total) << label;
+      }
+      ASSERT_EQ(c.fr.reason_calls, w.reason_calls) << label << (two_lines ? " (two lines)" : "");
+      EXPECT_EQ(c.fr.reason, w.reason) << label << (two_lines ? " (two lines)" : "");
+      EXPECT_EQ(events_of(c.fr).size(), w.dropped ? 1u : 2u) << label << (two_lines ? " (two lines)" : "");
+      EXPECT_EQ(host_.logs.size(), w.garbage ? 1u : 0u) << label << (two_lines ? " (two lines)" : "");
+      EXPECT_EQ(c.fr.finish_status, AIGW_OK);
+      forget(c);
+    }
+  }
+}
+
 // What merely looks like a usage or finish reason (inside content, escaped,
 // a value, spaced out, a literal that starts with null) is either ignored
 // or scanned; it never hides the real one or stands in for it.
