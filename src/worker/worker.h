@@ -226,6 +226,10 @@ class Worker final : public gateway::Host {
   // `now`: a part of a response that does not end it, which may be sent
   // at once (see the definition).
   void flush(Connection& c, bool now = false);
+  // A part of a response sent at once from the caller's bytes: how many
+  // bytes the socket took, with `total` the parts' size and `tried` set
+  // when it tried (see the definition).
+  size_t send_parts_now(Connection& c, const std::string_view* parts, size_t n, size_t& total, bool& tried);
   void ring_send(Connection& c);
   void on_send(Connection& c, int res);
   void complete_sends_now();
