@@ -109,9 +109,13 @@ bool carries_content(std::string_view event) {
     if (hit == nullptr) break;
     const auto colon = static_cast<size_t>(static_cast<const char*>(hit) - data);
     from = colon + 1;
-    // All four keys end in t" or l" right before the colon: one look
-    // skips the colons of the other keys.
-    if (colon < 2 || data[colon - 1] != '"' || (data[colon - 2] != 't' && data[colon - 2] != 'l')) continue;
+    // The four keys end in nt", xt" or al" right before the colon: one look
+    // at three bytes skips the colons of every other key ("object",
+    // "model", "role" ...) before any compare.
+    if (colon < 3 || data[colon - 1] != '"') continue;
+    const char last = data[colon - 2];
+    const char second = data[colon - 3];
+    if (!(last == 't' && (second == 'n' || second == 'x')) && !(last == 'l' && second == 'a')) continue;
     const std::string_view before = event.substr(0, colon);
     for (std::string_view key : kText) {
       if (!before.ends_with(key)) continue;
@@ -126,7 +130,9 @@ bool carries_content(std::string_view event) {
     if (hit == nullptr) break;
     const auto at = static_cast<size_t>(static_cast<const char*>(hit) - data);
     from = at + 1;
-    // '_' is at index 5 of "tool_calls" and 9 of "function_call" (quotes counted).
+    // '_' is at index 5 of "tool_calls" and 9 of "function_call" (quotes
+    // counted), and a 'c' follows it in both ("finish_reason" is skipped).
+    if (from >= size || data[from] != 'c') continue;
     if (at >= 5 && event.substr(at - 5).starts_with(kCalls[0])) return true;
     if (at >= 9 && event.substr(at - 9).starts_with(kCalls[1])) return true;
   }

@@ -29,7 +29,8 @@
 //     braced) skips a document the scanner finds a usage or finish reason
 //     in, or calls a complete object unbraced, or may_hold_usage_or_finish
 //     (its 16-wide search, and its 32-wide one where the CPU has AVX2)
-//     differs from its definition done with string searches;
+//     differs from its definition done with string searches, or
+//     carries_content differs from its own;
 //   - the splitter's events depend on the cuts, or its events and tail are
 //     not the input exactly, or the one-data-line shortcut (sse.h) reads an
 //     event otherwise than sdk::for_each_sse_field, or the pending event outgrows the cap without
@@ -122,6 +123,22 @@ bool any_marker_not_null(std::string_view in) {
   return false;
 }
 
+// carries_content's definition, the slow way: a text key right before a
+// colon, then spaces or tabs and a string that is not empty; or a call key
+// anywhere.
+bool carries_content_slow(std::string_view in) {
+  for (std::string_view key : {std::string_view("\"content\":"), std::string_view("\"text\":"),
+                               std::string_view("\"refusal\":"), std::string_view("\"reasoning_content\":")}) {
+    for (size_t at = in.find(key); at != std::string_view::npos; at = in.find(key, at + 1)) {
+      size_t v = at + key.size();
+      while (v < in.size() && (in[v] == ' ' || in[v] == '\t')) ++v;
+      if (v + 1 < in.size() && in[v] == '"' && in[v + 1] != '"') return true;
+    }
+  }
+  return in.find("\"tool_calls\"") != std::string_view::npos ||
+         in.find("\"function_call\"") != std::string_view::npos;
+}
+
 void json_scanner(std::string_view in, Rng& rng) {
   const ScanResult whole = scan({in});
   const ScanResult pieces = scan(cut(in, rng));
@@ -140,6 +157,8 @@ void json_scanner(std::string_view in, Rng& rng) {
     FUZZ_CHECK(whole.first_finish.empty() || whole.first_finish == "null");
   }
   if (whole.complete) FUZZ_CHECK(o::braced(in));
+  // When content begins (the commit), found by byte patterns.
+  FUZZ_CHECK(o::carries_content(in) == carries_content_slow(in));
 
   // A non-stream answer's report, read in one pass and by the scanner. The
   // one pass does not check brackets it skips, nor what follows the root;
