@@ -41,12 +41,23 @@ inline bool has_class(char c, uint8_t cls) {
 inline bool is_ows(char c) { return c == ' ' || c == '\t'; }
 inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-inline int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
+// A hex digit's value, -1 for any other byte: one lookup, since a
+// stream's every event begins with a chunk-size line.
+constexpr std::array<int8_t, 256> make_hex_values() {
+  std::array<int8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    int v = -1;
+    if (c >= '0' && c <= '9') v = c - '0';
+    if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
+    t[static_cast<size_t>(c)] = static_cast<int8_t>(v);
+  }
+  return t;
 }
+
+inline constexpr std::array<int8_t, 256> kHexValue = make_hex_values();
+
+inline int hex_digit(char c) { return kHexValue[static_cast<unsigned char>(c)]; }
 
 inline char ascii_lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;

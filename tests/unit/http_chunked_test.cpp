@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "http/chars.h"
 #include "http/request.h"
 
 namespace aigw::http {
@@ -76,6 +77,18 @@ TEST(HttpChunked, HexSizesAnyCase) {
   expect_done("1a\r\n" + data + "\r\n0\r\n\r\n", data);
   expect_done("1A\r\n" + data + "\r\n000\r\n\r\n", data);
   expect_done("000000000000001A\r\n" + data + "\r\n0\r\n\r\n", data);
+}
+
+// The size line's digits are read through a table: every byte value
+// against the definition.
+TEST(HttpChunked, HexDigitTableMatchesItsDefinition) {
+  for (int c = 0; c < 256; ++c) {
+    int want = -1;
+    if (c >= '0' && c <= '9') want = c - '0';
+    if (c >= 'a' && c <= 'f') want = c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') want = c - 'A' + 10;
+    EXPECT_EQ(aigw::http::chars::hex_digit(static_cast<char>(c)), want) << c;
+  }
 }
 
 TEST(HttpChunked, EmptyBody) { expect_done("0\r\n\r\n", ""); }
