@@ -318,10 +318,18 @@ aigw_status Runtime::emit(aigw_request* r, const aigw_plugin_bytes* chunks, size
     // The common case, every event after the first content: the chunk-size
     // line, the plugin's bytes and CRLF go to the connection's output as
     // parts, one copy in all (they were joined, framed and copied again).
-    std::string_view parts[kGatherParts];
-    size_t count = 0;
     http::ChunkSizeText size_text;
     const bool chunked = r->version_minor != 0;  // HTTP/1.0: the body runs to the close
+    if (n == 1 && chunked) {
+      // One piece, as a plugin's batch of one read nearly always is: three
+      // parts, not a zeroed array of kGatherParts.
+      const std::string_view parts[3] = {http::chunk_size_line(size_text, total),
+                                         {reinterpret_cast<const char*>(chunks[0].ptr), chunks[0].len}, "\r\n"};
+      write_out(r, parts, 3, false);
+      return AIGW_OK;
+    }
+    std::string_view parts[kGatherParts];
+    size_t count = 0;
     if (chunked) parts[count++] = http::chunk_size_line(size_text, total);
     for (size_t i = 0; i < n; ++i) {
       if (chunks[i].len > 0) parts[count++] = {reinterpret_cast<const char*>(chunks[i].ptr), chunks[i].len};
