@@ -75,7 +75,7 @@ extern "C" {
 #endif
 
 #define AIGW_ABI_MAJOR 1
-#define AIGW_ABI_MINOR 4
+#define AIGW_ABI_MINOR 5
 
 /* Refuses a binary built for another pointer size or byte order. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
@@ -200,6 +200,20 @@ enum {
   AIGW_DIALECT_ANTHROPIC_MESSAGES = 1u << 0
 };
 
+/* ABI 1.5: what the host learned of a request body's top level while it
+ * read the body, as bits of aigw_client_request.body_facts, so that a
+ * plugin need not read the body again to learn it. */
+enum {
+  /* The body is one JSON object that the host read to its end, with
+   * nothing but whitespace after it. The bits below mean something only
+   * with this one; without it (a body the host did not read this way, or a
+   * host older than 1.5) a plugin reads the body itself if it must. */
+  AIGW_BODY_READ = 1u << 0,
+  /* The object has a "stream_options" member (its key compared after JSON
+   * unescaping, as any JSON reader, the provider's included, compares it). */
+  AIGW_BODY_HAS_STREAM_OPTIONS = 1u << 1
+};
+
 /* How a plugin serves a provider. */
 typedef int32_t aigw_mode;
 enum {
@@ -292,6 +306,10 @@ typedef struct aigw_client_request {
    * struct_size covers it; a 1.0 host leaves key choice to the plugin. */
   uint32_t key_index;
   uint32_t reserved2;
+  /* ABI 1.5: AIGW_BODY_* bits for `body`. Read it only when struct_size
+   * covers it; 0 from a host that read nothing of the body's top level. */
+  uint32_t body_facts;
+  uint32_t reserved3;
 } aigw_client_request;
 
 /* Worker identity. OWNERSHIP: host, borrowed. THREAD: WORKER. */

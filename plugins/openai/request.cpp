@@ -47,6 +47,19 @@ bool clean_value(std::string_view v) {
   return true;
 }
 
+// Where a body's first byte other than JSON whitespace is, counting
+// through its chunks: the root object's '{' of a body the host read.
+uint64_t first_non_space(const aigw_host_bytes* chunks, size_t count) {
+  uint64_t at = 0;
+  for (size_t i = 0; i < count; ++i) {
+    for (size_t j = 0; j < chunks[i].len; ++j, ++at) {
+      const uint8_t c = chunks[i].ptr[j];
+      if (c != ' ' && c != '\t' && c != '\n' && c != '\r') return at;
+    }
+  }
+  return at;
+}
+
 std::string_view endpoint_path(aigw_endpoint ep) {
   switch (ep) {
     case AIGW_ENDPOINT_CHAT_COMPLETIONS: return "/chat/completions";
@@ -94,6 +107,18 @@ aigw_status Request::admit(std::string& error) {
 
   // Only the absence of stream_options is ours to fix: a client that sent
   // one chose its settings, include_usage or not.
+  if (sdk::has_field(client_, &aigw_client_request::body_facts) && (client_.body_facts & AIGW_BODY_READ) != 0) {
+    // The host read the body's top level already (ABI 1.5): no scan of a
+    // body that may be a long conversation. The object has at least the
+    // "stream": true member this request was told as `stream`, so the
+    // added member takes a comma.
+    if ((client_.body_facts & AIGW_BODY_HAS_STREAM_OPTIONS) != 0) return AIGW_OK;
+    add_usage_option_ = true;
+    drop_usage_event_ = true;
+    root_open_offset_ = first_non_space(client_.body, client_.body_count);
+    root_members_ = 1;
+    return AIGW_OK;
+  }
   JsonScanner& scan = instance_.scanner_;
   scan.reset(JsonScanner::kStreamOptions);
   for (size_t i = 0; i < client_.body_count; ++i) {

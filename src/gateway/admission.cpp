@@ -213,12 +213,14 @@ uint32_t Runtime::admit(uint32_t conn_index, uint32_t conn_generation, const htt
   c.body_count = 1;
   c.model_value_offset = facts.model_value_offset;
   c.model_value_len = facts.model_value_len;
+  c.body_facts = facts.plugin_facts;
   // The Messages API: each attempt sets the body and endpoint its provider
   // takes (messages_api.cpp).
   r.messages_api = messages_api;
   r.client_endpoint = endpoint;
   r.model_value_offset = facts.model_value_offset;
   r.model_value_len = facts.model_value_len;
+  r.body_facts = facts.plugin_facts;
   r.pending_pick = pick;
   return r.index;
 }

@@ -51,6 +51,7 @@ bool Runtime::choose_dialect(aigw_request* r, const plugin::Provider& prov) {
     c.body = &r->body_chunk;
     c.model_value_offset = r->model_value_offset;
     c.model_value_len = r->model_value_len;
+    c.body_facts = r->body_facts;
     return true;
   }
 
@@ -86,6 +87,7 @@ bool Runtime::choose_dialect(aigw_request* r, const plugin::Provider& prov) {
     }
     r->chat_model_offset = facts.model_value_offset;
     r->chat_model_len = facts.model_value_len;
+    r->chat_body_facts = facts.plugin_facts;
     r->chat_chunk = {reinterpret_cast<const uint8_t*>(r->chat_body.data()), r->chat_body.size()};
   }
   c.endpoint = AIGW_ENDPOINT_CHAT_COMPLETIONS;
@@ -93,6 +95,7 @@ bool Runtime::choose_dialect(aigw_request* r, const plugin::Provider& prov) {
   c.body = &r->chat_chunk;
   c.model_value_offset = r->chat_model_offset;
   c.model_value_len = r->chat_model_len;
+  c.body_facts = r->chat_body_facts;
   r->attempt.translated = true;
   if (r->stream) {
     r->attempt.stream_reply = std::make_unique<translate::StreamToMessages>(

@@ -2,6 +2,8 @@
 
 #include <simdjson.h>
 
+#include "aigw_plugin.h"
+
 #include "http/request.h"
 #include "json/utf8.h"
 
@@ -73,6 +75,10 @@ BodyError BodyParser::read(const std::string& json, bool want_estimate, BodyFact
         out.model_value_offset = static_cast<uint64_t>(raw.data() + 1 - json.data());
         out.model_value_len = raw.size() - 2;
       }
+    } else if (key == "stream_options") {
+      // Only its presence: the plugin that adds include_usage must not add
+      // a second one.
+      out.plugin_facts |= AIGW_BODY_HAS_STREAM_OPTIONS;
     } else if (key == "stream") {
       bool b = false;
       if (field.value().get_bool().get(b)) return fail(400, "invalid_stream", "The 'stream' field must be true or false.");
@@ -91,6 +97,10 @@ BodyError BodyParser::read(const std::string& json, bool want_estimate, BodyFact
       }
     }
   }
+  // The walk reached the object's end; with nothing after it the plugins
+  // may take the facts for the body's own. (Bytes after the object are
+  // not refused here: the provider judges them, as before.)
+  if (doc.current_location().error() == simdjson::OUT_OF_BOUNDS) out.plugin_facts |= AIGW_BODY_READ;
   return {};
 }
 

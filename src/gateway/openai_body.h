@@ -20,6 +20,10 @@ struct BodyFacts {
   uint64_t model_value_len = 0;
   bool stream = false;
   limits::CompletionFields estimate;  // read only when asked for
+  // What a plugin is told of the body's top level (ABI 1.5,
+  // aigw_client_request.body_facts): AIGW_BODY_READ when the object was
+  // read to its end with nothing after it, and the members it has.
+  uint32_t plugin_facts = 0;
 };
 
 // Why a body was refused: the client's status, error code and a sentence

@@ -164,10 +164,12 @@ struct aigw_request {
   aigw_endpoint client_endpoint = 0;   // what the client called
   uint64_t model_value_offset = 0;     // of the client's body
   uint64_t model_value_len = 0;
+  uint32_t body_facts = 0;             // AIGW_BODY_* of the client's body
   std::string chat_body;               // padded like body
   aigw_host_bytes chat_chunk{};
   uint64_t chat_model_offset = 0;
   uint64_t chat_model_len = 0;
+  uint32_t chat_body_facts = 0;
   bool keep_alive = true;
 
   // Routing: the route and the channels tried so far (the last is in use).

@@ -105,7 +105,7 @@ ABI_FIELD(aigw_usage, total_tokens, 24, 8);
 ABI_FIELD(aigw_usage, cached_tokens, 32, 8);
 ABI_FIELD(aigw_usage, reasoning_tokens, 40, 8);
 
-ABI_STRUCT(aigw_client_request, 136, 8);
+ABI_STRUCT(aigw_client_request, 144, 8);
 ABI_FIELD(aigw_client_request, struct_size, 0, 4);
 ABI_FIELD(aigw_client_request, endpoint, 4, 4);
 ABI_FIELD(aigw_client_request, stream, 8, 4);
@@ -123,6 +123,9 @@ ABI_FIELD(aigw_client_request, model_value_len, 120, 8);
 /* 1.1 */
 ABI_FIELD(aigw_client_request, key_index, 128, 4);
 ABI_FIELD(aigw_client_request, reserved2, 132, 4);
+/* 1.5 */
+ABI_FIELD(aigw_client_request, body_facts, 136, 4);
+ABI_FIELD(aigw_client_request, reserved3, 140, 4);
 
 ABI_STRUCT(aigw_worker_info, 16, 4);
 ABI_FIELD(aigw_worker_info, struct_size, 0, 4);

@@ -2,13 +2,17 @@
  * client's request: the method, the path and every header, one per line
  * ("name: value"). The integration test reads it to check which client
  * headers a plugin may see (never the client's own credentials for aigw,
- * nor hop-by-hop ones). */
+ * nor hop-by-hop ones). The response header x-echo-body-facts carries
+ * aigw_client_request.body_facts (ABI 1.5) in decimal. */
+#include <stdio.h>
+
 #include "fixture.h"
 
 typedef struct echo_request {
   fx_request base;
   char* text; /* the answer, built at request_new */
   size_t len;
+  char facts[16]; /* body_facts in decimal, or "none" before 1.5 */
 } echo_request;
 
 static int append(echo_request* r, size_t* cap, const char* p, size_t n) {
@@ -35,6 +39,11 @@ static aigw_status echo_request_new(void* instance, aigw_request* req, const aig
   r->base.req = req;
   r->text = NULL;
   r->len = 0;
+  if (client->struct_size >= offsetof(aigw_client_request, body_facts) + sizeof client->body_facts) {
+    snprintf(r->facts, sizeof r->facts, "%u", (unsigned)client->body_facts);
+  } else {
+    snprintf(r->facts, sizeof r->facts, "none");
+  }
   ok = ok && append(r, &cap, client->method.ptr, client->method.len) && append(r, &cap, " ", 1) &&
        append(r, &cap, client->path.ptr, client->path.len) && append(r, &cap, "\n", 1);
   for (i = 0; ok && i < client->header_count; ++i) {
@@ -59,7 +68,22 @@ static void echo_request_destroy(void* ctx) {
 
 static aigw_status echo_start(void* ctx) {
   echo_request* r = (echo_request*)ctx;
-  return fx_answer(&r->base, "text/plain", r->text, r->len);
+  aigw_plugin_header h[2];
+  aigw_plugin_bytes b;
+  aigw_plugin_str none = {0, 0};
+  h[0].name.ptr = "content-type";
+  h[0].name.len = 12;
+  h[0].value.ptr = "text/plain";
+  h[0].value.len = 10;
+  h[1].name.ptr = "x-echo-body-facts";
+  h[1].name.len = 17;
+  h[1].value.ptr = r->facts;
+  h[1].value.len = strlen(r->facts);
+  b.ptr = (const uint8_t*)r->text;
+  b.len = r->len;
+  r->base.host->respond_start(r->base.req, 200, h, 2);
+  r->base.host->emit(r->base.req, &b, 1);
+  return r->base.host->finish(r->base.req, AIGW_OK, none);
 }
 
 static const aigw_hooks hooks =

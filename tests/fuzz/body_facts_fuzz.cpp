@@ -11,13 +11,23 @@
 //   - an accepted body's model range lies outside the body, or (when the
 //     model was written without escapes) does not hold the model's bytes;
 //   - splicing another name into that range, as an adapter does, gives a
-//     body that does not read back with that name and the same `stream`.
+//     body that does not read back with that name and the same `stream`;
+//   - what plugins are told of the top level (ABI 1.5's body_facts)
+//     differs from simdjson's full parse: a body it accepts as an object
+//     must be marked read, with the stream_options bit set exactly when
+//     that key is there; a body marked read must start with the object's
+//     '{', whitespace aside (the openai plugin splices after it). (What
+//     follows the object is the unit test's: on broken JSON the walk's
+//     idea of where the object closes is simdjson's own.)
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 
+#include <simdjson.h>
+
+#include "aigw_plugin.h"
 #include "gateway/openai_body.h"
 
 namespace {
@@ -56,6 +66,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (BodyError e = parser.read(json, want_estimate, facts)) {
     check_refusal(e);
     return 0;
+  }
+  static simdjson::dom::parser dom;
+  simdjson::dom::object obj;
+  if (dom.parse(body.data(), body.size()).get_object().get(obj) == simdjson::SUCCESS) {
+    FUZZ_CHECK((facts.plugin_facts & AIGW_BODY_READ) != 0);
+    simdjson::dom::element v;
+    const bool has = obj["stream_options"].get(v) == simdjson::SUCCESS;
+    FUZZ_CHECK(((facts.plugin_facts & AIGW_BODY_HAS_STREAM_OPTIONS) != 0) == has);
+  }
+  if ((facts.plugin_facts & AIGW_BODY_READ) != 0) {
+    const size_t first = body.find_first_not_of(" \t\r\n");
+    FUZZ_CHECK(first != std::string_view::npos && body[first] == '{');
   }
   if (facts.model_value_len == 0 && facts.model_value_offset == 0) return 0;  // no model, or ""
   FUZZ_CHECK(facts.model_value_offset >= 1);

@@ -401,6 +401,23 @@ secret = "%s"
             ("Content-Type", "application/json"),
         ])
 
+    def test_the_plugin_is_told_what_the_host_read_of_the_body(self):
+        # ABI 1.5: AIGW_BODY_READ (1) for one object read to its end,
+        # AIGW_BODY_HAS_STREAM_OPTIONS (2) with that key at the top level;
+        # nothing for an object with more after it.
+        cases = [
+            (b'{"model":"echo-model","messages":[]}', "1"),
+            (b' \n{"model":"echo-model","stream_options":{"include_usage":true}}', "3"),
+            (b'{"model":"echo-model","metadata":{"stream_options":1}}', "1"),
+            (b'{"model":"echo-model"} {}', "0"),
+        ]
+        for body, want in cases:
+            with self.server.connect(timeout=20) as s:
+                s.sendall(request("POST", "/v1/chat/completions", {"Authorization": "Bearer " + self.SECRET}, body))
+                r = Reader(s).read_response()
+            self.assertEqual(r.status, 200, r.body)
+            self.assertEqual(r.header("x-echo-body-facts"), want, body)
+
     def test_a_long_head_reaches_the_plugin_whole(self):
         # Many headers, long values: the views a plugin gets point into one
         # copy of the head, which must not move while they are in use.

@@ -168,8 +168,14 @@ struct CallOptions {
   std::vector<size_t> splits;  // of the request body
   std::vector<std::pair<std::string, std::string>> headers;
   int64_t key_index = -1;      // -1: a 1.0 host (no key_index in the struct)
+  // ABI 1.5's body_facts: -1 leaves them out (an older host), -2 gives
+  // what the host finds (host_facts below); either of the latter two makes
+  // a host of today (key_index 0 unless set).
+  int64_t body_facts = -1;
 
   CallOptions& ep(aigw_endpoint e) { endpoint = e; return *this; }
+  CallOptions& facts(uint32_t f) { body_facts = f; return *this; }
+  CallOptions& host_facts() { body_facts = -2; return *this; }
   CallOptions& key(uint32_t k) { key_index = k; return *this; }
   CallOptions& streaming() { stream = true; return *this; }
   CallOptions& up(std::string m) { upstream_model = std::move(m); return *this; }
@@ -181,6 +187,19 @@ struct CallOptions {
 };
 
 CallOptions opts() { return {}; }
+
+// What aigw's body reader tells a plugin of a body (src/gateway/openai_body.cpp),
+// as simdjson's full parse sees it: one object and nothing after it, and
+// whether it has "stream_options" (keys unescaped). The body_facts fuzz
+// target checks the reader against the same definition.
+uint32_t host_facts(const std::string& body) {
+  simdjson::dom::parser parser;
+  simdjson::dom::object obj;
+  if (parser.parse(body).get_object().get(obj) != simdjson::SUCCESS) return 0;
+  simdjson::dom::element v;
+  const bool has = obj["stream_options"].get(v) == simdjson::SUCCESS;
+  return uint32_t{AIGW_BODY_READ} | (has ? uint32_t{AIGW_BODY_HAS_STREAM_OPTIONS} : 0u);
+}
 
 class OpenAiPluginTest : public ::testing::Test {
  protected:
@@ -246,7 +265,13 @@ class OpenAiPluginTest : public ::testing::Test {
     for (const auto& [n, v] : c.header_store) {
       c.headers.push_back({{n.data(), n.size()}, {v.data(), v.size()}});
     }
-    c.client.struct_size = o.key_index < 0 ? offsetof(aigw_client_request, key_index) : sizeof c.client;
+    if (o.body_facts != -1) {
+      c.client.struct_size = sizeof c.client;
+      c.client.body_facts = o.body_facts == -2 ? host_facts(body) : static_cast<uint32_t>(o.body_facts);
+    } else {
+      c.client.struct_size =
+          o.key_index < 0 ? offsetof(aigw_client_request, key_index) : offsetof(aigw_client_request, body_facts);
+    }
     c.client.key_index = o.key_index < 0 ? 0 : static_cast<uint32_t>(o.key_index);
     c.client.endpoint = o.endpoint;
     c.client.stream = o.stream ? 1 : 0;
@@ -697,6 +722,46 @@ TEST_F(OpenAiPluginTest, LeavesClientStreamOptionsAndNonStreamsAlone) {
   EXPECT_EQ(started(kEmbeddings, opts().ep(AIGW_ENDPOINT_EMBEDDINGS).streaming())
                 .up.body_unchanged,
             1);
+}
+
+// A host of ABI 1.5 says whether the body has stream_options, so the
+// plugin does not scan it; the upstream body must be what the scan gave.
+// An escaped key is the one case where they differ, on purpose: the host
+// compares keys as JSON means them (and the provider reads them so).
+TEST_F(OpenAiPluginTest, TheHostsBodyFactsSpareTheScan) {
+  setup();
+  struct Case {
+    std::string body;
+    std::vector<size_t> splits;
+    bool spliced;
+  };
+  const Case cases[] = {
+      {kChatStream, {}, true},
+      {" \n\t" + kChatStream, {}, true},
+      {" \n\t" + kChatStream, {1, 2, 4}, true},
+      {"\r\n" + kChatStream + "\n", {2}, true},
+      {R"({"model":"gpt-5-nano","stream":true,"stream_options":{"include_usage":false}})", {}, false},
+      {R"({"model":"gpt-5-nano","stream":true,"stream_options":null})", {}, false},
+      {R"({"model":"gpt-5-nano","stream":true,"x":{"stream_options":null}})", {}, true},
+      // bytes after the object: no facts, and the scan does not splice
+      {kChatStream + " x", {}, false},
+  };
+  for (const Case& k : cases) {
+    Call& scanned = started(k.body, stream_opts().split(k.splits));
+    Call& told = started(k.body, stream_opts().split(k.splits).host_facts());
+    EXPECT_EQ(told.up.body_unchanged, k.spliced ? 0 : 1) << k.body;
+    EXPECT_EQ(told.up_body, scanned.up_body) << k.body;
+    EXPECT_EQ((told.client.body_facts & AIGW_BODY_READ) != 0, k.body.back() != 'x') << k.body;
+  }
+  // The spliced body is the request with the option added, and valid JSON.
+  Call& c = started(" \n" + kChatStream, stream_opts().host_facts());
+  EXPECT_EQ(c.up_body, " \n{\"stream_options\":{\"include_usage\":true}," + kChatStream.substr(1));
+
+  const std::string escaped = R"({"model":"gpt-5-nano","stream":true,"stream_\u006fptions":{}})";
+  EXPECT_EQ(started(escaped, stream_opts().host_facts()).up.body_unchanged, 1);
+  EXPECT_EQ(started(escaped, stream_opts()).up.body_unchanged, 0) << "the scan compares keys raw";
+  // Facts without AIGW_BODY_READ say nothing: the body is scanned.
+  EXPECT_EQ(started(kChatStream, stream_opts().facts(AIGW_BODY_HAS_STREAM_OPTIONS)).up.body_unchanged, 0);
 }
 
 TEST_F(OpenAiPluginTest, IncludeUsageCanBeTurnedOff) {
