@@ -19,8 +19,6 @@
 namespace aigw::openai_plugin {
 namespace {
 
-bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
 // What a byte outside strings does: whitespace ends a literal, the seven
 // structural bytes go to structural(), anything else is part of a number,
 // true, false or null (the scanner does not check which).
@@ -210,9 +208,9 @@ bool may_hold_usage_or_finish(std::string_view payload) {
 
 bool braced(std::string_view payload) {
   size_t first = 0;
-  while (first < payload.size() && is_ws(payload[first])) ++first;
+  while (first < payload.size() && is_json_space(payload[first])) ++first;
   size_t last = payload.size();
-  while (last > first && is_ws(payload[last - 1])) --last;
+  while (last > first && is_json_space(payload[last - 1])) --last;
   return last - first >= 2 && payload[first] == '{' && payload[last - 1] == '}';
 }
 
@@ -524,7 +522,7 @@ void JsonScanner::start_capture(Slot slot, const char* from) {
 void JsonScanner::take(const char* from, const char* to) {
   if (capture_long_) return;
   if (capture_.empty()) {
-    while (from < to && is_ws(*from)) ++from;  // the value starts at its first byte
+    while (from < to && is_json_space(*from)) ++from;  // the value starts at its first byte
   }
   const size_t n = static_cast<size_t>(to - from);
   if (capture_.size() + n > kMaxCapture) {
@@ -540,14 +538,14 @@ void JsonScanner::end_capture(const char* at) {
   if (capture_.empty() && !capture_long_) {
     // Wholly inside these bytes (the usual case): no copy until it is kept.
     const char* from = run_;
-    while (from < at && is_ws(*from)) ++from;
+    while (from < at && is_json_space(*from)) ++from;
     text = std::string_view(from, static_cast<size_t>(at - from));
     if (text.size() > kMaxCapture) capture_long_ = true;
   } else {
     take(run_, at);
     text = capture_;
   }
-  while (!text.empty() && is_ws(text.back())) text.remove_suffix(1);
+  while (!text.empty() && is_json_space(text.back())) text.remove_suffix(1);
   if (capture_long_) text = {};
   switch (slot_) {
     case Slot::usage:

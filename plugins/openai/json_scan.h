@@ -14,6 +14,9 @@
 
 namespace aigw::openai_plugin {
 
+// JSON's whitespace (RFC 8259): the one definition for the plugin.
+inline bool is_json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
 class JsonScanner {
  public:
   // What to copy out, as raw JSON text (whitespace around it trimmed).

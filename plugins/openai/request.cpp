@@ -53,8 +53,7 @@ uint64_t first_non_space(const aigw_host_bytes* chunks, size_t count) {
   uint64_t at = 0;
   for (size_t i = 0; i < count; ++i) {
     for (size_t j = 0; j < chunks[i].len; ++j, ++at) {
-      const uint8_t c = chunks[i].ptr[j];
-      if (c != ' ' && c != '\t' && c != '\n' && c != '\r') return at;
+      if (!is_json_space(static_cast<char>(chunks[i].ptr[j]))) return at;
     }
   }
   return at;

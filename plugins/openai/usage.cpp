@@ -19,7 +19,7 @@ struct ValueParser::Impl {
     buf.append(simdjson::SIMDJSON_PADDING, '\0');
     return parser.iterate(buf.data(), text.size(), buf.size()).get(doc) == simdjson::SUCCESS;
   }
-  // The same for a whole document that is one object: false when it is
+  // The same, for a document that must be one object: false when it is
   // not (or its start cannot be read).
   bool load_object(std::string_view text, simdjson::ondemand::document& doc, simdjson::ondemand::object& root) {
     return load(text, doc) && doc.get_object().get(root) == simdjson::SUCCESS;
@@ -89,14 +89,12 @@ bool read_usage(simdjson::ondemand::object obj, aigw_usage& out) {
   return true;
 }
 
-bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
 // A finish_reason's value as the scanner copies it: raw, whitespace after
 // it dropped. For a string that is the whole value; for an object or a
 // list only its first token, which is an unknown reason either way.
 bool finish_token(simdjson::simdjson_result<simdjson::ondemand::value> v, std::string_view& raw) {
   if (v.raw_json_token().get(raw) != simdjson::SUCCESS) return false;
-  while (!raw.empty() && is_ws(raw.back())) raw.remove_suffix(1);
+  while (!raw.empty() && is_json_space(raw.back())) raw.remove_suffix(1);
   return true;
 }
 
@@ -119,9 +117,8 @@ bool each_finish_reason(simdjson::ondemand::object choice, Each each) {
 
 bool ValueParser::usage(std::string_view text, aigw_usage& out) {
   simdjson::ondemand::document doc;
-  if (text.empty() || text.front() != '{' || !impl_->load(text, doc)) return false;
   simdjson::ondemand::object obj;
-  if (doc.get_object().get(obj) != simdjson::SUCCESS) return false;
+  if (text.empty() || text.front() != '{' || !impl_->load_object(text, doc, obj)) return false;
   return read_usage(obj, out);
 }
 
@@ -221,9 +218,8 @@ bool ValueParser::event(std::string_view payload, EventFacts& out) {
 
 bool ValueParser::include_usage(std::string_view text) {
   simdjson::ondemand::document doc;
-  if (text.empty() || text.front() != '{' || !impl_->load(text, doc)) return false;
   simdjson::ondemand::object obj;
-  if (doc.get_object().get(obj) != simdjson::SUCCESS) return false;
+  if (text.empty() || text.front() != '{' || !impl_->load_object(text, doc, obj)) return false;
   bool result = false;
   for (auto field : obj) {
     std::string_view key;
