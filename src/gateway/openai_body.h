@@ -22,7 +22,7 @@ struct BodyFacts {
   limits::CompletionFields estimate;  // read only when asked for
   // What a plugin is told of the body's top level (ABI 1.5,
   // aigw_client_request.body_facts): AIGW_BODY_READ when the object was
-  // read to its end with nothing after it, and the members it has.
+  // read to its end with nothing after it, AIGW_BODY_HAS_STREAM_OPTIONS.
   uint32_t plugin_facts = 0;
 };
 

@@ -577,9 +577,7 @@ void Worker::flush(Connection& c, bool now) {
     // sends the next one, as before.
     const ssize_t n = ::send(c.fd, c.sending.data(), c.sending.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n == static_cast<ssize_t>(c.sending.size()) && n <= INT_MAX) {
-      c.send_inflight = true;
-      ++c.ops;
-      sent_now_.push_back({c.index, c.generation, static_cast<int>(n)});
+      in_flight_until_turn_end(c, static_cast<int>(n));
       return;
     }
     if (n > 0) c.sending_off = static_cast<size_t>(n);
@@ -607,15 +605,19 @@ size_t Worker::send_parts_now(Connection& c, const std::string_view* parts, size
   tried = true;
   const ssize_t sent = ::sendmsg(c.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
   if (sent <= 0) return 0;  // EAGAIN or an error: the ring sends it, and reports the error
-  if (static_cast<size_t>(sent) == total) {
-    // In flight to the rest of the worker until complete_sends_now() runs
-    // its completion at the end of the turn, as flush's: c.sending is
-    // empty, so that completion has no buffer to give back.
-    c.send_inflight = true;
-    ++c.ops;
-    sent_now_.push_back({c.index, c.generation, static_cast<int>(sent)});
-  }
+  // As flush's: c.sending is empty, so the completion has no buffer to
+  // give back.
+  if (static_cast<size_t>(sent) == total) in_flight_until_turn_end(c, static_cast<int>(sent));
   return static_cast<size_t>(sent);
+}
+
+// A send made at once is in flight to the rest of the worker (the same
+// states and counts as through the ring) until complete_sends_now() runs
+// its completion at the end of the turn.
+void Worker::in_flight_until_turn_end(Connection& c, int bytes) {
+  c.send_inflight = true;
+  ++c.ops;
+  sent_now_.push_back({c.index, c.generation, bytes});
 }
 
 // The rest of c.sending, from c.sending_off, through the ring. Arming the

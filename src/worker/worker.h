@@ -230,6 +230,7 @@ class Worker final : public gateway::Host {
   // bytes the socket took, with `total` the parts' size and `tried` set
   // when it tried (see the definition).
   size_t send_parts_now(Connection& c, const std::string_view* parts, size_t n, size_t& total, bool& tried);
+  void in_flight_until_turn_end(Connection& c, int bytes);
   void ring_send(Connection& c);
   void on_send(Connection& c, int res);
   void complete_sends_now();
